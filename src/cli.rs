@@ -1,0 +1,146 @@
+//! The command line: declarations only. Doc comments are the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::{Api, Ticket};
+
+/// Keeps WeChat access tokens fresh in a database: cron runs `wxtoken refresh`,
+/// scripts read the token with `wxtoken show` (or one SELECT on the table).
+#[derive(Parser, Debug)]
+#[command(name = "wxtoken", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct Global {
+    /// The database: a SQLite file [default: $XDG_DATA_HOME/wxtoken/tokens.db]
+    #[arg(long = "db", env = "WXTOKEN_DB", global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The apps file [default: $XDG_CONFIG_HOME/wxtoken/config.toml when it exists]
+    #[arg(
+        long = "config",
+        env = "WXTOKEN_CONFIG",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Upstream base URL for every app (a proxy, or a local stand-in)
+    #[arg(
+        long = "api-base",
+        env = "WXTOKEN_API_BASE",
+        global = true,
+        value_name = "URL"
+    )]
+    pub api_base: Option<String>,
+
+    /// More output on stderr (-v info, -vv debug); RUST_LOG overrides
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Errors only on stderr
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Fetch what is missing or near expiry, store it, exit (for cron)
+    Refresh(RefreshArgs),
+    /// Print one current valid token or ticket (for scripts)
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RefreshArgs {
+    /// Refresh this app of the config (repeatable) [default: every app]
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+
+    /// One app without a config file: its appid (the corpid for WeCom)
+    #[arg(long = "appid", value_name = "ID", conflicts_with = "apps")]
+    pub appid: Option<String>,
+
+    /// With --appid: the name to store it under [default: the appid]
+    #[arg(long = "name", value_name = "NAME", requires = "appid")]
+    pub name: Option<String>,
+
+    /// With --appid: which token endpoint to call
+    #[arg(long = "api", value_enum, default_value_t = Api::Classic, requires = "appid")]
+    pub api: Api,
+
+    /// With --appid: read the secret from this file [default: the WXTOKEN_SECRET variable]
+    #[arg(long = "secret-file", value_name = "PATH", requires = "appid")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Fetch even when the stored token is fresh (stable apps: force_refresh, 20 a day)
+    #[arg(long = "force")]
+    pub force: bool,
+
+    /// Renew what expires within this long
+    #[arg(long = "ahead", value_name = "DURATION", default_value = "75m", value_parser = duration)]
+    pub ahead: Duration,
+
+    /// Give up on one upstream request after this long; an app's retries together
+    /// end within 3 times this
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout)]
+    pub timeout: Duration,
+
+    /// Refresh at most this many apps at once
+    #[arg(long = "jobs", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The app's name [default: the only app stored]
+    #[arg(long = "app", value_name = "NAME")]
+    pub app: Option<String>,
+
+    /// Find the app by its appid instead
+    #[arg(long = "appid", value_name = "ID", conflicts_with = "app")]
+    pub appid: Option<String>,
+
+    /// Print this ticket instead of the access token
+    #[arg(long = "ticket", value_enum, value_name = "KIND")]
+    pub ticket: Option<Ticket>,
+
+    /// Exit 3 unless the token stays valid at least this long
+    #[arg(long = "min-ttl", value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub min_ttl: Duration,
+
+    /// Output format
+    #[arg(long = "format", value_enum, default_value_t = ShowFormat::Plain)]
+    pub format: ShowFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// the token and a newline
+    Plain,
+    /// one JSON object: app, appid, kind, token, expires_at, expires_in
+    Json,
+    /// WX_ACCESS_TOKEN='...' for eval
+    Env,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s)
+}
+
+fn timeout(s: &str) -> Result<Duration, String> {
+    match crate::duration::parse(s)? {
+        d if d.is_zero() => Err("a timeout must be at least 1s".to_string()),
+        d if d > Duration::from_secs(300) => Err("a timeout must be at most 5m".to_string()),
+        d => Ok(d),
+    }
+}

@@ -1,0 +1,94 @@
+//! `wxtoken show`: print one current valid token or ticket.
+//!
+//! Read-only and fast: one read of the database, no network, no writes, no
+//! logger, no HTTP client. Exit 3 (with the reason) whenever there is no usable
+//! value, so that scripts can branch on it.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::app::Kind;
+use crate::cli::{ShowArgs, ShowFormat};
+use crate::clock;
+use crate::error::{no_token, usage};
+use crate::store::{Lookup, Store};
+
+pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
+    let lookup = match (&args.app, &args.appid) {
+        (Some(app), _) => Lookup::App(app),
+        (None, Some(appid)) => Lookup::Appid(appid),
+        (None, None) => Lookup::Any,
+    };
+    let mut rows = store.lookup(lookup, kind.as_str())?;
+    let what = kind.label();
+    let row = match (rows.len(), &args.app, &args.appid) {
+        (1, _, _) => rows.remove(0),
+        (0, Some(app), _) => {
+            return Err(no_token(format!(
+                "no {what} stored for app {app:?}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)"
+            )));
+        }
+        (0, None, Some(appid)) => {
+            return Err(no_token(format!(
+                "no {what} stored for appid {appid:?}: run `wxtoken refresh`"
+            )));
+        }
+        (0, None, None) => {
+            return Err(no_token(format!(
+                "no {what} stored yet: run `wxtoken refresh`"
+            )));
+        }
+        (_, _, appid) => {
+            let names: Vec<String> = rows.iter().map(|r| format!("{:?}", r.app)).collect();
+            let why = match appid {
+                Some(id) => format!("several apps have appid {id:?}"),
+                None => "several apps are stored".to_string(),
+            };
+            return Err(usage(format!(
+                "{why}: {}; pick one with --app NAME",
+                names.join(", ")
+            )));
+        }
+    };
+    let now = clock::now();
+    let left = row.expires_at - now;
+    let app = &row.app;
+    if let Some(at) = row.invalidated_at {
+        return Err(no_token(format!(
+            "the {what} of app {app:?} was invalidated at {}: run `wxtoken refresh`",
+            clock::rfc3339(at)
+        )));
+    }
+    if left <= 0 {
+        return Err(no_token(format!(
+            "the {what} of app {app:?} expired at {}: run `wxtoken refresh` (is cron running it?)",
+            clock::rfc3339(row.expires_at)
+        )));
+    }
+    let min_ttl = args.min_ttl.as_secs() as i64;
+    if left < min_ttl {
+        return Err(no_token(format!(
+            "the {what} of app {app:?} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
+        )));
+    }
+    let text = match args.format {
+        ShowFormat::Plain => format!("{}\n", row.value),
+        ShowFormat::Env => format!("{}='{}'\n", kind.env_name(), row.value),
+        ShowFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "app": row.app,
+                "appid": row.appid,
+                "kind": row.kind,
+                "token": row.value,
+                "expires_at": clock::rfc3339(row.expires_at),
+                "expires_in": left,
+            })
+        ),
+    };
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Durations as users write them (`90s`, `75m`, `2h`, `1h30m`, `45`) and as
+//! wxtoken prints them (`1h 12m`).
+
+use std::time::Duration;
+
+/// The longest duration wxtoken accepts anywhere: a token never lives longer.
+const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses `90s`, `75m`, `2h`, `1h30m`, `1d` or a bare number of seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    let bad = || {
+        format!("invalid duration {text:?}: write it as 90s, 75m, 2h, 1h30m or a number of seconds")
+    };
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return check(s.parse::<u64>().map_err(|_| bad())?, text);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    check(total, text)
+}
+
+fn check(secs: u64, text: &str) -> Result<Duration, String> {
+    let d = Duration::from_secs(secs);
+    if d > MAX {
+        return Err(format!(
+            "duration {text:?} is too long: at most {}",
+            human(MAX.as_secs() as i64)
+        ));
+    }
+    Ok(d)
+}
+
+/// `1h 12m`, `5m 3s`, `42s`, `2d 3h`; negative values print as `-`.
+pub fn human(secs: i64) -> String {
+    if secs < 0 {
+        return "-".to_string();
+    }
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("75m"), Ok(Duration::from_secs(4500)));
+        assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn refuses_garbage_and_absurd_values() {
+        for bad in [
+            "",
+            "m",
+            "1x",
+            "1h30",
+            "-5",
+            "1.5h",
+            "h1",
+            "99999999999999999999",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse("8d").unwrap_err().contains("too long"));
+        assert!(parse("18446744073709551615h").is_err());
+    }
+
+    #[test]
+    fn prints_time_left() {
+        assert_eq!(human(4320), "1h 12m");
+        assert_eq!(human(42), "42s");
+        assert_eq!(human(303), "5m 3s");
+        assert_eq!(human(90_000), "1d 1h");
+        assert_eq!(human(-1), "-");
+    }
+}

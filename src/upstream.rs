@@ -1,0 +1,631 @@
+//! Everything that talks to WeChat / WeCom: building the token and ticket requests,
+//! retrying transient failures, and classifying each response, in one place.
+//!
+//! The secret only ever leaves this module inside a request. Error texts are built
+//! here from the errcode, HTTP status or transport failure, never from ureq's own
+//! error text (which carries the request URL, and with it the secret).
+
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, Instant};
+
+use crate::app::{Api, App, Ticket};
+use crate::clock;
+use crate::secret::Secret;
+
+/// The largest response body read; WeChat's answers are a few hundred bytes.
+pub const BODY_LIMIT: u64 = 64 * 1024;
+/// The longest lifetime accepted in `expires_in` (WeChat gives at most 7200 s).
+pub const MAX_EXPIRES_IN: i64 = 86_400;
+/// The longest token or ticket accepted (WeChat asks to reserve 512 characters).
+pub const MAX_VALUE_LEN: usize = 4096;
+/// Tries per call, the first included, for transient failures.
+const MAX_TRIES: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(400);
+
+/// An upstream call: the access token, or a ticket fetched with a token.
+pub enum Call<'a> {
+    Token { force: bool },
+    Ticket { ticket: Ticket, token: &'a str },
+}
+
+/// An upstream answer, as far as [`classify`] needs it.
+pub struct Response<'a> {
+    pub status: u16,
+    pub body: &'a [u8],
+}
+
+/// A value that upstream issued.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub value: String,
+    pub expires_in: i64,
+}
+
+/// Why a call did not give a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// WeChat answered with an errcode.
+    Refused { errcode: i64, errmsg: String },
+    /// An HTTP status other than 2xx.
+    Http { status: u16 },
+    /// Not a response wxtoken can use (HTML, truncated JSON, no token, bad expiry...).
+    BadResponse(String),
+    /// No answer within the timeout.
+    Timeout,
+    /// Connecting, sending or reading failed.
+    Network(String),
+    /// wxtoken refused to call (a local guard such as the daily budget).
+    Guard(String),
+}
+
+impl Failure {
+    /// Worth trying again within the same run.
+    pub fn transient(&self) -> bool {
+        match self {
+            Failure::Refused { errcode, .. } => *errcode == -1,
+            Failure::Http { status } => *status >= 500,
+            Failure::Timeout | Failure::Network(_) => true,
+            Failure::BadResponse(_) | Failure::Guard(_) => false,
+        }
+    }
+
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Failure::Refused { errcode, .. } => Some(*errcode),
+            _ => None,
+        }
+    }
+
+    /// A token endpoint's or ticket endpoint's answer that means "this token is stale".
+    pub fn stale_token(&self) -> bool {
+        matches!(self.errcode(), Some(40001 | 40014 | 42001))
+    }
+
+    /// One line: what happened and what to do. `call` tells the token endpoint
+    /// (where 40001 means a wrong secret) from the others.
+    pub fn describe(&self, ticket: bool) -> String {
+        match self {
+            Failure::Refused { errcode, errmsg } => {
+                let (meaning, fix) = meaning(*errcode, errmsg, ticket);
+                format!("errcode {errcode} ({meaning}): {fix}")
+            }
+            Failure::Http { status } if *status >= 500 => {
+                format!("HTTP {status} from upstream: a server error; run again later")
+            }
+            Failure::Http { status } => format!(
+                "HTTP {status} from upstream: check --api-base / WXTOKEN_API_BASE and any proxy"
+            ),
+            Failure::BadResponse(what) => format!(
+                "bad response: {what}; check --api-base / WXTOKEN_API_BASE and any proxy in between"
+            ),
+            Failure::Timeout => "no answer within --timeout: check the network path to upstream (a proxy can be set with HTTPS_PROXY), or raise --timeout".to_string(),
+            Failure::Network(what) => format!(
+                "network error: {what}; check DNS, the firewall and HTTPS_PROXY"
+            ),
+            Failure::Guard(what) => what.clone(),
+        }
+    }
+}
+
+/// The meaning of an errcode and the user's fix, from the upstream documentation.
+fn meaning(errcode: i64, errmsg: &str, ticket: bool) -> (String, String) {
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    match errcode {
+        -1 => s(
+            "system busy",
+            "WeChat is busy; wxtoken retried; run again later",
+        ),
+        40001 if ticket => s(
+            "access token invalid or not the latest",
+            "another process fetched a newer token; run `wxtoken refresh` again",
+        ),
+        40001 => s(
+            "wrong AppSecret",
+            "check the app's secret; if it was reset in the admin console, store the new one",
+        ),
+        40002 => s(
+            "invalid grant_type",
+            "a bug in wxtoken's request; please report it",
+        ),
+        40013 => s(
+            "invalid appid",
+            "check the appid (for WeCom, the corpid) and that it belongs to this secret",
+        ),
+        40014 => s(
+            "invalid access_token",
+            "the token was revoked; run `wxtoken refresh --force`",
+        ),
+        40125 => s(
+            "invalid AppSecret",
+            "check the app's secret; reset it in the admin console if it was lost",
+        ),
+        40164 => {
+            let ip = quoted_ip(errmsg).unwrap_or_else(|| "this machine's IP".to_string());
+            (
+                format!("caller IP {ip} is not on the IP whitelist"),
+                format!(
+                    "add {ip} to the IP whitelist in the admin console (Development > Basic configuration)"
+                ),
+            )
+        }
+        40243 => s(
+            "AppSecret frozen",
+            "unfreeze or reset the AppSecret in the admin console",
+        ),
+        41001 => s(
+            "access_token missing",
+            "a bug in wxtoken's request; please report it",
+        ),
+        41002 => s("appid missing", "set the app's appid"),
+        41004 => s("secret missing", "set the app's secret"),
+        42001 => s(
+            "access_token expired",
+            "run `wxtoken refresh` (the stored token is marked stale)",
+        ),
+        45009 => s(
+            "daily quota reached",
+            "wait until the quota resets at midnight Beijing time, or reset it with clear_quota (10 times a month)",
+        ),
+        45011 => s(
+            "per-minute quota reached",
+            "wait a minute and run again; check that nothing else calls the token API",
+        ),
+        48001 => s(
+            "API not authorized for this account",
+            "check the account's permissions in the admin console",
+        ),
+        50004 => s(
+            "token API forbidden for this account",
+            "check the account's status in the admin console",
+        ),
+        50007 => s(
+            "account frozen",
+            "check the account's status in the admin console",
+        ),
+        89501 | 89503 => s(
+            "waiting for the administrator to confirm this IP",
+            "ask the administrator to confirm the IP in the admin console, then run again",
+        ),
+        89506 => s(
+            "the administrator refused this IP: blocked for 24 hours",
+            "call from a whitelisted IP, or wait 24 hours",
+        ),
+        89507 => s(
+            "the administrator refused this IP: blocked for 1 hour",
+            "call from a whitelisted IP, or wait an hour",
+        ),
+        60020 => {
+            let ip = quoted_ip(errmsg).unwrap_or_else(|| "this machine's IP".to_string());
+            (
+                format!("caller IP {ip} is not a trusted IP of this WeCom app"),
+                format!("add {ip} to the app's trusted IPs in the WeCom admin console"),
+            )
+        }
+        _ => (
+            printable(errmsg, 120),
+            "see WeChat's global error code list".to_string(),
+        ),
+    }
+}
+
+/// The IP that WeChat quotes in a whitelist error: `invalid ip 1.2.3.4 ipv6 ...`
+/// or `from ip: 1.2.3.4`.
+fn quoted_ip(errmsg: &str) -> Option<String> {
+    let mut words = errmsg.split(|c: char| c.is_whitespace() || c == ',');
+    while let Some(w) = words.next() {
+        if w.eq_ignore_ascii_case("ip") || w.eq_ignore_ascii_case("ip:") {
+            for next in words.by_ref() {
+                if next.is_empty() || next == ":" {
+                    continue;
+                }
+                if next.parse::<std::net::IpAddr>().is_ok() {
+                    return Some(next.to_string());
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// At most `max` characters of `s`, control characters replaced.
+fn printable(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Turns an upstream answer into an issued value or a failure. `field` is the
+/// JSON key of the value: `access_token` or `ticket`. Never panics.
+pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
+    if !(200..300).contains(&resp.status) {
+        return Err(Failure::Http {
+            status: resp.status,
+        });
+    }
+    let bad = |what: String| Err(Failure::BadResponse(what));
+    if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return bad("empty body".to_string());
+    }
+    let json: serde_json::Value = match serde_json::from_slice(resp.body) {
+        Ok(v) => v,
+        Err(e) => {
+            let start = String::from_utf8_lossy(&resp.body[..resp.body.len().min(40)]);
+            let what = if e.is_eof() {
+                "truncated JSON"
+            } else {
+                "not JSON"
+            };
+            return bad(format!("{what}, starting {:?}", printable(&start, 40)));
+        }
+    };
+    let Some(obj) = json.as_object() else {
+        return bad("JSON that is not an object".to_string());
+    };
+    if let Some(code) = obj.get("errcode") {
+        let Some(errcode) = code.as_i64() else {
+            return bad(format!("errcode is not an integer: {code}"));
+        };
+        if errcode != 0 {
+            let errmsg = obj.get("errmsg").and_then(|m| m.as_str()).unwrap_or("");
+            return Err(Failure::Refused {
+                errcode,
+                errmsg: errmsg.to_string(),
+            });
+        }
+    }
+    let value = match obj.get(field) {
+        Some(serde_json::Value::String(v)) if !v.is_empty() => v,
+        Some(serde_json::Value::String(_)) => return bad(format!("empty {field}")),
+        Some(_) => return bad(format!("{field} is not a string")),
+        None => return bad(format!("no {field} in the response")),
+    };
+    if value.len() > MAX_VALUE_LEN {
+        return bad(format!("{field} longer than {MAX_VALUE_LEN} characters"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic() && b != b'\'') {
+        return bad(format!(
+            "{field} holds characters a token never has (spaces, quotes or non-ASCII)"
+        ));
+    }
+    let expires_in = match obj.get("expires_in") {
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=MAX_EXPIRES_IN).contains(&n) => n,
+            _ => {
+                return bad(format!(
+                    "expires_in is {v}, not a whole number of seconds from 1 to {MAX_EXPIRES_IN}"
+                ));
+            }
+        },
+        None => return bad("no expires_in in the response".to_string()),
+    };
+    Ok(Issued {
+        value: value.clone(),
+        expires_in,
+    })
+}
+
+/// One HTTP request made for a call, for the attempts history.
+#[derive(Debug)]
+pub struct Try {
+    pub started_ms: i64,
+    pub duration_ms: i64,
+    pub result: Result<(), Failure>,
+}
+
+/// The end of a call: what each try did, and the value (with the Unix time its
+/// successful request was sent) or the last failure.
+pub struct Outcome {
+    pub tries: Vec<Try>,
+    pub result: Result<(Issued, i64), Failure>,
+    /// Seconds that upstream's `Date` header differed from the local clock, if it did.
+    pub clock_skew: Option<i64>,
+}
+
+/// The HTTP client. Cheap to share between threads.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+impl Client {
+    /// `timeout` bounds each request; proxies come from HTTPS_PROXY / ALL_PROXY.
+    pub fn new(timeout: Duration) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("wxtoken/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Client { agent, timeout }
+    }
+
+    /// Makes `call` for `app`, retrying transient failures with exponential backoff
+    /// and jitter while tries remain and `deadline` allows.
+    pub fn call(&self, app: &App, secret: &Secret, call: &Call, deadline: Instant) -> Outcome {
+        let field = match call {
+            Call::Token { .. } => "access_token",
+            Call::Ticket { .. } => "ticket",
+        };
+        let mut tries = Vec::new();
+        let mut clock_skew = None;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let started_ms = clock::now_ms();
+            let clock_start = Instant::now();
+            let result = if remaining.is_zero() {
+                Err(Failure::Timeout)
+            } else {
+                self.send(app, secret, call, remaining.min(self.timeout))
+                    .and_then(|(status, date, body)| {
+                        if let Some(skew) = date.as_deref().and_then(|d| skew_from(d, started_ms)) {
+                            clock_skew = Some(skew);
+                        }
+                        classify(
+                            &Response {
+                                status,
+                                body: &body,
+                            },
+                            field,
+                        )
+                    })
+            };
+            let duration_ms = clock_start.elapsed().as_millis() as i64;
+            let sent = started_ms.div_euclid(1000);
+            let retry = match &result {
+                Err(f) => f.transient(),
+                Ok(_) => false,
+            };
+            tries.push(Try {
+                started_ms,
+                duration_ms,
+                result: result.as_ref().map(|_| ()).map_err(Clone::clone),
+            });
+            let wait = jitter(backoff);
+            let out_of_time = Instant::now() + wait >= deadline;
+            if !retry || tries.len() as u32 >= MAX_TRIES || out_of_time {
+                return Outcome {
+                    tries,
+                    result: result.map(|issued| (issued, sent)),
+                    clock_skew,
+                };
+            }
+            log::info!(
+                "{}: {}; retrying in {} ms",
+                app.name,
+                result
+                    .as_ref()
+                    .err()
+                    .map(|f| f.describe(false))
+                    .unwrap_or_default(),
+                wait.as_millis()
+            );
+            std::thread::sleep(wait);
+            backoff *= 2;
+        }
+    }
+
+    /// One HTTP request: status, `Date` header and body (at most BODY_LIMIT bytes).
+    fn send(
+        &self,
+        app: &App,
+        secret: &Secret,
+        call: &Call,
+        timeout: Duration,
+    ) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
+        let base = &app.api_base;
+        let appid = app.appid.as_str();
+        let secret = secret.expose();
+        let response = match (call, app.api) {
+            (Call::Token { .. }, Api::Classic) => {
+                log::debug!("{}: GET {base}/cgi-bin/token", app.name);
+                self.get(format!("{base}/cgi-bin/token"), timeout)
+                    .query("grant_type", "client_credential")
+                    .query("appid", appid)
+                    .query("secret", secret)
+                    .call()
+            }
+            (Call::Token { force }, Api::Stable) => {
+                log::debug!(
+                    "{}: POST {base}/cgi-bin/stable_token force_refresh={force}",
+                    app.name
+                );
+                let body = serde_json::json!({
+                    "grant_type": "client_credential",
+                    "appid": appid,
+                    "secret": secret,
+                    "force_refresh": force,
+                });
+                self.agent
+                    .post(format!("{base}/cgi-bin/stable_token"))
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .header("content-type", "application/json")
+                    .send(body.to_string())
+            }
+            (Call::Token { .. }, Api::Wecom) => {
+                log::debug!("{}: GET {base}/cgi-bin/gettoken", app.name);
+                self.get(format!("{base}/cgi-bin/gettoken"), timeout)
+                    .query("corpid", appid)
+                    .query("corpsecret", secret)
+                    .call()
+            }
+            (Call::Ticket { ticket, token }, api) => {
+                let (path, kind) = match (api, ticket) {
+                    (Api::Wecom, Ticket::Jsapi) => ("/cgi-bin/get_jsapi_ticket", None),
+                    (Api::Wecom, t) => ("/cgi-bin/ticket/get", Some(t.name())),
+                    (_, t) => ("/cgi-bin/ticket/getticket", Some(t.name())),
+                };
+                log::debug!(
+                    "{}: GET {base}{path} with token {}",
+                    app.name,
+                    crate::secret::short(token)
+                );
+                let req = self
+                    .get(format!("{base}{path}"), timeout)
+                    .query("access_token", token);
+                match kind {
+                    Some(kind) => req.query("type", kind),
+                    None => req,
+                }
+                .call()
+            }
+        };
+        let mut response = response.map_err(transport_failure)?;
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
+                }
+                e => transport_failure(e),
+            })?;
+        Ok((status, date, body))
+    }
+
+    fn get(
+        &self,
+        url: String,
+        timeout: Duration,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        self.agent
+            .get(url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+    }
+}
+
+/// A transport error in words of our own: ureq's texts may carry the URL.
+fn transport_failure(e: ureq::Error) -> Failure {
+    use std::io::ErrorKind;
+    match e {
+        ureq::Error::Timeout(_) => Failure::Timeout,
+        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => Failure::Timeout,
+        ureq::Error::Io(io) => Failure::Network(match io.kind() {
+            ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
+            ErrorKind::UnexpectedEof => "connection closed before the answer ended".to_string(),
+            kind => format!("I/O error ({kind})"),
+        }),
+        ureq::Error::HostNotFound => Failure::Network("host not found".to_string()),
+        ureq::Error::ConnectionFailed => Failure::Network("could not connect".to_string()),
+        ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
+        ureq::Error::BadUri(_) => {
+            Failure::Network("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
+        }
+        ureq::Error::InvalidProxyUrl => {
+            Failure::Network("invalid proxy URL in HTTPS_PROXY / ALL_PROXY".to_string())
+        }
+        other => Failure::Network(crate::secret::redact(&other.to_string())),
+    }
+}
+
+/// Seconds between upstream's `Date` header and the local clock when the request was sent.
+fn skew_from(date: &str, local_ms: i64) -> Option<i64> {
+    let remote = clock::parse_http_date(date)?;
+    Some(remote - local_ms.div_euclid(1000))
+}
+
+/// A random wait between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    let r = RandomState::new().hash_one(clock::now_ms()) % 1000;
+    d / 2 + d * r as u32 / 2000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> Result<Issued, Failure> {
+        classify(
+            &Response {
+                status: 200,
+                body: body.as_bytes(),
+            },
+            "access_token",
+        )
+    }
+
+    #[test]
+    fn success_needs_a_token_and_a_sane_expiry() {
+        assert_eq!(
+            ok(r#"{"access_token":"T","expires_in":7200}"#),
+            Ok(Issued {
+                value: "T".into(),
+                expires_in: 7200
+            })
+        );
+        assert!(ok(r#"{"errcode":0,"errmsg":"ok","access_token":"T","expires_in":5}"#).is_ok());
+        for body in [
+            r#"{"access_token":"","expires_in":7200}"#,
+            r#"{"access_token":"T"}"#,
+            r#"{"access_token":"T","expires_in":0}"#,
+            r#"{"access_token":"T","expires_in":-5}"#,
+            r#"{"access_token":"T","expires_in":1e12}"#,
+            r#"{"access_token":"T","expires_in":"7200"}"#,
+            r#"{"access_token":"a b","expires_in":7200}"#,
+            r#"{"access_token":7,"expires_in":7200}"#,
+            r#"[]"#,
+            "<html>",
+            r#"{"access_token":"T","#,
+            "",
+        ] {
+            assert!(
+                matches!(ok(body), Err(Failure::BadResponse(_))),
+                "accepted {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn errcodes_are_refusals_and_only_minus_one_is_transient() {
+        let f = ok(r#"{"errcode":40164,"errmsg":"invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist rid: 6566"}"#)
+            .unwrap_err();
+        assert!(!f.transient());
+        assert!(
+            f.describe(false)
+                .contains("add 1.2.3.4 to the IP whitelist"),
+            "{}",
+            f.describe(false)
+        );
+        assert!(
+            ok(r#"{"errcode":-1,"errmsg":"system error"}"#)
+                .unwrap_err()
+                .transient()
+        );
+        assert!(Failure::Http { status: 502 }.transient());
+        assert!(!Failure::Http { status: 404 }.transient());
+    }
+
+    #[test]
+    fn quoted_ip_forms() {
+        assert_eq!(
+            quoted_ip("invalid ip 10.0.0.7 ipv6 ::ffff:10.0.0.7, not in whitelist").as_deref(),
+            Some("10.0.0.7")
+        );
+        assert_eq!(
+            quoted_ip("not allow to access from your ip, hint: [x], from ip: 1.2.3.4").as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(quoted_ip("invalid ip"), None);
+    }
+}

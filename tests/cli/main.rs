@@ -1,0 +1,6 @@
+//! Integration tests: the real binary against a local stand-in of the WeChat API.
+//! All integration tests live in this one test binary.
+
+mod support;
+
+mod refresh_show;
