@@ -58,6 +58,12 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Print one current valid token or ticket (for scripts)
     Show(ShowArgs),
+    /// Every app: what is stored, how long it lasts, how the last refresh went
+    Status(StatusArgs),
+    /// Mark a stored token unusable (a business call answered 40001/42001)
+    Invalidate(InvalidateArgs),
+    /// The recent upstream attempts, newest first
+    History(HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +137,54 @@ pub enum ShowFormat {
     Json,
     /// WX_ACCESS_TOKEN='...' for eval
     Env,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(long = "format", value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+
+    /// Write to this file (atomically, for node_exporter's textfile collector)
+    /// instead of stdout
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// aligned columns, local times
+    Table,
+    /// an array of objects with stable field names
+    Json,
+    /// the Prometheus text exposition format
+    Prometheus,
+}
+
+#[derive(Args, Debug)]
+pub struct InvalidateArgs {
+    /// The app whose token to invalidate
+    #[arg(long = "app", value_name = "NAME", required = true)]
+    pub app: String,
+
+    /// Invalidate this ticket instead of the access token
+    #[arg(long = "ticket", value_enum, value_name = "KIND")]
+    pub ticket: Option<Ticket>,
+
+    /// Only if the stored value is still this one (the token your call was refused with)
+    #[arg(long = "if-token", value_name = "TOKEN")]
+    pub if_token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Only this app
+    #[arg(long = "app", value_name = "NAME")]
+    pub app: Option<String>,
+
+    /// How many attempts to list
+    #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -27,6 +27,18 @@ pub fn rfc3339(unix: i64) -> String {
     )
 }
 
+/// A Unix time in the local time zone (`TZ`, else the system's), as `format`
+/// (strftime) says.
+pub fn local(unix: i64, format: &str) -> String {
+    match jiff::Timestamp::from_second(unix) {
+        Ok(t) => t
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime(format)
+            .to_string(),
+        Err(_) => "-".to_string(),
+    }
+}
+
 /// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
 pub fn parse_http_date(s: &str) -> Option<i64> {
     let mut parts = s.split_whitespace().skip(1);

@@ -59,12 +59,59 @@ fn run(cli: Cli) -> Result<()> {
     let global = &cli.global;
     match &cli.command {
         Command::Show(args) => {
-            let mut store = store::sqlite::Sqlite::open_read_only(&db_path(global)?)?;
-            cmd::show::run(&mut store, args, &mut std::io::stdout().lock())
+            let mut store = store::open_read_only(&db_location(global)?)?;
+            cmd::show::run(store.as_mut(), args, &mut std::io::stdout().lock())
         }
         Command::Refresh(args) => {
             logging::init(global.verbose, global.quiet);
             refresh(global, args)
+        }
+        Command::Status(args) => {
+            logging::init(global.verbose, global.quiet);
+            let apps = match config_path(global) {
+                Some(path) => config::load(&path, global.api_base.as_deref())?,
+                None => Vec::new(),
+            };
+            let mut store = open_if_present(global)?;
+            let now = clock::now();
+            let lines = cmd::status::lines(
+                store.as_deref_mut().map(|s| s as &mut dyn Store),
+                &apps,
+                now,
+            )?;
+            match &args.output {
+                Some(path) => {
+                    let mut text = Vec::new();
+                    cmd::status::write(&lines, args.format, now, &mut text)?;
+                    cmd::status::write_atomically(path, &text)
+                }
+                None => cmd::status::write(&lines, args.format, now, &mut std::io::stdout().lock()),
+            }
+        }
+        Command::History(args) => {
+            logging::init(global.verbose, global.quiet);
+            let mut store = open_if_present(global)?;
+            cmd::history::run(
+                store.as_deref_mut().map(|s| s as &mut dyn Store),
+                args.app.as_deref(),
+                args.limit as usize,
+                &mut std::io::stdout().lock(),
+            )
+        }
+        Command::Invalidate(args) => {
+            logging::init(global.verbose, global.quiet);
+            let location = db_location(global)?;
+            // Opening read-only first: invalidate never creates a database.
+            if open_if_present(global)?.is_none() {
+                return Err(usage(
+                    "no database yet: nothing to invalidate (run `wxtoken refresh` first)",
+                ));
+            }
+            let mut store = store::open(&location)?;
+            let kind = args
+                .ticket
+                .map_or(app::Kind::AccessToken, app::Kind::Ticket);
+            cmd::invalidate::run(store.as_mut(), &args.app, kind, args.if_token.as_deref())
         }
     }
 }
@@ -78,33 +125,41 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
             args.secret_file.as_deref(),
             global.api_base.as_deref(),
         )?],
-        None => select(config_apps(global)?, &args.apps)?,
+        None => {
+            let path = config_path(global).ok_or_else(|| {
+                usage(
+                    "no app to refresh: pass --appid ID (with the secret in WXTOKEN_SECRET or --secret-file), or list apps in a config file (--config FILE)",
+                )
+            })?;
+            select(config::load(&path, global.api_base.as_deref())?, &args.apps)?
+        }
     };
     let apps = apps
         .into_iter()
         .map(|app| config::read_secret(&app).map(|secret| (app, secret)))
         .collect::<Result<Vec<_>>>()?;
-    let mut store = store::sqlite::Sqlite::open(&db_path(global)?)?;
+    let mut store = store::open(&db_location(global)?)?;
     let opts = cmd::refresh::Options {
         force: args.force,
         ahead: args.ahead.as_secs() as i64,
         timeout: args.timeout,
         jobs: usize::from(args.jobs),
     };
-    cmd::refresh::run(&mut store as &mut dyn Store, apps, &opts)
+    cmd::refresh::run(store.as_mut(), apps, &opts)
 }
 
-/// The apps of the config file (`--config`, or the default file when it exists).
-fn config_apps(global: &Global) -> Result<Vec<app::App>> {
-    let path = match &global.config {
-        Some(path) => path.clone(),
-        None => config::default_path().ok_or_else(|| {
-            usage(
-                "no app to refresh: pass --appid ID (with the secret in WXTOKEN_SECRET or --secret-file), or list apps in a config file (--config FILE)",
-            )
-        })?,
-    };
-    config::load(&path, global.api_base.as_deref())
+/// The database for reading, or `None` when there is none yet.
+fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
+    match store::open_read_only(&db_location(global)?) {
+        Ok(store) => Ok(Some(store)),
+        Err(e) if e.is::<error::NoToken>() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `--config`, or the default config file when it exists.
+fn config_path(global: &Global) -> Option<PathBuf> {
+    global.config.clone().or_else(config::default_path)
 }
 
 /// The apps named with `--app` (all when none is named).
@@ -128,18 +183,18 @@ fn select(apps: Vec<app::App>, names: &[String]) -> Result<Vec<app::App>> {
 }
 
 /// `--db`, or `$XDG_DATA_HOME/wxtoken/tokens.db` (`~/.local/share/wxtoken/tokens.db`).
-fn db_path(global: &Global) -> Result<PathBuf> {
+fn db_location(global: &Global) -> Result<store::Location> {
     if let Some(db) = &global.db {
         if db.as_os_str().is_empty() {
             return Err(usage("--db / WXTOKEN_DB is empty"));
         }
-        return Ok(db.clone());
+        return Ok(store::Location::parse(db.clone()));
     }
     std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|base| base.join("wxtoken").join("tokens.db"))
+        .map(|base| store::Location::Sqlite(base.join("wxtoken").join("tokens.db")))
         .ok_or_else(|| {
             usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
         })

@@ -1,4 +1,7 @@
 //! The commands: each orchestrates config, upstream and store for one subcommand.
 
+pub mod history;
+pub mod invalidate;
 pub mod refresh;
 pub mod show;
+pub mod status;

@@ -18,7 +18,7 @@ use crate::app::{Api, App, Kind, Ticket};
 use crate::clock;
 use crate::error::Silent;
 use crate::secret::{Secret, short};
-use crate::store::{Attempt, CallCount, Commit, Row, Store};
+use crate::store::{Attempt, Commit, Row, Stats, Store};
 use crate::upstream::{Call, Client, Failure, Outcome};
 
 /// How many forced stable calls WeChat allows a day, and how far apart.
@@ -29,6 +29,8 @@ const MAX_CLOCK_SKEW: i64 = 60;
 /// How often an app whose lease another process holds is looked at again.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 const DAY_MS: i64 = 86_400_000;
+/// How long the attempts history is kept.
+const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
 
 pub struct Options {
     pub force: bool,
@@ -133,6 +135,7 @@ pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> R
         drop(job_tx);
         result.map(|()| run.failed)
     })?;
+    store.prune(clock::now_ms() - HISTORY_KEPT_MS)?;
     if failed > 0 {
         return Err(Silent(1).into());
     }
@@ -149,7 +152,7 @@ struct Run<'a> {
     in_flight: usize,
     failed: usize,
     /// Upstream calls in the last 24 hours, per (app, kind), read when first needed.
-    counts: Option<HashMap<(String, String), CallCount>>,
+    counts: Option<HashMap<(String, String), Stats>>,
     warned_clock: bool,
 }
 
@@ -296,7 +299,7 @@ impl Run<'_> {
     fn guard(&mut self, app: &App) -> Result<Option<String>> {
         let now_ms = clock::now_ms();
         if self.counts.is_none() {
-            let counts = self.store.call_counts(now_ms - DAY_MS)?;
+            let counts = self.store.stats(now_ms - DAY_MS)?;
             self.counts = Some(
                 counts
                     .into_iter()

@@ -3,9 +3,40 @@
 //! The commands talk to `dyn Store` only. Every method is one short transaction
 //! (or one read), so that no lock is ever held while upstream is called.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 pub mod sqlite;
+
+/// Where the database is: `--db` / `WXTOKEN_DB`.
+#[derive(Clone, Debug)]
+pub enum Location {
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// `--db` as given: a path means SQLite.
+    pub fn parse(db: PathBuf) -> Location {
+        Location::Sqlite(db)
+    }
+}
+
+/// Opens for `refresh` and `invalidate`: read-write, creating the database and
+/// the schema when missing.
+pub fn open(location: &Location) -> Result<Box<dyn Store>> {
+    match location {
+        Location::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open(path)?)),
+    }
+}
+
+/// Opens for reading only (`show`, `status`, `history`); never creates anything.
+/// No database yet is a `NoToken` error.
+pub fn open_read_only(location: &Location) -> Result<Box<dyn Store>> {
+    match location {
+        Location::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open_read_only(path)?)),
+    }
+}
 
 /// The schema the binary writes; a database with a higher version is refused.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -48,17 +79,33 @@ pub enum Lookup<'a> {
     Appid(&'a str),
 }
 
-/// Upstream calls in a window, per app and kind.
+/// What `invalidate` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Invalidated {
+    Done,
+    /// Nothing stored under that app and kind.
+    Missing,
+    /// `--if-token` did not match: the stored value is another one.
+    Mismatch,
+    /// It was already invalidated.
+    Already,
+}
+
+/// How an app's calls for one kind have gone: the last 24 hours and the last attempt.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallCount {
+pub struct Stats {
     pub app: String,
     pub kind: String,
-    /// Calls that reached (or tried to reach) upstream.
+    /// Calls that reached (or tried to reach) upstream since `since_ms`.
     pub calls: i64,
     /// Of those, `force_refresh` calls.
     pub forced: i64,
-    /// When the last forced call started.
+    /// When the last forced call started, if one did since `since_ms`.
     pub last_forced_ms: Option<i64>,
+    /// The latest attempt, at any time.
+    pub last: Option<Attempt>,
+    /// Attempts that did not succeed since the last one that did.
+    pub failures_in_a_row: i64,
 }
 
 /// The results of one app's refresh, written in one transaction.
@@ -96,6 +143,21 @@ pub trait Store {
     /// and the attempts, and releases the lease: all or nothing.
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()>;
 
-    /// Upstream calls per app and kind since `since_ms`.
-    fn call_counts(&mut self, since_ms: i64) -> Result<Vec<CallCount>>;
+    /// Marks a stored value invalidated; with `if_value`, only if it is still that value.
+    fn invalidate(
+        &mut self,
+        app: &str,
+        kind: &str,
+        if_value: Option<&str>,
+        now: i64,
+    ) -> Result<Invalidated>;
+
+    /// The latest attempts, newest first.
+    fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>>;
+
+    /// Per app and kind: calls since `since_ms`, the last attempt, failures in a row.
+    fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>>;
+
+    /// Deletes attempts older than `before_ms` (the history is kept for a while, not for ever).
+    fn prune(&mut self, before_ms: i64) -> Result<()>;
 }

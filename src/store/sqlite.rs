@@ -6,15 +6,16 @@
 //! read-only and never creates, migrates or writes. The file is created 0600,
 //! its folder 0700 when wxtoken creates it.
 
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use super::{CallCount, Commit, Lookup, MIGRATIONS, Row, Store};
+use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store};
 use crate::error;
 
 /// How long a writer waits for another writer's transaction.
@@ -325,30 +326,131 @@ impl Store for Sqlite {
         tx.commit().context(ctx)
     }
 
-    fn call_counts(&mut self, since_ms: i64) -> Result<Vec<CallCount>> {
+    fn invalidate(
+        &mut self,
+        app: &str,
+        kind: &str,
+        if_value: Option<&str>,
+        now: i64,
+    ) -> Result<Invalidated> {
+        let ctx = self.context("write to");
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context(ctx.clone())?;
+        let current: Option<(String, Option<i64>)> = tx
+            .query_row(
+                "SELECT value, invalidated_at FROM wxtoken_tokens WHERE app = ?1 AND kind = ?2",
+                params![app, kind],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .context(ctx.clone())?;
+        let outcome = match current {
+            None => Invalidated::Missing,
+            Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
+            Some((_, Some(_))) => Invalidated::Already,
+            Some(_) => {
+                tx.execute(
+                    "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2",
+                    params![app, kind, now],
+                )
+                .context(ctx.clone())?;
+                Invalidated::Done
+            }
+        };
+        tx.commit().context(ctx)?;
+        Ok(outcome)
+    }
+
+    fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
         let ctx = self.context("read");
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT app, kind, COUNT(*), SUM(forced),
-                        MAX(CASE WHEN forced = 1 THEN started_ms END)
-                 FROM wxtoken_attempts
-                 WHERE started_ms >= ?1 AND outcome <> 'refused'
-                 GROUP BY app, kind",
+                "SELECT app, kind, started_ms, duration_ms, outcome, forced, errcode, message
+                 FROM wxtoken_attempts WHERE ?1 IS NULL OR app = ?1
+                 ORDER BY started_ms DESC, rowid DESC LIMIT ?2",
             )
             .context(ctx.clone())?;
         let rows = stmt
-            .query_map(params![since_ms], |r| {
-                Ok(CallCount {
-                    app: r.get(0)?,
-                    kind: r.get(1)?,
-                    calls: r.get(2)?,
-                    forced: r.get(3)?,
-                    last_forced_ms: r.get(4)?,
-                })
-            })
+            .query_map(params![app, limit as i64], attempt)
             .and_then(Iterator::collect)
             .context(ctx)?;
         Ok(rows)
     }
+
+    fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
+        let ctx = self.context("read");
+        let mut stats: HashMap<(String, String), Stats> = HashMap::new();
+        let mut counts = self
+            .conn
+            .prepare_cached(STATS_COUNTS)
+            .context(ctx.clone())?;
+        let mut rows = counts.query(params![since_ms]).context(ctx.clone())?;
+        while let Some(r) = rows.next().context(ctx.clone())? {
+            let s = Stats {
+                app: r.get(0)?,
+                kind: r.get(1)?,
+                calls: r.get(2)?,
+                forced: r.get(3)?,
+                last_forced_ms: r.get(4)?,
+                failures_in_a_row: r.get(5)?,
+                last: None,
+            };
+            stats.insert((s.app.clone(), s.kind.clone()), s);
+        }
+        let mut last = self.conn.prepare_cached(STATS_LAST).context(ctx.clone())?;
+        for a in last.query_map([], attempt).context(ctx.clone())? {
+            let a = a.context(ctx.clone())?;
+            if let Some(s) = stats.get_mut(&(a.app.clone(), a.kind.clone())) {
+                s.last = Some(a);
+            }
+        }
+        Ok(stats.into_values().collect())
+    }
+
+    fn prune(&mut self, before_ms: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM wxtoken_attempts WHERE started_ms < ?1",
+                params![before_ms],
+            )
+            .context(self.context("write to"))?;
+        Ok(())
+    }
+}
+
+/// Per app and kind: calls and forced calls since ?1 (wxtoken's own refusals
+/// excluded), the last forced call, and the failures since the last success.
+pub(super) const STATS_COUNTS: &str = "
+SELECT a.app, a.kind,
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' AND a.forced = 1 THEN 1 ELSE 0 END),
+       MAX(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' AND a.forced = 1 THEN a.started_ms END),
+       SUM(CASE WHEN a.outcome <> 'ok' AND a.started_ms > COALESCE(
+               (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
+                 WHERE b.app = a.app AND b.kind = a.kind AND b.outcome = 'ok'), -1)
+           THEN 1 ELSE 0 END)
+  FROM wxtoken_attempts a
+ GROUP BY a.app, a.kind";
+
+/// The latest attempt of each app and kind.
+pub(super) const STATS_LAST: &str = "
+SELECT a.app, a.kind, a.started_ms, a.duration_ms, a.outcome, a.forced, a.errcode, a.message
+  FROM wxtoken_attempts a
+ WHERE a.started_ms = (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
+                        WHERE b.app = a.app AND b.kind = a.kind)";
+
+fn attempt(r: &rusqlite::Row) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        app: r.get(0)?,
+        kind: r.get(1)?,
+        started_ms: r.get(2)?,
+        duration_ms: r.get(3)?,
+        outcome: r.get(4)?,
+        forced: r.get(5)?,
+        errcode: r.get(6)?,
+        message: r.get(7)?,
+    })
 }

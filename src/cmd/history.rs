@@ -1,0 +1,59 @@
+//! `wxtoken history`: the recent upstream attempts, newest first.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::clock;
+use crate::store::Store;
+
+pub fn run(
+    store: Option<&mut dyn Store>,
+    app: Option<&str>,
+    limit: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let attempts = match store {
+        Some(store) => store.history(app, limit)?,
+        None => Vec::new(),
+    };
+    if attempts.is_empty() {
+        writeln!(out, "no attempts recorded yet")?;
+        return Ok(());
+    }
+    let mut text = String::new();
+    let header = [
+        "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
+    ];
+    let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    for a in &attempts {
+        rows.push(vec![
+            clock::local(a.started_ms.div_euclid(1000), "%Y-%m-%d %H:%M:%S"),
+            a.app.clone(),
+            a.kind.clone(),
+            if a.forced {
+                format!("{} (forced)", a.outcome)
+            } else {
+                a.outcome.clone()
+            },
+            a.errcode.map_or("-".to_string(), |c| c.to_string()),
+            format!("{} ms", a.duration_ms),
+            a.message.clone().unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
+    }
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

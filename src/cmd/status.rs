@@ -1,0 +1,321 @@
+//! `wxtoken status`: every app from the config and the database, what is stored
+//! for it, how long it lasts, and how its refreshes have gone.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::app::{App, Kind};
+use crate::cli::StatusFormat;
+use crate::clock;
+use crate::duration::human;
+use crate::store::{Row, Stats, Store};
+
+/// A valid value with less than this left is "expiring": a refresh is overdue.
+const EXPIRING: i64 = 15 * 60;
+const DAY_MS: i64 = 86_400_000;
+
+/// One line of the status: an app and one kind of value.
+#[derive(Debug, serde::Serialize)]
+pub struct Line {
+    pub app: String,
+    pub kind: String,
+    pub api: Option<String>,
+    pub appid: Option<String>,
+    /// valid | expiring | expired | invalidated | missing
+    pub state: &'static str,
+    pub configured: bool,
+    pub fetched_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub expires_in: Option<i64>,
+    pub invalidated_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_outcome: Option<String>,
+    pub last_errcode: Option<i64>,
+    pub last_message: Option<String>,
+    pub failures_in_a_row: i64,
+    pub calls_24h: i64,
+    pub forced_calls_24h: i64,
+    /// The quota guard's limit for classic token calls.
+    pub daily_budget: Option<u32>,
+}
+
+/// Gathers the lines: every configured app (its token and tickets) and every
+/// app and kind stored, sorted by app, the token first.
+pub fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
+    let (rows, stats) = match store {
+        Some(store) => (store.rows(&[])?, store.stats(clock::now_ms() - DAY_MS)?),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut keys: BTreeMap<(String, u8, String), Option<&App>> = BTreeMap::new();
+    let order = |kind: &str| u8::from(kind != Kind::AccessToken.as_str());
+    for app in apps {
+        keys.insert(
+            (app.name.clone(), 0, Kind::AccessToken.as_str().into()),
+            Some(app),
+        );
+        for t in &app.tickets {
+            let kind = Kind::Ticket(*t).as_str();
+            keys.insert((app.name.clone(), 1, kind.into()), Some(app));
+        }
+    }
+    for key in rows
+        .iter()
+        .map(|r| (&r.app, &r.kind))
+        .chain(stats.iter().map(|s| (&s.app, &s.kind)))
+    {
+        keys.entry((key.0.clone(), order(key.1), key.1.clone()))
+            .or_insert(None);
+    }
+    let mut out = Vec::new();
+    for ((app, _, kind), config) in keys {
+        let row = rows.iter().find(|r| r.app == app && r.kind == kind);
+        let stat = stats.iter().find(|s| s.app == app && s.kind == kind);
+        out.push(line(app, kind, config, row, stat, now));
+    }
+    Ok(out)
+}
+
+fn line(
+    app: String,
+    kind: String,
+    config: Option<&App>,
+    row: Option<&Row>,
+    stat: Option<&Stats>,
+    now: i64,
+) -> Line {
+    let state = match row {
+        None => "missing",
+        Some(r) if r.invalidated_at.is_some() => "invalidated",
+        Some(r) if r.expires_at <= now => "expired",
+        Some(r) if r.expires_at - now < EXPIRING => "expiring",
+        Some(_) => "valid",
+    };
+    let last = stat.and_then(|s| s.last.as_ref());
+    let is_token = kind == Kind::AccessToken.as_str();
+    Line {
+        api: config
+            .map(|a| a.api.as_str().to_string())
+            .or_else(|| row.map(|r| r.api.clone())),
+        appid: config
+            .map(|a| a.appid.clone())
+            .or_else(|| row.map(|r| r.appid.clone())),
+        state,
+        configured: config.is_some(),
+        fetched_at: row.map(|r| r.fetched_at),
+        expires_at: row.map(|r| r.expires_at),
+        expires_in: row.map(|r| (r.expires_at - now).max(0)),
+        invalidated_at: row.and_then(|r| r.invalidated_at),
+        last_attempt_at: last.map(|a| a.started_ms.div_euclid(1000)),
+        last_outcome: last.map(|a| a.outcome.clone()),
+        last_errcode: last.and_then(|a| a.errcode),
+        last_message: last.and_then(|a| a.message.clone()),
+        failures_in_a_row: stat.map_or(0, |s| s.failures_in_a_row),
+        calls_24h: stat.map_or(0, |s| s.calls),
+        forced_calls_24h: stat.map_or(0, |s| s.forced),
+        daily_budget: config
+            .filter(|a| is_token && a.api == crate::app::Api::Classic)
+            .map(|a| a.daily_budget),
+        app,
+        kind,
+    }
+}
+
+pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write) -> Result<()> {
+    let text = match format {
+        StatusFormat::Table => table(lines, now),
+        StatusFormat::Json => {
+            let mut s = serde_json::to_string_pretty(lines)?;
+            s.push('\n');
+            s
+        }
+        StatusFormat::Prometheus => prometheus(lines),
+    };
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, then a rename,
+/// so that node_exporter's textfile collector never reads half a file.
+pub fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().context("--output names no file")?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("could not write {}", path.display()))
+}
+
+/// The table: aligned columns, local times, time left as `1h 12m`; fits 80
+/// columns with app names of up to 12 characters. KIND is the token's API
+/// (classic, stable, wecom) or the ticket (jsapi, wx_card, agent_config); a long
+/// appid is shortened (the json format has it whole).
+fn table(lines: &[Line], now: i64) -> String {
+    if lines.is_empty() {
+        return "no apps: none is configured and none is stored\n".to_string();
+    }
+    let header = [
+        "APP", "KIND", "APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS", "24H",
+    ];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    let when = |t: i64| {
+        if (t - now).abs() < 20 * 3600 {
+            clock::local(t, "%H:%M")
+        } else {
+            clock::local(t, "%m-%d %H:%M")
+        }
+    };
+    let dash = || "-".to_string();
+    for l in lines {
+        let kind = match l.kind.strip_suffix("_ticket") {
+            Some(ticket) => ticket.to_string(),
+            None => l.api.clone().unwrap_or_else(dash),
+        };
+        cells.push(vec![
+            l.app.clone(),
+            kind,
+            l.appid.as_deref().map(shorten).unwrap_or_else(dash),
+            l.state.to_string(),
+            l.expires_at.map(when).unwrap_or_else(dash),
+            l.expires_in.map(human).unwrap_or_else(dash),
+            match (&l.last_outcome, l.last_attempt_at) {
+                (Some(o), Some(t)) => format!("{o} {}", when(t)),
+                _ => dash(),
+            },
+            l.failures_in_a_row.to_string(),
+            l.calls_24h.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            match c {
+                0 => {}
+                _ => line.push_str("  "),
+            }
+            // FAILS and 24H are numbers: right-aligned.
+            if c >= 7 {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `wx85871939f7f9b647` -> `wx85…b647`.
+fn shorten(appid: &str) -> String {
+    let chars: Vec<char> = appid.chars().collect();
+    if chars.len() <= 12 {
+        return appid.to_string();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// The Prometheus text exposition format.
+fn prometheus(lines: &[Line]) -> String {
+    type Metric = (&'static str, &'static str, fn(&Line) -> Option<f64>);
+    const METRICS: &[Metric] = &[
+        (
+            "wxtoken_token_expiry_timestamp_seconds",
+            "When the stored token or ticket expires, as a Unix time.",
+            |l| l.expires_at.map(|v| v as f64),
+        ),
+        (
+            "wxtoken_token_valid",
+            "1 when a valid token or ticket is stored (not expired, not invalidated), else 0.",
+            |l| Some(f64::from(u8::from(matches!(l.state, "valid" | "expiring")))),
+        ),
+        (
+            "wxtoken_token_fetched_timestamp_seconds",
+            "When the stored token or ticket was fetched, as a Unix time.",
+            |l| l.fetched_at.map(|v| v as f64),
+        ),
+        (
+            "wxtoken_last_attempt_timestamp_seconds",
+            "When upstream was last called for this app and kind, as a Unix time.",
+            |l| l.last_attempt_at.map(|v| v as f64),
+        ),
+        (
+            "wxtoken_refresh_failures_consecutive",
+            "Failed attempts since the last successful one.",
+            |l| Some(l.failures_in_a_row as f64),
+        ),
+        (
+            "wxtoken_upstream_calls_24h",
+            "Upstream calls in the last 24 hours (classic tokens: WeChat allows 2000 a day).",
+            |l| Some(l.calls_24h as f64),
+        ),
+        (
+            "wxtoken_forced_calls_24h",
+            "Forced stable-token calls in the last 24 hours (WeChat allows 20 a day).",
+            |l| Some(l.forced_calls_24h as f64),
+        ),
+        (
+            "wxtoken_daily_budget",
+            "The quota guard's limit of classic token calls in 24 hours.",
+            |l| l.daily_budget.map(f64::from),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in METRICS {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for l in lines {
+            if let Some(v) = value(l) {
+                out.push_str(&format!(
+                    "{name}{{app=\"{}\",kind=\"{}\"}} {v}\n",
+                    escape_label(&l.app),
+                    escape_label(&l.kind)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
