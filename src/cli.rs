@@ -22,13 +22,20 @@ pub struct Cli {
 #[derive(Args, Debug)]
 pub struct Global {
     /// The database: a SQLite file [default: $XDG_DATA_HOME/wxtoken/tokens.db]
-    #[arg(long = "db", env = "WXTOKEN_DB", global = true, value_name = "PATH")]
+    #[arg(
+        long = "db",
+        env = "WXTOKEN_DB",
+        hide_env_values = true,
+        global = true,
+        value_name = "PATH"
+    )]
     pub db: Option<PathBuf>,
 
     /// The apps file [default: $XDG_CONFIG_HOME/wxtoken/config.toml when it exists]
     #[arg(
         long = "config",
         env = "WXTOKEN_CONFIG",
+        hide_env_values = true,
         global = true,
         value_name = "FILE"
     )]
@@ -38,6 +45,7 @@ pub struct Global {
     #[arg(
         long = "api-base",
         env = "WXTOKEN_API_BASE",
+        hide_env_values = true,
         global = true,
         value_name = "URL"
     )]

@@ -57,7 +57,7 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
         let msg = e.message().to_string();
         let line = e
             .span()
-            .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+            .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
             .unwrap_or_default();
         usage(format!("config {file}{line}: {msg}"))
     })?;

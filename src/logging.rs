@@ -21,7 +21,10 @@ pub fn init(verbose: u8, quiet: bool) {
             if record.level() == log::Level::Trace && record.target().starts_with("ureq") {
                 return Ok(());
             }
-            let level = record.level().as_str().to_ascii_lowercase();
+            let level = match record.level() {
+                log::Level::Warn => "warning".to_string(),
+                level => level.as_str().to_ascii_lowercase(),
+            };
             let text = crate::secret::redact(&record.args().to_string());
             writeln!(buf, "wxtoken: {level}: {}", text.replace('\n', " "))
         })

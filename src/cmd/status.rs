@@ -159,7 +159,7 @@ pub fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
 }
 
 /// The table: aligned columns, local times, time left as `1h 12m`; fits 80
-/// columns with app names of up to 12 characters. KIND is the token's API
+/// columns with app names of up to 8 characters. KIND is the token's API
 /// (classic, stable, wecom) or the ticket (jsapi, wx_card, agent_config); a long
 /// appid is shortened (the json format has it whole).
 fn table(lines: &[Line], now: i64) -> String {
@@ -189,7 +189,10 @@ fn table(lines: &[Line], now: i64) -> String {
             l.appid.as_deref().map(shorten).unwrap_or_else(dash),
             l.state.to_string(),
             l.expires_at.map(when).unwrap_or_else(dash),
-            l.expires_in.map(human).unwrap_or_else(dash),
+            l.expires_in
+                .filter(|s| *s > 0)
+                .map(human)
+                .unwrap_or_else(dash),
             match (&l.last_outcome, l.last_attempt_at) {
                 (Some(o), Some(t)) => format!("{o} {}", when(t)),
                 _ => dash(),
@@ -212,9 +215,8 @@ fn table(lines: &[Line], now: i64) -> String {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             let pad = " ".repeat(widths[c] - cell.chars().count());
-            match c {
-                0 => {}
-                _ => line.push_str("  "),
+            if c > 0 {
+                line.push(' ');
             }
             // FAILS and 24H are numbers: right-aligned.
             if c >= 7 {

@@ -3,4 +3,5 @@
 
 mod support;
 
+mod many_apps;
 mod refresh_show;

@@ -662,3 +662,15 @@ fn every_attempt_is_recorded() {
     assert_eq!(rows[1].0, "ok");
     assert!(rows.iter().all(|r| r.2 >= 0));
 }
+
+/// `--help` is part of the interface: a change shows up here.
+#[test]
+fn help_texts_are_pinned() {
+    let env = Env::new();
+    let mut all = env.run(&["--help"]).expect(0).stdout();
+    for cmd in ["refresh", "show", "status", "invalidate", "history"] {
+        all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
+        all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());
+    }
+    crate::support::golden("help.txt", &all);
+}
