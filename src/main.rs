@@ -10,6 +10,7 @@ mod cmd;
 mod config;
 mod duration;
 mod error;
+mod fault;
 mod logging;
 mod secret;
 mod store;
@@ -48,7 +49,13 @@ fn main() -> ExitCode {
         Err(err) => {
             let (code, print) = error::exit_status(&err);
             if print {
-                eprintln!("wxtoken: {}", secret::redact(&format!("{err:#}")));
+                let hint = store::hint(&err)
+                    .map(|h| format!(": {h}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "wxtoken: {}",
+                    secret::redact(&format!("{}{hint}", message(&err)))
+                );
             }
             code
         }
@@ -198,6 +205,25 @@ fn db_location(global: &Global) -> Result<store::Location> {
         .ok_or_else(|| {
             usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
         })
+}
+
+/// The error and its causes on one line, `: `-separated, without the repeats
+/// that library errors carry (a cause that only restates the one before it).
+fn message(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut previous = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !previous.is_empty() && (text.contains(&previous) || previous.contains(&text)) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+        previous = text;
+    }
+    line.replace('\n', " ")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

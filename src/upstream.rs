@@ -629,3 +629,77 @@ mod tests {
         assert_eq!(quoted_ip("invalid ip"), None);
     }
 }
+
+/// Property tests of [`classify`]: it never panics, and it never accepts a
+/// response without a non-empty token and a sane expiry. Run longer with
+/// `PROPTEST_CASES=1000000 cargo test --release classify_`.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Checks one response: an accepted one must really be a success.
+    fn check(status: u16, body: &[u8], field: &str) {
+        let Ok(issued) = classify(&Response { status, body }, field) else {
+            return;
+        };
+        assert!((200..300).contains(&status), "accepted HTTP {status}");
+        assert!(!issued.value.is_empty());
+        assert!(issued.value.len() <= MAX_VALUE_LEN);
+        assert!(
+            issued
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'\'')
+        );
+        assert!((1..=MAX_EXPIRES_IN).contains(&issued.expires_in));
+        let json: serde_json::Value = serde_json::from_slice(body).expect("accepted non-JSON");
+        assert_eq!(json[field].as_str(), Some(issued.value.as_str()));
+        assert_eq!(json["expires_in"].as_i64(), Some(issued.expires_in));
+        assert!(json.get("errcode").is_none_or(|c| c.as_i64() == Some(0)));
+    }
+
+    /// JSON values of every kind, to put in the fields that matter.
+    fn value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-10i64..10_000).prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+            "[A-Za-z0-9_-]{0,40}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!([])),
+            Just(serde_json::json!({})),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn classify_arbitrary_bytes(status in 0u16..1000, body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            check(status, &body, "access_token");
+            check(status, &body, "ticket");
+        }
+
+        #[test]
+        fn classify_json_objects(
+            status in prop_oneof![Just(200u16), 100u16..600],
+            token in proptest::option::of(value()),
+            expires in proptest::option::of(value()),
+            errcode in proptest::option::of(prop_oneof![Just(serde_json::json!(0)), value()]),
+            truncate in proptest::option::of(0usize..80),
+        ) {
+            let mut obj = serde_json::Map::new();
+            for (key, v) in [("access_token", token), ("expires_in", expires), ("errcode", errcode)] {
+                if let Some(v) = v {
+                    obj.insert(key.to_string(), v);
+                }
+            }
+            let mut body = serde_json::Value::Object(obj).to_string().into_bytes();
+            if let Some(n) = truncate {
+                body.truncate(n);
+            }
+            check(status, &body, "access_token");
+        }
+    }
+}

@@ -29,6 +29,10 @@ const MAX_CLOCK_SKEW: i64 = 60;
 /// How often an app whose lease another process holds is looked at again.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 const DAY_MS: i64 = 86_400_000;
+/// A lease lasts an app's whole budget and this many seconds more (for the write).
+/// A holder that died is taken over after that; one that is merely late still
+/// cannot overwrite a newer value (the store only replaces older ones).
+const LEASE_MARGIN: i64 = 5;
 /// How long the attempts history is kept.
 const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
 
@@ -195,7 +199,7 @@ impl Run<'_> {
         let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
         let names: Vec<String> = batch.iter().map(|t| t.app.name.clone()).collect();
         let now = clock::now();
-        let lease_end = now + self.opts.app_budget().as_secs() as i64 + 30;
+        let lease_end = now + self.opts.app_budget().as_secs() as i64 + LEASE_MARGIN;
         let taken = self
             .store
             .take_leases(&names, &self.owner, now, lease_end)?;
@@ -378,6 +382,7 @@ fn plan(target: &Arc<Target>, stored: &[Row], now: i64, opts: &Options) -> Optio
 /// token invalidated, fetches a new one once and retries the ticket once.
 fn work(client: &Client, job: Job, budget: Duration) -> Done {
     let deadline = Instant::now() + budget;
+    crate::fault::pause("before-call");
     let target = job.target.clone();
     let mut done = Done {
         target: target.clone(),

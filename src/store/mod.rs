@@ -22,6 +22,13 @@ impl Location {
     }
 }
 
+/// What to do about a database error, when wxtoken knows: appended to the message.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<rusqlite::Error>())
+        .and_then(sqlite::hint)
+}
+
 /// Opens for `refresh` and `invalidate`: read-write, creating the database and
 /// the schema when missing.
 pub fn open(location: &Location) -> Result<Box<dyn Store>> {

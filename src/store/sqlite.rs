@@ -18,8 +18,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_ite
 use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store};
 use crate::error;
 
-/// How long a writer waits for another writer's transaction.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a writer waits for another writer's transaction (they last milliseconds).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Sqlite {
     conn: Connection,
@@ -36,12 +36,8 @@ impl Sqlite {
             conn,
             path: path.to_path_buf(),
         };
-        db.setup().with_context(|| {
-            format!(
-                "could not use database {}: is it a wxtoken SQLite database?",
-                path.display()
-            )
-        })?;
+        db.setup()
+            .with_context(|| format!("could not set up database {}", path.display()))?;
         Ok(db)
     }
 
@@ -64,12 +60,9 @@ impl Sqlite {
             conn,
             path: path.to_path_buf(),
         };
-        let version = db.version().with_context(|| {
-            format!(
-                "could not read database {}: is it a wxtoken SQLite database?",
-                path.display()
-            )
-        })?;
+        let version = db
+            .version()
+            .with_context(|| format!("could not read database {}", path.display()))?;
         db.check_not_newer(version)?;
         if version == 0 {
             return Err(error::no_token(format!(
@@ -127,6 +120,30 @@ impl Sqlite {
     fn context(&self, what: &str) -> String {
         format!("could not {what} database {}", self.path.display())
     }
+}
+
+/// What to do about a SQLite error, for the error line.
+pub fn hint(err: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode::*;
+    Some(match err.sqlite_error_code()? {
+        DatabaseBusy | DatabaseLocked => {
+            "another process kept it locked longer than the 5s busy timeout; run again"
+        }
+        ReadOnly => "the file or its folder is not writable (permissions, read-only file system)",
+        CannotOpen => {
+            "the file or its folder cannot be opened (permissions, a missing folder, a read-only file system)"
+        }
+        DiskFull => "the disk is full: free some space (the stored token is unchanged)",
+        NotADatabase => "it is not a SQLite database: move it away or point --db elsewhere",
+        DatabaseCorrupt => {
+            "the file is damaged: restore it from a backup, or move it away (refresh creates a new one)"
+        }
+        PermissionDenied => "permission denied",
+        SystemIoFailure => {
+            "an I/O error: check that the disk is not full and the file system is healthy"
+        }
+        _ => return None,
+    })
 }
 
 /// Creates the folder (0700) and an empty file (0600) if they are missing.
@@ -323,6 +340,7 @@ impl Store for Sqlite {
             params![app, commit.owner],
         )
         .context(ctx.clone())?;
+        crate::fault::pause("in-commit");
         tx.commit().context(ctx)
     }
 

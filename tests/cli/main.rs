@@ -3,5 +3,6 @@
 
 mod support;
 
+mod faults;
 mod many_apps;
 mod refresh_show;
