@@ -193,20 +193,32 @@ fn placeholders(n: usize) -> String {
 
 impl Store for Sqlite {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        let sql = if apps.is_empty() {
-            format!("SELECT {ROW_COLUMNS} FROM wxtoken_tokens")
-        } else {
-            format!(
-                "SELECT {ROW_COLUMNS} FROM wxtoken_tokens WHERE app IN ({})",
-                placeholders(apps.len())
-            )
-        };
         let ctx = self.context("read");
-        let mut stmt = self.conn.prepare_cached(&sql).context(ctx.clone())?;
-        let rows = stmt
-            .query_map(params_from_iter(apps), row)
-            .and_then(Iterator::collect)
-            .context(ctx)?;
+        if apps.is_empty() {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM wxtoken_tokens"))
+                .context(ctx.clone())?;
+            return stmt
+                .query_map([], row)
+                .and_then(Iterator::collect)
+                .context(ctx);
+        }
+        // In chunks: SQLite limits the parameters of one statement.
+        let mut rows = Vec::new();
+        for chunk in apps.chunks(500) {
+            let sql = format!(
+                "SELECT {ROW_COLUMNS} FROM wxtoken_tokens WHERE app IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = self.conn.prepare_cached(&sql).context(ctx.clone())?;
+            for r in stmt
+                .query_map(params_from_iter(chunk), row)
+                .context(ctx.clone())?
+            {
+                rows.push(r.context(ctx.clone())?);
+            }
+        }
         Ok(rows)
     }
 

@@ -672,3 +672,23 @@ fn a_clock_far_from_upstream_gets_one_warning() {
     let env = Env::with(&up);
     assert_eq!(env.refresh(&[]).expect(0).stderr(), "");
 }
+
+/// More apps than one SQL statement takes parameters for; a second run finds all
+/// of them fresh and calls nothing.
+#[test]
+fn many_apps_in_one_run() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    let config = env.path("config.toml");
+    let text: String = (0..1200)
+        .map(|i| format!("[[app]]\nname = \"app{i}\"\nappid = \"wx{i}\"\nsecret_env = \"S\"\n"))
+        .collect();
+    std::fs::write(&config, text).unwrap();
+    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
+    env.set("S", SECRET);
+    env.run(&["refresh", "--jobs", "64"]).expect(0);
+    assert_eq!(up.count("/cgi-bin/token"), 1200);
+    assert_eq!(env.dump().len(), 1200);
+    env.run(&["refresh", "--jobs", "64"]).expect(0);
+    assert_eq!(up.count("/cgi-bin/token"), 1200, "all fresh: no call");
+}
