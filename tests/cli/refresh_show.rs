@@ -674,3 +674,18 @@ fn help_texts_are_pinned() {
     }
     crate::support::golden("help.txt", &all);
 }
+
+/// HTTPS_PROXY / ALL_PROXY are honoured: the stand-in plays the proxy for an
+/// upstream host that does not exist.
+#[test]
+fn a_proxy_from_the_environment_is_used() {
+    for var in ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY"] {
+        let proxy = StandIn::wechat();
+        let mut env = Env::new();
+        env.api_base = Some("http://api.weixin.invalid".to_string());
+        env.set(var, &proxy.url());
+        env.refresh(&[]).expect(0);
+        assert_eq!(proxy.count("/cgi-bin/token"), 1, "{var}");
+        assert_eq!(proxy.requests()[0].query["appid"], APPID);
+    }
+}

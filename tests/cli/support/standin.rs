@@ -267,9 +267,22 @@ pub fn wechat(latency: Duration, expires_in: i64) -> impl Fn(&Request) -> Reply 
 
 fn serve(mut stream: TcpStream, state: &State) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(req) = read_request(&stream) else {
+    let Some(mut req) = read_request(&stream) else {
         return;
     };
+    // As a proxy: accept the tunnel, then answer the request sent through it.
+    if req.method == "CONNECT" {
+        if stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+        match read_request(&stream) {
+            Some(inner) => req = inner,
+            None => return,
+        }
+    }
     let reply = (state.handler)(&req);
     state.log.lock().unwrap().push(req);
     if let Mode::Reset = reply.mode {
