@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS wxtoken_tokens (
 CREATE INDEX IF NOT EXISTS wxtoken_tokens_appid ON wxtoken_tokens (appid);
 
 -- Every upstream call, successful or not.
--- outcome: ok | error
+-- outcome: ok | error (upstream answered or failed mid-call) | unreached (no
+-- connection: not counted as a call) | refused (wxtoken's quota guard: no call)
 CREATE TABLE IF NOT EXISTS wxtoken_attempts (
     app         TEXT    NOT NULL,
     kind        TEXT    NOT NULL,

@@ -54,7 +54,10 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("could not read config {file}: {e}")))?;
     let parsed: File = toml::from_str(&text).map_err(|e| {
-        let msg = e.message().to_string();
+        let mut msg = e.message().to_string();
+        if msg.contains("expected a sequence") {
+            msg.push_str(": write each app as [[app]] (two brackets)");
+        }
         let line = e
             .span()
             .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
@@ -69,7 +72,8 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
     let mut names = HashSet::new();
     let mut apps = Vec::new();
     for (i, raw) in parsed.app.into_iter().enumerate() {
-        let app = check(raw, i, api_base).map_err(|e| usage(format!("config {file}: {e}")))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let app = check(raw, i, dir, api_base).map_err(|e| usage(format!("config {file}: {e}")))?;
         if !names.insert(app.name.clone()) {
             return Err(usage(format!(
                 "config {file}: app {:?}: field name: the name is used twice; names must be unique",
@@ -81,7 +85,9 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
     Ok(apps)
 }
 
-fn check(raw: RawApp, index: usize, api_base: Option<&str>) -> Result<App, String> {
+/// Checks one `[[app]]` entry; a relative `secret_file` is relative to `dir`, the
+/// config file's folder.
+fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Result<App, String> {
     let name = raw
         .name
         .ok_or_else(|| format!("app #{}: field name is missing", index + 1))?;
@@ -105,7 +111,7 @@ fn check(raw: RawApp, index: usize, api_base: Option<&str>) -> Result<App, Strin
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| format!("{} is missing (the corpid for wecom)", at("appid")))?;
     let secret = match (raw.secret_file, raw.secret_env) {
-        (Some(f), None) => SecretSource::File(f),
+        (Some(f), None) => SecretSource::File(dir.join(f)),
         (None, Some(v)) => SecretSource::Env(v),
         (Some(_), Some(_)) => {
             return Err(format!(
@@ -135,10 +141,18 @@ fn check(raw: RawApp, index: usize, api_base: Option<&str>) -> Result<App, Strin
             tickets.push(ticket);
         }
     }
+    if raw.daily_budget.is_some() && api != Api::Classic {
+        return Err(format!(
+            "{}: the daily budget guards classic token calls only; remove it from this {} app",
+            at("daily_budget"),
+            api.as_str()
+        ));
+    }
     let api_base = api_base
         .map(str::to_string)
         .or(raw.api_base)
         .unwrap_or_else(|| api.default_base().to_string());
+    check_base(&api_base).map_err(|e| format!("{}: {e}", at("api_base")))?;
     Ok(App {
         name,
         api,
@@ -148,6 +162,21 @@ fn check(raw: RawApp, index: usize, api_base: Option<&str>) -> Result<App, Strin
         api_base: api_base.trim_end_matches('/').to_string(),
         daily_budget: raw.daily_budget.unwrap_or(DEFAULT_DAILY_BUDGET),
     })
+}
+
+/// An upstream base URL must be http(s)://host[:port][/path].
+pub fn check_base(base: &str) -> Result<(), String> {
+    let rest = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .ok_or_else(|| format!("{base:?} is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || base.contains(['?', '#']) {
+        return Err(format!(
+            "{base:?} is not a base URL such as https://api.weixin.qq.com"
+        ));
+    }
+    Ok(())
 }
 
 /// App names are keys in the database and words in messages: printable, not too long.
@@ -177,6 +206,9 @@ pub fn cli_app(
     }
     let name = name.unwrap_or(appid).to_string();
     check_name(&name).map_err(|e| usage(format!("--name: {e}")))?;
+    if let Some(base) = api_base {
+        check_base(base).map_err(|e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}")))?;
+    }
     Ok(App {
         name,
         api,

@@ -16,7 +16,7 @@ mod secret;
 mod store;
 mod upstream;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -33,13 +33,12 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            eprintln!(
-                "wxtoken: {} (see `wxtoken --help`)",
-                first.trim_start_matches("error: ")
-            );
+            eprintln!("wxtoken: {}", usage_line(&e));
             return ExitCode::from(2);
         }
     };
@@ -124,27 +123,47 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
-    let apps = match &args.appid {
-        Some(appid) => vec![config::cli_app(
-            appid,
-            args.name.as_deref(),
-            args.api,
-            args.secret_file.as_deref(),
-            global.api_base.as_deref(),
-        )?],
+    let (apps, config) = match &args.appid {
+        Some(appid) => {
+            let app = config::cli_app(
+                appid,
+                args.name.as_deref(),
+                args.api,
+                args.secret_file.as_deref(),
+                global.api_base.as_deref(),
+            )?;
+            (vec![app], None)
+        }
         None => {
             let path = config_path(global).ok_or_else(|| {
-                usage(
-                    "no app to refresh: pass --appid ID (with the secret in WXTOKEN_SECRET or --secret-file), or list apps in a config file (--config FILE)",
-                )
+                let named = match args.apps.first() {
+                    Some(name) => format!("--app {name} names an app of a config file, and there is none: pass --config FILE, or refresh it with --appid ID --name {name}"),
+                    None => "no app to refresh: pass --appid ID (with the secret in WXTOKEN_SECRET or --secret-file), or list apps in a config file (--config FILE)".to_string(),
+                };
+                usage(named)
             })?;
-            select(config::load(&path, global.api_base.as_deref())?, &args.apps)?
+            let apps = select(config::load(&path, global.api_base.as_deref())?, &args.apps)?;
+            (apps, Some(path))
         }
     };
-    let apps = apps
-        .into_iter()
-        .map(|app| config::read_secret(&app).map(|secret| (app, secret)))
-        .collect::<Result<Vec<_>>>()?;
+    // An app whose secret cannot be read is a configuration error (exit 2), but
+    // it does not stop the others.
+    let mut ready = Vec::new();
+    let mut unreadable = 0;
+    for app in apps {
+        match config::read_secret(&app) {
+            Ok(secret) => ready.push((app, secret)),
+            Err(e) if config.is_some() => {
+                unreadable += 1;
+                let file = config.as_deref().unwrap_or(Path::new("")).display();
+                eprintln!("wxtoken: config {file}: {}", message(&e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if ready.is_empty() {
+        return Err(error::Silent(2).into());
+    }
     let mut store = store::open(&db_location(global)?)?;
     let opts = cmd::refresh::Options {
         force: args.force,
@@ -152,7 +171,14 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
         timeout: args.timeout,
         jobs: usize::from(args.jobs),
     };
-    cmd::refresh::run(store.as_mut(), apps, &opts)
+    let result = cmd::refresh::run(store.as_mut(), ready, &opts);
+    match result {
+        // The apps with unreadable secrets make it a configuration error; the
+        // others' failures were printed already.
+        Ok(()) if unreadable > 0 => Err(error::Silent(2).into()),
+        Err(e) if unreadable > 0 && e.is::<error::Silent>() => Err(error::Silent(2).into()),
+        other => other,
+    }
 }
 
 /// The database for reading, or `None` when there is none yet.
@@ -205,6 +231,30 @@ fn db_location(global: &Global) -> Result<store::Location> {
         .ok_or_else(|| {
             usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
         })
+}
+
+/// clap's error on one line: the problem, the argument, the valid values and its
+/// tip, and which `--help` to read.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.trim_start_matches("error: ").to_string());
+        }
+    }
+    let command = std::env::args()
+        .skip(1)
+        .find(|a| ["refresh", "show", "status", "invalidate", "history"].contains(&a.as_str()));
+    let help = match command {
+        Some(c) => format!("wxtoken {c} --help"),
+        None => "wxtoken --help".to_string(),
+    };
+    let problem = parts.join(" ").replace(" tip: ", "; ");
+    format!("{} (see `{help}`)", problem.trim())
 }
 
 /// The error and its causes on one line, `: `-separated, without the repeats

@@ -52,7 +52,10 @@ pub enum Failure {
     BadResponse(String),
     /// No answer within the timeout.
     Timeout,
-    /// Connecting, sending or reading failed.
+    /// Upstream was not reached: no connection (refused, no route, DNS): the
+    /// call cannot have counted against any quota.
+    Unreached(String),
+    /// Sending or reading failed on an open connection.
     Network(String),
     /// wxtoken refused to call (a local guard such as the daily budget).
     Guard(String),
@@ -64,7 +67,7 @@ impl Failure {
         match self {
             Failure::Refused { errcode, .. } => *errcode == -1,
             Failure::Http { status } => *status >= 500,
-            Failure::Timeout | Failure::Network(_) => true,
+            Failure::Timeout | Failure::Network(_) | Failure::Unreached(_) => true,
             Failure::BadResponse(_) | Failure::Guard(_) => false,
         }
     }
@@ -100,7 +103,10 @@ impl Failure {
             ),
             Failure::Timeout => "no answer within --timeout: check the network path to upstream (a proxy can be set with HTTPS_PROXY), or raise --timeout".to_string(),
             Failure::Network(what) => format!(
-                "network error: {what}; check DNS, the firewall and HTTPS_PROXY"
+                "network error: {what}; check the network path to upstream and HTTPS_PROXY"
+            ),
+            Failure::Unreached(what) => format!(
+                "could not reach upstream: {what}; check DNS, the firewall, --api-base and HTTPS_PROXY"
             ),
             Failure::Guard(what) => what.clone(),
         }
@@ -519,21 +525,32 @@ fn transport_failure(e: ureq::Error) -> Failure {
     use std::io::ErrorKind;
     match e {
         ureq::Error::Timeout(_) => Failure::Timeout,
-        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => Failure::Timeout,
-        ureq::Error::Io(io) => Failure::Network(match io.kind() {
-            ErrorKind::ConnectionRefused => "connection refused".to_string(),
-            ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
-            ErrorKind::UnexpectedEof => "connection closed before the answer ended".to_string(),
-            kind => format!("I/O error ({kind})"),
-        }),
-        ureq::Error::HostNotFound => Failure::Network("host not found".to_string()),
-        ureq::Error::ConnectionFailed => Failure::Network("could not connect".to_string()),
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::TimedOut => Failure::Timeout,
+            ErrorKind::ConnectionRefused => Failure::Unreached("connection refused".to_string()),
+            ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
+                Failure::Unreached("no route to the host".to_string())
+            }
+            ErrorKind::ConnectionReset => {
+                Failure::Network("connection reset by the server".to_string())
+            }
+            ErrorKind::UnexpectedEof => {
+                Failure::Network("connection closed before the answer ended".to_string())
+            }
+            // Name resolution failures come as uncategorized I/O errors.
+            _ if io.to_string().contains("lookup address") => {
+                Failure::Unreached(format!("host name not resolved ({io})"))
+            }
+            _ => Failure::Network(crate::secret::redact(&io.to_string())),
+        },
+        ureq::Error::HostNotFound => Failure::Unreached("host not found".to_string()),
+        ureq::Error::ConnectionFailed => Failure::Unreached("could not connect".to_string()),
         ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
         ureq::Error::BadUri(_) => {
-            Failure::Network("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
+            Failure::Unreached("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
         }
         ureq::Error::InvalidProxyUrl => {
-            Failure::Network("invalid proxy URL in HTTPS_PROXY / ALL_PROXY".to_string())
+            Failure::Unreached("invalid proxy URL in HTTPS_PROXY / ALL_PROXY".to_string())
         }
         other => Failure::Network(crate::secret::redact(&other.to_string())),
     }

@@ -318,7 +318,7 @@ impl Run<'_> {
             .and_then(|c| c.get(&key))
             .cloned()
             .unwrap_or_default();
-        Ok(match app.api {
+        let refusal = match app.api {
             Api::Classic if count.calls >= i64::from(app.daily_budget) => Some(format!(
                 "quota guard: {} token calls in the last 24 hours, daily_budget is {} (WeChat allows 2000): not calling; the stored token stays; raise daily_budget only if nothing else calls the token API",
                 count.calls, app.daily_budget
@@ -339,7 +339,15 @@ impl Run<'_> {
                 )
             }
             _ => None,
-        })
+        };
+        if refusal.is_none() && self.opts.force && app.api == Api::Stable {
+            log::warn!(
+                "{}: --force on a stable app calls force_refresh, which WeChat allows {STABLE_FORCE_PER_DAY} times a day ({} used in the last 24 hours)",
+                app.name,
+                count.forced
+            );
+        }
+        Ok(refusal)
     }
 }
 
@@ -459,6 +467,7 @@ impl Done {
         for t in tries {
             let (outcome, errcode, message) = match &t.result {
                 Ok(()) => ("ok", None, None),
+                Err(f @ Failure::Unreached(_)) => ("unreached", None, Some(f.describe(false))),
                 Err(f) => ("error", f.errcode(), Some(f.describe(token.is_some()))),
             };
             self.attempts.push(Attempt {

@@ -25,9 +25,14 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
     let what = kind.label();
     let row = match (rows.len(), &args.app, &args.appid) {
         (1, _, _) => rows.remove(0),
-        (0, Some(app), _) => {
+        (0, Some(app), _) if kind == Kind::AccessToken => {
             return Err(no_token(format!(
                 "no {what} stored for app {app:?}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)"
+            )));
+        }
+        (0, Some(app), _) => {
+            return Err(no_token(format!(
+                "no {what} stored for app {app:?}: list it in the app's tickets in the config file (classic and stable apps issue jsapi and wx_card, WeCom apps jsapi and agent_config), then run `wxtoken refresh`"
             )));
         }
         (0, None, Some(appid)) => {
@@ -68,6 +73,12 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
         )));
     }
     let min_ttl = args.min_ttl.as_secs() as i64;
+    let lifetime = row.expires_at - row.fetched_at;
+    if left < min_ttl && min_ttl >= lifetime {
+        return Err(no_token(format!(
+            "--min-ttl {min_ttl}s is longer than the {what} of app {app:?} lives ({lifetime}s): lower it"
+        )));
+    }
     if left < min_ttl {
         return Err(no_token(format!(
             "the {what} of app {app:?} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"

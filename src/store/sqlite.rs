@@ -29,6 +29,7 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens for writing, creating the file (and its folder) and the schema if needed.
     pub fn open(path: &Path) -> Result<Sqlite> {
+        not_a_folder(path)?;
         create_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("could not open database {}", path.display()))?;
@@ -44,6 +45,7 @@ impl Sqlite {
     /// Opens an existing database read-only: `show`'s path. A missing file or an
     /// empty database is "no token yet" (exit 3).
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
+        not_a_folder(path)?;
         if !path.exists() {
             return Err(error::no_token(format!(
                 "no database at {} yet: run `wxtoken refresh` first",
@@ -144,6 +146,18 @@ pub fn hint(err: &rusqlite::Error) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// `--db` names the database file, not its folder.
+fn not_a_folder(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(error::usage(format!(
+            "--db {} is a folder: name the database file, e.g. {}",
+            path.display(),
+            path.join("tokens.db").display()
+        )));
+    }
+    Ok(())
 }
 
 /// Creates the folder (0700) and an empty file (0600) if they are missing.
@@ -451,13 +465,13 @@ impl Store for Sqlite {
     }
 }
 
-/// Per app and kind: calls and forced calls since ?1 (wxtoken's own refusals
-/// excluded), the last forced call, and the failures since the last success.
+/// Per app and kind: calls and forced calls since ?1 (those that reached upstream:
+/// `ok` or `error`), the last forced call, and the failures since the last success.
 pub(super) const STATS_COUNTS: &str = "
 SELECT a.app, a.kind,
-       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' THEN 1 ELSE 0 END),
-       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' AND a.forced = 1 THEN 1 ELSE 0 END),
-       MAX(CASE WHEN a.started_ms >= ?1 AND a.outcome <> 'refused' AND a.forced = 1 THEN a.started_ms END),
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') THEN 1 ELSE 0 END),
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') AND a.forced = 1 THEN 1 ELSE 0 END),
+       MAX(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') AND a.forced = 1 THEN a.started_ms END),
        SUM(CASE WHEN a.outcome <> 'ok' AND a.started_ms > COALESCE(
                (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
                  WHERE b.app = a.app AND b.kind = a.kind AND b.outcome = 'ok'), -1)

@@ -692,3 +692,110 @@ fn many_apps_in_one_run() {
     env.run(&["refresh", "--jobs", "64"]).expect(0);
     assert_eq!(up.count("/cgi-bin/token"), 1200, "all fresh: no call");
 }
+
+/// An app whose secret cannot be read is a configuration error (exit 2) that
+/// names the config file, but the other apps are still refreshed.
+#[test]
+fn an_unreadable_secret_stops_only_its_app() {
+    let up = StandIn::wechat();
+    let mut env = three_apps(&up);
+    env.extra.retain(|(k, _)| k != "CORP_SECRET");
+    let run = env.run(&["refresh"]);
+    run.expect(2)
+        .stderr_has("config ")
+        .stderr_has("app \"corp\": secret_env CORP_SECRET is not set or empty");
+    assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+    env.run(&["show", "--app", "shop"]).expect(0);
+    env.run(&["show", "--app", "mini"]).expect(0);
+    env.run(&["show", "--app", "corp"]).expect(3);
+}
+
+/// A relative secret_file is found beside the config file, wherever cron starts.
+#[test]
+fn a_relative_secret_file_is_relative_to_the_config() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    let etc = env.path("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::write(
+        etc.join("config.toml"),
+        "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_file = \"shop.secret\"\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("shop.secret"), SECRET).unwrap();
+    std::fs::set_permissions(
+        etc.join("shop.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    env.set("WXTOKEN_CONFIG", etc.join("config.toml").to_str().unwrap());
+    env.run(&["refresh"]).expect(0);
+    assert_eq!(up.requests()[0].query["secret"], SECRET);
+}
+
+#[test]
+fn config_mistakes_get_hints() {
+    let env = Env::new();
+    let config = env.path("config.toml");
+    for (text, needle) in [
+        (
+            "[app]\nname = \"a\"\n",
+            "write each app as [[app]] (two brackets)",
+        ),
+        (
+            "[[app]]\nname = \"m\"\napi = \"stable\"\nappid = \"x\"\nsecret_env = \"S\"\ndaily_budget = 10\n",
+            "field daily_budget: the daily budget guards classic token calls only",
+        ),
+        (
+            "[[app]]\nname = \"m\"\nappid = \"x\"\nsecret_env = \"S\"\napi_base = \"api.weixin.qq.com\"\n",
+            "field api_base: \"api.weixin.qq.com\" is not an http:// or https:// URL",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        env.run(&["--config", config.to_str().unwrap(), "refresh"])
+            .expect(2)
+            .stderr_has(needle);
+    }
+}
+
+#[test]
+fn a_stable_force_warns_about_its_daily_limit() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.run(&["refresh", "--api", "stable", "--appid", "wxs"])
+        .expect(0);
+    let run = env.run(&["refresh", "--api", "stable", "--appid", "wxs", "--force"]);
+    run.expect(0)
+        .stderr_has("warning: wxs: --force on a stable app calls force_refresh, which WeChat allows 20 times a day (0 used");
+}
+
+/// A call that never reached upstream (connection refused) is in the history but
+/// not counted against the quota.
+#[test]
+fn unreached_calls_do_not_count_as_calls() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut env = Env::new();
+    env.api_base = Some(format!("http://127.0.0.1:{port}"));
+    env.refresh(&["--timeout", "1s"])
+        .expect(1)
+        .stderr_has("could not reach upstream: connection refused");
+    let out = env.run(&["status", "--format", "json"]).expect(0).stdout();
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json[0]["last_outcome"], "unreached");
+    assert_eq!(json[0]["calls_24h"], 0);
+    assert!(json[0]["failures_in_a_row"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn show_explains_a_ticket_that_is_not_configured() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&["--name", "shop"]).expect(0);
+    env.run(&["show", "--app", "shop", "--ticket", "jsapi"])
+        .expect(3)
+        .stderr_has("list it in the app's tickets in the config file");
+}

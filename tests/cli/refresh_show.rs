@@ -343,8 +343,16 @@ fn show_reasons_for_no_usable_token() {
     env.run(&["show", "--appid", "wxnope"]).expect(3);
     env.run(&["show", "--min-ttl", "2h1m"])
         .expect(3)
-        .stderr_has("less than --min-ttl");
+        .stderr_has("--min-ttl 7260s is longer than the token")
+        .stderr_has("lives (7200s)");
     env.run(&["show", "--min-ttl", "1h59m"]).expect(0);
+    env.sql()
+        .execute("UPDATE wxtoken_tokens SET expires_at = expires_at - 7000, fetched_at = fetched_at - 7000", [])
+        .unwrap();
+    env.run(&["show", "--min-ttl", "5m"])
+        .expect(3)
+        .stderr_has("less than --min-ttl 300s");
+    env.run(&["show", "--min-ttl", "1m"]).expect(0);
     env.sql()
         .execute(
             "UPDATE wxtoken_tokens SET expires_at = expires_at - 7300",
