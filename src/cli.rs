@@ -21,8 +21,16 @@ pub struct Cli {
 
 #[derive(Args, Debug)]
 pub struct Global {
-    /// The database: a SQLite file [default: $XDG_DATA_HOME/wxtoken/tokens.db]
-    #[arg(long = "db", env = "WXTOKEN_DB", global = true, value_name = "PATH")]
+    /// The database: a SQLite file, or a PostgreSQL URL
+    /// (postgres://user:password@host:port/dbname) that several hosts share
+    /// [default: $XDG_DATA_HOME/wxtoken/tokens.db]
+    #[arg(
+        long = "db",
+        env = "WXTOKEN_DB",
+        hide_env_values = true,
+        global = true,
+        value_name = "PATH|URL"
+    )]
     pub db: Option<PathBuf>,
 
     /// The apps file [default: $XDG_CONFIG_HOME/wxtoken/config.toml when it exists]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store};
+use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store, stored_outcome};
 use crate::error;
 
 /// How long a writer waits for another writer's transaction.
@@ -276,47 +276,36 @@ impl Store for Sqlite {
             .context(ctx.clone())?;
         }
         for v in &commit.values {
-            tx.prepare_cached(
-                "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
-                 ON CONFLICT (app, kind) DO UPDATE SET
-                    api = excluded.api, appid = excluded.appid, value = excluded.value,
-                    fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
-                    invalidated_at = NULL, source_token = excluded.source_token
-                 WHERE excluded.fetched_at >= wxtoken_tokens.fetched_at",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    v.app,
-                    v.kind,
-                    v.api,
-                    v.appid,
-                    v.value,
-                    v.fetched_at,
-                    v.expires_at,
-                    v.source_token
-                ])
-            })
-            .context(ctx.clone())?;
+            tx.prepare_cached(UPSERT_VALUE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        v.app,
+                        v.kind,
+                        v.api,
+                        v.appid,
+                        v.value,
+                        v.fetched_at,
+                        v.expires_at,
+                        v.source_token
+                    ])
+                })
+                .context(ctx.clone())?;
         }
         for a in &commit.attempts {
-            tx.prepare_cached(
-                "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.app,
-                    a.kind,
-                    a.started_ms,
-                    a.duration_ms,
-                    a.outcome,
-                    a.forced,
-                    a.errcode,
-                    a.message
-                ])
-            })
-            .context(ctx.clone())?;
+            tx.prepare_cached(INSERT_ATTEMPT)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        a.app,
+                        a.kind,
+                        a.started_ms,
+                        a.duration_ms,
+                        a.outcome,
+                        a.forced,
+                        a.errcode,
+                        a.message
+                    ])
+                })
+                .context(ctx.clone())?;
         }
         tx.execute(
             "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2",
@@ -346,19 +335,14 @@ impl Store for Sqlite {
             )
             .optional()
             .context(ctx.clone())?;
-        let outcome = match current {
-            None => Invalidated::Missing,
-            Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
-            Some((_, Some(_))) => Invalidated::Already,
-            Some(_) => {
-                tx.execute(
-                    "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2",
-                    params![app, kind, now],
-                )
-                .context(ctx.clone())?;
-                Invalidated::Done
-            }
-        };
+        let outcome = stored_outcome(current, if_value);
+        if outcome == Invalidated::Done {
+            tx.execute(
+                "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2",
+                params![app, kind, now],
+            )
+            .context(ctx.clone())?;
+        }
         tx.commit().context(ctx)?;
         Ok(outcome)
     }
@@ -420,6 +404,21 @@ impl Store for Sqlite {
         Ok(())
     }
 }
+
+/// Stores a fetched value, unless the stored one was fetched later (another
+/// process's, or one this process no longer holds the lease for).
+pub(super) const UPSERT_VALUE: &str =
+    "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
+     ON CONFLICT (app, kind) DO UPDATE SET
+        api = excluded.api, appid = excluded.appid, value = excluded.value,
+        fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
+        invalidated_at = NULL, source_token = excluded.source_token
+     WHERE excluded.fetched_at >= wxtoken_tokens.fetched_at";
+
+pub(super) const INSERT_ATTEMPT: &str =
+    "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Per app and kind: calls and forced calls since ?1 (wxtoken's own refusals
 /// excluded), the last forced call, and the failures since the last success.
