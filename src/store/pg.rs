@@ -28,6 +28,7 @@ use anyhow::{Result, anyhow};
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store, sqlite, stored_outcome,
@@ -49,6 +50,7 @@ const ROW_COLUMNS: &str =
 pub struct Postgres {
     client: Client,
     url: Url,
+    tls: MakeRustlsConnect,
     /// Whether the schema version was checked (writers: on open; readers: with
     /// their first read) and whether the tables exist.
     tables: Option<bool>,
@@ -57,9 +59,11 @@ pub struct Postgres {
 impl Postgres {
     /// Connects and migrates: `refresh` and `invalidate`.
     pub fn open(url: &Url) -> Result<Postgres> {
+        let tls = url.connector()?;
         let mut db = Postgres {
-            client: connect(url)?,
+            client: connect(url, &tls)?,
             url: url.clone(),
+            tls,
             tables: Some(true),
         };
         db.migrate()?;
@@ -69,13 +73,15 @@ impl Postgres {
     /// Connects, nothing more: `show`'s one query checks the schema version
     /// itself; other reads check it first. A missing database is "no token yet".
     pub fn open_read_only(url: &Url) -> Result<Postgres> {
-        let client = connect(url).map_err(|e| match e.downcast_ref::<Failure>() {
+        let tls = url.connector()?;
+        let client = connect(url, &tls).map_err(|e| match e.downcast_ref::<Failure>() {
             Some(f) if f.is(&SqlState::INVALID_CATALOG_NAME) => error::no_token(f.0.clone()),
             _ => e,
         })?;
         Ok(Postgres {
             client,
             url: url.clone(),
+            tls,
             tables: None,
         })
     }
@@ -144,24 +150,29 @@ impl Postgres {
         f(&mut self.client).map_err(|e| self.error(what, &e))
     }
 
-    fn reconnect(&mut self, what: &str, first: &postgres::Error) -> Result<()> {
+    fn reconnect(&mut self, what: &str, lost: &postgres::Error) -> Result<()> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(100);
-        let mut last = describe(first);
+        let mut last = None;
         while started.elapsed() < RECONNECT_WITHIN {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(1));
-            match connect(&self.url) {
+            match connect_raw(&self.url, &self.tls) {
                 Ok(client) => {
                     self.client = client;
                     return Ok(());
                 }
-                Err(e) => last = format!("{e:#}"),
+                Err(e) => last = Some(e),
             }
         }
+        let (detail, hint) = match &last {
+            Some(e) => (describe(e), connect_hint(e, &self.url)),
+            None => (String::new(), String::new()),
+        };
         Err(anyhow!(
-            "could not {what} database {}: lost the connection and could not connect again within {}s ({last}): is the server running? a refresh cut short is taken over by the next one",
+            "could not {what} database {}: the connection was lost ({}) and connecting again failed for {}s ({detail}): {hint} (the next refresh takes over when the lease this one held ends)",
             self.url,
+            describe(lost),
             RECONNECT_WITHIN.as_secs()
         ))
     }
@@ -203,9 +214,8 @@ impl std::fmt::Display for Failure {
 }
 impl std::error::Error for Failure {}
 
-fn connect(url: &Url) -> Result<Client> {
-    let tls = url.connector()?;
-    url.config.connect(tls).map_err(|e| {
+fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
+    connect_raw(url, tls).map_err(|e| {
         let msg = format!(
             "could not connect to database {url}: {}: {}",
             describe(&e),
@@ -213,6 +223,10 @@ fn connect(url: &Url) -> Result<Client> {
         );
         Failure(msg, e.code().cloned()).into()
     })
+}
+
+fn connect_raw(url: &Url, tls: &MakeRustlsConnect) -> Result<Client, postgres::Error> {
+    url.config.connect(tls.clone())
 }
 
 /// What to do about a failed connection.
