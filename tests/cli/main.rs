@@ -3,4 +3,5 @@
 
 mod support;
 
+mod hosts;
 mod refresh_show;
