@@ -14,9 +14,9 @@
 //!   finds the current version migrates nothing and takes no lock.
 //!
 //! `show` opens one connection and runs one query, which also reads the schema
-//! version; a missing table means "no token yet". Every session sets
-//! `lock_timeout`, `statement_timeout` and `idle_in_transaction_session_timeout`,
-//! so that no statement waits for ever and a frozen process releases its locks.
+//! version; a missing table means "no token yet". Writers set `lock_timeout`,
+//! `statement_timeout` and `idle_in_transaction_session_timeout`, so that no
+//! statement waits for ever and a frozen process releases its locks.
 //! A connection lost in the middle of a refresh (a server restart) is opened
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
@@ -41,6 +41,12 @@ pub use url::Url;
 
 /// How long a lost connection is tried again before the command fails.
 const RECONNECT_WITHIN: Duration = Duration::from_secs(10);
+/// Settings for a writer's session (not `show`'s: it runs one SELECT): no
+/// statement waits long for a lock, and a session stuck in a transaction (a
+/// frozen process) does not hold its locks long. Sent after connecting rather
+/// than as startup options, which connection poolers may refuse.
+const WRITER_SETTINGS: &str = "SET lock_timeout = '10s'; SET statement_timeout = '30s'; \
+     SET idle_in_transaction_session_timeout = '60s'";
 /// The advisory lock that serializes migrations ("wxtoken" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0077_7874_6f6b_656e;
 const SCHEMA_VERSION: &str = "schema_version";
@@ -51,6 +57,8 @@ pub struct Postgres {
     client: Client,
     url: Url,
     tls: MakeRustlsConnect,
+    /// Opened by `open` (sessions get `WRITER_SETTINGS`).
+    writer: bool,
     /// Whether the schema version was checked (writers: on open; readers: with
     /// their first read) and whether the tables exist.
     tables: Option<bool>,
@@ -64,8 +72,10 @@ impl Postgres {
             client: connect(url, &tls)?,
             url: url.clone(),
             tls,
+            writer: true,
             tables: Some(true),
         };
+        db.run("set up a session in", |c| c.batch_execute(WRITER_SETTINGS))?;
         db.migrate()?;
         Ok(db)
     }
@@ -82,6 +92,7 @@ impl Postgres {
             client,
             url: url.clone(),
             tls,
+            writer: false,
             tables: None,
         })
     }
@@ -157,7 +168,10 @@ impl Postgres {
         while started.elapsed() < RECONNECT_WITHIN {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(1));
-            match connect_raw(&self.url, &self.tls) {
+            let settings = if self.writer { WRITER_SETTINGS } else { "" };
+            match connect_raw(&self.url, &self.tls)
+                .and_then(|mut c| c.batch_execute(settings).map(|()| c))
+            {
                 Ok(client) => {
                     self.client = client;
                     return Ok(());

@@ -31,11 +31,6 @@ use crate::secret::Secret;
 
 /// How long connecting may take when the URL sets no `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Server settings for every session: no statement waits long for a lock, and a
-/// session stuck in a transaction (a frozen process) does not hold its locks long.
-const SESSION_OPTIONS: &str =
-    "-c lock_timeout=10s -c statement_timeout=30s -c idle_in_transaction_session_timeout=60s";
-
 /// A parsed `postgres://` URL.
 #[derive(Clone)]
 pub struct Url {
@@ -120,11 +115,6 @@ impl Url {
         if config.get_application_name().is_none() {
             config.application_name("wxtoken");
         }
-        let options = match config.get_options() {
-            Some(o) if !o.is_empty() => format!("{o} {SESSION_OPTIONS}"),
-            _ => SESSION_OPTIONS.to_string(),
-        };
-        config.options(&options);
         Ok(Url { config, shown, tls })
     }
 
@@ -326,7 +316,6 @@ mod tests {
             url.config.get_ssl_mode(),
             postgres::config::SslMode::Require
         );
-        assert!(url.config.get_options().unwrap().contains("lock_timeout"));
         assert!(Url::parse("postgres://wx@db/t?bogus=1").is_err());
         assert!(Url::is_url("postgresql://x") && !Url::is_url("/var/lib/x.db"));
     }
