@@ -134,7 +134,7 @@ fn a_server_restart_between_two_refreshes_on_pg() {
 #[test]
 fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
     let Some(spare) = Spare::lock() else { return };
-    let up = StandIn::start(standin::wechat(Duration::from_millis(1500), 7200));
+    let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
     let env = env_on(&up, &spare);
     let url = env.db_arg();
     let refresh = spawn(&env, &["refresh", "--appid", APPID]);
@@ -154,15 +154,15 @@ fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
 #[test]
 fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
     let Some(spare) = Spare::lock() else { return };
-    let up = StandIn::start(standin::wechat(Duration::from_millis(1500), 7200));
+    let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
     let env = env_on(&up, &spare);
     let url = env.db_arg();
-    let refresh = spawn(&env, &["refresh", "--appid", APPID, "--timeout", "2s"]);
+    let refresh = spawn(&env, &["refresh", "--appid", APPID, "--timeout", "5s"]);
     wait_for_requests(&up, 1);
     spare.ctl(&["stop", "-m", "fast"]);
     let started = Instant::now();
     let run = finish(refresh);
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(25));
     run.expect(1)
         .stderr_has("wxtoken: could not write to database postgres://wxtoken:***@127.0.0.1:")
         .stderr_has("is the server running");
@@ -176,7 +176,7 @@ fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
     // The lease it held ends by itself: 3 x --timeout + 30 s from when it was taken.
     let left =
         env.int("SELECT expires_at - floor(extract(epoch FROM now()))::bigint FROM wxtoken_leases");
-    assert!(left <= 36, "the lease runs {left}s more");
+    assert!(left <= 45, "the lease runs {left}s more");
 }
 
 #[test]
