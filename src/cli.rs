@@ -21,13 +21,15 @@ pub struct Cli {
 
 #[derive(Args, Debug)]
 pub struct Global {
-    /// The database: a SQLite file [default: $XDG_DATA_HOME/wxtoken/tokens.db]
+    /// The database: a SQLite file, or a PostgreSQL URL
+    /// (postgres://user:password@host:port/dbname) that several hosts share
+    /// [default: $XDG_DATA_HOME/wxtoken/tokens.db]
     #[arg(
         long = "db",
         env = "WXTOKEN_DB",
         hide_env_values = true,
         global = true,
-        value_name = "PATH"
+        value_name = "PATH|URL"
     )]
     pub db: Option<PathBuf>,
 

@@ -2,7 +2,8 @@
 //!
 //! The default level is `warn`, so a successful cron run prints nothing;
 //! `-v` adds info, `-vv` debug, `-q` keeps errors only. `RUST_LOG` overrides them,
-//! except that the HTTP library never logs its raw bytes.
+//! except that the HTTP library never logs its raw bytes and the PostgreSQL
+//! client never logs its statements' parameters.
 
 use std::io::Write;
 
@@ -19,6 +20,12 @@ pub fn init(verbose: u8, quiet: bool) {
             // ureq's trace level dumps the request and response bytes (the secret in
             // the query string or body, the token in the answer): never written.
             if record.level() == log::Level::Trace && record.target().starts_with("ureq") {
+                return Ok(());
+            }
+            // The PostgreSQL client's debug level logs every statement's parameters
+            // (tokens among them): never written either.
+            if record.level() >= log::Level::Debug && record.target().starts_with("tokio_postgres")
+            {
                 return Ok(());
             }
             let level = match record.level() {

@@ -221,7 +221,7 @@ fn db_location(global: &Global) -> Result<store::Location> {
         if db.as_os_str().is_empty() {
             return Err(usage("--db / WXTOKEN_DB is empty"));
         }
-        return Ok(store::Location::parse(db.clone()));
+        return store::Location::parse(db.clone());
     }
     std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())

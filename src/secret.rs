@@ -14,10 +14,10 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret and registers it (raw and percent-encoded) for redaction.
-    /// Values shorter than 6 characters are not real secrets (WeChat's have 32)
+    /// Values shorter than 4 characters are no real secrets (WeChat's have 32)
     /// and would garble every message they occur in: those are not redacted.
     pub fn new(value: String) -> Secret {
-        if value.chars().count() >= 6 {
+        if value.chars().count() >= 4 {
             let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
             let encoded = percent_encode(&value);
             if encoded != value {

@@ -7,18 +7,32 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::error::usage;
+
+pub mod pg;
 pub mod sqlite;
 
 /// Where the database is: `--db` / `WXTOKEN_DB`.
 #[derive(Clone, Debug)]
 pub enum Location {
+    /// The embedded database: a file on this host.
     Sqlite(PathBuf),
+    /// A PostgreSQL server that several hosts share.
+    Postgres(Box<pg::Url>),
 }
 
 impl Location {
-    /// `--db` as given: a path means SQLite.
-    pub fn parse(db: PathBuf) -> Location {
-        Location::Sqlite(db)
+    /// `--db` as given: a `postgres://` or `postgresql://` URL means PostgreSQL,
+    /// anything else without `://` is a SQLite file.
+    pub fn parse(db: PathBuf) -> Result<Location> {
+        match db.to_str() {
+            Some(s) if pg::Url::is_url(s) => Ok(Location::Postgres(Box::new(pg::Url::parse(s)?))),
+            Some(s) if s.contains("://") => Err(usage(format!(
+                "--db {}://...: not a database wxtoken knows: give a SQLite file path or a postgres:// URL",
+                s.split("://").next().unwrap_or_default()
+            ))),
+            _ => Ok(Location::Sqlite(db)),
+        }
     }
 }
 
@@ -29,11 +43,12 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
         .and_then(sqlite::hint)
 }
 
-/// Opens for `refresh` and `invalidate`: read-write, creating the database and
-/// the schema when missing.
+/// Opens for `refresh` and `invalidate`: read-write, creating the schema (and,
+/// for SQLite, the database file) when missing.
 pub fn open(location: &Location) -> Result<Box<dyn Store>> {
     match location {
         Location::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open(path)?)),
+        Location::Postgres(url) => Ok(Box::new(pg::Postgres::open(url)?)),
     }
 }
 
@@ -42,6 +57,7 @@ pub fn open(location: &Location) -> Result<Box<dyn Store>> {
 pub fn open_read_only(location: &Location) -> Result<Box<dyn Store>> {
     match location {
         Location::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open_read_only(path)?)),
+        Location::Postgres(url) => Ok(Box::new(pg::Postgres::open_read_only(url)?)),
     }
 }
 
@@ -124,6 +140,19 @@ pub struct Commit<'a> {
     pub attempts: Vec<Attempt>,
     /// Release this owner's lease on the app.
     pub owner: &'a str,
+}
+
+/// What `invalidate` does given the stored value and invalidation time, if any.
+pub(crate) fn stored_outcome(
+    current: Option<(String, Option<i64>)>,
+    if_value: Option<&str>,
+) -> Invalidated {
+    match current {
+        None => Invalidated::Missing,
+        Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
+        Some((_, Some(_))) => Invalidated::Already,
+        Some(_) => Invalidated::Done,
+    }
 }
 
 pub trait Store {

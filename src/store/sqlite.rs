@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store};
-use crate::error;
+use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store, stored_outcome};
+use crate::{clock, error};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,11 +77,32 @@ impl Sqlite {
 
     fn setup(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Processes that open a new database at the same moment: switching it to
+        // WAL needs an exclusive lock that SQLite does not wait for (it answers
+        // "busy" at once rather than risk a deadlock), so setup is tried again
+        // for as long as the busy timeout.
+        let started = Instant::now();
+        loop {
+            match self.setup_once() {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10 + clock::now_ms() as u64 % 40));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn setup_once(&mut self) -> Result<()> {
         let mode: String = self
             .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if mode != "wal" {
-            log::warn!("{}: journal mode is {mode}, not wal", self.path.display());
+            let mode: String = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if mode != "wal" {
+                log::warn!("{}: journal mode is {mode}, not wal", self.path.display());
+            }
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let version = self.version()?;
@@ -122,6 +143,13 @@ impl Sqlite {
     fn context(&self, what: &str) -> String {
         format!("could not {what} database {}", self.path.display())
     }
+}
+
+fn is_busy(err: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
+        .any(|e| matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)))
 }
 
 /// What to do about a SQLite error, for the error line.
@@ -319,47 +347,36 @@ impl Store for Sqlite {
             .context(ctx.clone())?;
         }
         for v in &commit.values {
-            tx.prepare_cached(
-                "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
-                 ON CONFLICT (app, kind) DO UPDATE SET
-                    api = excluded.api, appid = excluded.appid, value = excluded.value,
-                    fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
-                    invalidated_at = NULL, source_token = excluded.source_token
-                 WHERE excluded.fetched_at >= wxtoken_tokens.fetched_at",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    v.app,
-                    v.kind,
-                    v.api,
-                    v.appid,
-                    v.value,
-                    v.fetched_at,
-                    v.expires_at,
-                    v.source_token
-                ])
-            })
-            .context(ctx.clone())?;
+            tx.prepare_cached(UPSERT_VALUE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        v.app,
+                        v.kind,
+                        v.api,
+                        v.appid,
+                        v.value,
+                        v.fetched_at,
+                        v.expires_at,
+                        v.source_token
+                    ])
+                })
+                .context(ctx.clone())?;
         }
         for a in &commit.attempts {
-            tx.prepare_cached(
-                "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.app,
-                    a.kind,
-                    a.started_ms,
-                    a.duration_ms,
-                    a.outcome,
-                    a.forced,
-                    a.errcode,
-                    a.message
-                ])
-            })
-            .context(ctx.clone())?;
+            tx.prepare_cached(INSERT_ATTEMPT)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        a.app,
+                        a.kind,
+                        a.started_ms,
+                        a.duration_ms,
+                        a.outcome,
+                        a.forced,
+                        a.errcode,
+                        a.message
+                    ])
+                })
+                .context(ctx.clone())?;
         }
         tx.execute(
             "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2",
@@ -390,19 +407,14 @@ impl Store for Sqlite {
             )
             .optional()
             .context(ctx.clone())?;
-        let outcome = match current {
-            None => Invalidated::Missing,
-            Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
-            Some((_, Some(_))) => Invalidated::Already,
-            Some(_) => {
-                tx.execute(
-                    "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2",
-                    params![app, kind, now],
-                )
-                .context(ctx.clone())?;
-                Invalidated::Done
-            }
-        };
+        let outcome = stored_outcome(current, if_value);
+        if outcome == Invalidated::Done {
+            tx.execute(
+                "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2",
+                params![app, kind, now],
+            )
+            .context(ctx.clone())?;
+        }
         tx.commit().context(ctx)?;
         Ok(outcome)
     }
@@ -464,6 +476,21 @@ impl Store for Sqlite {
         Ok(())
     }
 }
+
+/// Stores a fetched value, unless the stored one was fetched later (another
+/// process's, or one this process no longer holds the lease for).
+pub(super) const UPSERT_VALUE: &str =
+    "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
+     ON CONFLICT (app, kind) DO UPDATE SET
+        api = excluded.api, appid = excluded.appid, value = excluded.value,
+        fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
+        invalidated_at = NULL, source_token = excluded.source_token
+     WHERE excluded.fetched_at >= wxtoken_tokens.fetched_at";
+
+pub(super) const INSERT_ATTEMPT: &str =
+    "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Per app and kind: calls and forced calls since ?1 (those that reached upstream:
 /// `ok` or `error`), the last forced call, and the failures since the last success.

@@ -1,7 +1,7 @@
 //! Concurrency and faults: overlapping runs, crashes, a hostile upstream, broken
 //! storage and hostile input. Real processes, real signals, a real SQLite file.
 
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{Env, Reply, SECRET, StandIn, standin};
@@ -21,7 +21,11 @@ fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 fn spawn(env: &Env, args: &[&str]) -> Child {
     let mut all = vec!["refresh", "--appid", APPID];
     all.extend_from_slice(args);
-    env.command(&all).spawn().unwrap()
+    env.command(&all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn finish(child: Child) -> Output {
@@ -45,7 +49,8 @@ fn concurrent_refreshes_make_one_upstream_call() {
             let out = finish(child);
             assert!(
                 out.status.success(),
-                "{}",
+                "{:?}: {}",
+                out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
         }

@@ -4,5 +4,6 @@
 mod support;
 
 mod faults;
+mod hosts;
 mod many_apps;
 mod refresh_show;

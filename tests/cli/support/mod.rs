@@ -1,40 +1,110 @@
 //! Test harness: runs the real `wxtoken` binary in a fresh temp dir, with the
 //! caller's `WXTOKEN_*`, `RUST_LOG`, XDG and proxy variables cleared.
+//!
+//! Storage-level tests run against both databases: `both!` turns one test body
+//! into `NAME::sqlite` and `NAME::on_pg`; each PostgreSQL test gets a database
+//! of its own on the server `WXTOKEN_TEST_PG_URL` names (see `pg`).
 
+pub mod pg;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use rusqlite::types::ValueRef;
 
 pub use standin::{Reply, StandIn};
 
 /// The secret every test app uses: the leak checks look for it.
 pub const SECRET: &str = "s3cr3t-5ecret-d0-not-leak-7f3a9c";
 
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Pg,
+}
+
+impl Backend {
+    /// A fresh environment (and, for PostgreSQL, a fresh database).
+    pub fn env(self) -> Env {
+        let mut env = Env::new();
+        if self == Backend::Pg {
+            env.pg = Some(pg::Database::create());
+        }
+        env
+    }
+
+    /// A fresh environment whose upstream is `standin`.
+    pub fn with(self, standin: &StandIn) -> Env {
+        let mut env = self.env();
+        env.api_base = Some(standin.url());
+        env
+    }
+}
+
+/// One test body, run against SQLite (`NAME::sqlite`) and PostgreSQL
+/// (`NAME::on_pg`, skipped with a note when no test server is configured).
+macro_rules! both {
+    ($(#[$attr:meta])* fn $name:ident($backend:ident) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($backend: crate::support::Backend) $body
+
+            #[test]
+            fn sqlite() {
+                body(crate::support::Backend::Sqlite);
+            }
+
+            #[test]
+            fn on_pg() {
+                if crate::support::pg::available() {
+                    body(crate::support::Backend::Pg);
+                }
+            }
+        }
+    };
+}
+pub(crate) use both;
+
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub db: PathBuf,
+    /// The test's own PostgreSQL database, when it runs on PostgreSQL.
+    pub pg: Option<pg::Database>,
     pub api_base: Option<String>,
     pub extra: Vec<(String, String)>,
 }
 
 impl Env {
+    /// A SQLite environment.
     pub fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("data").join("tokens.db");
         Env {
             dir,
             db,
+            pg: None,
             api_base: None,
             extra: Vec::new(),
         }
     }
 
-    /// An environment whose upstream is `standin`.
+    /// A SQLite environment whose upstream is `standin`.
     pub fn with(standin: &StandIn) -> Env {
-        let mut env = Env::new();
-        env.api_base = Some(standin.url());
-        env
+        Backend::Sqlite.with(standin)
+    }
+
+    /// What `--db` / `WXTOKEN_DB` says: the file, or the database's URL.
+    pub fn db_arg(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => self.db.display().to_string(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -59,7 +129,7 @@ impl Env {
             }
         }
         cmd.env("HOME", self.dir.path())
-            .env("WXTOKEN_DB", &self.db)
+            .env("WXTOKEN_DB", self.db_arg())
             .env("WXTOKEN_SECRET", SECRET)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
@@ -84,13 +154,95 @@ impl Env {
         self.run(&all)
     }
 
+    /// The SQLite database (SQLite tests only).
     pub fn sql(&self) -> rusqlite::Connection {
+        assert!(
+            self.pg.is_none(),
+            "sql() is for SQLite; use exec() / rows()"
+        );
         rusqlite::Connection::open(&self.db).unwrap()
     }
 
+    /// Runs SQL statements on the test's database, whichever it is.
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => pg.client().batch_execute(sql).unwrap(),
+            None => self.sql().execute_batch(sql).unwrap(),
+        }
+    }
+
+    /// The rows a query returns, every column as text (`None` for NULL).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match &self.pg {
+            Some(pg) => pg.rows(sql),
+            None => {
+                let conn = self.sql();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                ValueRef::Null => None,
+                                ValueRef::Integer(v) => Some(v.to_string()),
+                                ValueRef::Real(v) => Some(v.to_string()),
+                                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                    Some(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+            }
+        }
+    }
+
+    /// The first column of the first row, which must be there and not NULL.
+    #[track_caller]
+    pub fn text(&self, sql: &str) -> String {
+        let rows = self.rows(sql);
+        rows.first()
+            .and_then(|r| r[0].clone())
+            .unwrap_or_else(|| panic!("no value from {sql}"))
+    }
+
+    #[track_caller]
+    pub fn int(&self, sql: &str) -> i64 {
+        self.text(sql).parse().unwrap()
+    }
+
     /// The stored rows, every column as text, for byte-for-byte comparisons.
+    /// Empty when there are no tables yet.
     pub fn dump(&self) -> Vec<String> {
-        dump(&self.db)
+        match &self.pg {
+            None if !self.db.exists() => Vec::new(),
+            None => dump(&self.db),
+            Some(pg) if !pg.has_table("wxtoken_tokens") => Vec::new(),
+            Some(_) => self
+                .rows(
+                    "SELECT app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token
+                     FROM wxtoken_tokens ORDER BY app, kind",
+                )
+                .into_iter()
+                .map(|r| {
+                    r.into_iter()
+                        .map(|c| c.unwrap_or_else(|| "-".to_string()))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect(),
+        }
+    }
+
+    /// Bumps the stored schema version past what this wxtoken knows.
+    pub fn pretend_newer_schema(&self) {
+        match &self.pg {
+            Some(_) => self.exec("UPDATE wxtoken_meta SET value = 99 WHERE key = 'schema_version'"),
+            None => self.sql().pragma_update(None, "user_version", 99).unwrap(),
+        }
     }
 }
 

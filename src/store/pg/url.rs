@@ -1,0 +1,322 @@
+//! `postgres://` URLs: parsing, the redacted form every message shows, and TLS.
+//!
+//! The URL is handed to the `postgres` crate's parser, except for what wxtoken
+//! handles itself: `sslrootcert=FILE` (the CA to trust) and the `sslmode` values
+//! `verify-ca` / `verify-full`, which the crate does not know. The password (in
+//! the user part or as `?password=`) is registered for redaction as soon as the
+//! URL is read, and the URL is only ever shown as `postgres://user:***@host/db`.
+//!
+//! TLS follows libpq's `sslmode`: `disable` never, `prefer` (the default) when
+//! the server offers it, without checking its certificate (as libpq does);
+//! `require`, `verify-ca` and `verify-full` always, checking the certificate and
+//! the host name against the public CAs (webpki roots) or, with `sslrootcert`,
+//! against that CA only.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::error::usage;
+use crate::secret::Secret;
+
+/// How long connecting may take when the URL sets no `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A parsed `postgres://` URL.
+#[derive(Clone)]
+pub struct Url {
+    pub config: postgres::Config,
+    /// The URL with its password replaced by `***`.
+    shown: String,
+    tls: Tls,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tls {
+    /// `sslmode=disable` or `prefer`: the certificate is not checked.
+    Unchecked,
+    /// `require`, `verify-ca`, `verify-full`: checked against these roots.
+    Checked { rootcert: Option<PathBuf> },
+}
+
+impl Url {
+    /// Whether `--db` is a PostgreSQL URL rather than a path.
+    pub fn is_url(s: &str) -> bool {
+        s.starts_with("postgres://") || s.starts_with("postgresql://")
+    }
+
+    pub fn parse(url: &str) -> Result<Url> {
+        let (head, query) = split(url);
+        let mut shown = head.to_string();
+        if let Some((user, password)) = credentials(head) {
+            register(password);
+            let scheme = &head[..head.find("://").map_or(0, |i| i + 3)];
+            let rest = &head[scheme.len() + user.len() + 1 + password.len()..];
+            shown = format!("{scheme}{user}:***{rest}");
+        }
+        let mut kept = Vec::new();
+        let mut shown_params = Vec::new();
+        let mut tls = Tls::Unchecked;
+        let mut rootcert = None;
+        for param in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            match key {
+                "password" => {
+                    register(value);
+                    shown_params.push("password=***".to_string());
+                    kept.push(param.to_string());
+                    continue;
+                }
+                "sslrootcert" => rootcert = Some(PathBuf::from(decode(value))),
+                "sslmode" => match value {
+                    "require" | "verify-ca" | "verify-full" => {
+                        tls = Tls::Checked { rootcert: None };
+                        kept.push("sslmode=require".to_string());
+                    }
+                    _ => kept.push(param.to_string()),
+                },
+                _ => kept.push(param.to_string()),
+            }
+            shown_params.push(param.to_string());
+        }
+        if !shown_params.is_empty() {
+            shown = format!("{shown}?{}", shown_params.join("&"));
+        }
+        if let Tls::Checked { rootcert: r } = &mut tls {
+            *r = rootcert;
+        } else if rootcert.is_some() && !kept.iter().any(|p| p == "sslmode=disable") {
+            // libpq checks the certificate whenever a root certificate is given.
+            tls = Tls::Checked { rootcert };
+            kept.retain(|p| !p.starts_with("sslmode="));
+            kept.push("sslmode=require".to_string());
+        }
+        let mut parsable = head.to_string();
+        if !kept.is_empty() {
+            parsable = format!("{parsable}?{}", kept.join("&"));
+        }
+        let mut config = postgres::Config::from_str(&parsable).map_err(|e| {
+            usage(format!(
+                "invalid database URL {shown}: {}",
+                super::describe(&e)
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("wxtoken");
+        }
+        Ok(Url { config, shown, tls })
+    }
+
+    /// The TLS connector for this URL's `sslmode`.
+    pub fn connector(&self) -> Result<MakeRustlsConnect> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .context("could not set up TLS")?;
+        let config = match &self.tls {
+            Tls::Unchecked => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unchecked(
+                    provider.signature_verification_algorithms,
+                )))
+                .with_no_client_auth(),
+            Tls::Checked { rootcert } => {
+                let mut roots = RootCertStore::empty();
+                match rootcert {
+                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                    Some(path) => {
+                        let certs = CertificateDer::pem_file_iter(path)
+                            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                            .map_err(|e| {
+                                usage(format!(
+                                    "could not read sslrootcert {} of database {}: {e}",
+                                    path.display(),
+                                    self.shown
+                                ))
+                            })?;
+                        let (added, _) = roots.add_parsable_certificates(certs);
+                        if added == 0 {
+                            return Err(usage(format!(
+                                "sslrootcert {} of database {} holds no certificate",
+                                path.display(),
+                                self.shown
+                            )));
+                        }
+                    }
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+        };
+        Ok(MakeRustlsConnect::new(config))
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// Splits `scheme://user:pass@host/db` from `?params`, the way the `postgres`
+/// crate reads it: the user part runs to the first `@`, the query from the
+/// first `?` after it.
+fn split(url: &str) -> (&str, &str) {
+    let after = url.find('@').map_or(0, |i| i + 1);
+    match url[after..].find('?') {
+        Some(i) => (&url[..after + i], &url[after + i + 1..]),
+        None => (url, ""),
+    }
+}
+
+/// `(user, password)` as written in the URL, when it has a password.
+fn credentials(head: &str) -> Option<(&str, &str)> {
+    let start = head.find("://")? + 3;
+    let end = start + head[start..].find('@')?;
+    let (user, password) = head[start..end].split_once(':')?;
+    Some((user, password))
+}
+
+/// Registers a password, as written and decoded, for redaction.
+fn register(raw: &str) {
+    let decoded = decode(raw);
+    if decoded != raw {
+        Secret::new(raw.to_string());
+    }
+    Secret::new(decoded);
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `sslmode=prefer`'s verifier: the connection is encrypted, the certificate is
+/// not checked (libpq's behaviour; a man in the middle could downgrade `prefer`
+/// to no TLS at all anyway). Handshake signatures are still verified.
+#[derive(Debug)]
+struct Unchecked(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(url: &str) -> String {
+        Url::parse(url).unwrap().to_string()
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        assert_eq!(
+            shown("postgres://wx:pa%40ss@db.example:5433/tokens?sslmode=require"),
+            "postgres://wx:***@db.example:5433/tokens?sslmode=require"
+        );
+        assert_eq!(
+            shown("postgresql://wx@db/tokens?password=hunter2x&sslmode=disable"),
+            "postgresql://wx@db/tokens?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            shown("postgres:///tokens?host=/run/postgresql"),
+            "postgres:///tokens?host=/run/postgresql"
+        );
+        assert_eq!(
+            crate::secret::redact("x pa@ss y pa%40ss z"),
+            "x *** y *** z"
+        );
+        assert_eq!(crate::secret::redact("hunter2x"), "***");
+    }
+
+    #[test]
+    fn reads_the_usual_forms() {
+        let url = Url::parse("postgres://wx:pw@127.0.0.1:6543/tokens").unwrap();
+        assert_eq!(url.config.get_user(), Some("wx"));
+        assert_eq!(url.config.get_dbname(), Some("tokens"));
+        assert_eq!(url.config.get_ports(), &[6543]);
+        assert_eq!(url.tls, Tls::Unchecked);
+        let url = Url::parse("postgres://wx@/tokens?host=/run/pg&sslmode=verify-full").unwrap();
+        assert_eq!(
+            url.config.get_hosts(),
+            &[postgres::config::Host::Unix("/run/pg".into())]
+        );
+        assert_eq!(url.tls, Tls::Checked { rootcert: None });
+        let url = Url::parse("postgres://wx@db/t?sslrootcert=/etc/ca.pem").unwrap();
+        assert_eq!(
+            url.tls,
+            Tls::Checked {
+                rootcert: Some("/etc/ca.pem".into())
+            }
+        );
+        assert_eq!(
+            url.config.get_ssl_mode(),
+            postgres::config::SslMode::Require
+        );
+        assert!(Url::parse("postgres://wx@db/t?bogus=1").is_err());
+        assert!(Url::is_url("postgresql://x") && !Url::is_url("/var/lib/x.db"));
+    }
+}
