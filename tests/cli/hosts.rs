@@ -100,12 +100,13 @@ fn a_lease_left_by_a_killed_refresh_expires_and_the_next_one_takes_over_on_pg() 
     holder.wait().unwrap();
     let left =
         env.int("SELECT expires_at - floor(extract(epoch FROM now()))::bigint FROM wxtoken_leases");
-    assert!((20..=33).contains(&left), "the lease runs {left}s more");
+    // 3 x --timeout + 5 s from when it was taken.
+    assert!((4..=8).contains(&left), "the lease runs {left}s more");
     let started = Instant::now();
     env.refresh(&["--timeout", "1s"]).expect(0);
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_secs(left as u64 - 2) && waited < Duration::from_secs(50),
+        waited >= Duration::from_secs(left as u64 - 2) && waited < Duration::from_secs(20),
         "took over after {waited:?}, the lease had {left}s left"
     );
     assert_eq!(up.count("/cgi-bin/token"), 2);
