@@ -5,6 +5,12 @@
 //! by `PRAGMA user_version` inside one `BEGIN IMMEDIATE` transaction; `show` opens
 //! read-only and never creates, migrates or writes. The file is created 0600,
 //! its folder 0700 when wxtoken creates it.
+//!
+//! Writers keep the `-wal` and `-shm` files when they close (persistent WAL,
+//! truncated to zero bytes), so that a `show` finds them and creates no file
+//! of its own; SQLite gives them the database file's mode (0600). A read-write
+//! client of another program (the `sqlite3` shell) may still delete them on
+//! close: the next reader then creates them again, with the same mode.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -12,13 +18,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, FileControl, OpenFlags, params, params_from_iter};
 
 use super::{CallCount, Commit, Lookup, MIGRATIONS, Row, Store};
 use crate::error;
 
 /// How long a writer waits for another writer's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The WAL is cut back to this size after a checkpoint, and to zero bytes when
+/// the last writer closes (so that the next reader has nothing to recover).
+const WAL_SIZE_LIMIT: i64 = 1 << 20;
 
 pub struct Sqlite {
     conn: Connection,
@@ -88,6 +97,10 @@ impl Sqlite {
             log::warn!("{}: journal mode is {mode}, not wal", self.path.display());
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        self.conn
+            .file_control(rusqlite::DEFAULT_NAME, FileControl::PersistWal(&mut 1))?;
         let version = self.version()?;
         self.check_not_newer(version)?;
         if version < MIGRATIONS.len() {
@@ -350,5 +363,48 @@ impl Store for Sqlite {
             .and_then(Iterator::collect)
             .context(ctx)?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn listing(dir: &Path) -> Vec<(String, u32, u64)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let meta = e.metadata().unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, meta.permissions().mode() & 0o777, meta.len())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn writers_leave_private_empty_wal_files_so_readers_create_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.db");
+        drop(Sqlite::open(&path).unwrap());
+        let after_write = listing(dir.path());
+        let names: Vec<&str> = after_write.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["tokens.db", "tokens.db-shm", "tokens.db-wal"]);
+        assert!(after_write.iter().all(|f| f.1 == 0o600), "{after_write:?}");
+        assert_eq!(after_write[2].2, 0, "the WAL is truncated on close");
+
+        let mut reader = Sqlite::open_read_only(&path).unwrap();
+        assert!(
+            reader
+                .lookup(Lookup::Any, "access_token")
+                .unwrap()
+                .is_empty()
+        );
+        drop(reader);
+        assert_eq!(listing(dir.path()), after_write);
     }
 }
