@@ -65,6 +65,8 @@ fn run(cli: Cli) -> Result<()> {
     let global = &cli.global;
     match &cli.command {
         Command::Show(args) => {
+            // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
+            unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
             let mut store = store::open_read_only(&db_location(global)?)?;
             cmd::show::run(store.as_mut(), args, &mut std::io::stdout().lock())
         }
