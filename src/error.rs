@@ -2,7 +2,6 @@
 //! and exits 1; `main` prints each error once, as `wxtoken: {err:#}`.
 
 use std::fmt;
-use std::process::ExitCode;
 
 /// Exit 2: a bad flag, a missing secret, an unknown app, an unreadable config.
 #[derive(Debug)]
@@ -46,17 +45,17 @@ pub fn no_token(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// The documented exit status for an error, and whether it still needs printing.
-pub fn exit_status(err: &anyhow::Error) -> (ExitCode, bool) {
+pub fn exit_status(err: &anyhow::Error) -> (u8, bool) {
     for cause in err.chain() {
         if let Some(Silent(code)) = cause.downcast_ref::<Silent>() {
-            return (ExitCode::from(*code), false);
+            return (*code, false);
         }
         if cause.is::<Usage>() {
-            return (ExitCode::from(2), true);
+            return (2, true);
         }
         if cause.is::<NoToken>() {
-            return (ExitCode::from(3), true);
+            return (3, true);
         }
     }
-    (ExitCode::from(1), true)
+    (1, true)
 }

@@ -2,6 +2,14 @@
 //!
 //! `main` parses the command line, runs the command, and is the one place that
 //! prints an error (`wxtoken: ...`) and maps it to the documented exit status.
+//!
+//! The C `main` below is the entry point, without std's runtime set-up
+//! (`#![no_main]`): that set-up finds the main thread's stack guard by parsing
+//! `/proc/self/maps`, a tenth of the instructions of a `show`, which scripts run
+//! before every API call. What it skipped: SIGPIPE keeps its default (a closed
+//! pipe ends wxtoken, as it ends `cat`), and a stack overflow is a plain SIGSEGV.
+//! `std::env::args` works all the same (glibc hands argv to std at load time).
+#![cfg_attr(not(test), no_main)]
 
 mod app;
 mod cli;
@@ -17,7 +25,6 @@ mod store;
 mod upstream;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
@@ -26,25 +33,40 @@ use crate::cli::{Cli, Command, Global, RefreshArgs};
 use crate::error::usage;
 use crate::store::Store;
 
-fn main() -> ExitCode {
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    let code = wxtoken();
+    // std's runtime would flush stdout at exit; without it, flush here.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::ffi::c_int::from(code)
+}
+
+/// The whole program; its result is the exit status. (Unit tests have their own
+/// entry point and call parts of it.)
+#[cfg_attr(test, allow(dead_code))]
+fn wxtoken() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            return ExitCode::from(2);
+            return 2;
         }
         Err(e) => {
             eprintln!("wxtoken: {}", usage_line(&e));
-            return ExitCode::from(2);
+            return 2;
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Ok(()) => 0,
+        Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
             let (code, print) = error::exit_status(&err);
             if print {
