@@ -7,7 +7,7 @@
 //! process holds is watched until that process has stored a fresh value (nothing
 //! to do) or gave up (then this one tries), or the lease expired (a crashed holder).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,6 +83,7 @@ struct Done {
 }
 
 pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> Result<()> {
+    let started_ms = clock::now_ms();
     let names: Vec<String> = apps.iter().map(|(a, _)| a.name.clone()).collect();
     let now = clock::now();
     let rows = by_app(store.rows(&names)?);
@@ -134,6 +135,8 @@ pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> R
             failed: 0,
             counts: None,
             warned_clock: false,
+            waited: HashSet::new(),
+            started_ms,
         };
         let result = run.drive(&job_tx, &done_rx);
         drop(job_tx);
@@ -158,6 +161,10 @@ struct Run<'a> {
     /// Upstream calls in the last 24 hours, per (app, kind), read when first needed.
     counts: Option<HashMap<(String, String), Stats>>,
     warned_clock: bool,
+    /// Apps whose lease another process held when this run wanted it.
+    waited: HashSet<String>,
+    /// When this run started, in Unix milliseconds.
+    started_ms: i64,
 }
 
 impl Run<'_> {
@@ -165,7 +172,11 @@ impl Run<'_> {
         let mut next_watch = Instant::now();
         loop {
             self.dispatch(jobs)?;
-            if self.in_flight == 0 && self.pending.is_empty() {
+            if self.in_flight == 0 && !self.pending.is_empty() {
+                // Nothing in flight (the batch was fresh, or watched): dispatch again.
+                continue;
+            }
+            if self.in_flight == 0 {
                 if self.watching.is_empty() {
                     return Ok(());
                 }
@@ -213,6 +224,7 @@ impl Run<'_> {
             let name = &target.app.name;
             if !taken.contains(name) {
                 log::info!("{name}: another process is refreshing it; waiting for its result");
+                self.waited.insert(name.clone());
                 self.watching.push(target);
                 continue;
             }
@@ -222,9 +234,23 @@ impl Run<'_> {
                 release.push(name.clone());
                 continue;
             };
-            if job.token_due {
-                job.guard = self.guard(&target.app)?;
+            if self.waited.contains(name)
+                && let Some(failure) = self.failed_meanwhile(name)?
+            {
+                // The process this one waited for just failed: calling again at
+                // once would most likely fail the same way, and cost quota.
+                release.push(name.clone());
+                self.failed += 1;
+                eprintln!(
+                    "wxtoken: {}",
+                    crate::secret::redact(&format!(
+                        "{name}: another wxtoken run just tried and failed, not calling again: {failure}"
+                    ))
+                );
+                continue;
             }
+            // Any job may fetch a token: its own, or a new one for a stale ticket.
+            job.guard = self.guard(&target.app)?;
             self.in_flight += 1;
             jobs.send(job).ok();
         }
@@ -232,6 +258,17 @@ impl Run<'_> {
             self.store.release_leases(&release, &self.owner)?;
         }
         Ok(())
+    }
+
+    /// The failure another process recorded for `app` while this run waited, if
+    /// its latest attempt ended then and failed.
+    fn failed_meanwhile(&mut self, app: &str) -> Result<Option<String>> {
+        let last = self.store.history(Some(app), 1)?;
+        Ok(last
+            .into_iter()
+            .next()
+            .filter(|a| a.started_ms + a.duration_ms >= self.started_ms && a.outcome != "ok")
+            .map(|a| a.message.unwrap_or(a.outcome)))
     }
 
     /// Looks again at apps whose lease another process holds: done when that
@@ -432,6 +469,10 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
             short(&current)
         );
         done.invalidate = Some((Kind::AccessToken.as_str().to_string(), current));
+        if let Some(reason) = &job.guard {
+            done.refused(Kind::AccessToken, job.force, reason);
+            return done;
+        }
         match done.fetch(client, Kind::AccessToken, &job, None, deadline) {
             Some(t) => (token, fresh) = (Some(t), true),
             None => return done,

@@ -503,9 +503,12 @@ impl Store for Postgres {
                 )?;
             }
             if !commit.values.is_empty() {
+                let held: i64 = tx
+                    .query_one(&numbered(sqlite::LEASE_HELD), &[&app, &commit.owner])?
+                    .get(0);
                 let upsert = tx.prepare(&upsert)?;
                 for v in &commit.values {
-                    tx.execute(
+                    let changed = tx.execute(
                         &upsert,
                         &[
                             &v.app,
@@ -516,8 +519,15 @@ impl Store for Postgres {
                             &v.fetched_at,
                             &v.expires_at,
                             &v.source_token,
+                            &held,
                         ],
                     )?;
+                    if changed == 0 {
+                        log::info!(
+                            "{app}: a {} fetched later is already stored; kept it",
+                            v.kind
+                        );
+                    }
                 }
             }
             if !commit.attempts.is_empty() {

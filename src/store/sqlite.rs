@@ -385,8 +385,12 @@ impl Store for Sqlite {
             )
             .context(ctx.clone())?;
         }
+        let held: i64 = tx
+            .query_row(LEASE_HELD, params![app, commit.owner], |r| r.get(0))
+            .context(ctx.clone())?;
         for v in &commit.values {
-            tx.prepare_cached(UPSERT_VALUE)
+            let changed = tx
+                .prepare_cached(UPSERT_VALUE)
                 .and_then(|mut s| {
                     s.execute(params![
                         v.app,
@@ -396,10 +400,17 @@ impl Store for Sqlite {
                         v.value,
                         v.fetched_at,
                         v.expires_at,
-                        v.source_token
+                        v.source_token,
+                        held
                     ])
                 })
                 .context(ctx.clone())?;
+            if changed == 0 {
+                log::info!(
+                    "{app}: a {} fetched later is already stored; kept it",
+                    v.kind
+                );
+            }
         }
         for a in &commit.attempts {
             tx.prepare_cached(INSERT_ATTEMPT)
@@ -516,8 +527,13 @@ impl Store for Sqlite {
     }
 }
 
-/// Stores a fetched value, unless the stored one was fetched later (another
-/// process's, or one this process no longer holds the lease for).
+/// Stores a fetched value. ?9 is 1 when the writer still holds the app's lease:
+/// then nobody fetched after it, and it writes whatever the clocks say. A writer
+/// whose lease was taken over writes only over a value fetched earlier (its
+/// `fetched_at`, by its own clock, is not newer than the stored one's).
+pub(super) const LEASE_HELD: &str =
+    "SELECT COUNT(*) FROM wxtoken_leases WHERE app = ?1 AND owner = ?2";
+
 pub(super) const UPSERT_VALUE: &str =
     "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
@@ -525,7 +541,7 @@ pub(super) const UPSERT_VALUE: &str =
         api = excluded.api, appid = excluded.appid, value = excluded.value,
         fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
         invalidated_at = NULL, source_token = excluded.source_token
-     WHERE excluded.fetched_at >= wxtoken_tokens.fetched_at";
+     WHERE CAST(?9 AS BIGINT) = 1 OR excluded.fetched_at >= wxtoken_tokens.fetched_at";
 
 pub(super) const INSERT_ATTEMPT: &str =
     "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)

@@ -414,3 +414,124 @@ fn absurd_numbers_are_refused_clearly() {
     env.refresh(&["--jobs", "1024", "--ahead", "7d", "--timeout", "5m"])
         .expect(0);
 }
+
+fn config_of(env: &mut Env, names: &[&str], extra: &str) {
+    let text: String = names
+        .iter()
+        .map(|n| {
+            format!("[[app]]\nname = \"{n}\"\nappid = \"wx{n}\"\nsecret_env = \"S\"\n{extra}\n")
+        })
+        .collect();
+    let path = env.path("config.toml");
+    std::fs::write(&path, text).unwrap();
+    env.set("WXTOKEN_CONFIG", path.to_str().unwrap());
+    env.set("S", SECRET);
+}
+
+/// A run whose first apps turn out fresh (another run stored them) goes on
+/// with the rest at once.
+#[test]
+fn a_run_goes_on_after_apps_another_run_refreshed() {
+    let up = StandIn::start(standin::wechat(Duration::from_millis(1000), 7200));
+    let mut env = Env::with(&up);
+    config_of(&mut env, &["a1", "a2", "a3"], "");
+    let first = env
+        .command(&["refresh", "--app", "a2", "--app", "a3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(5), "the first run's calls", || {
+        up.count("/cgi-bin/token") == 2
+    });
+    let started = Instant::now();
+    env.run(&["refresh", "--jobs", "1"]).expect(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(finish(first).status.success());
+    assert_eq!(up.count("/cgi-bin/token"), 3, "each app fetched once");
+}
+
+/// A run that waited for another one which then failed reports that failure
+/// instead of calling upstream again at once.
+#[test]
+fn a_waiting_run_does_not_repeat_a_failed_call() {
+    let up = StandIn::start(|_| {
+        Reply::errcode(45009, "reach max api daily quota limit")
+            .delayed(Duration::from_millis(1000))
+    });
+    let env = Env::with(&up);
+    let first = spawn(&env, &[]);
+    wait_for(Duration::from_secs(5), "the first call", || {
+        up.count("/cgi-bin/token") == 1
+    });
+    let second = env.refresh(&[]);
+    second
+        .expect(1)
+        .stderr_has("another wxtoken run just tried and failed, not calling again")
+        .stderr_has("errcode 45009");
+    assert_eq!(finish(first).status.code(), Some(1));
+    assert_eq!(up.count("/cgi-bin/token"), 1, "one call for both runs");
+}
+
+/// The holder of the lease writes its token even when the stored one claims a
+/// later fetch (another host's clock ahead, or this one's stepped back).
+#[test]
+fn the_lease_holder_writes_whatever_the_clocks_say() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    env.sql()
+        .execute(
+            "UPDATE wxtoken_tokens SET fetched_at = fetched_at + 600, expires_at = expires_at + 600",
+            [],
+        )
+        .unwrap();
+    env.run(&["invalidate", "--app", APPID]).expect(0);
+    env.refresh(&[]).expect(0);
+    assert_eq!(
+        env.run(&["show"]).expect(0).stdout(),
+        format!("TOKEN-2-{APPID}\n")
+    );
+}
+
+/// The quota guard also covers the new token fetched for a stale-token ticket.
+#[test]
+fn the_quota_guard_covers_the_stale_ticket_retry() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let wechat = standin::wechat(Duration::ZERO, 7200);
+    let up = StandIn::start(move |req| {
+        if req.path == "/cgi-bin/ticket/getticket"
+            && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+        {
+            return Reply::errcode(40001, "invalid credential");
+        }
+        wechat(req)
+    });
+    let mut env = Env::with(&up);
+    config_of(&mut env, &["shop"], "daily_budget = 1");
+    env.run(&["refresh"]).expect(0);
+    config_of(
+        &mut env,
+        &["shop"],
+        "daily_budget = 1\ntickets = [\"jsapi\"]",
+    );
+    env.run(&["refresh"]).expect(1).stderr_has("quota guard");
+    assert_eq!(up.count("/cgi-bin/token"), 1, "the budget of 1 was kept");
+}
+
+/// A forced stable call (20 a day, 30 s apart) is never retried.
+#[test]
+fn a_forced_stable_call_is_not_retried() {
+    let up = StandIn::script(vec![Reply::errcode(-1, "system busy")]);
+    let env = Env::with(&up);
+    env.refresh(&["--api", "stable", "--force"]).expect(1);
+    assert_eq!(up.count("/cgi-bin/stable_token"), 1);
+    // Unforced, busy is retried as usual.
+    env.refresh(&["--api", "stable"]).expect(1);
+    assert_eq!(up.count("/cgi-bin/stable_token"), 5);
+}
