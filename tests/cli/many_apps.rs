@@ -799,3 +799,46 @@ fn show_explains_a_ticket_that_is_not_configured() {
         .expect(3)
         .stderr_has("list it in the app's tickets in the config file");
 }
+
+/// Without --config, the config is `$XDG_CONFIG_HOME/wxtoken/config.toml`
+/// (`~/.config/...`) when it exists.
+#[test]
+fn the_default_config_file_is_found() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    let dir = env.path("xdg/wxtoken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[[app]]\nname = \"found\"\nappid = \"wxfound\"\nsecret_env = \"S\"\n",
+    )
+    .unwrap();
+    env.set("S", SECRET);
+    env.set("XDG_CONFIG_HOME", env.path("xdg").to_str().unwrap());
+    env.run(&["refresh"]).expect(0);
+    env.run(&["show", "--app", "found"]).expect(0);
+    // HOME's ~/.config when XDG_CONFIG_HOME is not set.
+    let home_config = env.dir.path().join(".config/wxtoken");
+    std::fs::create_dir_all(&home_config).unwrap();
+    std::fs::rename(dir.join("config.toml"), home_config.join("config.toml")).unwrap();
+    env.extra.retain(|(k, _)| k != "XDG_CONFIG_HOME");
+    let out = env.run(&["status", "--format", "json"]).expect(0).stdout();
+    assert!(out.contains("\"configured\": true"), "{out}");
+}
+
+/// -q keeps only errors on stderr; -v adds what refresh did.
+#[test]
+fn quiet_and_verbose() {
+    let up = StandIn::wechat();
+    let env = three_apps(&up);
+    let mini = env.path("mini.secret");
+    std::fs::set_permissions(&mini, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let quiet = env.run(&["-q", "refresh", "--app", "mini"]);
+    quiet.expect(0);
+    assert_eq!(quiet.stderr(), "", "-q hides the warning");
+    let verbose = env.run(&["-v", "refresh", "--app", "mini", "--force"]);
+    verbose
+        .expect(0)
+        .stderr_has("warning: app \"mini\": secret file")
+        .stderr_has("info: mini: new token");
+}
