@@ -156,6 +156,7 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
                 args.secret_file.as_deref(),
                 global.api_base.as_deref(),
             )?;
+            not_another_configured_app(global, &app)?;
             (vec![app], None)
         }
         None => {
@@ -202,6 +203,29 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
         Ok(()) if unreadable > 0 => Err(error::Silent(2).into()),
         Err(e) if unreadable > 0 && e.is::<error::Silent>() => Err(error::Silent(2).into()),
         other => other,
+    }
+}
+
+/// A command-line app must not take the name of a configured app with another
+/// appid or API: it would overwrite that app's token. (A config that does not
+/// load is no concern of the command-line form.)
+fn not_another_configured_app(global: &Global, app: &app::App) -> Result<()> {
+    let Some(path) = config_path(global) else {
+        return Ok(());
+    };
+    let Ok(apps) = config::load(&path, None) else {
+        return Ok(());
+    };
+    match apps.iter().find(|a| a.name == app.name) {
+        Some(c) if c.appid != app.appid || c.api != app.api => Err(usage(format!(
+            "app {:?} is in the config {} with appid {} (api {}): refresh it with --app {}, or store this one under another --name",
+            app.name,
+            path.display(),
+            c.appid,
+            c.api.as_str(),
+            app.name
+        ))),
+        _ => Ok(()),
     }
 }
 
