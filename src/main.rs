@@ -24,7 +24,7 @@ mod secret;
 mod store;
 mod upstream;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
@@ -176,14 +176,13 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
     let mut ready = Vec::new();
     let mut unreadable = 0;
     for app in apps {
-        match config::read_secret(&app) {
-            Ok(secret) => ready.push((app, secret)),
-            Err(e) if config.is_some() => {
+        match (config::read_secret(&app), &config) {
+            (Ok(secret), _) => ready.push((app, secret)),
+            (Err(e), Some(file)) => {
                 unreadable += 1;
-                let file = config.as_deref().unwrap_or(Path::new("")).display();
-                eprintln!("wxtoken: config {file}: {}", message(&e));
+                eprintln!("wxtoken: config {}: {}", file.display(), message(&e));
             }
-            Err(e) => return Err(e),
+            (Err(e), None) => return Err(e),
         }
     }
     if ready.is_empty() {
@@ -294,9 +293,10 @@ fn usage_line(e: &clap::Error) -> String {
             parts.push(line.trim_start_matches("error: ").to_string());
         }
     }
+    let commands = <Cli as clap::CommandFactory>::command();
     let command = std::env::args()
         .skip(1)
-        .find(|a| ["refresh", "show", "status", "invalidate", "history"].contains(&a.as_str()));
+        .find(|a| commands.get_subcommands().any(|c| c.get_name() == a));
     let help = match command {
         Some(c) => format!("wxtoken {c} --help"),
         None => "wxtoken --help".to_string(),

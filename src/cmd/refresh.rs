@@ -5,7 +5,8 @@
 //! processes and hosts), hands the app to a worker, and writes what comes back
 //! in one transaction that also releases the lease. An app whose lease another
 //! process holds is watched until that process has stored a fresh value (nothing
-//! to do) or gave up (then this one tries), or the lease expired (a crashed holder).
+//! to do) or recorded a failure (reported, not repeated), or until the lease
+//! expired (a crashed holder: this run takes over).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -77,8 +78,6 @@ struct Done {
     invalidate: Option<(String, String)>,
     attempts: Vec<Attempt>,
     failures: Vec<String>,
-    /// Whether the last failed call meant "this token is stale".
-    last_failure_stale: bool,
     clock_skew: Option<i64>,
 }
 
@@ -158,7 +157,9 @@ struct Run<'a> {
     watching: Vec<Arc<Target>>,
     in_flight: usize,
     failed: usize,
-    /// Upstream calls in the last 24 hours, per (app, kind), read when first needed.
+    /// Upstream calls in the last 24 hours, per (app, kind), read when first
+    /// needed. Each app is dispatched once a run, so what this run adds is never
+    /// read back.
     counts: Option<HashMap<(String, String), Stats>>,
     warned_clock: bool,
     /// Apps whose lease another process held when this run wanted it.
@@ -305,16 +306,6 @@ impl Run<'_> {
                 if skew > 0 { "behind" } else { "ahead of" }
             );
         }
-        if let Some(counts) = &mut self.counts {
-            for a in &done.attempts {
-                let c = counts.entry((a.app.clone(), a.kind.clone())).or_default();
-                c.calls += 1;
-                if a.forced {
-                    c.forced += 1;
-                    c.last_forced_ms = Some(a.started_ms);
-                }
-            }
-        }
         self.store.commit(
             name,
             &Commit {
@@ -435,17 +426,12 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
         invalidate: None,
         attempts: Vec::new(),
         failures: Vec::new(),
-        last_failure_stale: false,
         clock_skew: None,
     };
     let mut token = job.token.clone();
     let mut fresh = false;
     if job.token_due {
-        if let Some(reason) = &job.guard {
-            done.refused(Kind::AccessToken, job.force, reason);
-            return done;
-        }
-        match done.fetch(client, Kind::AccessToken, &job, None, deadline) {
+        match done.fetch_token(client, &job, deadline) {
             Some(t) => (token, fresh) = (Some(t), true),
             None => return done,
         }
@@ -453,13 +439,9 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
     for &ticket in &job.tickets {
         let kind = Kind::Ticket(ticket);
         let Some(current) = token.clone() else { break };
-        let stale = done
-            .fetch(client, kind, &job, Some(&current), deadline)
-            .is_none()
-            && !fresh
-            && done.last_failure_stale;
-        if !stale {
-            continue;
+        match done.fetch(client, kind, &job, Some(&current), deadline) {
+            Err(failure) if failure.stale_token() && !fresh => {}
+            _ => continue,
         }
         // The stored token was superseded: drop it, fetch a new one once, retry once.
         done.failures.pop();
@@ -469,22 +451,28 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
             short(&current)
         );
         done.invalidate = Some((Kind::AccessToken.as_str().to_string(), current));
-        if let Some(reason) = &job.guard {
-            done.refused(Kind::AccessToken, job.force, reason);
-            return done;
-        }
-        match done.fetch(client, Kind::AccessToken, &job, None, deadline) {
+        match done.fetch_token(client, &job, deadline) {
             Some(t) => (token, fresh) = (Some(t), true),
             None => return done,
         }
-        done.fetch(client, kind, &job, token.as_deref(), deadline);
+        let _ = done.fetch(client, kind, &job, token.as_deref(), deadline);
     }
     done
 }
 
 impl Done {
+    /// Fetches the app's token, unless the quota guard refuses the call.
+    fn fetch_token(&mut self, client: &Client, job: &Job, deadline: Instant) -> Option<String> {
+        if let Some(reason) = &job.guard {
+            self.refused(Kind::AccessToken, job.force, reason);
+            return None;
+        }
+        self.fetch(client, Kind::AccessToken, job, None, deadline)
+            .ok()
+    }
+
     /// Calls upstream for `kind`, records every try; on success stores the value
-    /// and returns it, on failure records the failure line.
+    /// and returns it, on failure records the failure line and returns the failure.
     fn fetch(
         &mut self,
         client: &Client,
@@ -492,7 +480,7 @@ impl Done {
         job: &Job,
         token: Option<&str>,
         deadline: Instant,
-    ) -> Option<String> {
+    ) -> Result<String, Failure> {
         let app = &self.target.app;
         let call = match (kind, token) {
             (Kind::Ticket(ticket), Some(token)) => Call::Ticket { ticket, token },
@@ -542,17 +530,15 @@ impl Done {
                     invalidated_at: None,
                     source_token: token.map(str::to_string),
                 });
-                self.last_failure_stale = false;
-                Some(issued.value)
+                Ok(issued.value)
             }
             Err(failure) => {
-                self.last_failure_stale = failure.stale_token();
                 self.failures.push(format!(
                     "{}: {}",
                     kind.label(),
                     failure.describe(token.is_some())
                 ));
-                None
+                Err(failure)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `wxtoken status`: every app from the config and the database, what is stored
 //! for it, how long it lasts, and how its refreshes have gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -49,38 +49,45 @@ pub fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Ve
         Some(store) => (store.rows(&[])?, store.stats(clock::now_ms() - DAY_MS)?),
         None => (Vec::new(), Vec::new()),
     };
-    let mut keys: BTreeMap<(String, u8, String), Option<&App>> = BTreeMap::new();
-    let order = |kind: &str| u8::from(kind != Kind::AccessToken.as_str());
+    let rows: HashMap<(&str, &str), &Row> = rows
+        .iter()
+        .map(|r| ((r.app.as_str(), r.kind.as_str()), r))
+        .collect();
+    let stats: HashMap<(&str, &str), &Stats> = stats
+        .iter()
+        .map(|s| ((s.app.as_str(), s.kind.as_str()), s))
+        .collect();
+    // Sorted by app, the token first, then the tickets by name.
+    let mut keys: BTreeMap<(&str, bool, &str), Option<&App>> = BTreeMap::new();
+    let token = Kind::AccessToken.as_str();
     for app in apps {
-        keys.insert(
-            (app.name.clone(), 0, Kind::AccessToken.as_str().into()),
-            Some(app),
-        );
+        keys.insert((&app.name, false, token), Some(app));
         for t in &app.tickets {
-            let kind = Kind::Ticket(*t).as_str();
-            keys.insert((app.name.clone(), 1, kind.into()), Some(app));
+            keys.insert((&app.name, true, Kind::Ticket(*t).as_str()), Some(app));
         }
     }
-    for key in rows
-        .iter()
-        .map(|r| (&r.app, &r.kind))
-        .chain(stats.iter().map(|s| (&s.app, &s.kind)))
-    {
-        keys.entry((key.0.clone(), order(key.1), key.1.clone()))
-            .or_insert(None);
+    for &(app, kind) in rows.keys().chain(stats.keys()) {
+        keys.entry((app, kind != token, kind)).or_insert(None);
     }
-    let mut out = Vec::new();
-    for ((app, _, kind), config) in keys {
-        let row = rows.iter().find(|r| r.app == app && r.kind == kind);
-        let stat = stats.iter().find(|s| s.app == app && s.kind == kind);
-        out.push(line(app, kind, config, row, stat, now));
-    }
-    Ok(out)
+    Ok(keys
+        .into_iter()
+        .map(|((app, _, kind), config)| {
+            let key = (app, kind);
+            line(
+                app,
+                kind,
+                config,
+                rows.get(&key).copied(),
+                stats.get(&key).copied(),
+                now,
+            )
+        })
+        .collect())
 }
 
 fn line(
-    app: String,
-    kind: String,
+    app: &str,
+    kind: &str,
     config: Option<&App>,
     row: Option<&Row>,
     stat: Option<&Stats>,
@@ -118,8 +125,8 @@ fn line(
         daily_budget: config
             .filter(|a| is_token && a.api == crate::app::Api::Classic)
             .map(|a| a.daily_budget),
-        app,
-        kind,
+        app: app.to_string(),
+        kind: kind.to_string(),
     }
 }
 
