@@ -415,26 +415,13 @@ fn absurd_numbers_are_refused_clearly() {
         .expect(0);
 }
 
-fn config_of(env: &mut Env, names: &[&str], extra: &str) {
-    let text: String = names
-        .iter()
-        .map(|n| {
-            format!("[[app]]\nname = \"{n}\"\nappid = \"wx{n}\"\nsecret_env = \"S\"\n{extra}\n")
-        })
-        .collect();
-    let path = env.path("config.toml");
-    std::fs::write(&path, text).unwrap();
-    env.set("WXTOKEN_CONFIG", path.to_str().unwrap());
-    env.set("S", SECRET);
-}
-
 /// A run whose first apps turn out fresh (another run stored them) goes on
 /// with the rest at once.
 #[test]
 fn a_run_goes_on_after_apps_another_run_refreshed() {
     let up = StandIn::start(standin::wechat(Duration::from_millis(1000), 7200));
     let mut env = Env::with(&up);
-    config_of(&mut env, &["a1", "a2", "a3"], "");
+    env.config_apps(&["a1", "a2", "a3"], "");
     let first = env
         .command(&["refresh", "--app", "a2", "--app", "a3"])
         .stdout(Stdio::piped())
@@ -513,13 +500,9 @@ fn the_quota_guard_covers_the_stale_ticket_retry() {
         wechat(req)
     });
     let mut env = Env::with(&up);
-    config_of(&mut env, &["shop"], "daily_budget = 1");
+    env.config_apps(&["shop"], "daily_budget = 1");
     env.run(&["refresh"]).expect(0);
-    config_of(
-        &mut env,
-        &["shop"],
-        "daily_budget = 1\ntickets = [\"jsapi\"]",
-    );
+    env.config_apps(&["shop"], "daily_budget = 1\ntickets = [\"jsapi\"]");
     env.run(&["refresh"]).expect(1).stderr_has("quota guard");
     assert_eq!(up.count("/cgi-bin/token"), 1, "the budget of 1 was kept");
 }

@@ -182,22 +182,11 @@ fn a_stale_token_is_replaced_once_for_a_ticket() {
             wechat(req)
         });
         let mut env = Env::with(&up);
-        let config = env.path("config.toml");
-        std::fs::write(
-            &config,
-            "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_env = \"S\"\n",
-        )
-        .unwrap();
-        env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
-        env.set("S", SECRET);
+        env.config_apps(&["shop"], "");
         env.run(&["refresh"]).expect(0);
         let first = value(&env, "shop", "access_token").unwrap().0;
         // Now the app wants a ticket; its stored token is fresh but stale upstream.
-        std::fs::write(
-            &config,
-            "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_env = \"S\"\ntickets = [\"jsapi\"]\n",
-        )
-        .unwrap();
+        env.config_apps(&["shop"], "tickets = [\"jsapi\"]");
         let run = env.run(&["refresh"]);
         let tickets: Vec<String> = up
             .requests()
@@ -226,16 +215,8 @@ fn a_stale_token_is_replaced_once_for_a_ticket() {
 fn jobs_bounds_the_requests_in_flight() {
     let up = StandIn::start(standin::wechat(Duration::from_millis(300), 7200));
     let mut env = Env::with(&up);
-    let config = env.path("config.toml");
-    let mut text = String::new();
-    for i in 0..12 {
-        text.push_str(&format!(
-            "[[app]]\nname = \"app{i}\"\nappid = \"wx{i:016}\"\nsecret_env = \"S\"\n\n"
-        ));
-    }
-    std::fs::write(&config, text).unwrap();
-    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
-    env.set("S", SECRET);
+    let names: Vec<String> = (0..12).map(|i| format!("app{i}")).collect();
+    env.config_apps(&names.iter().map(String::as_str).collect::<Vec<_>>(), "");
     env.run(&["refresh", "--jobs", "3"]).expect(0);
     assert_eq!(up.count("/cgi-bin/token"), 12);
     assert_eq!(up.peak(), 3, "--jobs 3 keeps 3 requests in flight");
@@ -598,14 +579,7 @@ fn past_calls(env: &Env, app: &str, n: usize, age_ms: i64, forced: bool) {
 fn the_quota_guard_stops_classic_calls_at_the_daily_budget() {
     let up = StandIn::wechat();
     let mut env = Env::with(&up);
-    let config = env.path("config.toml");
-    std::fs::write(
-        &config,
-        "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_env = \"S\"\ndaily_budget = 5\n",
-    )
-    .unwrap();
-    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
-    env.set("S", SECRET);
+    env.config_apps(&["shop"], "daily_budget = 5");
     env.run(&["refresh"]).expect(0);
     // 1 real call + 3 older ones = 4 < 5: allowed.
     past_calls(&env, "shop", 3, 3_600_000, false);
@@ -679,13 +653,8 @@ fn a_clock_far_from_upstream_gets_one_warning() {
 fn many_apps_in_one_run() {
     let up = StandIn::wechat();
     let mut env = Env::with(&up);
-    let config = env.path("config.toml");
-    let text: String = (0..1200)
-        .map(|i| format!("[[app]]\nname = \"app{i}\"\nappid = \"wx{i}\"\nsecret_env = \"S\"\n"))
-        .collect();
-    std::fs::write(&config, text).unwrap();
-    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
-    env.set("S", SECRET);
+    let names: Vec<String> = (0..1200).map(|i| format!("app{i}")).collect();
+    env.config_apps(&names.iter().map(String::as_str).collect::<Vec<_>>(), "");
     env.run(&["refresh", "--jobs", "64"]).expect(0);
     assert_eq!(up.count("/cgi-bin/token"), 1200);
     assert_eq!(env.dump().len(), 1200);

@@ -859,3 +859,23 @@ fn another_user_with_read_access_can_read_the_token() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `expires_at` counts from when the request was sent, not from when the
+/// (slow) answer arrived: the token's life started upstream before that.
+#[test]
+fn expiry_counts_from_when_the_request_was_sent() {
+    let up = StandIn::script(vec![
+        Reply::token("SLOW-TOKEN", 7200).delayed(Duration::from_millis(2500)),
+    ]);
+    let env = Env::with(&up);
+    let sent = now();
+    env.refresh(&[]).expect(0);
+    let answered = now();
+    assert!(answered - sent >= 2, "the answer took 2.5 s");
+    let (_, fetched, expires) = token_row(&env);
+    assert!(
+        fetched <= sent + 1,
+        "fetched_at {fetched} is when it was sent ({sent})"
+    );
+    assert_eq!(expires, fetched + 7200);
+}

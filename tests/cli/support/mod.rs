@@ -143,6 +143,22 @@ impl Env {
         cmd
     }
 
+    /// Writes a config file of apps named `names` (appid `wx` + name, the secret
+    /// in the variable `S`), each with the `extra` lines, and points
+    /// `WXTOKEN_CONFIG` at it.
+    pub fn config_apps(&mut self, names: &[&str], extra: &str) {
+        let text: String = names
+            .iter()
+            .map(|n| {
+                format!("[[app]]\nname = \"{n}\"\nappid = \"wx{n}\"\nsecret_env = \"S\"\n{extra}\n")
+            })
+            .collect();
+        let path = self.path("config.toml");
+        std::fs::write(&path, text).unwrap();
+        self.set("WXTOKEN_CONFIG", path.to_str().unwrap());
+        self.set("S", SECRET);
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         Run(self.command(args).output().unwrap())
     }
