@@ -181,7 +181,8 @@ pub struct InvalidateArgs {
     #[arg(long = "ticket", value_enum, value_name = "KIND")]
     pub ticket: Option<Ticket>,
 
-    /// Only if the stored value is still this one (the token your call was refused with)
+    /// Only if the stored value is still this one (the token your call was refused
+    /// with); `-` reads it from standard input, so that it never shows in `ps`
     #[arg(long = "if-token", value_name = "TOKEN")]
     pub if_token: Option<String>,
 }

@@ -12,9 +12,20 @@ use serde::Deserialize;
 use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
 use crate::secret::Secret;
+use crate::text::quoted;
 
 /// The environment variable that holds the secret of a command-line app.
 pub const SECRET_ENV: &str = "WXTOKEN_SECRET";
+/// The longest app name, in characters.
+pub const MAX_NAME: usize = 128;
+/// The longest appid or corpid, in bytes (WeChat's have 18 characters).
+pub const MAX_APPID: usize = 128;
+/// The largest config file read: a thousand apps take about 150 KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// The longest config path (PATH_MAX).
+const MAX_CONFIG_PATH: usize = 4096;
+/// The longest variable name in `secret_env`.
+const MAX_ENV_NAME: usize = 256;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,11 +61,15 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Reads and checks the config file. `api_base` (from `--api-base`) overrides every app's.
 pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
+    crate::text::max_bytes(
+        "--config / WXTOKEN_CONFIG",
+        &path.to_string_lossy(),
+        MAX_CONFIG_PATH,
+    )?;
     let file = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("could not read config {file}: {e}")))?;
+    let text = read_bounded(path)?;
     let parsed: File = toml::from_str(&text).map_err(|e| {
-        let mut msg = e.message().to_string();
+        let mut msg = crate::text::clip(e.message(), 300);
         if msg.contains("expected a sequence") {
             msg.push_str(": write each app as [[app]] (two brackets)");
         }
@@ -76,8 +91,8 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
         let app = check(raw, i, dir, api_base).map_err(|e| usage(format!("config {file}: {e}")))?;
         if !names.insert(app.name.clone()) {
             return Err(usage(format!(
-                "config {file}: app {:?}: field name: the name is used twice; names must be unique",
-                app.name
+                "config {file}: app {}: field name: the name is used twice; names must be unique",
+                quoted(&app.name)
             )));
         }
         apps.push(app);
@@ -91,36 +106,45 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
     let name = raw
         .name
         .ok_or_else(|| format!("app #{}: field name is missing", index + 1))?;
-    let at = |field: &str| format!("app {name:?}: field {field}");
+    let shown = quoted(&name);
+    let at = |field: &str| format!("app {shown}: field {field}");
     check_name(&name).map_err(|e| format!("{}: {e}", at("name")))?;
     if raw.secret.is_some() {
         return Err(format!(
-            "{}: secrets are not accepted in the config file; put the secret in a file (secret_file = \"/etc/wxtoken/{name}.secret\", mode 0600) or a variable (secret_env = \"...\")",
+            "{}: secrets are not accepted in the config file; put the secret in a file (secret_file = \"/etc/wxtoken/NAME.secret\", mode 0600) or a variable (secret_env = \"...\")",
             at("secret")
         ));
     }
     let api_text = raw.api.unwrap_or_else(|| "classic".to_string());
     let api = Api::parse(&api_text).ok_or_else(|| {
         format!(
-            "{}: unknown api {api_text:?}: use classic, stable or wecom",
-            at("api")
+            "{}: unknown api {}: use classic, stable or wecom",
+            at("api"),
+            quoted(&api_text)
         )
     })?;
     let appid = raw
         .appid
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| format!("{} is missing (the corpid for wecom)", at("appid")))?;
+    check_appid(&appid).map_err(|e| format!("{}: {e}", at("appid")))?;
     let secret = match (raw.secret_file, raw.secret_env) {
         (Some(f), None) => SecretSource::File(dir.join(f)),
+        (None, Some(v)) if v.len() > MAX_ENV_NAME => {
+            return Err(format!(
+                "{}: a variable name longer than {MAX_ENV_NAME} bytes",
+                at("secret_env")
+            ));
+        }
         (None, Some(v)) => SecretSource::Env(v),
         (Some(_), Some(_)) => {
             return Err(format!(
-                "app {name:?}: fields secret_file and secret_env are both set: keep one"
+                "app {shown}: fields secret_file and secret_env are both set: keep one"
             ));
         }
         (None, None) => {
             return Err(format!(
-                "app {name:?}: no secret: set secret_file or secret_env"
+                "app {shown}: no secret: set secret_file or secret_env"
             ));
         }
     };
@@ -131,8 +155,9 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
             .ok_or_else(|| {
                 let known: Vec<_> = api.tickets().iter().map(|t| t.name()).collect();
                 format!(
-                    "{}: unknown ticket {t:?} for api {}: use {}",
+                    "{}: unknown ticket {} for api {}: use {}",
                     at("tickets"),
+                    quoted(t),
                     api.as_str(),
                     known.join(" or ")
                 )
@@ -179,18 +204,61 @@ pub fn check_base(base: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// App names are keys in the database and words in messages: printable, not too long.
+/// App names are keys in the database and words in messages: printable, not too
+/// long, and read as written (no bidirectional controls).
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("the name is empty".to_string());
     }
-    if name.chars().count() > 128 {
-        return Err("the name is longer than 128 characters".to_string());
+    if name.chars().nth(MAX_NAME).is_some() {
+        return Err(format!("the name is longer than {MAX_NAME} characters"));
     }
-    if name.chars().any(char::is_control) {
-        return Err("the name contains control characters".to_string());
+    if name.chars().any(crate::text::is_hostile) {
+        return Err(
+            "the name contains control characters or bidirectional controls (such as U+202E)"
+                .to_string(),
+        );
     }
     Ok(())
+}
+
+/// Appids and corpids go into requests and the database: as for names, and at
+/// most `MAX_APPID` bytes.
+fn check_appid(appid: &str) -> Result<(), String> {
+    if appid.len() > MAX_APPID {
+        return Err(format!("the appid is longer than {MAX_APPID} bytes"));
+    }
+    if appid.chars().any(crate::text::is_hostile) {
+        return Err("the appid contains control characters or bidirectional controls".to_string());
+    }
+    Ok(())
+}
+
+/// `--app NAME` (or `--name`) as a lookup: any name the database may hold, up to the bound.
+pub fn name_arg(flag: &str, name: &str) -> Result<()> {
+    crate::text::max_chars(flag, name, MAX_NAME)
+}
+
+/// `--appid ID` as a lookup.
+pub fn appid_arg(flag: &str, appid: &str) -> Result<()> {
+    crate::text::max_bytes(flag, appid, MAX_APPID)
+}
+
+/// The config file's text, refused beyond `MAX_CONFIG_BYTES`.
+fn read_bounded(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = path.display();
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| usage(format!("could not read config {file}: {e}")))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(usage(format!(
+            "config {file} is larger than {} MiB: is it the right file?",
+            MAX_CONFIG_BYTES >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// The one app of `refresh --appid ID [--name NAME] [--api API] [--secret-file PATH]`.
@@ -204,8 +272,10 @@ pub fn cli_app(
     if appid.trim().is_empty() {
         return Err(usage("--appid is empty"));
     }
+    check_appid(appid).map_err(|e| usage(format!("--appid: {e}")))?;
+    let flag = if name.is_some() { "--name" } else { "--appid" };
     let name = name.unwrap_or(appid).to_string();
-    check_name(&name).map_err(|e| usage(format!("--name: {e}")))?;
+    check_name(&name).map_err(|e| usage(format!("{flag}: {e}")))?;
     if let Some(base) = api_base {
         check_base(base).map_err(|e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}")))?;
     }

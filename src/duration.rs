@@ -3,20 +3,27 @@
 
 use std::time::Duration;
 
+/// The longest duration text accepted (`1d23h59m59s` has 11 characters).
+const MAX_LEN: usize = 64;
 /// The longest duration wxtoken accepts anywhere: a token never lives longer.
 const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses `90s`, `75m`, `2h`, `1h30m`, `1d` or a bare number of seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let s = text.trim();
+    let shown = crate::text::quoted_max(text, 40);
     let bad = || {
-        format!("invalid duration {text:?}: write it as 90s, 75m, 2h, 1h30m or a number of seconds")
+        format!("invalid duration {shown}: write it as 90s, 75m, 2h, 1h30m or a number of seconds")
     };
+    // No valid duration is this long; parsing it would only waste time.
+    if s.len() > MAX_LEN {
+        return Err(bad());
+    }
     if s.is_empty() {
         return Err(bad());
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
-        return check(s.parse::<u64>().map_err(|_| bad())?, text);
+        return check(s.parse::<u64>().map_err(|_| bad())?, &shown);
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -42,14 +49,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !number.is_empty() {
         return Err(bad());
     }
-    check(total, text)
+    check(total, &shown)
 }
 
-fn check(secs: u64, text: &str) -> Result<Duration, String> {
+fn check(secs: u64, shown: &str) -> Result<Duration, String> {
     let d = Duration::from_secs(secs);
     if d > MAX {
         return Err(format!(
-            "duration {text:?} is too long: at most {}",
+            "duration {shown} is too long: at most {}",
             human(MAX.as_secs() as i64)
         ));
     }
@@ -104,6 +111,8 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse("8d").unwrap_err().contains("too long"));
+        let huge = parse(&"9".repeat(70_000)).unwrap_err();
+        assert!(huge.len() < 200, "{huge}");
         assert!(parse("18446744073709551615h").is_err());
     }
 

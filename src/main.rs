@@ -22,6 +22,7 @@ mod fault;
 mod logging;
 mod secret;
 mod store;
+mod text;
 mod upstream;
 
 use std::path::PathBuf;
@@ -73,9 +74,10 @@ fn wxtoken() -> u8 {
                 let hint = store::hint(&err)
                     .map(|h| format!(": {h}"))
                     .unwrap_or_default();
+                // Messages may quote paths and values others control.
                 eprintln!(
                     "wxtoken: {}",
-                    secret::redact(&format!("{}{hint}", message(&err)))
+                    text::shown(&secret::redact(&format!("{}{hint}", message(&err))))
                 );
             }
             code
@@ -120,6 +122,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::History(args) => {
             logging::init(global.verbose, global.quiet);
+            if let Some(app) = &args.app {
+                config::name_arg("--app", app)?;
+            }
             let mut store = open_if_present(global)?;
             cmd::history::run(
                 store.as_deref_mut().map(|s| s as &mut dyn Store),
@@ -130,6 +135,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Invalidate(args) => {
             logging::init(global.verbose, global.quiet);
+            config::name_arg("--app", &args.app)?;
+            let if_token =
+                cmd::invalidate::if_token(args.if_token.as_deref(), &mut std::io::stdin().lock())?;
             let location = db_location(global)?;
             // Opening read-only first: invalidate never creates a database.
             if open_if_present(global)?.is_none() {
@@ -141,7 +149,7 @@ fn run(cli: Cli) -> Result<()> {
             let kind = args
                 .ticket
                 .map_or(app::Kind::AccessToken, app::Kind::Ticket);
-            cmd::invalidate::run(store.as_mut(), &args.app, kind, args.if_token.as_deref())
+            cmd::invalidate::run(store.as_mut(), &args.app, kind, if_token.as_deref())
         }
     }
 }
@@ -160,8 +168,11 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
             (vec![app], None)
         }
         None => {
+            for name in &args.apps {
+                config::name_arg("--app", name)?;
+            }
             let path = config_path(global).ok_or_else(|| {
-                let named = match args.apps.first() {
+                let named = match args.apps.first().map(|n| text::clip(n, 40)) {
                     Some(name) => format!("--app {name} names an app of a config file, and there is none: pass --config FILE, or refresh it with --appid ID --name {name}"),
                     None => "no app to refresh: pass --appid ID (with the secret in WXTOKEN_SECRET or --secret-file), or list apps in a config file (--config FILE)".to_string(),
                 };
@@ -217,12 +228,12 @@ fn not_another_configured_app(global: &Global, app: &app::App) -> Result<()> {
     };
     match apps.iter().find(|a| a.name == app.name) {
         Some(c) if c.appid != app.appid || c.api != app.api => Err(usage(format!(
-            "app {:?} is in the config {} with appid {} (api {}): refresh it with --app {}, or store this one under another --name",
-            app.name,
+            "app {} is in the config {} with appid {} (api {}): refresh it with --app {}, or store this one under another --name",
+            text::quoted(&app.name),
             path.display(),
-            c.appid,
+            text::shown(&c.appid),
             c.api.as_str(),
-            app.name
+            text::shown(&app.name)
         ))),
         _ => Ok(()),
     }
@@ -249,9 +260,14 @@ fn select(apps: Vec<app::App>, names: &[String]) -> Result<Vec<app::App>> {
     }
     for name in names {
         if !apps.iter().any(|a| &a.name == name) {
-            let known: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+            let mut known: Vec<String> =
+                apps.iter().take(10).map(|a| text::shown(&a.name)).collect();
+            if apps.len() > 10 {
+                known.push(format!("and {} more", apps.len() - 10));
+            }
             return Err(usage(format!(
-                "unknown app {name:?}: the config lists {}",
+                "unknown app {}: the config lists {}",
+                text::quoted(name),
                 known.join(", ")
             )));
         }
@@ -302,7 +318,21 @@ fn usage_line(e: &clap::Error) -> String {
         None => "wxtoken --help".to_string(),
     };
     let problem = parts.join(" ").replace(" tip: ", "; ");
-    format!("{} (see `{help}`)", problem.trim())
+    format!("{} (see `{help}`)", clip_quoted(problem.trim()))
+}
+
+/// clap's message with each value it quotes ('...') cut to a few dozen
+/// characters and the whole to a few hundred: a 70 kB argument is not echoed.
+fn clip_quoted(problem: &str) -> String {
+    let clipped: Vec<String> = problem
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            1 => text::clip(part, 60),
+            _ => part.to_string(),
+        })
+        .collect();
+    text::clip(&clipped.join("'"), 600)
 }
 
 /// The error and its causes on one line, `: `-separated, without the repeats

@@ -17,7 +17,17 @@ pub const BODY_LIMIT: u64 = 64 * 1024;
 /// The longest lifetime accepted in `expires_in` (WeChat gives at most 7200 s).
 pub const MAX_EXPIRES_IN: i64 = 86_400;
 /// The longest token or ticket accepted (WeChat asks to reserve 512 characters).
-pub const MAX_VALUE_LEN: usize = 4096;
+pub const MAX_VALUE_LEN: usize = 2048;
+/// The characters of WeChat's tokens and tickets besides ASCII letters and digits.
+/// Anything else is refused before it is stored: `show`'s output goes to `eval`.
+const VALUE_PUNCTUATION: &[u8] = b"-_.~+/=";
+
+/// Whether `value` can be a token or ticket: only WeChat's alphabet.
+pub fn token_alphabet(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || VALUE_PUNCTUATION.contains(&b))
+}
 /// Tries per call, the first included, for transient failures.
 const MAX_TRIES: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(400);
@@ -208,7 +218,7 @@ fn meaning(errcode: i64, errmsg: &str, ticket: bool) -> (String, String) {
             )
         }
         _ => (
-            printable(errmsg, 120),
+            crate::text::clip(errmsg, 120),
             "see WeChat's global error code list".to_string(),
         ),
     }
@@ -234,19 +244,6 @@ fn quoted_ip(errmsg: &str) -> Option<String> {
     None
 }
 
-/// At most `max` characters of `s`, control characters replaced.
-fn printable(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if s.chars().count() > max {
-        out.push('…');
-    }
-    out
-}
-
 /// Turns an upstream answer into an issued value or a failure. `field` is the
 /// JSON key of the value: `access_token` or `ticket`. Never panics.
 pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
@@ -268,7 +265,10 @@ pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
             } else {
                 "not JSON"
             };
-            return bad(format!("{what}, starting {:?}", printable(&start, 40)));
+            return bad(format!(
+                "{what}, starting {}",
+                crate::text::quoted_max(&start, 40)
+            ));
         }
     };
     let Some(obj) = json.as_object() else {
@@ -295,9 +295,9 @@ pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
     if value.len() > MAX_VALUE_LEN {
         return bad(format!("{field} longer than {MAX_VALUE_LEN} characters"));
     }
-    if !value.bytes().all(|b| b.is_ascii_graphic() && b != b'\'') {
+    if !token_alphabet(value) {
         return bad(format!(
-            "{field} holds characters a token never has (spaces, quotes or non-ASCII)"
+            "{field} holds characters a token never has (only letters, digits and -_.~+/= are accepted)"
         ));
     }
     let expires_in = match obj.get("expires_in") {
@@ -605,6 +605,11 @@ mod tests {
             r#"{"access_token":"T","expires_in":1e12}"#,
             r#"{"access_token":"T","expires_in":"7200"}"#,
             r#"{"access_token":"a b","expires_in":7200}"#,
+            r#"{"access_token":"a;b","expires_in":7200}"#,
+            r#"{"access_token":"a'b","expires_in":7200}"#,
+            r#"{"access_token":"$(id)","expires_in":7200}"#,
+            r#"{"access_token":"a\u001bb","expires_in":7200}"#,
+            r#"{"access_token":"é","expires_in":7200}"#,
             r#"{"access_token":7,"expires_in":7200}"#,
             r#"[]"#,
             "<html>",
@@ -616,6 +621,18 @@ mod tests {
                 "accepted {body}"
             );
         }
+    }
+
+    #[test]
+    fn values_are_bounded_to_2048_characters_of_the_token_alphabet() {
+        let of = |v: &str| ok(&format!(r#"{{"access_token":"{v}","expires_in":7200}}"#));
+        let alphabet = "AZaz09-_.~+/=";
+        assert_eq!(of(alphabet).unwrap().value, alphabet);
+        assert!(of(&"A".repeat(2048)).is_ok());
+        assert!(matches!(
+            of(&"A".repeat(2049)),
+            Err(Failure::BadResponse(_))
+        ));
     }
 
     #[test]
@@ -672,7 +689,9 @@ mod fuzz {
             issued
                 .value
                 .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'\'')
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b)),
+            "accepted {:?}",
+            issued.value
         );
         assert!((1..=MAX_EXPIRES_IN).contains(&issued.expires_in));
         let json: serde_json::Value = serde_json::from_slice(body).expect("accepted non-JSON");
@@ -691,6 +710,8 @@ mod fuzz {
             any::<f64>().prop_map(serde_json::Value::from),
             ".{0,12}".prop_map(serde_json::Value::from),
             "[A-Za-z0-9_-]{0,40}".prop_map(serde_json::Value::from),
+            "[ -~]{0,40}".prop_map(serde_json::Value::from),
+            "[A-Za-z0-9_.~+/=-]{2040,2050}".prop_map(serde_json::Value::from),
             Just(serde_json::json!([])),
             Just(serde_json::json!({})),
         ]

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::clock;
 use crate::store::Store;
+use crate::text::shown;
 
 pub fn run(
     store: Option<&mut dyn Store>,
@@ -26,19 +27,20 @@ pub fn run(
         "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
     ];
     let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    // Every text column may come from another writer of the table.
     for a in &attempts {
         rows.push(vec![
             clock::local(a.started_ms.div_euclid(1000), "%Y-%m-%d %H:%M:%S"),
-            a.app.clone(),
-            a.kind.clone(),
+            shown(&a.app),
+            shown(&a.kind),
             if a.forced {
-                format!("{} (forced)", a.outcome)
+                format!("{} (forced)", shown(&a.outcome))
             } else {
-                a.outcome.clone()
+                shown(&a.outcome)
             },
             a.errcode.map_or("-".to_string(), |c| c.to_string()),
             format!("{} ms", a.duration_ms),
-            a.message.clone().unwrap_or_default(),
+            a.message.as_deref().map(shown).unwrap_or_default(),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())

@@ -20,6 +20,7 @@ use crate::clock;
 use crate::error::Silent;
 use crate::secret::{Secret, short};
 use crate::store::{Attempt, Commit, Row, Stats, Store};
+use crate::text::shown;
 use crate::upstream::{Call, Client, Failure, Outcome};
 
 /// How many forced stable calls WeChat allows a day, and how far apart.
@@ -245,7 +246,9 @@ impl Run<'_> {
                 eprintln!(
                     "wxtoken: {}",
                     crate::secret::redact(&format!(
-                        "{name}: another wxtoken run just tried and failed, not calling again: {failure}"
+                        "{}: another wxtoken run just tried and failed, not calling again: {}",
+                        shown(name),
+                        crate::text::clip(&failure, 500)
                     ))
                 );
                 continue;
@@ -321,7 +324,11 @@ impl Run<'_> {
             self.failed += 1;
             eprintln!(
                 "wxtoken: {}",
-                crate::secret::redact(&format!("{name}: {}", done.failures.join("; ")))
+                crate::secret::redact(&format!(
+                    "{}: {}",
+                    shown(name),
+                    shown(&done.failures.join("; "))
+                ))
             );
         }
         Ok(())

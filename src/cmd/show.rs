@@ -11,11 +11,19 @@ use anyhow::Result;
 use crate::app::Kind;
 use crate::cli::{ShowArgs, ShowFormat};
 use crate::clock;
+use crate::config;
 use crate::error::{no_token, usage};
 use crate::store::{Lookup, Store};
+use crate::text::{quoted, sh_quote};
 
 pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
+    if let Some(app) = &args.app {
+        config::name_arg("--app", app)?;
+    }
+    if let Some(appid) = &args.appid {
+        config::appid_arg("--appid", appid)?;
+    }
     let lookup = match (&args.app, &args.appid) {
         (Some(app), _) => Lookup::App(app),
         (None, Some(appid)) => Lookup::Appid(appid),
@@ -27,17 +35,20 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
         (1, _, _) => rows.remove(0),
         (0, Some(app), _) if kind == Kind::AccessToken => {
             return Err(no_token(format!(
-                "no {what} stored for app {app:?}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)"
+                "no {what} stored for app {}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)",
+                quoted(app)
             )));
         }
         (0, Some(app), _) => {
             return Err(no_token(format!(
-                "no {what} stored for app {app:?}: list it in the app's tickets in the config file (classic and stable apps issue jsapi and wx_card, WeCom apps jsapi and agent_config), then run `wxtoken refresh`"
+                "no {what} stored for app {}: list it in the app's tickets in the config file (classic and stable apps issue jsapi and wx_card, WeCom apps jsapi and agent_config), then run `wxtoken refresh`",
+                quoted(app)
             )));
         }
         (0, None, Some(appid)) => {
             return Err(no_token(format!(
-                "no {what} stored for appid {appid:?}: run `wxtoken refresh`"
+                "no {what} stored for appid {}: run `wxtoken refresh`",
+                quoted(appid)
             )));
         }
         (0, None, None) => {
@@ -46,9 +57,12 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
             )));
         }
         (_, _, appid) => {
-            let names: Vec<String> = rows.iter().map(|r| format!("{:?}", r.app)).collect();
+            let mut names: Vec<String> = rows.iter().take(10).map(|r| quoted(&r.app)).collect();
+            if rows.len() > 10 {
+                names.push(format!("and {} more", rows.len() - 10));
+            }
             let why = match appid {
-                Some(id) => format!("several apps have appid {id:?}"),
+                Some(id) => format!("several apps have appid {}", quoted(id)),
                 None => "several apps are stored".to_string(),
             };
             return Err(usage(format!(
@@ -59,16 +73,16 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
     };
     let now = clock::now();
     let left = row.expires_at - now;
-    let app = &row.app;
+    let app = quoted(&row.app);
     if let Some(at) = row.invalidated_at {
         return Err(no_token(format!(
-            "the {what} of app {app:?} was invalidated at {}: run `wxtoken refresh`",
+            "the {what} of app {app} was invalidated at {}: run `wxtoken refresh`",
             clock::rfc3339(at)
         )));
     }
     if left <= 0 {
         return Err(no_token(format!(
-            "the {what} of app {app:?} expired at {}: run `wxtoken refresh` (is cron running it?)",
+            "the {what} of app {app} expired at {}: run `wxtoken refresh` (is cron running it?)",
             clock::rfc3339(row.expires_at)
         )));
     }
@@ -76,27 +90,37 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
     let lifetime = row.expires_at - row.fetched_at;
     if left < min_ttl && min_ttl >= lifetime {
         return Err(no_token(format!(
-            "--min-ttl {min_ttl}s is longer than the {what} of app {app:?} lives ({lifetime}s): lower it"
+            "--min-ttl {min_ttl}s is longer than the {what} of app {app} lives ({lifetime}s): lower it"
         )));
     }
     if left < min_ttl {
         return Err(no_token(format!(
-            "the {what} of app {app:?} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
+            "the {what} of app {app} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
         )));
+    }
+    // wxtoken stores only WeChat's alphabet, but other writers share the table:
+    // a value that could move a terminal's cursor is not printed in any format.
+    if row.value.chars().any(char::is_control) {
+        anyhow::bail!(
+            "the {what} of app {app} holds control characters, so something other than wxtoken wrote it: not printing it; run `wxtoken refresh --force` to replace it"
+        );
     }
     let text = match args.format {
         ShowFormat::Plain => format!("{}\n", row.value),
-        ShowFormat::Env => format!("{}='{}'\n", kind.env_name(), row.value),
+        ShowFormat::Env => format!("{}={}\n", kind.env_name(), sh_quote(&row.value)),
         ShowFormat::Json => format!(
             "{}\n",
-            serde_json::json!({
-                "app": row.app,
-                "appid": row.appid,
-                "kind": row.kind,
-                "token": row.value,
-                "expires_at": clock::rfc3339(row.expires_at),
-                "expires_in": left,
-            })
+            crate::text::json(
+                &serde_json::json!({
+                    "app": row.app,
+                    "appid": row.appid,
+                    "kind": row.kind,
+                    "token": row.value,
+                    "expires_at": clock::rfc3339(row.expires_at),
+                    "expires_in": left,
+                }),
+                false
+            )?
         ),
     };
     out.write_all(text.as_bytes())?;

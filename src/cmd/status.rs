@@ -12,6 +12,7 @@ use crate::cli::StatusFormat;
 use crate::clock;
 use crate::duration::human;
 use crate::store::{Row, Stats, Store};
+use crate::text::shown;
 
 /// A valid value with less than this left is "expiring": a refresh is overdue.
 const EXPIRING: i64 = 15 * 60;
@@ -134,7 +135,7 @@ pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write
     let text = match format {
         StatusFormat::Table => table(lines, now),
         StatusFormat::Json => {
-            let mut s = serde_json::to_string_pretty(lines)?;
+            let mut s = crate::text::json(&lines, true)?;
             s.push('\n');
             s
         }
@@ -186,14 +187,18 @@ fn table(lines: &[Line], now: i64) -> String {
     };
     let dash = || "-".to_string();
     for l in lines {
+        // Names, appids and outcomes may come from other writers of the table.
         let kind = match l.kind.strip_suffix("_ticket") {
-            Some(ticket) => ticket.to_string(),
-            None => l.api.clone().unwrap_or_else(dash),
+            Some(ticket) => shown(ticket),
+            None => l.api.as_deref().map(shown).unwrap_or_else(dash),
         };
         cells.push(vec![
-            l.app.clone(),
+            shown(&l.app),
             kind,
-            l.appid.as_deref().map(shorten).unwrap_or_else(dash),
+            l.appid
+                .as_deref()
+                .map(|a| shown(&shorten(a)))
+                .unwrap_or_else(dash),
             l.state.to_string(),
             l.expires_at.map(when).unwrap_or_else(dash),
             l.expires_in
@@ -201,7 +206,7 @@ fn table(lines: &[Line], now: i64) -> String {
                 .map(human)
                 .unwrap_or_else(dash),
             match (&l.last_outcome, l.last_attempt_at) {
-                (Some(o), Some(t)) => format!("{o} {}", when(t)),
+                (Some(o), Some(t)) => format!("{} {}", shown(o), when(t)),
                 _ => dash(),
             },
             l.failures_in_a_row.to_string(),
@@ -312,11 +317,20 @@ fn prometheus(lines: &[Line]) -> String {
     out
 }
 
-/// Escapes a label value: backslash, double quote and newline.
+/// Escapes a label value as the exposition format asks (backslash, double
+/// quote, newline), and control and bidirectional characters as every format
+/// shows them, `\u{202e}` (its backslash escaped in turn).
 fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push_str(&shown(c.encode_utf8(&mut [0; 4])).replace('\\', "\\\\")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -325,6 +339,7 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_label("a\"b\\c\nd"), r#"a\"b\\c\nd"#);
+        assert_eq!(escape_label("a\u{202e}b\u{1b}"), r"a\\u{202e}b\\u{1b}");
     }
 }

@@ -12,6 +12,9 @@ use crate::error::usage;
 pub mod pg;
 pub mod sqlite;
 
+/// The longest `--db` / `WXTOKEN_DB`, in bytes.
+pub const MAX_DB_ARG: usize = 4096;
+
 /// Where the database is: `--db` / `WXTOKEN_DB`.
 #[derive(Clone, Debug)]
 pub enum Location {
@@ -25,11 +28,18 @@ impl Location {
     /// `--db` as given: a `postgres://` or `postgresql://` URL means PostgreSQL,
     /// anything else without `://` is a SQLite file.
     pub fn parse(db: PathBuf) -> Result<Location> {
+        // PATH_MAX: no longer path can be opened, and no URL needs more.
+        if db.as_os_str().len() > MAX_DB_ARG {
+            return Err(usage(format!(
+                "--db / WXTOKEN_DB is longer than {MAX_DB_ARG} bytes (starting {})",
+                crate::text::quoted_max(&db.to_string_lossy(), 40)
+            )));
+        }
         match db.to_str() {
             Some(s) if pg::Url::is_url(s) => Ok(Location::Postgres(Box::new(pg::Url::parse(s)?))),
             Some(s) if s.contains("://") => Err(usage(format!(
                 "--db {}://...: not a database wxtoken knows: give a SQLite file path or a postgres:// URL",
-                s.split("://").next().unwrap_or_default()
+                crate::text::clip(s.split("://").next().unwrap_or_default(), 40)
             ))),
             _ => Ok(Location::Sqlite(db)),
         }

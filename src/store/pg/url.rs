@@ -55,6 +55,12 @@ impl Url {
     }
 
     pub fn parse(url: &str) -> Result<Url> {
+        if url.len() > crate::store::MAX_DB_ARG {
+            return Err(usage(format!(
+                "the database URL is longer than {} bytes",
+                crate::store::MAX_DB_ARG
+            )));
+        }
         let (head, query) = split(url);
         let mut shown = head.to_string();
         if let Some((user, password)) = credentials(head) {
@@ -105,8 +111,9 @@ impl Url {
         }
         let mut config = postgres::Config::from_str(&parsable).map_err(|e| {
             usage(format!(
-                "invalid database URL {shown}: {}",
-                super::describe(&e)
+                "invalid database URL {}: {}",
+                crate::text::clip(&shown, 200),
+                crate::text::clip(&super::describe(&e), 200)
             ))
         })?;
         if config.get_connect_timeout().is_none() {
