@@ -191,7 +191,10 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
             (Ok(secret), _) => ready.push((app, secret)),
             (Err(e), Some(file)) => {
                 unreadable += 1;
-                eprintln!("wxtoken: config {}: {}", file.display(), message(&e));
+                eprintln!(
+                    "wxtoken: {}",
+                    text::shown(&format!("config {}: {}", file.display(), message(&e)))
+                );
             }
             (Err(e), None) => return Err(e),
         }
@@ -290,9 +293,17 @@ fn db_location(global: &Global) -> Result<store::Location> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|base| store::Location::Sqlite(base.join("wxtoken").join("tokens.db")))
+        .map(|base| base.join("wxtoken").join("tokens.db"))
         .ok_or_else(|| {
             usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
+        })
+        .and_then(|path| {
+            text::max_bytes(
+                "the default database path (under XDG_DATA_HOME or HOME)",
+                &path.to_string_lossy(),
+                store::MAX_DB_ARG,
+            )?;
+            Ok(store::Location::Sqlite(path))
         })
 }
 

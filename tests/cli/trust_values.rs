@@ -284,6 +284,25 @@ both! {
     }
 }
 
+both! {
+    /// Upstream's messages reach the failure line, the history and the status
+    /// escaped.
+    fn upstream_messages_are_escaped(backend) {
+        let up = StandIn::script(vec![Reply::json(
+            r#"{"errcode":99999,"errmsg":"odd\u202e gnp.exe \u001b[2J \u009b31m"}"#,
+        )]);
+        let env = backend.with(&up);
+        let run = env.refresh(&[]);
+        run.expect(1).stderr_has("odd\\u{202e} gnp.exe \\u{1b}[2J \\u{9b}31m");
+        assert_clean("refresh", &run.0);
+        for args in [&["history"][..], &["status", "--format", "json"]] {
+            let run = env.run(args);
+            run.expect(0);
+            assert_clean(&format!("{args:?}"), &run.0);
+        }
+    }
+}
+
 /// Config names and appids with control or bidi characters are refused; the
 /// database may still hold such names from other writers (above).
 #[test]
@@ -436,6 +455,8 @@ fn every_input_is_bounded() {
         vec![("WXTOKEN_DB", &url)],
     ));
     cases.push((vec!["refresh"], vec![("WXTOKEN_CONFIG", &long)]));
+    cases.push((vec!["show"], vec![("XDG_DATA_HOME", &long)]));
+    cases.push((vec!["status"], vec![("HOME", &long)]));
     for (_, path) in &config_paths {
         cases.push((vec!["--config", path, "refresh"], vec![]));
         cases.push((vec!["--config", path, "status"], vec![]));
@@ -453,6 +474,9 @@ fn every_input_is_bounded() {
         let mut cmd = env.command(&args);
         cmd.env("S", SECRET);
         for (k, v) in vars {
+            if k == "XDG_DATA_HOME" || k == "HOME" {
+                cmd.env_remove("WXTOKEN_DB");
+            }
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
