@@ -111,7 +111,7 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
     check_name(&name).map_err(|e| format!("{}: {e}", at("name")))?;
     if raw.secret.is_some() {
         return Err(format!(
-            "{}: secrets are not accepted in the config file; put the secret in a file (secret_file = \"/etc/wxtoken/NAME.secret\", mode 0600) or a variable (secret_env = \"...\")",
+            "{}: secrets are not accepted in the config file; put the secret in a file (secret_file = \"/etc/wxtoken/{name}.secret\", mode 0600) or a variable (secret_env = \"...\")",
             at("secret")
         ));
     }
@@ -234,7 +234,7 @@ fn check_appid(appid: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `--app NAME` (or `--name`) as a lookup: any name the database may hold, up to the bound.
+/// `--app NAME` as a lookup: any name the database may hold, up to the bound.
 pub fn name_arg(flag: &str, name: &str) -> Result<()> {
     crate::text::max_chars(flag, name, MAX_NAME)
 }

@@ -28,11 +28,11 @@ impl Location {
     /// `--db` as given: a `postgres://` or `postgresql://` URL means PostgreSQL,
     /// anything else without `://` is a SQLite file.
     pub fn parse(db: PathBuf) -> Result<Location> {
-        // PATH_MAX: no longer path can be opened, and no URL needs more.
+        // PATH_MAX: no longer path can be opened, and no URL needs more. Not
+        // quoted: a URL's start may hold its password.
         if db.as_os_str().len() > MAX_DB_ARG {
             return Err(usage(format!(
-                "--db / WXTOKEN_DB is longer than {MAX_DB_ARG} bytes (starting {})",
-                crate::text::quoted_max(&db.to_string_lossy(), 40)
+                "--db / WXTOKEN_DB is longer than {MAX_DB_ARG} bytes"
             )));
         }
         match db.to_str() {

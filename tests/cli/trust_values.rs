@@ -381,7 +381,7 @@ fn every_input_is_bounded() {
     let long = "x".repeat(70_000);
     let wide = "名".repeat(24_000);
     let digits = "9".repeat(70_000);
-    let url = format!("postgres://u@h/{long}");
+    let url = format!("postgres://u:hunter2-db-pass@h/{long}");
     let scheme = format!("{long}://x");
     // One app whose field `key` is `value`.
     let good_app = |key: &str, value: &str| {
@@ -490,6 +490,10 @@ fn every_input_is_bounded() {
             &err[..err.len().min(2000)]
         );
         assert!(!err.contains(&"x".repeat(400)), "{what} echoed the input");
+        assert!(
+            !err.contains("hunter2"),
+            "{what} showed the password: {err}"
+        );
     }
     assert_eq!(up.count("/cgi-bin/token"), 1, "no input reached upstream");
 }
