@@ -25,7 +25,8 @@ use crate::upstream::{Call, Client, Failure, Outcome};
 /// How many forced stable calls WeChat allows a day, and how far apart.
 const STABLE_FORCE_PER_DAY: i64 = 20;
 const STABLE_FORCE_GAP_MS: i64 = 30_000;
-/// Upstream's `Date` further than this from the local clock gets a warning.
+/// Upstream's `Date` further than this from the local clock gets a warning; a
+/// stored value fetched further than this ahead of the local clock is renewed.
 const MAX_CLOCK_SKEW: i64 = 60;
 /// How often an app whose lease another process holds is looked at again.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
@@ -57,6 +58,18 @@ struct Target {
     app: App,
     secret: Secret,
     seen: HashMap<Kind, String>,
+}
+
+impl Target {
+    /// Whether `plan` looks at stored values of this kind: the token and the
+    /// tickets the app is configured for.
+    fn refreshes(&self, kind: &str) -> bool {
+        match kind_of(kind) {
+            Some(Kind::AccessToken) => true,
+            Some(Kind::Ticket(t)) => self.app.tickets.contains(&t),
+            None => false,
+        }
+    }
 }
 
 /// What one worker is asked to do for one app.
@@ -94,6 +107,17 @@ pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> R
             .filter_map(|r| Some((kind_of(&r.kind)?, r.value.clone())))
             .collect();
         let target = Arc::new(Target { app, secret, seen });
+        for r in stored.iter().filter(|r| target.refreshes(&r.kind)) {
+            if let Some(ahead) = fetched_ahead(r, now) {
+                log::warn!(
+                    "{}: its {} was fetched {} ahead of this host's clock ({}): renewing it, since its expiry is just as far off; a clock ran fast (another host's, or this one's before it was set back): check the time sync (NTP)",
+                    target.app.name,
+                    r.kind,
+                    crate::duration::human(ahead),
+                    clock::rfc3339(r.fetched_at)
+                );
+            }
+        }
         if plan(&target, stored, now, opts).is_some() {
             pending.push_back(target);
         } else {
@@ -386,6 +410,7 @@ fn plan(target: &Arc<Target>, stored: &[Row], now: i64, opts: &Options) -> Optio
     let due = |kind: Kind| match row(kind) {
         None => true,
         Some(r) if r.api != app.api.as_str() || r.appid != app.appid => true,
+        Some(r) if fetched_ahead(r, now).is_some() => true,
         // Forced: due unless another process stored a new value since this run looked.
         Some(r) if opts.force => target.seen.get(&kind) == Some(&r.value),
         Some(r) => r.invalidated_at.is_some() || r.expires_at <= now + opts.ahead,
@@ -411,6 +436,13 @@ fn plan(target: &Arc<Target>, stored: &[Row], now: i64, opts: &Options) -> Optio
         force: opts.force,
         guard: None,
     })
+}
+
+/// How far a stored value's `fetched_at` lies ahead of `now`, when that is more
+/// than `MAX_CLOCK_SKEW`: a clock that ran fast fetched it, and its `expires_at`
+/// (from the same clock) says nothing about when it really expires.
+fn fetched_ahead(row: &Row, now: i64) -> Option<i64> {
+    Some(row.fetched_at - now).filter(|&ahead| ahead > MAX_CLOCK_SKEW)
 }
 
 /// One app's upstream work: the token if due, then each due ticket with the
@@ -589,4 +621,142 @@ fn owner_id() -> String {
         .unwrap_or_else(|_| "host".to_string());
     let random = RandomState::new().hash_one(clock::now_ms());
     format!("{host}:{}:{random:016x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::SecretSource;
+
+    const NOW: i64 = 1_795_471_186;
+    const AHEAD: i64 = 75 * 60;
+
+    fn target(tickets: Vec<Ticket>) -> Arc<Target> {
+        let app = App {
+            name: "shop".to_string(),
+            api: Api::Classic,
+            appid: "wxshop".to_string(),
+            secret: SecretSource::Env("S".to_string()),
+            tickets,
+            api_base: "http://127.0.0.1:1".to_string(),
+            daily_budget: 1800,
+        };
+        let seen = HashMap::from([(Kind::AccessToken, "TOKEN".to_string())]);
+        Arc::new(Target {
+            app,
+            secret: Secret::new("s3cr3t-unit".to_string()),
+            seen,
+        })
+    }
+
+    fn row(kind: Kind, fetched_at: i64, expires_at: i64) -> Row {
+        Row {
+            app: "shop".to_string(),
+            kind: kind.as_str().to_string(),
+            api: "classic".to_string(),
+            appid: "wxshop".to_string(),
+            value: "TOKEN".to_string(),
+            fetched_at,
+            expires_at,
+            invalidated_at: None,
+            source_token: None,
+        }
+    }
+
+    fn opts(force: bool) -> Options {
+        Options {
+            force,
+            ahead: AHEAD,
+            timeout: Duration::from_secs(10),
+            jobs: 1,
+        }
+    }
+
+    /// `plan` on a stored token fetched and expiring at these offsets from now.
+    #[test]
+    fn plan_distrusts_values_from_a_clock_that_ran_fast() {
+        let h = 3600;
+        // (what, fetched_at - now, expires_at - now, force, due)
+        let cases = [
+            ("fresh", -600, 6600, false, false),
+            (
+                "expires exactly at the --ahead boundary",
+                -2700,
+                AHEAD,
+                false,
+                true,
+            ),
+            (
+                "expires a second past the boundary",
+                -2699,
+                AHEAD + 1,
+                false,
+                false,
+            ),
+            ("expired", -7300, -100, false, true),
+            (
+                "fetched 3 h ahead, expires 5 h ahead",
+                3 * h,
+                5 * h,
+                false,
+                true,
+            ),
+            (
+                "fetched exactly a minute ahead",
+                MAX_CLOCK_SKEW,
+                7200,
+                false,
+                false,
+            ),
+            (
+                "fetched a minute and a second ahead",
+                MAX_CLOCK_SKEW + 1,
+                7200,
+                false,
+                true,
+            ),
+            (
+                "far-future expiry, fetched 10 days ahead",
+                240 * h,
+                242 * h,
+                false,
+                true,
+            ),
+            ("far-future expiry, fetched now", 0, 240 * h, false, false),
+            ("forced, fetched 3 h ahead", 3 * h, 5 * h, true, true),
+        ];
+        for (what, fetched, expires, force, due) in cases {
+            let stored = [row(Kind::AccessToken, NOW + fetched, NOW + expires)];
+            let job = plan(&target(vec![]), &stored, NOW, &opts(force));
+            assert_eq!(job.is_some(), due, "{what}");
+            if let Some(job) = job {
+                assert!(job.token_due, "{what}: the token is due");
+                assert_eq!(job.token, None, "{what}: no stored token is reused");
+            }
+        }
+    }
+
+    /// A ticket fetched ahead of the clock is due; its token, if sane, is reused.
+    #[test]
+    fn plan_renews_a_ticket_from_a_clock_that_ran_fast() {
+        let stored = [
+            row(Kind::AccessToken, NOW - 600, NOW + 6600),
+            row(Kind::Ticket(Ticket::Jsapi), NOW + 3600, NOW + 10_800),
+        ];
+        let job = plan(&target(vec![Ticket::Jsapi]), &stored, NOW, &opts(false)).unwrap();
+        assert!(!job.token_due);
+        assert_eq!(job.token.as_deref(), Some("TOKEN"));
+        assert_eq!(job.tickets, vec![Ticket::Jsapi]);
+        // A ticket the app no longer asks for is not looked at.
+        assert!(plan(&target(vec![]), &stored, NOW, &opts(false)).is_none());
+    }
+
+    #[test]
+    fn fetched_ahead_counts_from_the_minute() {
+        let r = |fetched| row(Kind::AccessToken, NOW + fetched, NOW + 7200);
+        assert_eq!(fetched_ahead(&r(-5), NOW), None);
+        assert_eq!(fetched_ahead(&r(60), NOW), None);
+        assert_eq!(fetched_ahead(&r(61), NOW), Some(61));
+        assert_eq!(fetched_ahead(&r(10_800), NOW), Some(10_800));
+    }
 }
