@@ -6,7 +6,9 @@
 //! in one transaction that also releases the lease. An app whose lease another
 //! process holds is watched until that process has stored a fresh value (nothing
 //! to do) or recorded a failure (reported, not repeated), or until the lease
-//! expired (a crashed holder: this run takes over).
+//! expired (a crashed holder: this run takes over). A lease that ends further
+//! ahead than any wxtoken takes one was written by a clock that ran fast: it is
+//! taken over at once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -35,6 +37,10 @@ const DAY_MS: i64 = 86_400_000;
 /// A holder that died is taken over after that; one that is merely late still
 /// cannot overwrite a newer value (the store only replaces older ones).
 const LEASE_MARGIN: i64 = 5;
+/// The longest lease any wxtoken takes. One ending later than this from now was
+/// written by a clock that ran fast (a host's, or the database server's before it
+/// was set back) and is taken over: it would block every refresh for that long.
+const LONGEST_LEASE: i64 = 3 * crate::cli::MAX_TIMEOUT.as_secs() as i64 + LEASE_MARGIN;
 /// How long the attempts history is kept.
 const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
 
@@ -236,9 +242,19 @@ impl Run<'_> {
         let names: Vec<String> = batch.iter().map(|t| t.app.name.clone()).collect();
         let now = clock::now();
         let lease_end = now + self.opts.app_budget().as_secs() as i64 + LEASE_MARGIN;
-        let taken = self
+        let leases = self
             .store
-            .take_leases(&names, &self.owner, now, lease_end)?;
+            .take_leases(&names, &self.owner, now, lease_end, LONGEST_LEASE)?;
+        for lease in &leases.overruled {
+            log::warn!(
+                "{}: took over the lease of {} that ends {}: no wxtoken takes one for more than {}, so a clock that ran fast wrote it; check the time sync (NTP) of that host or the database server",
+                lease.app,
+                lease.owner,
+                clock::rfc3339(lease.expires_at),
+                crate::duration::human(LONGEST_LEASE)
+            );
+        }
+        let taken = leases.taken;
         let rows = if taken.is_empty() {
             HashMap::new()
         } else {

@@ -1,9 +1,55 @@
 //! Clocks that disagree: leases and values written by a clock that ran fast, and
 //! a run waiting for another's lease, on SQLite and (`both!`) on PostgreSQL.
 
-use crate::support::{Env, StandIn, both, now};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{Env, Run, StandIn, both, now};
 
 const APPID: &str = "wx85871939f7f9b647";
+
+/// The owner id of a lease another wxtoken run (on another host) holds.
+const OTHER: &str = "other-host:4242:00c0ffee00c0ffee";
+
+/// `2026-11-26T03:40:00Z` for a Unix time.
+fn rfc3339(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix).unwrap().to_string()
+}
+
+/// A database with the schema and no token, the app's lease held by `OTHER`
+/// until `expires_at`.
+fn plant_lease(env: &Env, expires_at: i64) {
+    env.refresh(&[]).expect(0);
+    env.exec(&format!(
+        "DELETE FROM wxtoken_tokens; DELETE FROM wxtoken_attempts;
+         INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES ('{APPID}', '{OTHER}', {expires_at})"
+    ));
+}
+
+/// Runs `wxtoken ARGS`; kills it and fails the test if it runs longer than `limit`.
+#[track_caller]
+fn run_within(env: &Env, args: &[&str], limit: Duration) -> (Run, Duration) {
+    let started = Instant::now();
+    let mut child = env
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = started.elapsed();
+    (Run(child.wait_with_output().unwrap()), elapsed)
+}
 
 /// The stored token: value, fetched_at, expires_at.
 fn token_row(env: &Env) -> (String, i64, i64) {
@@ -48,5 +94,26 @@ both! {
         again.expect(0);
         assert_eq!(again.stderr(), "");
         assert_eq!(up.count("/cgi-bin/token"), 2);
+    }
+}
+
+both! {
+    /// No wxtoken takes a lease for more than 3 x 5m + 5 s: one that ends hours
+    /// from now was written by a clock that ran fast. Before, it blocked every
+    /// refresh of the app until then; now it is taken over, with a warning.
+    fn a_lease_from_a_fast_clock_is_taken_over(backend) {
+        let up = StandIn::wechat();
+        let env = backend.with(&up);
+        let expires_at = now() + 3 * 3600;
+        plant_lease(&env, expires_at);
+        let args = ["refresh", "--appid", APPID, "--timeout", "1s"];
+        let (run, _) = run_within(&env, &args, Duration::from_secs(30));
+        run.expect(0).stderr_has(&format!(
+            "wxtoken: warning: {APPID}: took over the lease of {OTHER} that ends {}",
+            rfc3339(expires_at)
+        ));
+        assert_eq!(up.count("/cgi-bin/token"), 2, "fetched");
+        assert_eq!(token_row(&env).0, format!("TOKEN-2-{APPID}"), "stored");
+        assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0, "released");
     }
 }
