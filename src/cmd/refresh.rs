@@ -6,11 +6,12 @@
 //! in one transaction that also releases the lease. An app whose lease another
 //! process holds is watched until that process has stored a fresh value (nothing
 //! to do) or recorded a failure (reported, not repeated), or until the lease
-//! expired (a crashed holder: this run takes over). A lease that ends further
+//! expired (a crashed holder: this run takes over); but never longer than a
+//! lease of its own would last, then the app fails. A lease that ends further
 //! ahead than any wxtoken takes one was written by a clock that ran fast: it is
-//! taken over at once.
+//! taken over at once. Nothing here waits without a deadline.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use crate::app::{Api, App, Kind, Ticket};
 use crate::clock;
 use crate::error::Silent;
 use crate::secret::{Secret, short};
-use crate::store::{Attempt, Commit, Row, Stats, Store};
+use crate::store::{Attempt, Commit, Lease, Row, Stats, Store};
 use crate::upstream::{Call, Client, Failure, Outcome};
 
 /// How many forced stable calls WeChat allows a day, and how far apart.
@@ -134,43 +135,44 @@ pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> R
         return Ok(());
     }
     let client = Client::new(opts.timeout);
-    let failed = std::thread::scope(|scope| {
-        let (job_tx, job_rx) = mpsc::channel::<Job>();
-        let (done_tx, done_rx) = mpsc::channel::<Done>();
-        let job_rx = Arc::new(Mutex::new(job_rx));
-        for _ in 0..opts.jobs.min(pending.len()) {
-            let (job_rx, done_tx, client) = (job_rx.clone(), done_tx.clone(), client.clone());
-            let budget = opts.app_budget();
-            scope.spawn(move || {
-                loop {
-                    let job = match job_rx.lock().map(|rx| rx.recv()) {
-                        Ok(Ok(job)) => job,
-                        _ => return,
-                    };
-                    if done_tx.send(work(&client, job, budget)).is_err() {
-                        return;
-                    }
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    // Not scoped threads: a worker stuck past its bound must not keep the run
+    // from ending (the process exits without waiting for it).
+    for _ in 0..opts.jobs.min(pending.len()) {
+        let (job_rx, done_tx, client) = (job_rx.clone(), done_tx.clone(), client.clone());
+        let budget = opts.app_budget();
+        std::thread::spawn(move || {
+            loop {
+                let job = match job_rx.lock().map(|rx| rx.recv()) {
+                    Ok(Ok(job)) => job,
+                    _ => return,
+                };
+                if done_tx.send(work(&client, job, budget)).is_err() {
+                    return;
                 }
-            });
-        }
-        drop(done_tx);
-        let mut run = Run {
-            store,
-            opts,
-            owner: owner_id(),
-            pending,
-            watching: Vec::new(),
-            in_flight: 0,
-            failed: 0,
-            counts: None,
-            warned_clock: false,
-            waited: HashSet::new(),
-            started_ms,
-        };
-        let result = run.drive(&job_tx, &done_rx);
-        drop(job_tx);
-        result.map(|()| run.failed)
-    })?;
+            }
+        });
+    }
+    drop(done_tx);
+    let mut run = Run {
+        store: &mut *store,
+        opts,
+        owner: owner_id(),
+        pending,
+        watching: Vec::new(),
+        in_flight: HashMap::new(),
+        failed: 0,
+        counts: None,
+        warned_clock: false,
+        waited: HashMap::new(),
+        holders: HashMap::new(),
+        started_ms,
+    };
+    let result = run.drive(&job_tx, &done_rx);
+    drop(job_tx);
+    let failed = result.map(|()| run.failed)?;
     store.prune(clock::now_ms() - HISTORY_KEPT_MS)?;
     if failed > 0 {
         return Err(Silent(1).into());
@@ -185,45 +187,69 @@ struct Run<'a> {
     pending: VecDeque<Arc<Target>>,
     /// Apps whose lease another process holds.
     watching: Vec<Arc<Target>>,
-    in_flight: usize,
+    /// Apps handed to a worker, and when this run gives up on each: when its
+    /// lease ends.
+    in_flight: HashMap<String, Instant>,
     failed: usize,
     /// Upstream calls in the last 24 hours, per (app, kind), read when first
     /// needed. Each app is dispatched once a run, so what this run adds is never
     /// read back.
     counts: Option<HashMap<(String, String), Stats>>,
     warned_clock: bool,
-    /// Apps whose lease another process held when this run wanted it.
-    waited: HashSet<String>,
+    /// Apps whose lease another process held when this run wanted it, and when
+    /// this run first found it held.
+    waited: HashMap<String, Instant>,
+    /// The latest lease seen of each app another process holds.
+    holders: HashMap<String, Lease>,
     /// When this run started, in Unix milliseconds.
     started_ms: i64,
 }
 
 impl Run<'_> {
+    /// Dispatches, collects results and watches other processes' leases until
+    /// every app is done. Every wait ends within a lease's length: for a
+    /// worker's result, from when the app was handed over (`give_up_late`); for
+    /// another process's lease, from when this run found it held (`waited_enough`).
     fn drive(&mut self, jobs: &mpsc::Sender<Job>, done: &mpsc::Receiver<Done>) -> Result<()> {
         let mut next_watch = Instant::now();
         loop {
             self.dispatch(jobs)?;
-            if self.in_flight == 0 && !self.pending.is_empty() {
+            if self.in_flight.is_empty() && !self.pending.is_empty() {
                 // Nothing in flight (the batch was fresh, or watched): dispatch again.
                 continue;
             }
-            if self.in_flight == 0 {
-                if self.watching.is_empty() {
-                    return Ok(());
-                }
-                std::thread::sleep(next_watch.saturating_duration_since(Instant::now()));
+            // The next thing to look at: a result's deadline, the next watch, or
+            // the end of a wait for a lease (an app waiting for a free worker).
+            let Some(until) = self
+                .in_flight
+                .values()
+                .copied()
+                .chain((!self.watching.is_empty()).then_some(next_watch))
+                .chain(
+                    self.pending
+                        .iter()
+                        .filter_map(|t| self.wait_ends(&t.app.name)),
+                )
+                .min()
+            else {
+                return Ok(());
+            };
+            let wait = until.saturating_duration_since(Instant::now());
+            if self.in_flight.is_empty() {
+                std::thread::sleep(wait);
             } else {
-                let wait = if self.watching.is_empty() {
-                    Duration::from_secs(3600)
-                } else {
-                    next_watch.saturating_duration_since(Instant::now())
-                };
                 match done.recv_timeout(wait) {
                     Ok(d) => self.finish(d)?,
                     Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        // Every worker is gone: no result is coming.
+                        for deadline in self.in_flight.values_mut() {
+                            *deadline = Instant::now();
+                        }
+                    }
                 }
             }
+            self.give_up_late()?;
             if !self.watching.is_empty() && Instant::now() >= next_watch {
                 self.watch()?;
                 next_watch = Instant::now() + WATCH_INTERVAL;
@@ -231,17 +257,51 @@ impl Run<'_> {
         }
     }
 
+    /// How long an app's lease lasts; also how long this run waits for another
+    /// process's lease of an app, from when it first found it held.
+    fn lease_length(&self) -> Duration {
+        self.opts.app_budget() + Duration::from_secs(LEASE_MARGIN as u64)
+    }
+
+    /// Fails the apps whose result did not come by the end of their lease (a
+    /// worker stuck or gone), and releases their leases.
+    fn give_up_late(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut late: Vec<String> = self
+            .in_flight
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(name, _)| name.clone())
+            .collect();
+        if late.is_empty() {
+            return Ok(());
+        }
+        late.sort();
+        for name in &late {
+            self.in_flight.remove(name);
+            self.failed += 1;
+            eprintln!(
+                "wxtoken: {name}: no result within its lease ({}: 3 x --timeout + {LEASE_MARGIN}s); nothing stored; run again",
+                crate::duration::human(self.lease_length().as_secs() as i64)
+            );
+        }
+        self.store.release_leases(&late, &self.owner)
+    }
+
     /// Takes leases for as many pending apps as there are free workers, and hands
     /// each app whose lease it got (and that is still due) to a worker.
     fn dispatch(&mut self, jobs: &mpsc::Sender<Job>) -> Result<()> {
-        let free = self.opts.jobs.saturating_sub(self.in_flight);
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|t| !self.waited_enough(&t.app.name));
+        self.pending = pending;
+        let free = self.opts.jobs.saturating_sub(self.in_flight.len());
         if free == 0 || self.pending.is_empty() {
             return Ok(());
         }
         let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
         let names: Vec<String> = batch.iter().map(|t| t.app.name.clone()).collect();
         let now = clock::now();
-        let lease_end = now + self.opts.app_budget().as_secs() as i64 + LEASE_MARGIN;
+        let lease_end = now + self.lease_length().as_secs() as i64;
         let leases = self
             .store
             .take_leases(&names, &self.owner, now, lease_end, LONGEST_LEASE)?;
@@ -254,6 +314,8 @@ impl Run<'_> {
                 crate::duration::human(LONGEST_LEASE)
             );
         }
+        self.holders
+            .extend(leases.held.into_iter().map(|l| (l.app.clone(), l)));
         let taken = leases.taken;
         let rows = if taken.is_empty() {
             HashMap::new()
@@ -264,8 +326,10 @@ impl Run<'_> {
         for target in batch {
             let name = &target.app.name;
             if !taken.contains(name) {
-                log::info!("{name}: another process is refreshing it; waiting for its result");
-                self.waited.insert(name.clone());
+                self.waited.entry(name.clone()).or_insert_with(|| {
+                    log::info!("{name}: another process is refreshing it; waiting for its result");
+                    Instant::now()
+                });
                 self.watching.push(target);
                 continue;
             }
@@ -275,7 +339,7 @@ impl Run<'_> {
                 release.push(name.clone());
                 continue;
             };
-            if self.waited.contains(name)
+            if self.waited.contains_key(name)
                 && let Some(failure) = self.failed_meanwhile(name)?
             {
                 // The process this one waited for just failed: calling again at
@@ -292,13 +356,43 @@ impl Run<'_> {
             }
             // Any job may fetch a token: its own, or a new one for a stale ticket.
             job.guard = self.guard(&target.app)?;
-            self.in_flight += 1;
+            self.in_flight
+                .insert(name.clone(), Instant::now() + self.lease_length());
             jobs.send(job).ok();
         }
         if !release.is_empty() {
             self.store.release_leases(&release, &self.owner)?;
         }
         Ok(())
+    }
+
+    /// When this run stops waiting for another process's lease of `app`: a
+    /// lease's length after it first found it held.
+    fn wait_ends(&self, app: &str) -> Option<Instant> {
+        self.waited
+            .get(app)
+            .map(|since| *since + self.lease_length())
+    }
+
+    /// Whether this run has waited for another process's lease of `app` as long
+    /// as it may; then the app fails, with a line naming the lease's holder.
+    fn waited_enough(&mut self, app: &str) -> bool {
+        if self.wait_ends(app).is_none_or(|end| Instant::now() < end) {
+            return false;
+        }
+        self.failed += 1;
+        let holder = match self.holders.get(app) {
+            Some(l) => format!("{}, until {}", l.owner, clock::rfc3339(l.expires_at)),
+            None => "owner unknown".to_string(),
+        };
+        eprintln!(
+            "wxtoken: {}",
+            crate::secret::redact(&format!(
+                "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over",
+                crate::duration::human(self.lease_length().as_secs() as i64)
+            ))
+        );
+        true
     }
 
     /// The failure another process recorded for `app` while this run waited, if
@@ -334,8 +428,11 @@ impl Run<'_> {
 
     /// Writes one app's results, reports its failures.
     fn finish(&mut self, done: Done) -> Result<()> {
-        self.in_flight -= 1;
         let name = &done.target.app.name;
+        if self.in_flight.remove(name).is_none() {
+            log::info!("{name}: a result came after this run gave up on it; not stored");
+            return Ok(());
+        }
         if let Some(skew) = done.clock_skew.filter(|s| s.abs() > MAX_CLOCK_SKEW)
             && !self.warned_clock
         {

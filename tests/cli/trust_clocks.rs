@@ -117,3 +117,64 @@ both! {
         assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0, "released");
     }
 }
+
+both! {
+    /// A live lease of another run, ending in 200 s: a `--timeout 1s` run waits
+    /// for it no longer than its own lease would last (3 x 1s + 5 s), then fails
+    /// that app with one line naming the holder and when its lease ends.
+    fn waiting_for_another_runs_lease_ends_within_the_bound(backend) {
+        let up = StandIn::wechat();
+        let env = backend.with(&up);
+        let expires_at = now() + 200;
+        plant_lease(&env, expires_at);
+        let args = ["refresh", "--appid", APPID, "--timeout", "1s"];
+        let (run, took) = run_within(&env, &args, Duration::from_secs(30));
+        run.expect(1);
+        assert!(
+            (Duration::from_secs(8)..Duration::from_secs(12)).contains(&took),
+            "gave up after {took:?}"
+        );
+        let line = format!(
+            "wxtoken: {APPID}: another wxtoken run holds its lease ({OTHER}, until {}): gave up waiting for it after 8s",
+            rfc3339(expires_at)
+        );
+        assert!(
+            run.stderr().lines().any(|l| l.starts_with(&line)),
+            "no line {line:?} in:\n{}",
+            run.stderr()
+        );
+        assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+        assert_eq!(up.count("/cgi-bin/token"), 1, "nothing fetched");
+        assert!(env.dump().is_empty(), "nothing stored");
+        assert_eq!(
+            env.text("SELECT owner FROM wxtoken_leases"),
+            OTHER,
+            "the live lease is left alone"
+        );
+    }
+}
+
+both! {
+    /// A worker that brings no result (stuck here at a test pause of 60 s) is
+    /// given up at the end of its app's lease (3 x 1s + 5 s): the run does not
+    /// wait for it, and releases the lease.
+    fn a_stuck_worker_is_given_up_when_its_lease_ends(backend) {
+        let up = StandIn::wechat();
+        let mut env = backend.with(&up);
+        let marker = env.path("paused");
+        env.set("WXTOKEN_TEST_PAUSE", &format!("before-call:{}", marker.display()));
+        let args = ["refresh", "--appid", APPID, "--timeout", "1s"];
+        let (run, took) = run_within(&env, &args, Duration::from_secs(30));
+        assert!(marker.exists(), "the worker reached the pause");
+        run.expect(1).stderr_has(&format!(
+            "wxtoken: {APPID}: no result within its lease (8s: 3 x --timeout + 5s); nothing stored"
+        ));
+        assert!(
+            (Duration::from_secs(8)..Duration::from_secs(12)).contains(&took),
+            "gave up after {took:?}"
+        );
+        assert_eq!(up.count("/cgi-bin/token"), 0);
+        assert!(env.dump().is_empty(), "nothing stored");
+        assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0, "released");
+    }
+}
