@@ -309,7 +309,7 @@ impl Run<'_> {
             log::warn!(
                 "{}: took over the lease of {} that ends {}: no wxtoken takes one for more than {}, so a clock that ran fast wrote it; check the time sync (NTP) of that host or the database server",
                 lease.app,
-                lease.owner,
+                shown(&lease.owner),
                 clock::rfc3339(lease.expires_at),
                 crate::duration::human(LONGEST_LEASE)
             );
@@ -382,7 +382,11 @@ impl Run<'_> {
         }
         self.failed += 1;
         let holder = match self.holders.get(app) {
-            Some(l) => format!("{}, until {}", l.owner, clock::rfc3339(l.expires_at)),
+            Some(l) => format!(
+                "{}, until {}",
+                shown(&l.owner),
+                clock::rfc3339(l.expires_at)
+            ),
             None => "owner unknown".to_string(),
         };
         eprintln!(
@@ -726,6 +730,16 @@ fn by_app(rows: Vec<Row>) -> HashMap<String, Vec<Row>> {
     map
 }
 
+/// A lease owner as read from the database, for one line of output: control
+/// characters escaped, at most 100 characters (any program may have written it).
+fn shown(owner: &str) -> String {
+    let mut text: String = owner.chars().take(100).collect::<String>();
+    if text.len() < owner.len() {
+        text.push_str("...");
+    }
+    text.escape_debug().to_string()
+}
+
 /// A lease owner id: host, process and a random part.
 fn owner_id() -> String {
     use std::hash::{BuildHasher, RandomState};
@@ -862,6 +876,13 @@ mod tests {
         assert_eq!(job.tickets, vec![Ticket::Jsapi]);
         // A ticket the app no longer asks for is not looked at.
         assert!(plan(&target(vec![]), &stored, NOW, &opts(false)).is_none());
+    }
+
+    #[test]
+    fn lease_owners_are_shown_on_one_short_line() {
+        assert_eq!(shown("web-1:4242:00c0ffee"), "web-1:4242:00c0ffee");
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(shown(&"x".repeat(5000)), format!("{}...", "x".repeat(100)));
     }
 
     #[test]
