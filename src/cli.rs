@@ -202,10 +202,13 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }
 
+/// The longest `--timeout`: leases are sized from it (see `cmd::refresh`).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
 fn timeout(s: &str) -> Result<Duration, String> {
     match crate::duration::parse(s)? {
         d if d.is_zero() => Err("a timeout must be at least 1s".to_string()),
-        d if d > Duration::from_secs(300) => Err("a timeout must be at most 5m".to_string()),
+        d if d > MAX_TIMEOUT => Err("a timeout must be at most 5m".to_string()),
         d => Ok(d),
     }
 }

@@ -152,6 +152,53 @@ pub struct Commit<'a> {
     pub owner: &'a str,
 }
 
+/// An app's lease as stored: who holds it, and until when (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub app: String,
+    pub owner: String,
+    pub expires_at: i64,
+}
+
+/// What `take_leases` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Leases {
+    /// The apps whose lease the caller now holds.
+    pub taken: Vec<String>,
+    /// Other owners' leases taken over although they had not ended: they ended
+    /// further ahead than any lease is taken for, so a clock that ran fast wrote them.
+    pub overruled: Vec<Lease>,
+    /// Other owners' live leases: those apps were not taken.
+    pub held: Vec<Lease>,
+}
+
+impl Leases {
+    /// Sorts `app` by its `current` lease; true when the caller (`owner`) takes
+    /// it: none, an ended one, its own, or one ending more than `longest`
+    /// seconds after `now`. Both stores decide here, under their lock.
+    pub(crate) fn decide(
+        &mut self,
+        app: &str,
+        current: Option<Lease>,
+        owner: &str,
+        now: i64,
+        longest: i64,
+    ) -> bool {
+        match current {
+            Some(l) if l.owner != owner && l.expires_at > now.saturating_add(longest) => {
+                self.overruled.push(l);
+            }
+            Some(l) if l.owner != owner && l.expires_at > now => {
+                self.held.push(l);
+                return false;
+            }
+            _ => {}
+        }
+        self.taken.push(app.to_string());
+        true
+    }
+}
+
 /// What `invalidate` does given the stored value and invalidation time, if any.
 pub(crate) fn stored_outcome(
     current: Option<(String, Option<i64>)>,
@@ -172,15 +219,17 @@ pub trait Store {
     /// `show`'s read: rows of one kind for the lookup.
     fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>>;
 
-    /// Takes the lease of each app that has none or an expired one, in one
-    /// transaction; returns the apps whose lease `owner` now holds.
+    /// Takes the lease of each app whose lease is free (see [`Leases::decide`];
+    /// `longest`: the longest lease any wxtoken takes, in seconds), in one
+    /// transaction, until `expires_at` (`now` + the lease's length).
     fn take_leases(
         &mut self,
         apps: &[String],
         owner: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<Vec<String>>;
+        longest: i64,
+    ) -> Result<Leases>;
 
     /// Releases leases without writing anything else.
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()>;
@@ -206,4 +255,74 @@ pub trait Store {
 
     /// Deletes attempts older than `before_ms` (the history is kept for a while, not for ever).
     fn prune(&mut self, before_ms: i64) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_ending_further_ahead_than_the_longest_is_taken_over() {
+        const NOW: i64 = 1_795_471_186;
+        const LONGEST: i64 = 905;
+        let lease = |owner: &str, ends_in: i64| Lease {
+            app: "shop".to_string(),
+            owner: owner.to_string(),
+            expires_at: NOW + ends_in,
+        };
+        // (what, current lease, taken, overruled, held)
+        let cases = [
+            ("none", None, true, false, false),
+            ("ended", Some(lease("other", -1)), true, false, false),
+            ("ends now", Some(lease("other", 0)), true, false, false),
+            ("live", Some(lease("other", 200)), false, false, true),
+            (
+                "the longest",
+                Some(lease("other", LONGEST)),
+                false,
+                false,
+                true,
+            ),
+            (
+                "a second past the longest",
+                Some(lease("other", LONGEST + 1)),
+                true,
+                true,
+                false,
+            ),
+            (
+                "hours ahead",
+                Some(lease("other", 3 * 3600)),
+                true,
+                true,
+                false,
+            ),
+            (
+                "mine, hours ahead",
+                Some(lease("me", 3 * 3600)),
+                true,
+                false,
+                false,
+            ),
+            ("mine, live", Some(lease("me", 200)), true, false, false),
+        ];
+        for (what, current, taken, overruled, held) in cases {
+            let mut leases = Leases::default();
+            assert_eq!(
+                leases.decide("shop", current.clone(), "me", NOW, LONGEST),
+                taken,
+                "{what}"
+            );
+            let listed = |yes: bool| {
+                if yes {
+                    Vec::from_iter(current.clone())
+                } else {
+                    Vec::new()
+                }
+            };
+            assert_eq!(leases.taken == ["shop"], taken, "{what}");
+            assert_eq!(leases.overruled, listed(overruled), "{what}");
+            assert_eq!(leases.held, listed(held), "{what}");
+        }
+    }
 }

@@ -2,11 +2,11 @@
 //!
 //! The same tables as SQLite (`schema.sql`), so the same SELECT serves business
 //! code. What SQLite gets from its file lock, PostgreSQL gets from row locks:
-//! - Leases: one `INSERT ... ON CONFLICT DO UPDATE ... WHERE <expired or mine>
-//!   RETURNING` statement takes every free lease of a batch; a concurrent taker
-//!   waits for the row lock and then sees the winner's lease. Lease times are the
-//!   server's clock (`now()`), so hosts whose clocks disagree still agree on when
-//!   a lease has expired.
+//! - Leases: one transaction reads a batch's leases `FOR UPDATE` (in name
+//!   order), decides which are free as SQLite does (`Leases::decide`), and takes
+//!   them; a concurrent taker waits for the row locks and then sees the winner's
+//!   leases. Lease times are the server's clock (`now()`), so hosts whose clocks
+//!   disagree still agree on when a lease has expired.
 //! - Values: the same upsert as SQLite, `WHERE excluded.fetched_at >= stored`, so
 //!   an older token never replaces a newer one.
 //! - Migrations: one transaction under a transaction-level advisory lock, the
@@ -31,7 +31,8 @@ use postgres::{Client, GenericClient};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
-    Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store, sqlite, stored_outcome,
+    Attempt, Commit, Invalidated, Lease, Leases, Lookup, MIGRATIONS, Row, Stats, Store, sqlite,
+    stored_outcome,
 };
 use crate::error;
 
@@ -455,28 +456,78 @@ impl Store for Postgres {
         owner: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<Vec<String>> {
+        longest: i64,
+    ) -> Result<Leases> {
         let mut apps = apps.to_vec();
         apps.sort();
         apps.dedup();
         // The lease's length as the caller wants it, its times on the server's clock.
         let ttl = expires_at - now;
-        let rows = self.run("take a lease in", |c| {
-            c.query_typed(
-                "INSERT INTO wxtoken_leases (app, owner, expires_at)
-                 SELECT a, $2, floor(extract(epoch FROM now()))::bigint + $3 FROM unnest($1) AS a
-                 ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                 WHERE wxtoken_leases.expires_at <= floor(extract(epoch FROM now()))::bigint
-                    OR wxtoken_leases.owner = excluded.owner
-                 RETURNING app",
+        self.run("take a lease in", |c| {
+            let mut tx = c.transaction()?;
+            let now: i64 = tx
+                .query_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
+                .get(0);
+            // Row locks in name order (as every taker takes them): a concurrent
+            // taker waits here, then sees the winner's lease.
+            let mut current: HashMap<String, Lease> = tx
+                .query_typed(
+                    "SELECT app, owner, expires_at FROM wxtoken_leases
+                     WHERE app = ANY($1) ORDER BY app FOR UPDATE",
+                    &[(&apps, Type::TEXT_ARRAY)],
+                )?
+                .iter()
+                .map(|r| {
+                    let lease = Lease {
+                        app: r.get(0),
+                        owner: r.get(1),
+                        expires_at: r.get(2),
+                    };
+                    (lease.app.clone(), lease)
+                })
+                .collect();
+            let mut leases = Leases::default();
+            let (mut replace, mut insert) = (Vec::new(), Vec::new());
+            for app in &apps {
+                let lease = current.remove(app);
+                let existed = lease.is_some();
+                match leases.decide(app, lease, owner, now, longest) {
+                    true if existed => replace.push(app.clone()),
+                    true => insert.push(app.clone()),
+                    false => {}
+                }
+            }
+            let until = now + ttl;
+            tx.execute_typed(
+                "UPDATE wxtoken_leases SET owner = $2, expires_at = $3 WHERE app = ANY($1)",
                 &[
-                    (&apps, Type::TEXT_ARRAY),
+                    (&replace, Type::TEXT_ARRAY),
                     (&owner, Type::TEXT),
-                    (&ttl, Type::INT8),
+                    (&until, Type::INT8),
                 ],
-            )
-        })?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+            )?;
+            // An app that had no lease may have got one since the read: then
+            // it is that process's.
+            let inserted: Vec<String> = tx
+                .query_typed(
+                    "INSERT INTO wxtoken_leases (app, owner, expires_at)
+                     SELECT a, $2, $3 FROM unnest($1) AS a
+                     ON CONFLICT (app) DO NOTHING RETURNING app",
+                    &[
+                        (&insert, Type::TEXT_ARRAY),
+                        (&owner, Type::TEXT),
+                        (&until, Type::INT8),
+                    ],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            leases
+                .taken
+                .retain(|app| replace.contains(app) || inserted.contains(app));
+            tx.commit()?;
+            Ok(leases)
+        })
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {

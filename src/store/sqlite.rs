@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, FileControl, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use super::{Attempt, Commit, Invalidated, Lookup, MIGRATIONS, Row, Stats, Store, stored_outcome};
+use super::{
+    Attempt, Commit, Invalidated, Lease, Leases, Lookup, MIGRATIONS, Row, Stats, Store,
+    stored_outcome,
+};
 use crate::{clock, error};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
@@ -329,33 +332,43 @@ impl Store for Sqlite {
         owner: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<Vec<String>> {
+        longest: i64,
+    ) -> Result<Leases> {
         let ctx = self.context("take a lease in");
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .context(ctx.clone())?;
-        let mut taken = Vec::new();
+        let mut leases = Leases::default();
         {
-            let mut stmt = tx
+            let mut current = tx
+                .prepare_cached("SELECT owner, expires_at FROM wxtoken_leases WHERE app = ?1")
+                .context(ctx.clone())?;
+            let mut take = tx
                 .prepare_cached(
                     "INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                     WHERE wxtoken_leases.expires_at <= ?4 OR wxtoken_leases.owner = excluded.owner",
+                     ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
                 )
                 .context(ctx.clone())?;
             for app in apps {
-                if stmt
-                    .execute(params![app, owner, expires_at, now])
-                    .context(ctx.clone())?
-                    == 1
-                {
-                    taken.push(app.clone());
+                let lease = current
+                    .query_row(params![app], |r| {
+                        Ok(Lease {
+                            app: app.clone(),
+                            owner: r.get(0)?,
+                            expires_at: r.get(1)?,
+                        })
+                    })
+                    .optional()
+                    .context(ctx.clone())?;
+                if leases.decide(app, lease, owner, now, longest) {
+                    take.execute(params![app, owner, expires_at])
+                        .context(ctx.clone())?;
                 }
             }
         }
         tx.commit().context(ctx)?;
-        Ok(taken)
+        Ok(leases)
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {

@@ -7,4 +7,5 @@ mod faults;
 mod hosts;
 mod many_apps;
 mod refresh_show;
+mod trust_clocks;
 mod trust_values;
