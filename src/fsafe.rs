@@ -18,7 +18,7 @@
 
 use std::fs::{self, File, Metadata};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -205,6 +205,45 @@ pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
     } else {
         "not a regular file"
     })
+}
+
+/// Reads a file that must be trusted ([`trusted`]), regular and at most `max`
+/// bytes long; `what` names it in errors (all exit 2). Returns its bytes and
+/// its metadata (from the open file).
+pub fn read_trusted(path: &Path, what: &str, max: u64) -> Result<(Vec<u8>, Metadata)> {
+    let shown = path.display();
+    if let Some(meta) = trusted(path, what)?
+        && let Some(kind) = not_regular(&meta)
+    {
+        return Err(usage(format!(
+            "{what} {shown} is {kind}, not a regular file: point it at a file"
+        )));
+    }
+    let cannot = |e: io::Error| usage(format!("could not read {what} {shown}: {e}"));
+    // Non-blocking: what was a regular file a moment ago may not be one now,
+    // and opening a FIFO for reading would wait for a writer.
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if let Some(kind) = not_regular(&meta) {
+        return Err(usage(format!(
+            "{what} {shown} is {kind}, not a regular file: point it at a file"
+        )));
+    }
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(usage(format!(
+            "{what} {shown} is larger than {max} bytes: is it the right file?"
+        )));
+    }
+    Ok((bytes, meta))
 }
 
 /// Creates `path` for writing, only if nothing (not even a dangling link) is

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Run, StandIn};
+use crate::support::{Env, Run, SECRET, StandIn};
 
 const APPID: &str = "wx85871939f7f9b647";
 
@@ -294,4 +294,154 @@ fn status_output_into_a_folder_writable_by_others_is_refused() {
         ))
         .stderr_has("chmod go-w");
     assert!(!out.exists());
+}
+
+/// `refresh --secret-file PATH`, without WXTOKEN_SECRET.
+fn refresh_with_secret_file(env: &Env, path: &Path) -> Command {
+    let mut cmd = env.command(&[
+        "refresh",
+        "--appid",
+        APPID,
+        "--secret-file",
+        path.to_str().unwrap(),
+    ]);
+    cmd.env_remove("WXTOKEN_SECRET");
+    cmd
+}
+
+#[test]
+fn a_fifo_secret_file_is_refused_at_once() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let fifo = env.path("app.secret");
+    mkfifo(&fifo);
+    within_5s(refresh_with_secret_file(&env, &fifo))
+        .expect(2)
+        .stderr_has(&format!("secret_file {} is a FIFO", fifo.display()));
+    // From a config file too.
+    let config = env.path("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[app]]\nname = \"a\"\nappid = \"x\"\nsecret_file = \"{}\"\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    within_5s(env.command(&["--config", config.to_str().unwrap(), "refresh"]))
+        .expect(2)
+        .stderr_has("is a FIFO");
+    assert!(up.requests().is_empty());
+}
+
+#[test]
+fn an_oversized_secret_is_refused() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let big = "x".repeat(70_000);
+    let file = env.path("big.secret");
+    std::fs::write(&file, &big).unwrap();
+    chmod(&file, 0o600);
+    within_5s(refresh_with_secret_file(&env, &file))
+        .expect(2)
+        .stderr_has(&format!(
+            "secret_file {} is larger than 4096 bytes",
+            file.display()
+        ));
+    let mut cmd = env.command(&["refresh", "--appid", APPID]);
+    cmd.env("WXTOKEN_SECRET", &big);
+    within_5s(cmd)
+        .expect(2)
+        .stderr_has("WXTOKEN_SECRET holds 70000 bytes, more than 4096");
+    let config = env.path("config.toml");
+    std::fs::write(
+        &config,
+        "[[app]]\nname = \"a\"\nappid = \"x\"\nsecret_env = \"BIG\"\n",
+    )
+    .unwrap();
+    let mut cmd = env.command(&["--config", config.to_str().unwrap(), "refresh"]);
+    cmd.env("BIG", &big);
+    within_5s(cmd)
+        .expect(2)
+        .stderr_has("app \"a\": BIG holds 70000 bytes");
+    assert!(up.requests().is_empty());
+}
+
+#[test]
+fn a_secret_file_from_a_windows_editor_is_read() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let file = env.path("app.secret");
+    std::fs::write(&file, format!("\u{feff}{SECRET}\r\n")).unwrap();
+    chmod(&file, 0o600);
+    within_5s(refresh_with_secret_file(&env, &file)).expect(0);
+    assert_eq!(up.requests()[0].query["secret"], SECRET);
+}
+
+#[test]
+fn a_secret_file_in_a_folder_writable_by_others_is_refused() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let dir = env.path("secrets");
+    std::fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o777);
+    let file = dir.join("app.secret");
+    std::fs::write(&file, SECRET).unwrap();
+    chmod(&file, 0o600);
+    refresh_with_secret_file(&env, &file)
+        .output()
+        .map(Run)
+        .unwrap()
+        .expect(2)
+        .stderr_has(&format!(
+            "secret_file {}: folder {}",
+            file.display(),
+            dir.display()
+        ))
+        .stderr_has("chmod go-w");
+    assert!(up.requests().is_empty());
+}
+
+#[test]
+fn a_secret_file_in_a_folder_of_another_user_is_refused() {
+    if not_root() {
+        return;
+    }
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let dir = env.path("secrets");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("app.secret");
+    std::fs::write(&file, SECRET).unwrap();
+    chmod(&file, 0o600);
+    chown_nobody(&dir);
+    refresh_with_secret_file(&env, &file)
+        .output()
+        .map(Run)
+        .unwrap()
+        .expect(2)
+        .stderr_has(&format!("folder {} is owned by nobody", dir.display()));
+    assert!(up.requests().is_empty());
+}
+
+#[test]
+fn a_config_writable_by_others_is_refused() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop"], "");
+    let config = env.path("config.toml");
+    chmod(&config, 0o666);
+    for args in [&["refresh"][..], &["status"]] {
+        env.run(args)
+            .expect(2)
+            .stderr_has(&format!(
+                "config {}: file {}",
+                config.display(),
+                config.display()
+            ))
+            .stderr_has("writable by group and others");
+    }
+    assert!(up.requests().is_empty());
+    chmod(&config, 0o644);
+    env.run(&["refresh"]).expect(0);
 }
