@@ -146,7 +146,7 @@ fn check(path: &Path, meta: &Metadata, trust: &Trust) -> Result<(), String> {
         _ => "group and others",
     };
     Err(format!(
-        "{kind} {p} is writable by {who} (owner {}, mode {:04o}), so another user could replace what wxtoken reads: `chmod go-w {p}`",
+        "{kind} {p} (owner {}, mode {:04o}) is writable by {who}: `chmod go-w {p}`",
         user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid())),
         meta.mode() & 0o7777,
         p = path.display(),
@@ -156,11 +156,8 @@ fn check(path: &Path, meta: &Metadata, trust: &Trust) -> Result<(), String> {
 fn not_owned(path: &Path, meta: &Metadata, kind: &str, chown: &str) -> String {
     let uid = meta.uid();
     format!(
-        "{kind} {p} is owned by {} (mode {:04o}), not by root, the running user or the file's owner: `{chown} {p}`, or move the file to a folder of theirs",
-        user(uid).map_or_else(
-            || format!("uid {uid}"),
-            |name| format!("{name} (uid {uid})")
-        ),
+        "{kind} {p} (owner {}, mode {:04o}) belongs to none of root, the running user and the file's owner: `{chown} {p}`, or move the file to a folder of theirs",
+        user(uid).map_or_else(|| format!("uid {uid}"), |name| format!("{name}, uid {uid}")),
         meta.mode() & 0o7777,
         p = path.display(),
     )

@@ -128,8 +128,7 @@ fn a_database_folder_writable_by_others_is_refused() {
                 env.db.display(),
                 dir.display()
             ))
-            .stderr_has("writable by group and others")
-            .stderr_has("mode 0777")
+            .stderr_has("mode 0777) is writable by group and others")
             .stderr_has(&format!("`chmod go-w {}`", dir.display()));
     }
     chmod(dir, 0o755);
@@ -143,8 +142,8 @@ fn a_database_file_writable_by_its_group_is_refused() {
     chmod(&env.db, 0o660);
     env.run(&["show"])
         .expect(2)
-        .stderr_has(&format!("file {} is writable by group", env.db.display()))
-        .stderr_has("mode 0660");
+        .stderr_has(&format!("file {} (owner ", env.db.display()))
+        .stderr_has("mode 0660) is writable by group:");
 }
 
 #[test]
@@ -169,8 +168,10 @@ fn a_database_folder_of_another_user_is_refused() {
     for args in COMMANDS {
         env.run(args)
             .expect(2)
-            .stderr_has(&format!("folder {} is owned by nobody", dir.display()))
-            .stderr_has("mode 0700")
+            .stderr_has(&format!(
+                "folder {} (owner nobody, uid 65534, mode 0700) belongs to none of",
+                dir.display()
+            ))
             .stderr_has(&format!("`chown root {}`", dir.display()));
     }
 }
@@ -190,7 +191,7 @@ fn a_link_of_another_user_to_the_database_is_refused() {
     show(&env)
         .expect(2)
         .stderr_has(&format!(
-            "symbolic link {} is owned by nobody",
+            "symbolic link {} (owner nobody, uid 65534, mode 0777) belongs",
             link.display()
         ))
         .stderr_has("chown -h root");
@@ -220,11 +221,11 @@ fn a_sticky_folder_is_trusted_for_entries_of_trusted_users_only() {
     assert_eq!(show("mine").expect(0).stdout(), token);
     show("theirs")
         .expect(2)
-        .stderr_has("theirs is owned by nobody");
+        .stderr_has("theirs (owner nobody, uid 65534, mode 0755) belongs to none of");
     chmod(&sticky, 0o777);
     show("mine")
         .expect(2)
-        .stderr_has("shared is writable by group and others");
+        .stderr_has("shared (owner root, mode 0777) is writable by group and others");
 }
 
 /// The documented set-up: the `wxtoken` user (here: nobody) owns the folder and
@@ -420,7 +421,10 @@ fn a_secret_file_in_a_folder_of_another_user_is_refused() {
         .map(Run)
         .unwrap()
         .expect(2)
-        .stderr_has(&format!("folder {} is owned by nobody", dir.display()));
+        .stderr_has(&format!(
+            "folder {} (owner nobody, uid 65534, mode 0755) belongs",
+            dir.display()
+        ));
     assert!(up.requests().is_empty());
 }
 
