@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
+use crate::fsafe;
 use crate::secret::Secret;
 use crate::text::quoted;
 
@@ -20,12 +21,16 @@ pub const SECRET_ENV: &str = "WXTOKEN_SECRET";
 pub const MAX_NAME: usize = 128;
 /// The longest appid or corpid, in bytes (WeChat's have 18 characters).
 pub const MAX_APPID: usize = 128;
-/// The largest config file read: a thousand apps take about 150 KiB.
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// The largest config file read: a thousand apps take about 150 KiB, so a
+/// hundred thousand fit.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// The longest config path (PATH_MAX).
 const MAX_CONFIG_PATH: usize = 4096;
 /// The longest variable name in `secret_env`.
 const MAX_ENV_NAME: usize = 256;
+/// WeChat's secrets have 32 characters: anything much longer is the wrong file
+/// or variable (and would only make a request that the HTTP library refuses).
+pub const MAX_SECRET: u64 = 4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +72,9 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
         MAX_CONFIG_PATH,
     )?;
     let file = path.display();
-    let text = read_bounded(path)?;
+    let (bytes, _) = fsafe::read_trusted(path, "config", MAX_CONFIG_BYTES)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| usage(format!("config {file} is not UTF-8 text: save it as UTF-8")))?;
     let parsed: File = toml::from_str(&text).map_err(|e| {
         let mut msg = crate::text::clip(e.message(), 300);
         if msg.contains("expected a sequence") {
@@ -244,23 +251,6 @@ pub fn appid_arg(flag: &str, appid: &str) -> Result<()> {
     crate::text::max_bytes(flag, appid, MAX_APPID)
 }
 
-/// The config file's text, refused beyond `MAX_CONFIG_BYTES`.
-fn read_bounded(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let file = path.display();
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| usage(format!("could not read config {file}: {e}")))?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(usage(format!(
-            "config {file} is larger than {} MiB: is it the right file?",
-            MAX_CONFIG_BYTES >> 20
-        )));
-    }
-    Ok(text)
-}
-
 /// The one app of `refresh --appid ID [--name NAME] [--api API] [--secret-file PATH]`.
 pub fn cli_app(
     appid: &str,
@@ -296,32 +286,19 @@ pub fn cli_app(
     })
 }
 
-/// Reads an app's secret. A file readable by group or others gets a warning.
+/// Reads an app's secret, from its file or variable.
 pub fn read_secret(app: &App) -> Result<Secret> {
     let name = &app.name;
     let value = match &app.secret {
-        SecretSource::File(path) => {
-            let shown = path.display();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                usage(format!(
-                    "app {name:?}: could not read secret_file {shown}: {e}"
-                ))
-            })?;
-            if let Ok(meta) = std::fs::metadata(path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                log::warn!(
-                    "app {name:?}: secret file {shown} is readable by group or others: chmod 600 {shown}"
-                );
-            }
-            let value = text.trim().to_string();
-            if value.is_empty() {
-                return Err(usage(format!("app {name:?}: secret file {shown} is empty")));
-            }
-            value
-        }
+        SecretSource::File(path) => read_secret_file(path, &format!("app {name:?}"))?,
         SecretSource::Env(var) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+            Ok(v) if v.len() as u64 > MAX_SECRET => {
+                return Err(usage(format!(
+                    "app {name:?}: {var} holds {} bytes, more than {MAX_SECRET}: a WeChat secret has 32 characters; check the variable",
+                    v.len()
+                )));
+            }
+            Ok(v) if !clean(&v).is_empty() => clean(&v).to_string(),
             _ if var == SECRET_ENV => {
                 return Err(usage(format!(
                     "no secret for app {name:?}: set {SECRET_ENV} or pass --secret-file PATH (never the secret itself on the command line)"
@@ -340,4 +317,31 @@ pub fn read_secret(app: &App) -> Result<Secret> {
         )));
     }
     Ok(Secret::new(value))
+}
+
+/// Reads a secret from a file: every secret that comes from a path comes
+/// through here. The path must be trusted (see `fsafe`) and name a regular
+/// file of at most [`MAX_SECRET`] bytes; a byte order mark and surrounding
+/// blanks and line ends (a Windows editor's `\r\n`) are not part of the
+/// secret. A file readable by group or others gets a warning. `who` starts
+/// every message (`app "shop"`); errors are usage errors (exit 2).
+pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
+    let shown = path.display();
+    let (bytes, meta) = fsafe::read_trusted(path, "secret_file", MAX_SECRET)
+        .map_err(|e| usage(format!("{who}: {e:#}")))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        log::warn!("{who}: secret file {shown} is readable by group or others: chmod 600 {shown}");
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| usage(format!("{who}: secret file {shown} is not UTF-8 text")))?;
+    let value = clean(&text);
+    if value.is_empty() {
+        return Err(usage(format!("{who}: secret file {shown} is empty")));
+    }
+    Ok(value.to_string())
+}
+
+/// A secret without a byte order mark and surrounding blanks and line ends.
+fn clean(text: &str) -> &str {
+    text.trim_start_matches('\u{feff}').trim()
 }

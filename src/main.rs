@@ -19,6 +19,7 @@ mod config;
 mod duration;
 mod error;
 mod fault;
+mod fsafe;
 mod logging;
 mod secret;
 mod store;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::app::{App, Kind};
 use crate::cli::StatusFormat;
@@ -146,24 +146,12 @@ pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write
     Ok(())
 }
 
-/// Writes `text` to `path` atomically: a temporary file beside it, then a rename,
-/// so that node_exporter's textfile collector never reads half a file.
+/// Writes `text` to `path` atomically, so that node_exporter's textfile
+/// collector never reads half a file. Mode 0644 (less the umask), as a plain
+/// write would give: the collector runs as another user, and status holds no
+/// token or secret.
 pub fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().context("--output names no file")?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("could not write {}", path.display()))
+    crate::fsafe::write_atomically(path, text, 0o644, "--output")
 }
 
 /// The table: aligned columns, local times, time left as `1h 12m`; fits 80

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use super::{
     Attempt, Commit, Invalidated, Lease, Leases, Lookup, MIGRATIONS, Row, Stats, Store,
     stored_outcome,
 };
-use crate::{clock, error};
+use crate::{clock, error, fsafe};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,10 +41,17 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens for writing, creating the file (and its folder) and the schema if needed.
     pub fn open(path: &Path) -> Result<Sqlite> {
-        not_a_folder(path)?;
+        database_file(path, fsafe::trusted(path, "database")?)?;
         create_private(path)?;
-        let conn = Connection::open(path)
-            .with_context(|| format!("could not open database {}", path.display()))?;
+        // Again: the folders and the file may be new.
+        database_file(path, fsafe::trusted(path, "database")?)?;
+        // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
+        // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("could not open database {}", path.display()))?;
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
@@ -83,8 +90,7 @@ impl Sqlite {
     /// Opens an existing database read-only: `show`'s path. A missing file or an
     /// empty database is "no token yet" (exit 3).
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
-        not_a_folder(path)?;
-        if !path.exists() {
+        if database_file(path, fsafe::trusted(path, "database")?)?.is_none() {
             return Err(error::no_token(format!(
                 "no database at {} yet: run `wxtoken refresh` first",
                 path.display()
@@ -218,19 +224,25 @@ pub fn hint(err: &rusqlite::Error) -> Option<&'static str> {
     })
 }
 
-/// `--db` names the database file, not its folder.
-fn not_a_folder(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        return Err(error::usage(format!(
+/// `--db` names a regular file (or none yet), not a folder or a FIFO, which
+/// SQLite would wait on forever. `meta` is what the path names, if anything.
+fn database_file(path: &Path, meta: Option<fs::Metadata>) -> Result<Option<fs::Metadata>> {
+    match meta.as_ref().map(fsafe::not_regular) {
+        Some(Some("a folder")) => Err(error::usage(format!(
             "--db {} is a folder: name the database file, e.g. {}",
             path.display(),
             path.join("tokens.db").display()
-        )));
+        ))),
+        Some(Some(kind)) => Err(error::usage(format!(
+            "database {} is {kind}, not a regular file: point --db at the database file",
+            path.display()
+        ))),
+        _ => Ok(meta),
     }
-    Ok(())
 }
 
-/// Creates the folder (0700) and an empty file (0600) if they are missing.
+/// Creates the folder (0700) and an empty file (0600) if they are missing:
+/// exclusively, never through a link (a link to nowhere is refused).
 fn create_private(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
@@ -241,14 +253,18 @@ fn create_private(path: &Path) -> Result<()> {
             .create(dir)
             .with_context(|| format!("could not create folder {}", dir.display()))?;
     }
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match fsafe::create_exclusive(path, 0o600) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if is_link && !path.exists() {
+                return Err(error::usage(format!(
+                    "database {} is a symbolic link to a file that does not exist: wxtoken creates a database only at a real path: remove the link, or point --db at where it should be",
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
         Err(e) => Err(e).with_context(|| format!("could not create database {}", path.display())),
     }
 }

@@ -8,4 +8,5 @@ mod hosts;
 mod many_apps;
 mod refresh_show;
 mod trust_clocks;
+mod trust_files;
 mod trust_values;

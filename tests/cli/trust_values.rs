@@ -406,10 +406,10 @@ fn every_input_is_bounded() {
         ("config secret_env", good_app("secret_env", &quoted)),
         ("config unknown field", good_app(&long, "1")),
         (
-            "config 2 MiB",
+            "config 17 MiB",
             format!(
                 "{}\n{}",
-                "# padding\n".repeat(210_000),
+                "# padding\n".repeat(1_800_000),
                 good_app("name", "\"a\"")
             ),
         ),

@@ -83,6 +83,10 @@ pub struct Env {
 impl Env {
     /// A SQLite environment.
     pub fn new() -> Env {
+        // wxtoken refuses files that group or others can write: under a umask
+        // of 002 (many desktop users' default) the tests' own files would be.
+        // SAFETY: umask cannot fail; every test wants the same value.
+        unsafe { libc::umask(0o022) };
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("data").join("tokens.db");
         Env {

@@ -1,0 +1,350 @@
+//! Files and folders that other users may control.
+//!
+//! wxtoken runs as root from cron on shared hosts, and what `show` prints goes
+//! to `eval`: a database, config, secret or output file that another user could
+//! replace is a way in. So every such path passes OpenSSH's StrictModes rule
+//! ([`trusted`]) before it is opened: the file and every folder on its absolute
+//! path (symbolic links followed, each link checked as an entry of its own) must
+//! be owned by root, the running user or the file's owner, and not be writable
+//! by group or others, except a sticky folder such as `/tmp` (its next entry,
+//! owned by one of those, cannot be renamed or removed by anyone else).
+//!
+//! Opening: only regular files, refused at once otherwise (never blocking on a
+//! FIFO); creating: exclusively and never through a link ([`create_exclusive`]);
+//! replacing: a new file with a random name beside the target, renamed over it
+//! ([`write_atomically`]).
+//!
+//! These checks cost a `stat` and one `lstat` per path component: `show` runs them.
+
+use std::fs::{self, File, Metadata};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::error::usage;
+
+/// Symbolic links followed on one path at most (Linux's own limit).
+const MAX_LINKS: u32 = 40;
+
+/// Checks `path` as StrictModes does; `what` names it in the error (exit 2),
+/// e.g. "database". A path that does not exist yet passes when its existing
+/// folders do. Returns what the path names (links followed), if it exists.
+pub fn trusted(path: &Path, what: &str) -> Result<Option<Metadata>> {
+    problem(path).map_err(|p| usage(format!("{what} {}: {p}", path.display())))
+}
+
+/// [`trusted`], with the problem as text.
+fn problem(path: &Path) -> Result<Option<Metadata>, String> {
+    let target = fs::metadata(path).ok();
+    let trust = Trust {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        euid: unsafe { libc::geteuid() },
+        owner: target.as_ref().map(MetadataExt::uid),
+    };
+    let mut links = 0;
+    let mut at = PathBuf::from("/");
+    if path.is_absolute() {
+        walk(&mut at, path, &trust, &mut links)?;
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| format!("no current folder: {e}"))?;
+        walk(&mut at, &cwd.join(path), &trust, &mut links)?;
+    }
+    Ok(target)
+}
+
+/// Whom a path may belong to.
+struct Trust {
+    euid: u32,
+    /// The owner of the file the path names, when it exists.
+    owner: Option<u32>,
+}
+
+impl Trust {
+    fn allows(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.euid || Some(uid) == self.owner
+    }
+}
+
+/// Whether the rest of the path is still there to check.
+#[derive(PartialEq)]
+enum Walk {
+    Go,
+    Missing,
+}
+
+/// Checks each entry of `rest`, starting in the folder `at` (whose entries up
+/// to here are checked); `at` follows along. A link's target is walked in place
+/// of the link. Where an entry is missing (or cannot be looked at), the walk
+/// ends well: opening the path fails in the same place, with its own error.
+fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result<Walk, String> {
+    for part in rest.components() {
+        match part {
+            Component::RootDir => {
+                *at = PathBuf::from("/");
+                if *links == 0 {
+                    check(at, &lstat(at)?.ok_or("/ is missing")?, trust)?;
+                }
+            }
+            Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::Normal(name) => {
+                at.push(name);
+                let Some(meta) = lstat(at)? else {
+                    return Ok(Walk::Missing);
+                };
+                if !meta.file_type().is_symlink() {
+                    check(at, &meta, trust)?;
+                    continue;
+                }
+                if !trust.allows(meta.uid()) {
+                    return Err(not_owned(at, &meta, "symbolic link", "chown -h root"));
+                }
+                *links += 1;
+                if *links > MAX_LINKS {
+                    return Err(format!(
+                        "more than {MAX_LINKS} symbolic links on the path: point it at the file itself"
+                    ));
+                }
+                let target = fs::read_link(&*at)
+                    .map_err(|e| format!("could not read the link {}: {e}", at.display()))?;
+                at.pop();
+                if walk(at, &target, trust, links)? == Walk::Missing {
+                    return Ok(Walk::Missing);
+                }
+            }
+        }
+    }
+    Ok(Walk::Go)
+}
+
+fn lstat(path: &Path) -> Result<Option<Metadata>, String> {
+    use io::ErrorKind::{NotADirectory, NotFound, PermissionDenied};
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if matches!(e.kind(), NotFound | NotADirectory | PermissionDenied) => Ok(None),
+        Err(e) => Err(format!("could not check {}: {e}", path.display())),
+    }
+}
+
+/// One file or folder: its owner, and who may write to it.
+fn check(path: &Path, meta: &Metadata, trust: &Trust) -> Result<(), String> {
+    let kind = if meta.is_dir() { "folder" } else { "file" };
+    if !trust.allows(meta.uid()) {
+        return Err(not_owned(path, meta, kind, "chown root"));
+    }
+    let sticky_folder = meta.is_dir() && meta.mode() & 0o1000 != 0;
+    let who = match meta.mode() & 0o022 {
+        _ if sticky_folder => return Ok(()),
+        0 => return Ok(()),
+        0o020 => "group",
+        0o002 => "others",
+        _ => "group and others",
+    };
+    Err(format!(
+        "{kind} {p} (owner {}, mode {:04o}) is writable by {who}: `chmod go-w {p}`",
+        user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid())),
+        meta.mode() & 0o7777,
+        p = path.display(),
+    ))
+}
+
+fn not_owned(path: &Path, meta: &Metadata, kind: &str, chown: &str) -> String {
+    let uid = meta.uid();
+    format!(
+        "{kind} {p} (owner {}, mode {:04o}) belongs to none of root, the running user and the file's owner: `{chown} {p}`, or move the file to a folder of theirs",
+        user(uid).map_or_else(|| format!("uid {uid}"), |name| format!("{name}, uid {uid}")),
+        meta.mode() & 0o7777,
+        p = path.display(),
+    )
+}
+
+/// The user's name, when the user database knows it.
+fn user(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: zeroed is a valid `passwd` (null pointers, zero ids); getpwuid_r
+    // writes only into `pwd` and `buf` (whose length it is told), and on
+    // success `pw_name` points into `buf`, a NUL-terminated string.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
+            return Some(
+                std::ffi::CStr::from_ptr(pwd.pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    None
+}
+
+/// What a file that is not a regular one is, for messages ("a FIFO").
+pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    })
+}
+
+/// Reads a file that must be trusted ([`trusted`]), regular and at most `max`
+/// bytes long; `what` names it in errors (all exit 2). Returns its bytes and
+/// its metadata (from the open file).
+pub fn read_trusted(path: &Path, what: &str, max: u64) -> Result<(Vec<u8>, Metadata)> {
+    let shown = path.display();
+    if let Some(meta) = trusted(path, what)?
+        && let Some(kind) = not_regular(&meta)
+    {
+        return Err(usage(format!(
+            "{what} {shown} is {kind}, not a regular file: point it at a file"
+        )));
+    }
+    let cannot = |e: io::Error| usage(format!("could not read {what} {shown}: {e}"));
+    // Non-blocking: what was a regular file a moment ago may not be one now,
+    // and opening a FIFO for reading would wait for a writer.
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if let Some(kind) = not_regular(&meta) {
+        return Err(usage(format!(
+            "{what} {shown} is {kind}, not a regular file: point it at a file"
+        )));
+    }
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(usage(format!(
+            "{what} {shown} is larger than {max} bytes: is it the right file?"
+        )));
+    }
+    Ok((bytes, meta))
+}
+
+/// Creates `path` for writing, only if nothing (not even a dangling link) is
+/// there: `O_CREAT | O_EXCL | O_NOFOLLOW`, with `mode` (less the umask).
+pub fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(mode)
+        .open(path)
+}
+
+/// Replaces `path` with `bytes` so that readers see the old file or the new
+/// one, never half of it: a new file with a random name in the same folder
+/// (created exclusively, with `mode` less the umask), written, synced, then
+/// renamed over `path`. The folder must pass [`trusted`]; `what` names the path.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32, what: &str) -> Result<()> {
+    let shown = path.display();
+    let name = path
+        .file_name()
+        .ok_or_else(|| usage(format!("{what} {shown} names no file")))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    problem(dir).map_err(|p| usage(format!("{what} {shown}: {p}")))?;
+    let (tmp, mut file) = (0..100)
+        .find_map(|_| {
+            let tmp = dir.join(format!(".{}.{:016x}.tmp", name.to_string_lossy(), random()));
+            match create_exclusive(&tmp, mode) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                other => Some(other.map(|f| (tmp, f))),
+            }
+        })
+        .unwrap_or_else(|| Err(io::ErrorKind::AlreadyExists.into()))
+        .with_context(|| format!("could not create a new file in {}", dir.display()))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("could not write {shown}"))?;
+    // The rename itself lasts once the folder is synced; a failure here loses
+    // nothing that was not already written.
+    if let Ok(folder) = File::open(dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+/// 64 bits no other user can guess: std's per-process random hash keys
+/// (from the operating system), mixed with the time.
+fn random() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn creation_is_exclusive_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let link = dir.path().join("link");
+        symlink(&target, &link).unwrap();
+        let err = create_exclusive(&link, 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(!target.exists());
+        let file = dir.path().join("file");
+        create_exclusive(&file, 0o600).unwrap();
+        assert_eq!(
+            create_exclusive(&file, 0o600).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_a_link_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, "precious").unwrap();
+        let out = dir.path().join("out");
+        symlink(&target, &out).unwrap();
+        write_atomically(&out, b"new", 0o600, "--output").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&out).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&out).unwrap(), "new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no leftovers");
+    }
+
+    #[test]
+    fn temporary_names_differ() {
+        assert_ne!(random(), random());
+    }
+}
