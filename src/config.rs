@@ -238,7 +238,7 @@ pub fn check_base(base: &str, insecure_ok: bool) -> Result<(), String> {
 }
 
 /// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port text.
-fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
     if let Some(rest) = authority.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         return match after {
