@@ -3,7 +3,7 @@
 //! CA store and SSL_CERT_FILE / SSL_CERT_DIR; a certificate failure or a proxy
 //! that refuses is not a call to WeChat, and says what to fix.
 
-use crate::support::net::{Behaviour, Ca, ConnectProxy, TlsFront};
+use crate::support::net::{Behaviour, Ca, ConnectProxy, Socks5, TlsFront};
 use crate::support::{Env, SECRET, StandIn};
 
 /// A 70 kB API base URL.
@@ -355,6 +355,23 @@ fn https_goes_through_a_tunnel_and_trusts_ssl_cert_file() {
         asked[0].starts_with(&format!("CONNECT 127.0.0.1:{} ", front.port())),
         "{asked:?}"
     );
+}
+
+/// ALL_PROXY=socks5://... carries the call (ureq used to call direct, with a
+/// warning nobody saw).
+#[test]
+fn a_socks5_proxy_is_used() {
+    let ca = Ca::new("corp CA");
+    let (up, front) = https_standin(&ca);
+    let socks = Socks5::start();
+    let mut env = Env::new();
+    env.api_base = Some(front.url());
+    env.set("ALL_PROXY", &format!("socks5://{}", socks.addr()));
+    ca.write(&env.path("ca.pem"));
+    env.set("SSL_CERT_FILE", env.path("ca.pem").to_str().unwrap());
+    env.refresh(&[]).expect(0);
+    assert_eq!(up.count("/cgi-bin/token"), 1);
+    assert_eq!(socks.tunnels(), 1);
 }
 
 #[test]

@@ -242,17 +242,76 @@ fn serve_connect(
         Behaviour::Tunnel => {
             let up = TcpStream::connect(&target)?;
             client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
-            client.set_read_timeout(None)?;
-            let (mut c2, mut u2) = (client.try_clone()?, up.try_clone()?);
-            let back = std::thread::spawn(move || {
-                let _ = std::io::copy(&mut u2, &mut c2);
-                let _ = c2.shutdown(Shutdown::Write);
-            });
-            let (mut c1, mut u1) = (client, up);
-            let _ = std::io::copy(&mut c1, &mut u1);
-            let _ = u1.shutdown(Shutdown::Write);
-            let _ = back.join();
-            Ok(())
+            relay(client, up)
         }
     }
+}
+
+/// Copies bytes both ways until both sides are done.
+fn relay(client: TcpStream, up: TcpStream) -> std::io::Result<()> {
+    client.set_read_timeout(None)?;
+    let (mut c2, mut u2) = (client.try_clone()?, up.try_clone()?);
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut u2, &mut c2);
+        let _ = c2.shutdown(Shutdown::Write);
+    });
+    let (mut c1, mut u1) = (client, up);
+    let _ = std::io::copy(&mut c1, &mut u1);
+    let _ = u1.shutdown(Shutdown::Write);
+    let _ = back.join();
+    Ok(())
+}
+
+/// A SOCKS5 proxy without authentication that connects to IPv4 targets,
+/// counting the tunnels it opened.
+pub struct Socks5 {
+    addr: SocketAddr,
+    tunnels: Arc<AtomicUsize>,
+}
+
+impl Socks5 {
+    pub fn start() -> Socks5 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let count = tunnels.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_socks5(stream, &count);
+                });
+            }
+        });
+        Socks5 { addr, tunnels }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn tunnels(&self) -> usize {
+        self.tunnels.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_socks5(mut client: TcpStream, tunnels: &AtomicUsize) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut greeting = [0u8; 2];
+    client.read_exact(&mut greeting)?;
+    let mut methods = vec![0u8; usize::from(greeting[1])];
+    client.read_exact(&mut methods)?;
+    client.write_all(&[5, 0])?;
+    // VER CMD RSV ATYP=1 (IPv4) ADDR PORT
+    let mut request = [0u8; 10];
+    client.read_exact(&mut request)?;
+    if request[..4] != [5, 1, 0, 1] {
+        return client.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]);
+    }
+    let ip = std::net::Ipv4Addr::new(request[4], request[5], request[6], request[7]);
+    let port = u16::from_be_bytes([request[8], request[9]]);
+    let up = TcpStream::connect((ip, port))?;
+    tunnels.fetch_add(1, Ordering::SeqCst);
+    client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?;
+    relay(client, up)
 }
