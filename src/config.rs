@@ -59,9 +59,10 @@ pub fn default_path() -> Option<PathBuf> {
 pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
     let file = path.display();
     let insecure_ok = insecure_http_allowed()?;
+    let blame_override = |e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}"));
     // The override is the flag's or the variable's fault, not the config file's.
     if let Some(base) = api_base {
-        check_base(base, true).map_err(|e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}")))?;
+        check_base(base, true).map_err(blame_override)?;
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("could not read config {file}: {e}")))?;
@@ -81,6 +82,14 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
             "config {file} lists no apps: add an [[app]] entry"
         )));
     }
+    if let Some(base) = api_base {
+        // Plain http:// to another host: every app it replaces must opt in.
+        let all_opt_in = parsed
+            .app
+            .iter()
+            .all(|a| a.allow_insecure_http == Some(true));
+        check_base(base, insecure_ok || all_opt_in).map_err(blame_override)?;
+    }
     let mut names = HashSet::new();
     let mut apps = Vec::new();
     for (i, raw) in parsed.app.into_iter().enumerate() {
@@ -99,7 +108,7 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
 }
 
 /// Checks one `[[app]]` entry; a relative `secret_file` is relative to `dir`, the
-/// config file's folder.
+/// config file's folder. `api_base`, the override, was checked already.
 fn check(
     raw: RawApp,
     index: usize,
@@ -167,19 +176,17 @@ fn check(
             api.as_str()
         ));
     }
-    let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
-    let (api_base, field) = match api_base {
-        Some(base) => (
-            base.to_string(),
-            format!("app {name:?}: --api-base / WXTOKEN_API_BASE"),
-        ),
-        None => (
-            raw.api_base
-                .unwrap_or_else(|| api.default_base().to_string()),
-            at("api_base"),
-        ),
+    let api_base = match api_base {
+        Some(base) => base.to_string(),
+        None => {
+            let base = raw
+                .api_base
+                .unwrap_or_else(|| api.default_base().to_string());
+            let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
+            check_base(&base, insecure_ok).map_err(|e| format!("{}: {e}", at("api_base")))?;
+            base
+        }
     };
-    check_base(&api_base, insecure_ok).map_err(|e| format!("{field}: {e}"))?;
     Ok(App {
         name,
         api,
@@ -367,4 +374,47 @@ pub fn read_secret(app: &App) -> Result<Secret> {
         )));
     }
     Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://api.weixin.qq.com",
+            "https://[2001:db8::1]:8443/wx",
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7",
+            "http://[::1]:9000/",
+            "http://localhost",
+            "http://localhost.:80",
+        ] {
+            assert_eq!(check_base(ok, false), Ok(()), "{ok}");
+        }
+        for refused in [
+            "http://api.weixin.qq.com",
+            "http://127.0.0.1.example.com",
+            "http://localhost.example.com",
+            "http://[::ffff:10.0.0.1]",
+            "http://10.0.0.1",
+            "http://0.0.0.0",
+        ] {
+            let e = check_base(refused, false).unwrap_err();
+            assert!(e.contains("clear text"), "{refused}: {e}");
+            assert_eq!(check_base(refused, true), Ok(()), "{refused}");
+        }
+        for bad in [
+            "http://127.0.0.1@evil.example",
+            "https://",
+            "https://:443",
+            "https://host:0",
+            "https://host:65536",
+            "https://[::1",
+            "https://a b",
+        ] {
+            assert!(check_base(bad, true).is_err(), "{bad}");
+        }
+    }
 }

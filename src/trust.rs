@@ -44,11 +44,18 @@ pub fn roots() -> Result<&'static Roots, String> {
 }
 
 fn load() -> Result<Roots, String> {
-    let from_env = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+    let from_env: Vec<&str> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
         .into_iter()
         .filter(|v| std::env::var_os(v).is_some())
-        .collect::<Vec<_>>();
-    let found = rustls_native_certs::load_native_certs();
+        .collect();
+    choose(rustls_native_certs::load_native_certs(), &from_env)
+}
+
+/// What was found, given the variables (`from_env`) that chose where to look.
+fn choose(
+    found: rustls_native_certs::CertificateResult,
+    from_env: &[&str],
+) -> Result<Roots, String> {
     // Only certificates rustls can use count.
     let usable = RootCertStore::empty()
         .add_parsable_certificates(found.certs.iter().cloned())
@@ -77,4 +84,24 @@ fn load() -> Result<Roots, String> {
         "the system's CA store is empty (install ca-certificates, or set SSL_CERT_FILE): trusting the public CAs built into wxtoken"
     );
     Ok(Roots::Mozilla)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_store_falls_back_only_without_the_variables() {
+        let empty = rustls_native_certs::CertificateResult::default;
+        assert!(matches!(choose(empty(), &[]), Ok(Roots::Mozilla)));
+        let e = choose(empty(), &["SSL_CERT_FILE"]).err().unwrap();
+        assert!(
+            e.starts_with("SSL_CERT_FILE holds no CA certificate"),
+            "{e}"
+        );
+        // Something that is not a certificate is no certificate.
+        let mut junk = empty();
+        junk.certs.push(CertificateDer::from(vec![1, 2, 3]));
+        assert!(matches!(choose(junk, &[]), Ok(Roots::Mozilla)));
+    }
 }

@@ -47,6 +47,14 @@ fn plain_http_is_refused_for_another_host() {
     let run = env.run(&["refresh"]);
     refused(&run, "field api_base");
     assert!(run.stderr().contains("allow_insecure_http = true"));
+    // The variable over a config: its fault, not the file's.
+    env.api_base = Some(elsewhere);
+    let run = env.run(&["refresh"]);
+    refused(
+        &run,
+        "wxtoken: --api-base / WXTOKEN_API_BASE: \"http://wxtoken-test.invalid",
+    );
+    assert!(!run.stderr().contains("config.toml"), "{}", run.stderr());
     assert!(up.requests().is_empty());
     assert!(!env.db.exists(), "a refused config created the database");
 }
