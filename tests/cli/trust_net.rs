@@ -269,6 +269,9 @@ fn certificate_failures_say_which() {
     env.refresh(&[])
         .expect(1)
         .stderr_has("SSL_CERT_FILE holds no CA certificate");
+    // Read only for TLS: a plain call to this machine does not need it.
+    env.api_base = Some(up.url());
+    env.refresh(&[]).expect(0);
 }
 
 // ---- Proxies: a refusal is not an upstream call; bad settings are usage errors.
@@ -319,7 +322,20 @@ fn a_proxy_that_forbids_or_hangs_up_is_not_wechat() {
         .stderr_has("NO_PROXY");
     assert_eq!(forbids.asked().len(), 1, "403 was retried");
     assert_eq!(attempts(&env)[0].0, "unreached");
-    // Closing without an answer may be passing: retried, never counted.
+    // A failed CONNECT (the proxy could not reach upstream) may be passing:
+    // retried, never counted.
+    let fails = ConnectProxy::start(Behaviour::Status(502));
+    let env = behind(&format!("http://{}", fails.addr()));
+    env.refresh(&["--timeout", "2s"])
+        .expect(1)
+        .stderr_has(&format!(
+            "proxy {} (from HTTPS_PROXY) answered 502 to a tunnel to api.weixin.invalid",
+            fails.addr()
+        ));
+    let tried = attempts(&env);
+    assert!(tried.len() > 1, "{tried:?}");
+    assert!(tried.iter().all(|(o, _)| o == "unreached"), "{tried:?}");
+    // Closing without an answer likewise.
     let closes = ConnectProxy::start(Behaviour::Close);
     let env = behind(&format!("http://{}", closes.addr()));
     env.refresh(&["--timeout", "2s"])
