@@ -31,6 +31,11 @@ const MAX_ENV_NAME: usize = 256;
 /// WeChat's secrets have 32 characters: anything much longer is the wrong file
 /// or variable (and would only make a request that the HTTP library refuses).
 pub const MAX_SECRET: u64 = 4096;
+/// The environment variable that lets every app's secret go over plain `http://`
+/// to a host other than this one (the config's per-app `allow_insecure_http`).
+pub const INSECURE_HTTP_ENV: &str = "WXTOKEN_ALLOW_INSECURE_HTTP";
+/// The longest API base URL accepted; real ones are a few dozen characters.
+pub const MAX_BASE_LEN: usize = 2048;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +57,8 @@ struct RawApp {
     #[serde(default)]
     tickets: Vec<String>,
     api_base: Option<String>,
+    /// Lets the secret go over plain `http://` to another host (a proxy on a trusted network).
+    allow_insecure_http: Option<bool>,
     daily_budget: Option<u32>,
 }
 
@@ -72,6 +79,12 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
         MAX_CONFIG_PATH,
     )?;
     let file = path.display();
+    let insecure_ok = insecure_http_allowed()?;
+    let blame_override = |e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}"));
+    // The override is the flag's or the variable's fault, not the config file's.
+    if let Some(base) = api_base {
+        check_base(base, true).map_err(blame_override)?;
+    }
     let (bytes, _) = fsafe::read_trusted(path, "config", MAX_CONFIG_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| usage(format!("config {file} is not UTF-8 text: save it as UTF-8")))?;
@@ -91,11 +104,20 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
             "config {file} lists no apps: add an [[app]] entry"
         )));
     }
+    if let Some(base) = api_base {
+        // Plain http:// to another host: every app it replaces must opt in.
+        let all_opt_in = parsed
+            .app
+            .iter()
+            .all(|a| a.allow_insecure_http == Some(true));
+        check_base(base, insecure_ok || all_opt_in).map_err(blame_override)?;
+    }
     let mut names = HashSet::new();
     let mut apps = Vec::new();
     for (i, raw) in parsed.app.into_iter().enumerate() {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let app = check(raw, i, dir, api_base).map_err(|e| usage(format!("config {file}: {e}")))?;
+        let app = check(raw, i, dir, api_base, insecure_ok)
+            .map_err(|e| usage(format!("config {file}: {e}")))?;
         if !names.insert(app.name.clone()) {
             return Err(usage(format!(
                 "config {file}: app {}: field name: the name is used twice; names must be unique",
@@ -108,8 +130,14 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
 }
 
 /// Checks one `[[app]]` entry; a relative `secret_file` is relative to `dir`, the
-/// config file's folder.
-fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Result<App, String> {
+/// config file's folder. `api_base`, the override, was checked already.
+fn check(
+    raw: RawApp,
+    index: usize,
+    dir: &Path,
+    api_base: Option<&str>,
+    insecure_ok: bool,
+) -> Result<App, String> {
     let name = raw
         .name
         .ok_or_else(|| format!("app #{}: field name is missing", index + 1))?;
@@ -180,11 +208,17 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
             api.as_str()
         ));
     }
-    let api_base = api_base
-        .map(str::to_string)
-        .or(raw.api_base)
-        .unwrap_or_else(|| api.default_base().to_string());
-    check_base(&api_base).map_err(|e| format!("{}: {e}", at("api_base")))?;
+    let api_base = match api_base {
+        Some(base) => base.to_string(),
+        None => {
+            let base = raw
+                .api_base
+                .unwrap_or_else(|| api.default_base().to_string());
+            let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
+            check_base(&base, insecure_ok).map_err(|e| format!("{}: {e}", at("api_base")))?;
+            base
+        }
+    };
     Ok(App {
         name,
         api,
@@ -196,19 +230,88 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
     })
 }
 
-/// An upstream base URL must be http(s)://host[:port][/path].
-pub fn check_base(base: &str) -> Result<(), String> {
-    let rest = base
-        .strip_prefix("https://")
-        .or_else(|| base.strip_prefix("http://"))
-        .ok_or_else(|| format!("{base:?} is not an http:// or https:// URL"))?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) || base.contains(['?', '#']) {
+/// An upstream base URL must be https://host[:port][/path], at most
+/// [`MAX_BASE_LEN`] bytes. Plain `http://` carries the secret in clear text: it
+/// is accepted for this machine (loopback), elsewhere only with `insecure_ok`.
+pub fn check_base(base: &str, insecure_ok: bool) -> Result<(), String> {
+    if base.len() > MAX_BASE_LEN {
         return Err(format!(
-            "{base:?} is not a base URL such as https://api.weixin.qq.com"
+            "the URL is {} bytes long; an API base URL is at most {MAX_BASE_LEN}",
+            base.len()
+        ));
+    }
+    let (rest, https) = match base.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (
+            base.strip_prefix("http://")
+                .ok_or_else(|| format!("{base:?} is not an http:// or https:// URL"))?,
+            false,
+        ),
+    };
+    let not_a_base = || format!("{base:?} is not a base URL such as https://api.weixin.qq.com");
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty()
+        || authority.contains(['@', '\\'])
+        || base.contains(char::is_whitespace)
+        || base.contains(['?', '#'])
+    {
+        return Err(not_a_base());
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(not_a_base)?;
+    if host.is_empty() {
+        return Err(not_a_base());
+    }
+    if let Some(port) = port
+        && !matches!(port.parse::<u16>(), Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "{base:?}: the port {port:?} is not a number from 1 to 65535"
+        ));
+    }
+    if !https && !insecure_ok && !is_loopback(host) {
+        return Err(format!(
+            "{base:?} would send the secret in clear text to {host}: use https://, or opt in with allow_insecure_http = true for the app in the config, or {INSECURE_HTTP_ENV}=1 (only where nobody can read or change the traffic on the way)"
         ));
     }
     Ok(())
+}
+
+/// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port text.
+pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            _ => Some((host, Some(after.strip_prefix(':')?))),
+        };
+    }
+    match authority.split_once(':') {
+        Some((host, port)) => Some((host, Some(port))),
+        None => Some((authority, None)),
+    }
+}
+
+/// This machine: `localhost`, 127.0.0.0/8 or ::1. (Traffic to them never leaves it.)
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether [`INSECURE_HTTP_ENV`] opts every app in to plain `http://`.
+fn insecure_http_allowed() -> Result<bool> {
+    match std::env::var(INSECURE_HTTP_ENV) {
+        Err(_) => Ok(false),
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => Ok(true),
+            "" | "0" | "false" | "no" => Ok(false),
+            _ => Err(usage(format!(
+                "{INSECURE_HTTP_ENV} is neither 1 nor 0 (it lets the secret go over plain http://)"
+            ))),
+        },
+    }
 }
 
 /// App names are keys in the database and words in messages: printable, not too
@@ -267,7 +370,8 @@ pub fn cli_app(
     let name = name.unwrap_or(appid).to_string();
     check_name(&name).map_err(|e| usage(format!("{flag}: {e}")))?;
     if let Some(base) = api_base {
-        check_base(base).map_err(|e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}")))?;
+        check_base(base, insecure_http_allowed()?)
+            .map_err(|e| usage(format!("--api-base / WXTOKEN_API_BASE: {e}")))?;
     }
     Ok(App {
         name,
@@ -344,4 +448,47 @@ pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
 /// A secret without a byte order mark and surrounding blanks and line ends.
 fn clean(text: &str) -> &str {
     text.trim_start_matches('\u{feff}').trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://api.weixin.qq.com",
+            "https://[2001:db8::1]:8443/wx",
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7",
+            "http://[::1]:9000/",
+            "http://localhost",
+            "http://localhost.:80",
+        ] {
+            assert_eq!(check_base(ok, false), Ok(()), "{ok}");
+        }
+        for refused in [
+            "http://api.weixin.qq.com",
+            "http://127.0.0.1.example.com",
+            "http://localhost.example.com",
+            "http://[::ffff:10.0.0.1]",
+            "http://10.0.0.1",
+            "http://0.0.0.0",
+        ] {
+            let e = check_base(refused, false).unwrap_err();
+            assert!(e.contains("clear text"), "{refused}: {e}");
+            assert_eq!(check_base(refused, true), Ok(()), "{refused}");
+        }
+        for bad in [
+            "http://127.0.0.1@evil.example",
+            "https://",
+            "https://:443",
+            "https://host:0",
+            "https://host:65536",
+            "https://[::1",
+            "https://a b",
+        ] {
+            assert!(check_base(bad, true).is_err(), "{bad}");
+        }
+    }
 }

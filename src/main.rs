@@ -24,6 +24,7 @@ mod logging;
 mod secret;
 mod store;
 mod text;
+mod trust;
 mod upstream;
 
 use std::path::PathBuf;
@@ -203,12 +204,14 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
     if ready.is_empty() {
         return Err(error::Silent(2).into());
     }
+    let proxy = upstream::Proxy::from_env().map_err(usage)?;
     let mut store = store::open(&db_location(global)?)?;
     let opts = cmd::refresh::Options {
         force: args.force,
         ahead: args.ahead.as_secs() as i64,
         timeout: args.timeout,
         jobs: usize::from(args.jobs),
+        proxy,
     };
     let result = cmd::refresh::run(store.as_mut(), ready, &opts);
     match result {

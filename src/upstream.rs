@@ -5,12 +5,18 @@
 //! here from the errcode, HTTP status or transport failure, never from ureq's own
 //! error text (which carries the request URL, and with it the secret).
 
+mod proxy;
+
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::app::{Api, App, Ticket};
 use crate::clock;
 use crate::secret::Secret;
+
+pub use proxy::Proxy;
 
 /// The largest response body read; WeChat's answers are a few hundred bytes.
 pub const BODY_LIMIT: u64 = 64 * 1024;
@@ -67,6 +73,10 @@ pub enum Failure {
     Unreached(String),
     /// Sending or reading failed on an open connection.
     Network(String),
+    /// Upstream was not reached, and trying again now cannot help: its TLS
+    /// certificate is not trusted, or the proxy refused the tunnel. A whole
+    /// message: what failed, where, and the fix.
+    Blocked(String),
     /// wxtoken refused to call (a local guard such as the daily budget).
     Guard(String),
 }
@@ -78,8 +88,16 @@ impl Failure {
             Failure::Refused { errcode, .. } => *errcode == -1,
             Failure::Http { status } => *status >= 500,
             Failure::Timeout | Failure::Network(_) | Failure::Unreached(_) => true,
-            Failure::BadResponse(_) | Failure::Guard(_) => false,
+            Failure::BadResponse(_) | Failure::Guard(_) | Failure::Blocked(_) => false,
         }
+    }
+
+    /// Whether the request may have reached upstream (and counted against a quota).
+    pub fn reached_upstream(&self) -> bool {
+        !matches!(
+            self,
+            Failure::Unreached(_) | Failure::Blocked(_) | Failure::Guard(_)
+        )
     }
 
     pub fn errcode(&self) -> Option<i64> {
@@ -118,7 +136,7 @@ impl Failure {
             Failure::Unreached(what) => format!(
                 "could not reach upstream: {what}; check DNS, the firewall, --api-base and HTTPS_PROXY"
             ),
-            Failure::Guard(what) => what.clone(),
+            Failure::Guard(what) | Failure::Blocked(what) => what.clone(),
         }
     }
 }
@@ -337,20 +355,50 @@ pub struct Outcome {
 /// The HTTP client. Cheap to share between threads.
 #[derive(Clone)]
 pub struct Client {
-    agent: ureq::Agent,
     timeout: Duration,
+    proxy: Option<Arc<Proxy>>,
+    /// Agents by (https, through the proxy), each made at its first call: only
+    /// TLS reads the CA store.
+    agents: Arc<Mutex<HashMap<(bool, bool), ureq::Agent>>>,
 }
 
 impl Client {
-    /// `timeout` bounds each request; proxies come from HTTPS_PROXY / ALL_PROXY.
-    pub fn new(timeout: Duration) -> Client {
-        let agent = ureq::Agent::config_builder()
+    /// `timeout` bounds each request; `proxy` carries every call to a host its
+    /// NO_PROXY list does not exempt.
+    pub fn new(timeout: Duration, proxy: Option<Proxy>) -> Client {
+        Client {
+            timeout,
+            proxy: proxy.map(Arc::new),
+            agents: Arc::default(),
+        }
+    }
+
+    /// The agent for a call: TLS or not, through the proxy or not.
+    fn agent(&self, https: bool, proxy: Option<&Proxy>) -> Result<ureq::Agent, Failure> {
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(agent) = agents.get(&(https, proxy.is_some())) {
+            return Ok(agent.clone());
+        }
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("wxtoken/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        Client { agent, timeout }
+            .proxy(proxy.map(|p| p.proxy.clone()));
+        if https || proxy.is_some_and(|p| p.tls) {
+            let roots = match crate::trust::roots().map_err(Failure::Blocked)? {
+                crate::trust::Roots::System(certs) => ureq::tls::RootCerts::new_with_certs(
+                    &certs
+                        .iter()
+                        .map(|c| ureq::tls::Certificate::from_der(c).to_owned())
+                        .collect::<Vec<_>>(),
+                ),
+                crate::trust::Roots::Mozilla => ureq::tls::RootCerts::WebPki,
+            };
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        let agent = config.build().new_agent();
+        agents.insert((https, proxy.is_some()), agent.clone());
+        Ok(agent)
     }
 
     /// Makes `call` for `app`, retrying transient failures with exponential backoff
@@ -435,10 +483,21 @@ impl Client {
         let base = &app.api_base;
         let appid = app.appid.as_str();
         let secret = secret.expose();
+        let (https, host) = target(base);
+        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
+        let agent = self.agent(https, proxy)?;
+        let failure = |e| transport_failure(e, host, proxy);
+        let get = |url: String| {
+            agent
+                .get(url)
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+        };
         let response = match (call, app.api) {
             (Call::Token { .. }, Api::Classic) => {
                 log::debug!("{}: GET {base}/cgi-bin/token", app.name);
-                self.get(format!("{base}/cgi-bin/token"), timeout)
+                get(format!("{base}/cgi-bin/token"))
                     .query("grant_type", "client_credential")
                     .query("appid", appid)
                     .query("secret", secret)
@@ -455,7 +514,7 @@ impl Client {
                     "secret": secret,
                     "force_refresh": force,
                 });
-                self.agent
+                agent
                     .post(format!("{base}/cgi-bin/stable_token"))
                     .config()
                     .timeout_global(Some(timeout))
@@ -465,7 +524,7 @@ impl Client {
             }
             (Call::Token { .. }, Api::Wecom) => {
                 log::debug!("{}: GET {base}/cgi-bin/gettoken", app.name);
-                self.get(format!("{base}/cgi-bin/gettoken"), timeout)
+                get(format!("{base}/cgi-bin/gettoken"))
                     .query("corpid", appid)
                     .query("corpsecret", secret)
                     .call()
@@ -481,9 +540,7 @@ impl Client {
                     app.name,
                     crate::secret::short(token)
                 );
-                let req = self
-                    .get(format!("{base}{path}"), timeout)
-                    .query("access_token", token);
+                let req = get(format!("{base}{path}")).query("access_token", token);
                 match kind {
                     Some(kind) => req.query("type", kind),
                     None => req,
@@ -491,7 +548,7 @@ impl Client {
                 .call()
             }
         };
-        let mut response = response.map_err(transport_failure)?;
+        let mut response = response.map_err(failure)?;
         let status = response.status().as_u16();
         let date = response
             .headers()
@@ -507,28 +564,124 @@ impl Client {
                 ureq::Error::BodyExceedsLimit(_) => {
                     Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
                 }
-                e => transport_failure(e),
+                e => failure(e),
             })?;
         Ok((status, date, body))
     }
+}
 
-    fn get(
-        &self,
-        url: String,
-        timeout: Duration,
-    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
-        self.agent
-            .get(url)
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
+/// Whether a (checked) base URL is https, and its host.
+fn target(base: &str) -> (bool, &str) {
+    let (https, rest) = match base.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, base.strip_prefix("http://").unwrap_or(base)),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = crate::config::split_host_port(authority).map_or(authority, |(h, _)| h);
+    (https, host)
+}
+
+/// How to make a CA trusted, for certificate errors.
+const ADD_CA: &str = "if it is a private CA or a TLS-inspecting proxy's, add that CA to the system store (copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates) or point SSL_CERT_FILE at a PEM file holding it";
+
+/// A failed TLS connection to `host`, in words: it never heals by retrying.
+fn tls_failure(e: &rustls::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
+    use rustls::CertificateError as C;
+    let whose = match proxy {
+        Some(p) if p.tls => format!("{host} (or of the proxy {})", p.shown),
+        _ => host.to_string(),
+    };
+    let (what, fix) = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => ("unknown issuer (signed by a CA this machine does not trust)".to_string(), ADD_CA.to_string()),
+            C::Expired | C::ExpiredContext { .. } => (
+                "expired".to_string(),
+                "check this machine's clock; if it is right, the server's certificate must be renewed".to_string(),
+            ),
+            C::NotValidYet | C::NotValidYetContext { .. } => (
+                "not valid yet".to_string(),
+                "check this machine's clock (NTP)".to_string(),
+            ),
+            C::NotValidForName | C::NotValidForNameContext { .. } => (
+                format!("name mismatch (not issued for {host})"),
+                "check the host in --api-base / api_base; a TLS-inspecting proxy must issue certificates for that name".to_string(),
+            ),
+            other => (format!("{other:?}"), ADD_CA.to_string()),
+        },
+        other => {
+            return Failure::Blocked(format!(
+                "TLS handshake with {whose} failed: {other}; check --api-base / api_base (an https:// URL of a server that speaks TLS) and any proxy"
+            ));
+        }
+    };
+    Failure::Blocked(format!(
+        "the TLS certificate of {whose} is not trusted: {what}; {fix}"
+    ))
+}
+
+/// The proxy refused or failed to open the tunnel: upstream was not reached.
+/// `reason` is ureq's text: `proxy server responded 407/...` or `... did not respond`.
+fn proxy_failure(reason: &str, host: &str, proxy: &Proxy) -> Failure {
+    let name = format!("proxy {} (from {})", proxy.shown, proxy.var);
+    let status = reason
+        .split_once("responded ")
+        .and_then(|(_, rest)| rest.get(..3))
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        Some(407) => Failure::Blocked(format!(
+            "{name} answered 407 Proxy Authentication Required: put the proxy's user and password in {} (http://USER:PASSWORD@host:port, percent-encoded)",
+            proxy.var
+        )),
+        Some(403) => Failure::Blocked(format!(
+            "{name} answered 403 Forbidden to a tunnel to {host}: ask its administrator to allow {host}, or list {host} in NO_PROXY if it is reachable directly"
+        )),
+        Some(code) => Failure::Unreached(format!("{name} answered {code} to a tunnel to {host}")),
+        None => Failure::Unreached(format!(
+            "{name} closed the connection without answering the tunnel request"
+        )),
     }
 }
 
 /// A transport error in words of our own: ureq's texts may carry the URL.
-fn transport_failure(e: ureq::Error) -> Failure {
+/// `host` is upstream's; `proxy` the proxy the call went through, if any.
+fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
     use std::io::ErrorKind;
+    let tls = match &e {
+        ureq::Error::Rustls(t) => Some(t),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(t) = tls {
+        return tls_failure(t, host, proxy);
+    }
+    if let Some(p) = proxy {
+        let unreached = |what: &str| {
+            Failure::Unreached(format!(
+                "could not connect to proxy {} (from {}): {what}",
+                p.shown, p.var
+            ))
+        };
+        match &e {
+            ureq::Error::ConnectProxyFailed(reason) => return proxy_failure(reason, host, p),
+            ureq::Error::HostNotFound => return unreached("host not found"),
+            ureq::Error::ConnectionFailed => return unreached("could not connect"),
+            ureq::Error::Io(io) => match io.kind() {
+                ErrorKind::ConnectionRefused => return unreached("connection refused"),
+                ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
+                    return unreached("no route to the host");
+                }
+                _ if io.to_string().contains("lookup address") => {
+                    return unreached("host name not resolved");
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
     match e {
+        ureq::Error::Tls(what) => Failure::Blocked(format!(
+            "TLS with {host} could not start: {what}; check --api-base / api_base"
+        )),
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,
@@ -554,9 +707,9 @@ fn transport_failure(e: ureq::Error) -> Failure {
         ureq::Error::BadUri(_) => {
             Failure::Unreached("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
         }
-        ureq::Error::InvalidProxyUrl => {
-            Failure::Unreached("invalid proxy URL in HTTPS_PROXY / ALL_PROXY".to_string())
-        }
+        ureq::Error::InvalidProxyUrl => Failure::Blocked(
+            "invalid proxy URL in HTTPS_PROXY / ALL_PROXY / HTTP_PROXY".to_string(),
+        ),
         other => Failure::Network(crate::secret::redact(&other.to_string())),
     }
 }

@@ -24,7 +24,7 @@ use crate::error::Silent;
 use crate::secret::{Secret, short};
 use crate::store::{Attempt, Commit, Lease, Row, Stats, Store};
 use crate::text::{clip, shown};
-use crate::upstream::{Call, Client, Failure, Outcome};
+use crate::upstream::{Call, Client, Failure, Outcome, Proxy};
 
 /// How many forced stable calls WeChat allows a day, and how far apart.
 const STABLE_FORCE_PER_DAY: i64 = 20;
@@ -52,6 +52,8 @@ pub struct Options {
     pub ahead: i64,
     pub timeout: Duration,
     pub jobs: usize,
+    /// The proxy for upstream calls (from the environment), if any.
+    pub proxy: Option<Proxy>,
 }
 
 impl Options {
@@ -135,7 +137,7 @@ pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> R
     if pending.is_empty() {
         return Ok(());
     }
-    let client = Client::new(opts.timeout);
+    let client = Client::new(opts.timeout, opts.proxy.clone());
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -652,7 +654,8 @@ impl Done {
         for t in tries {
             let (outcome, errcode, message) = match &t.result {
                 Ok(()) => ("ok", None, None),
-                Err(f @ Failure::Unreached(_)) => ("unreached", None, Some(f.describe(false))),
+                // Not counted against the quota guard's budget.
+                Err(f) if !f.reached_upstream() => ("unreached", None, Some(f.describe(false))),
                 Err(f) => ("error", f.errcode(), Some(f.describe(token.is_some()))),
             };
             self.attempts.push(Attempt {
@@ -793,6 +796,7 @@ mod tests {
             ahead: AHEAD,
             timeout: Duration::from_secs(10),
             jobs: 1,
+            proxy: None,
         }
     }
 

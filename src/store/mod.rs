@@ -97,7 +97,8 @@ pub struct Attempt {
     pub kind: String,
     pub started_ms: i64,
     pub duration_ms: i64,
-    /// `ok`, `error`, or `refused` (wxtoken's own guard; upstream not called)
+    /// `ok`, `error`, `unreached` (no connection, an untrusted certificate, a
+    /// proxy that refused: not a call) or `refused` (wxtoken's own guard; upstream not called)
     pub outcome: String,
     pub forced: bool,
     pub errcode: Option<i64>,

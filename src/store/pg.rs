@@ -268,7 +268,7 @@ fn connect_hint(e: &postgres::Error, url: &Url) -> String {
         _ => {
             let text = describe(e);
             if text.contains("TLS") && text.contains("certificate") {
-                "the server's certificate is not signed by a CA wxtoken trusts for that host name: add sslrootcert=/path/to/ca.pem to the URL (or use sslmode=prefer, which does not check it)".to_string()
+                "the server's certificate is not signed by a CA wxtoken trusts for that host name: add sslrootcert=/path/to/ca.pem to the URL, or add the CA to the system store (update-ca-certificates) or SSL_CERT_FILE (or use sslmode=prefer, which does not check it)".to_string()
             } else if text.contains("TLS") {
                 "the server does not offer TLS: enable ssl on the server, or use sslmode=prefer".to_string()
             } else if text.starts_with("timeout") {

@@ -9,4 +9,5 @@ mod many_apps;
 mod refresh_show;
 mod trust_clocks;
 mod trust_files;
+mod trust_net;
 mod trust_values;

@@ -714,6 +714,7 @@ fn a_proxy_from_the_environment_is_used() {
         let proxy = StandIn::wechat();
         let mut env = Env::new();
         env.api_base = Some("http://api.weixin.invalid".to_string());
+        env.set("WXTOKEN_ALLOW_INSECURE_HTTP", "1");
         env.set(var, &proxy.url());
         env.refresh(&[]).expect(0);
         assert_eq!(proxy.count("/cgi-bin/token"), 1, "{var}");

@@ -9,8 +9,9 @@
 //! TLS follows libpq's `sslmode`: `disable` never, `prefer` (the default) when
 //! the server offers it, without checking its certificate (as libpq does);
 //! `require`, `verify-ca` and `verify-full` always, checking the certificate and
-//! the host name against the public CAs (webpki roots) or, with `sslrootcert`,
-//! against that CA only.
+//! the host name against the system's CA store (see `trust`) or, with
+//! `sslrootcert=FILE`, against that CA only (`sslrootcert=system`, as in libpq
+//! 16, names the system store).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -141,8 +142,7 @@ impl Url {
             Tls::Checked { rootcert } => {
                 let mut roots = RootCertStore::empty();
                 match rootcert {
-                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-                    Some(path) => {
+                    Some(path) if path.as_os_str() != "system" => {
                         let certs = CertificateDer::pem_file_iter(path)
                             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                             .map_err(|e| {
@@ -160,6 +160,11 @@ impl Url {
                                 self.shown
                             )));
                         }
+                    }
+                    _ => {
+                        roots = crate::trust::roots()
+                            .map_err(|e| usage(format!("database {}: {e}", self.shown)))?
+                            .store();
                     }
                 }
                 builder.with_root_certificates(roots).with_no_client_auth()

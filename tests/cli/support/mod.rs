@@ -1,10 +1,11 @@
 //! Test harness: runs the real `wxtoken` binary in a fresh temp dir, with the
-//! caller's `WXTOKEN_*`, `RUST_LOG`, XDG and proxy variables cleared.
+//! caller's `WXTOKEN_*`, `RUST_LOG`, XDG, proxy and `SSL_CERT_*` variables cleared.
 //!
 //! Storage-level tests run against both databases: `both!` turns one test body
 //! into `NAME::sqlite` and `NAME::on_pg`; each PostgreSQL test gets a database
 //! of its own on the server `WXTOKEN_TEST_PG_URL` names (see `pg`).
 
+pub mod net;
 pub mod pg;
 pub mod standin;
 
@@ -128,6 +129,7 @@ impl Env {
                 || key.starts_with("XDG_")
                 || key == "RUST_LOG"
                 || key.to_ascii_lowercase().ends_with("_proxy")
+                || key.starts_with("SSL_CERT_")
             {
                 cmd.env_remove(key);
             }
