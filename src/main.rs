@@ -10,6 +10,8 @@
 //! pipe ends wxtoken, as it ends `cat`), and a stack overflow is a plain SIGSEGV.
 //! `std::env::args` works all the same (glibc hands argv to std at load time).
 #![cfg_attr(not(test), no_main)]
+// Diagnostics go through `out::errln!`, which survives a closed or full stderr.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
 
 mod app;
 mod cli;
@@ -20,6 +22,7 @@ mod duration;
 mod error;
 mod fault;
 mod logging;
+mod out;
 mod secret;
 mod store;
 mod upstream;
@@ -60,7 +63,7 @@ fn wxtoken() -> u8 {
             return 2;
         }
         Err(e) => {
-            eprintln!("wxtoken: {}", usage_line(&e));
+            out::errln!("wxtoken: {}", usage_line(&e));
             return 2;
         }
     };
@@ -73,7 +76,7 @@ fn wxtoken() -> u8 {
                 let hint = store::hint(&err)
                     .map(|h| format!(": {h}"))
                     .unwrap_or_default();
-                eprintln!(
+                out::errln!(
                     "wxtoken: {}",
                     secret::redact(&format!("{}{hint}", message(&err)))
                 );
@@ -180,7 +183,7 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
             (Ok(secret), _) => ready.push((app, secret)),
             (Err(e), Some(file)) => {
                 unreadable += 1;
-                eprintln!("wxtoken: config {}: {}", file.display(), message(&e));
+                out::errln!("wxtoken: config {}: {}", file.display(), message(&e));
             }
             (Err(e), None) => return Err(e),
         }

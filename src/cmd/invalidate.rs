@@ -16,11 +16,11 @@ pub fn run(store: &mut dyn Store, app: &str, kind: Kind, if_token: Option<&str>)
         Invalidated::Done => {
             log::info!("{app}: {what} invalidated; the next `wxtoken refresh` fetches a new one");
         }
-        Invalidated::Mismatch => eprintln!(
+        Invalidated::Mismatch => crate::out::errln!(
             "wxtoken: {app}: the stored {what} is not the one given with --if-token: a newer one is already stored; nothing invalidated"
         ),
         Invalidated::Already => {
-            eprintln!("wxtoken: {app}: the stored {what} was already invalidated")
+            crate::out::errln!("wxtoken: {app}: the stored {what} was already invalidated")
         }
         Invalidated::Missing => {
             return Err(usage(format!(

@@ -242,7 +242,7 @@ impl Run<'_> {
                 // once would most likely fail the same way, and cost quota.
                 release.push(name.clone());
                 self.failed += 1;
-                eprintln!(
+                crate::out::errln!(
                     "wxtoken: {}",
                     crate::secret::redact(&format!(
                         "{name}: another wxtoken run just tried and failed, not calling again: {failure}"
@@ -319,7 +319,7 @@ impl Run<'_> {
             log::info!("{name}: stored");
         } else {
             self.failed += 1;
-            eprintln!(
+            crate::out::errln!(
                 "wxtoken: {}",
                 crate::secret::redact(&format!("{name}: {}", done.failures.join("; ")))
             );
