@@ -7,3 +7,4 @@ mod faults;
 mod hosts;
 mod many_apps;
 mod refresh_show;
+mod trust_pipes;
