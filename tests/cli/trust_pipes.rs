@@ -111,3 +111,23 @@ fn reading_commands_end_quietly_into_a_closed_pipe() {
         );
     }
 }
+
+#[test]
+fn errors_into_a_full_stderr_keep_their_exit_status() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    for (args, code) in [
+        (&["show", "--app", "nosuch"][..], 3),
+        (&["refresh", "--jobs", "0"], 2),
+        (&["history", "--no-such-flag"], 2),
+    ] {
+        let status = env
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(full_device())
+            .status()
+            .unwrap();
+        assert_exit(status, code, &format!("wxtoken {}", args.join(" ")));
+    }
+}
