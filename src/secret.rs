@@ -60,11 +60,11 @@ pub fn redact(text: &str) -> String {
 }
 
 /// The length of the longest prefix of `text` that is `secret` written with any
-/// mix of encodings: each character raw, percent-encoded byte by byte (either
-/// hex case, `+` for a space) or JSON-escaped. Tracks every place in `text` a
-/// prefix of the secret can end at (a handful at most), so it never backtracks.
+/// mix of encodings, character by character (see [`char_forms`]). Tracks every
+/// place in `text` a prefix of the secret can end at (a handful at most), so it
+/// never backtracks.
 fn encoded_at(secret: &str, text: &str) -> Option<usize> {
-    let (text, bytes) = (text, text.as_bytes());
+    let bytes = text.as_bytes();
     let mut ends = vec![0];
     for c in secret.chars() {
         let mut next = Vec::new();
@@ -87,7 +87,8 @@ fn encoded_at(secret: &str, text: &str) -> Option<usize> {
 }
 
 /// The lengths of the ways `text` can start with `c`: raw (`+` for a space),
-/// percent-encoded, `\uXXXX`-escaped, or a short JSON escape such as `\/`.
+/// percent-encoded (either hex case), `\uXXXX`-escaped, or a short JSON escape
+/// such as `\/`.
 fn char_forms(c: char, text: &[u8]) -> [Option<usize>; 4] {
     let mut utf8 = [0; 4];
     let utf8 = c.encode_utf8(&mut utf8).as_bytes();
