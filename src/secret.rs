@@ -2,8 +2,8 @@
 //!
 //! A `Secret` has no `Display` and a `Debug` of `***`. Every secret that is loaded is
 //! also registered here, and the logger and the error printer pass their text through
-//! [`redact`], so that even a library's trace log of a request URL (ureq logs the
-//! query string at trace level) never shows one.
+//! [`redact`], which finds a secret however a library may have encoded it: raw,
+//! percent-encoded with any safe set, or JSON-escaped.
 
 use std::sync::RwLock;
 
@@ -13,17 +13,15 @@ static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret and registers it (raw and percent-encoded) for redaction.
-    /// Values shorter than 4 characters are no real secrets (WeChat's have 32)
-    /// and would garble every message they occur in: those are not redacted.
+    /// Wraps a secret and registers it for redaction. Values shorter than 4
+    /// characters are no real secrets (WeChat's have 32) and would garble every
+    /// message they occur in: those are not redacted.
     pub fn new(value: String) -> Secret {
         if value.chars().count() >= 4 {
             let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
-            let encoded = percent_encode(&value);
-            if encoded != value {
-                known.push(encoded);
+            if !known.contains(&value) {
+                known.push(value.clone());
             }
-            known.push(value.clone());
         }
         Secret(value)
     }
@@ -40,16 +38,103 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Replaces every registered secret in `text` with `***`.
+/// Replaces every registered secret in `text`, in any of its encodings, with `***`.
 pub fn redact(text: &str) -> String {
     let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_string();
-    for s in known.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let longest = known.iter().filter_map(|s| encoded_at(s, rest)).max();
+        match longest {
+            Some(len) => {
+                out.push_str("***");
+                rest = &rest[len..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
         }
     }
     out
+}
+
+/// The length of the longest prefix of `text` that is `secret` written with any
+/// mix of encodings, character by character (see [`char_forms`]). Tracks every
+/// place in `text` a prefix of the secret can end at (a handful at most), so it
+/// never backtracks.
+fn encoded_at(secret: &str, text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut ends = vec![0];
+    for c in secret.chars() {
+        let mut next = Vec::new();
+        for &at in &ends {
+            for len in char_forms(c, &bytes[at..]).into_iter().flatten() {
+                if !next.contains(&(at + len)) {
+                    next.push(at + len);
+                }
+            }
+        }
+        if next.is_empty() {
+            return None;
+        }
+        ends = next;
+    }
+    // Every form is whole characters; checked all the same, as the caller slices there.
+    ends.into_iter()
+        .filter(|&end| text.is_char_boundary(end))
+        .max()
+}
+
+/// The lengths of the ways `text` can start with `c`: raw (`+` for a space),
+/// percent-encoded (either hex case), `\uXXXX`-escaped, or a short JSON escape
+/// such as `\/`.
+fn char_forms(c: char, text: &[u8]) -> [Option<usize>; 4] {
+    let mut utf8 = [0; 4];
+    let utf8 = c.encode_utf8(&mut utf8).as_bytes();
+    let raw =
+        (text.starts_with(utf8) || (c == ' ' && text.starts_with(b"+"))).then_some(utf8.len());
+    let mut percent = Some(0);
+    for &b in utf8 {
+        percent = percent.and_then(|at| match text.get(at..at + 3)? {
+            [b'%', hi, lo] if hex_byte(*hi, *lo) == Some(b) => Some(at + 3),
+            _ => None,
+        });
+    }
+    // Beyond the BMP, a surrogate pair.
+    let mut units = [0; 2];
+    let mut unicode = Some(0);
+    for &unit in c.encode_utf16(&mut units).iter() {
+        unicode = unicode.and_then(|at| match text.get(at..at + 6)? {
+            [b'\\', b'u', h1, h2, h3, h4]
+                if hex_byte(*h1, *h2) == Some((unit >> 8) as u8)
+                    && hex_byte(*h3, *h4) == Some(unit as u8) =>
+            {
+                Some(at + 6)
+            }
+            _ => None,
+        });
+    }
+    let escape = match c {
+        '"' | '\\' | '/' => Some(c as u8),
+        '\u{8}' => Some(b'b'),
+        '\u{c}' => Some(b'f'),
+        '\n' => Some(b'n'),
+        '\r' => Some(b'r'),
+        '\t' => Some(b't'),
+        _ => None,
+    };
+    let short = match (escape, text) {
+        (Some(e), [b'\\', x, ..]) if *x == e => Some(2),
+        _ => None,
+    };
+    [raw, percent, unicode, short]
+}
+
+/// The byte two hex digits (either case) spell.
+fn hex_byte(hi: u8, lo: u8) -> Option<u8> {
+    let digit = |d: u8| (d as char).to_digit(16);
+    Some((digit(hi)? * 16 + digit(lo)?) as u8)
 }
 
 /// A token shortened for logs: its first 8 characters.
@@ -58,21 +143,10 @@ pub fn short(token: &str) -> String {
     format!("{head}…")
 }
 
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn redacts_raw_and_encoded_forms() {
@@ -80,6 +154,73 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(redact("a s3cr+t/x b"), "a *** b");
         assert_eq!(redact("?secret=s3cr%2Bt%2Fx&"), "?secret=***&");
+        assert_eq!(redact("?secret=s3cr%2bt%2fx&"), "?secret=***&");
+        assert_eq!(redact(r#"{"secret":"s3cr+t\/x"}"#), r#"{"secret":"***"}"#);
         assert_eq!(short("ACCESS_TOKEN_VALUE"), "ACCESS_T…");
+    }
+
+    #[test]
+    fn redacts_every_safe_set_and_escape() {
+        Secret::new("Ab1!()*'~;-x_9".to_string());
+        for form in [
+            "Ab1!()*'~;-x_9",
+            "Ab1!()*%27~%3B-x_9",
+            "Ab1%21%28%29%2A%27%7E%3B-x_9",
+            "Ab1%21%28%29%2a%27%7e%3b%2Dx%5F9",
+            "Ab1!()*\\u0027~\\u003b-x_9",
+            "Ab1\\u0021\\u0028\\u0029\\u002A'~;-x_9",
+            "\\u0041b1!()*'~;-x_9",
+        ] {
+            assert_eq!(
+                redact(&format!("secret={form}&x")),
+                "secret=***&x",
+                "{form}"
+            );
+        }
+        // A prefix or a near miss is no secret.
+        assert_eq!(redact("Ab1!()*'~;-x_"), "Ab1!()*'~;-x_");
+        assert_eq!(redact("Ab1%21()*'~;-x_8"), "Ab1%21()*'~;-x_8");
+    }
+
+    #[test]
+    fn redacts_spaces_quotes_and_non_ascii() {
+        Secret::new("pw d\"é😀/".to_string());
+        for form in [
+            "pw d\"é😀/",
+            "pw+d%22%C3%A9%F0%9F%98%80%2F",
+            "pw%20d%22%c3%a9%f0%9f%98%80/",
+            "pw d\\\"\\u00e9\\ud83d\\ude00\\/",
+        ] {
+            assert_eq!(redact(&format!("«{form}»")), "«***»", "{form}");
+        }
+    }
+
+    /// How a library might write one character of a secret.
+    fn encode(c: char, how: u8) -> String {
+        match how % 4 {
+            0 => c.to_string(),
+            1 => c.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+            2 => c.to_string().bytes().map(|b| format!("%{b:02x}")).collect(),
+            _ => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_mix_of_encodings_is_redacted(
+            secret in "[ -~é中😀]{4,20}",
+            how in proptest::collection::vec(any::<u8>(), 20),
+            before in "[a-z =&?]{0,8}",
+        ) {
+            Secret::new(secret.clone());
+            let encoded: String = secret.chars().zip(&how).map(|(c, h)| encode(c, *h)).collect();
+            let out = redact(&format!("{before}{encoded}"));
+            prop_assert!(out.contains("***"), "{encoded:?} gave {out:?}");
+            prop_assert!(!out.contains(&encoded), "{encoded:?} gave {out:?}");
+        }
     }
 }

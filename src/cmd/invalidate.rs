@@ -64,11 +64,11 @@ pub fn run(store: &mut dyn Store, app: &str, kind: Kind, if_token: Option<&str>)
                 "app {shown}: {what} invalidated; the next `wxtoken refresh` fetches a new one"
             );
         }
-        Invalidated::Mismatch => eprintln!(
+        Invalidated::Mismatch => crate::out::errln!(
             "wxtoken: app {shown}: the stored {what} is not the one given with --if-token: a newer one is already stored; nothing invalidated"
         ),
         Invalidated::Already => {
-            eprintln!("wxtoken: app {shown}: the stored {what} was already invalidated")
+            crate::out::errln!("wxtoken: app {shown}: the stored {what} was already invalidated")
         }
         Invalidated::Missing => {
             return Err(usage(format!(

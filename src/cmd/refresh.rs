@@ -283,7 +283,7 @@ impl Run<'_> {
         for name in &late {
             self.in_flight.remove(name);
             self.failed += 1;
-            eprintln!(
+            crate::out::errln!(
                 "wxtoken: {name}: no result within its lease ({}: 3 x --timeout + {LEASE_MARGIN}s); nothing stored; run again",
                 crate::duration::human(self.lease_length().as_secs() as i64)
             );
@@ -349,7 +349,7 @@ impl Run<'_> {
                 // once would most likely fail the same way, and cost quota.
                 release.push(name.clone());
                 self.failed += 1;
-                eprintln!(
+                crate::out::errln!(
                     "wxtoken: {}",
                     crate::secret::redact(&format!(
                         "{}: another wxtoken run just tried and failed, not calling again: {}",
@@ -394,7 +394,7 @@ impl Run<'_> {
             ),
             None => "owner unknown".to_string(),
         };
-        eprintln!(
+        crate::out::errln!(
             "wxtoken: {}",
             crate::secret::redact(&format!(
                 "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over",
@@ -465,7 +465,7 @@ impl Run<'_> {
             log::info!("{name}: stored");
         } else {
             self.failed += 1;
-            eprintln!(
+            crate::out::errln!(
                 "wxtoken: {}",
                 crate::secret::redact(&format!(
                     "{}: {}",

@@ -10,4 +10,5 @@ mod refresh_show;
 mod trust_clocks;
 mod trust_files;
 mod trust_net;
+mod trust_pipes;
 mod trust_values;

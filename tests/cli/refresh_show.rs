@@ -534,6 +534,73 @@ fn secret_file_is_read_and_trimmed() {
     .stderr_has("/nonexistent/secret");
 }
 
+/// A secret with the characters that percent-encoders disagree about.
+const ODD_SECRET: &str = "Ab1!()*'~;-x_9";
+
+/// `secret` in every encoding a log line, an error or a stored row could carry:
+/// raw; percent-encoded with any safe set (each subset of its non-alphanumeric
+/// characters left raw), upper- or lower-case hex, `+` for a space; and
+/// JSON-escaped the same way (`\uXXXX`, `\/`, `\"`).
+fn encodings(secret: &str) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    let odd: Vec<usize> = (0..chars.len())
+        .filter(|&i| !chars[i].is_ascii_alphanumeric())
+        .collect();
+    assert!(odd.len() <= 12, "too many variants to try");
+    let mut out = Vec::new();
+    for escaped in 0..1u32 << odd.len() {
+        for lower in [false, true] {
+            let (mut pct, mut json) = (String::new(), String::new());
+            for (i, &c) in chars.iter().enumerate() {
+                let at = odd.iter().position(|&o| o == i);
+                if at.is_none_or(|bit| escaped & 1 << bit == 0) {
+                    pct.push(c);
+                    json.push(c);
+                    continue;
+                }
+                for b in c.to_string().bytes() {
+                    match b {
+                        b' ' if lower => pct.push('+'),
+                        _ if lower => pct.push_str(&format!("%{b:02x}")),
+                        _ => pct.push_str(&format!("%{b:02X}")),
+                    }
+                }
+                match c {
+                    '/' | '"' | '\\' => {
+                        json.push('\\');
+                        json.push(c);
+                    }
+                    _ => {
+                        for unit in c.encode_utf16(&mut [0; 2]) {
+                            json.push_str(&if lower {
+                                format!("\\u{unit:04x}")
+                            } else {
+                                format!("\\u{unit:04X}")
+                            });
+                        }
+                    }
+                }
+            }
+            out.push(pct);
+            out.push(json);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[track_caller]
+fn assert_no_secret(secret: &str, what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for form in encodings(secret) {
+        assert!(
+            !text.contains(&form),
+            "the secret leaked as {form:?} into {what}:\n{text}"
+        );
+    }
+}
+
 both! {
     fn the_secret_never_leaks_at_trace_level(backend) {
         let scenarios: Vec<(Vec<Reply>, &[&str])> = vec![
@@ -555,50 +622,56 @@ both! {
                 vec![Reply::status(500, "down"), Reply::token("T", 7200)],
                 &[],
             ),
+            (
+                vec![Reply::status(500, "down")],
+                &["--api", "stable"],
+            ),
             (vec![Reply::json("<html>")], &[]),
             (vec![Reply::hang()], &["--timeout", "1s"]),
             (vec![Reply::reset()], &[]),
         ];
-        for (replies, args) in scenarios {
-            let up = StandIn::script(replies);
-            let mut env = backend.with(&up);
-            env.set("RUST_LOG", "trace");
-            let mut all = vec!["--force"];
-            all.extend_from_slice(args);
-            let run = env.refresh(&all);
-            let out = format!("{}{}", run.stdout(), run.stderr());
-            assert!(out.contains("wxtoken: "), "trace output expected: {out}");
-            assert!(
-                !out.contains(SECRET),
-                "the secret leaked ({args:?}):\n{out}"
-            );
-            assert!(
-                !out.contains("OK-TOKEN-0123456789abcdef"),
-                "a whole token was logged:\n{out}"
-            );
-            let show = env.run(&["show", "--format", "json"]);
-            assert!(!show.stderr().contains(SECRET));
-            if let Some(pg) = &env.pg {
-                let password = crate::support::pg::password(&pg.url);
+        for secret in [SECRET, ODD_SECRET] {
+            for (replies, args) in &scenarios {
+                let up = StandIn::script(replies.clone());
+                let mut env = backend.with(&up);
+                env.set("RUST_LOG", "trace");
+                env.set("WXTOKEN_SECRET", secret);
+                let mut all = vec!["--force"];
+                all.extend_from_slice(args);
+                let run = env.refresh(&all);
                 assert!(
-                    !out.contains(&password) && !show.stderr().contains(&password),
-                    "the database password leaked:\n{out}"
+                    up.requests().iter().any(|r| r.param("secret").as_deref() == Some(secret)
+                        || r.param("corpsecret").as_deref() == Some(secret)),
+                    "the stand-in did not get the secret ({args:?})"
                 );
-                let stored = format!(
-                    "{:?}{:?}",
-                    env.dump(),
-                    env.rows("SELECT * FROM wxtoken_attempts")
+                let out = format!("{}{}", run.stdout(), run.stderr());
+                assert!(out.contains("wxtoken: "), "trace output expected: {out}");
+                assert_no_secret(secret, &format!("the output ({args:?})"), out.as_bytes());
+                assert!(
+                    !out.contains("OK-TOKEN-0123456789abcdef"),
+                    "a whole token was logged:\n{out}"
                 );
-                assert!(!stored.contains(SECRET), "the secret is in the database");
-            }
-            if env.db.exists() {
-                let db = std::fs::read(&env.db).unwrap();
-                let wal = std::fs::read(env.db.with_extension("db-wal")).unwrap_or_default();
-                for bytes in [db, wal] {
+                let show = env.run(&["show", "--format", "json"]);
+                assert_no_secret(secret, "show's output", show.stderr().as_bytes());
+                assert_no_secret(secret, "show's output", show.stdout().as_bytes());
+                if let Some(pg) = &env.pg {
+                    let password = crate::support::pg::password(&pg.url);
                     assert!(
-                        !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-                        "the secret is in the database"
+                        !out.contains(&password) && !show.stderr().contains(&password),
+                        "the database password leaked:\n{out}"
                     );
+                    let stored = format!(
+                        "{:?}{:?}",
+                        env.dump(),
+                        env.rows("SELECT * FROM wxtoken_attempts")
+                    );
+                    assert_no_secret(secret, "the database", stored.as_bytes());
+                }
+                if env.db.exists() {
+                    let db = std::fs::read(&env.db).unwrap();
+                    let wal = std::fs::read(env.db.with_extension("db-wal")).unwrap_or_default();
+                    assert_no_secret(secret, "the database file", &db);
+                    assert_no_secret(secret, "the database's WAL", &wal);
                 }
             }
         }

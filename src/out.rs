@@ -1,0 +1,25 @@
+//! Writing wxtoken's lines to stderr, whatever became of it.
+//!
+//! A closed pipe, a full disk or a vanished terminal must never end a run: a
+//! `refresh` between its upstream call and its commit has a token to store, an
+//! attempt to record and a lease to release, and its exit status still tells the
+//! outcome. So every diagnostic goes through [`errln!`], which drops what cannot
+//! be written, where `eprintln!` would panic. (Output on stdout is the command's
+//! result: its write errors are returned, and a closed pipe ends the command
+//! quietly; see `main`.)
+
+use std::io::Write;
+
+/// Writes `line` and a newline to stderr in one write, ignoring any failure.
+pub fn err_line(line: std::fmt::Arguments) {
+    let text = format!("{line}\n");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `eprintln!` that never panics: a failed write is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::out::err_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
