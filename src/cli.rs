@@ -74,6 +74,11 @@ pub enum Command {
     Invalidate(InvalidateArgs),
     /// The recent upstream attempts, newest first
     History(HistoryArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout
+    Completions(CompletionsArgs),
+    /// Write the manual pages (wxtoken.1 and one per command) into a folder
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Args, Debug)]
@@ -195,6 +200,27 @@ pub struct HistoryArgs {
     /// How many attempts to list
     #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The folder to write the pages into (it must exist)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

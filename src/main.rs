@@ -128,6 +128,10 @@ fn run(cli: Cli) -> Result<()> {
                 &mut std::io::stdout().lock(),
             )
         }
+        Command::Completions(args) => {
+            cmd::docs::completions(args.shell, &mut std::io::stdout().lock())
+        }
+        Command::Man(args) => cmd::docs::man(&args.dir),
         Command::Invalidate(args) => {
             logging::init(global.verbose, global.quiet);
             let location = db_location(global)?;

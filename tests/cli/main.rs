@@ -6,4 +6,5 @@ mod support;
 mod faults;
 mod hosts;
 mod many_apps;
+mod package;
 mod refresh_show;
