@@ -31,6 +31,7 @@ struct RawApp {
     appid: Option<String>,
     secret_file: Option<PathBuf>,
     secret_env: Option<String>,
+    secret_credential: Option<String>,
     /// Refused: secrets do not belong in the config file.
     secret: Option<toml::Value>,
     #[serde(default)]
@@ -110,17 +111,27 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
         .appid
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| format!("{} is missing (the corpid for wecom)", at("appid")))?;
-    let secret = match (raw.secret_file, raw.secret_env) {
-        (Some(f), None) => SecretSource::File(dir.join(f)),
-        (None, Some(v)) => SecretSource::Env(v),
-        (Some(_), Some(_)) => {
+    let mut sources = Vec::new();
+    if let Some(f) = raw.secret_file {
+        sources.push(("secret_file", SecretSource::File(dir.join(f))));
+    }
+    if let Some(v) = raw.secret_env {
+        sources.push(("secret_env", SecretSource::Env(v)));
+    }
+    if let Some(c) = raw.secret_credential {
+        check_credential(&c).map_err(|e| format!("{}: {e}", at("secret_credential")))?;
+        sources.push(("secret_credential", SecretSource::Credential(c)));
+    }
+    let secret = match sources.as_slice() {
+        [(_, source)] => source.clone(),
+        [] => {
             return Err(format!(
-                "app {name:?}: fields secret_file and secret_env are both set: keep one"
+                "app {name:?}: no secret: set secret_file, secret_env or secret_credential"
             ));
         }
-        (None, None) => {
+        [(a, _), (b, _), ..] => {
             return Err(format!(
-                "app {name:?}: no secret: set secret_file or secret_env"
+                "app {name:?}: fields {a} and {b} are both set: keep one"
             ));
         }
     };
@@ -179,6 +190,21 @@ pub fn check_base(base: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A credential name is a file name in `$CREDENTIALS_DIRECTORY`.
+fn check_credential(id: &str) -> Result<(), String> {
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(format!(
+            "{id:?} is not a credential name: use the name of LoadCredential=NAME:PATH"
+        ));
+    }
+    if id.contains('/') {
+        return Err(format!(
+            "{id:?} contains '/': a credential is named, not a path (LoadCredential=NAME:PATH in the unit)"
+        ));
+    }
+    Ok(())
+}
+
 /// App names are keys in the database and words in messages: printable, not too long.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
@@ -230,7 +256,8 @@ pub fn cli_app(
 pub fn read_secret(app: &App) -> Result<Secret> {
     let name = &app.name;
     let value = match &app.secret {
-        SecretSource::File(path) => {
+        SecretSource::File(_) | SecretSource::Credential(_) => {
+            let path = &secret_path(app)?;
             let shown = path.display();
             let text = std::fs::read_to_string(path).map_err(|e| {
                 usage(format!(
@@ -270,4 +297,35 @@ pub fn read_secret(app: &App) -> Result<Secret> {
         )));
     }
     Ok(Secret::new(value))
+}
+
+/// The file a `secret_file` or `secret_credential` is read from. A credential
+/// is the file that systemd's `LoadCredential=` puts in `$CREDENTIALS_DIRECTORY`
+/// for the service's run.
+fn secret_path(app: &App) -> Result<PathBuf> {
+    let name = &app.name;
+    let id = match &app.secret {
+        SecretSource::Credential(id) => id,
+        SecretSource::File(path) => return Ok(path.clone()),
+        SecretSource::Env(var) => {
+            return Err(usage(format!(
+                "app {name:?}: secret_env {var} is a variable, not a file"
+            )));
+        }
+    };
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            usage(format!(
+                "app {name:?}: secret_credential {id:?}: CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential={id}:/path/to/secret, or use secret_file"
+            ))
+        })?;
+    let path = Path::new(&dir).join(id);
+    if !path.exists() {
+        return Err(usage(format!(
+            "app {name:?}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
+            path.parent().unwrap_or(&path).display()
+        )));
+    }
+    Ok(path)
 }

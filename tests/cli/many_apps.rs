@@ -245,7 +245,7 @@ fn config_errors_name_the_file_the_app_and_the_field() {
         ),
         (
             "[[app]]\nname = \"a\"\nappid = \"x\"\n".into(),
-            "app \"a\": no secret: set secret_file or secret_env",
+            "app \"a\": no secret: set secret_file, secret_env or secret_credential",
         ),
         (
             format!("[[app]]\nname = \"a\"\nappid = \"x\"\nsecret_file = \"{}\"\n", unreadable.display()),

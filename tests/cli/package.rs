@@ -1,8 +1,10 @@
 //! What the package ships beside the binary: shell completions and manual
 //! pages, generated from the command-line definitions; and the service's
-//! secret from a systemd credential.
+//! secrets from systemd credentials.
 
-use crate::support::Env;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{Env, SECRET, StandIn};
 
 /// `completions bash` prints a script that bash loads and that completes the
 /// commands; zsh and fish get theirs; another shell is a usage error.
@@ -63,4 +65,64 @@ fn manual_pages_for_every_command() {
     env.run(&["man", env.path("nowhere").to_str().unwrap()])
         .expect(2)
         .stderr_has("is not a folder");
+}
+
+/// A config whose one app reads its secret from the systemd credential `shop`.
+fn credential_app(env: &mut Env, credential: &str) {
+    let path = env.path("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_credential = \"{credential}\"\n"
+        ),
+    )
+    .unwrap();
+    env.set("WXTOKEN_CONFIG", path.to_str().unwrap());
+}
+
+/// `secret_credential = "shop"` reads the file `$CREDENTIALS_DIRECTORY/shop`
+/// (what LoadCredential=shop:... makes), trimmed, like a secret_file.
+#[test]
+fn a_secret_from_a_systemd_credential() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    credential_app(&mut env, "shop");
+    let creds = env.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("shop"), format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(creds.join("shop"), std::fs::Permissions::from_mode(0o400)).unwrap();
+    env.set("CREDENTIALS_DIRECTORY", creds.to_str().unwrap());
+    let run = env.run(&["refresh"]);
+    assert_eq!(run.expect(0).stderr(), "");
+    let requests = up.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].query["secret"], SECRET);
+}
+
+/// Without CREDENTIALS_DIRECTORY (not run by systemd), with the credential
+/// missing from it, or with a path for a name: exit 2, saying what to do.
+#[test]
+fn a_missing_or_malformed_credential_is_explained() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    credential_app(&mut env, "shop");
+    env.run(&["refresh"])
+        .expect(2)
+        .stderr_has("secret_credential \"shop\": CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential=shop:");
+
+    let creds = env.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    env.set("CREDENTIALS_DIRECTORY", creds.to_str().unwrap());
+    env.run(&["refresh"])
+        .expect(2)
+        .stderr_has("secret_credential \"shop\": no such credential in")
+        .stderr_has("add LoadCredential=shop:/path/to/secret to the unit");
+
+    for bad in ["../shop", "/etc/shadow", ""] {
+        credential_app(&mut env, bad);
+        env.run(&["refresh"])
+            .expect(2)
+            .stderr_has("field secret_credential");
+    }
+    assert!(up.requests().is_empty());
 }
