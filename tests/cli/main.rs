@@ -6,5 +6,6 @@ mod support;
 mod faults;
 mod hosts;
 mod many_apps;
+mod newcomer;
 mod package;
 mod refresh_show;

@@ -1,0 +1,51 @@
+//! What a newcomer trips on first: the quick start, `history` of an unknown
+//! app, examples in `--help`, and settings that defeat themselves.
+
+use std::process::{Command, Stdio};
+
+use crate::support::{Env, StandIn};
+
+/// The README's quick start (`standin sh -c 'refresh ... && show ...'`, the
+/// example's command mode is `StandIn::run`) stores the demo token in a
+/// throwaway database, removed afterwards: never in the user's default
+/// database nor in one WXTOKEN_DB names.
+#[test]
+fn the_quick_start_leaves_the_real_database_alone() {
+    let env = Env::new();
+    let real = env.path("real.db");
+    let wxtoken = env!("CARGO_BIN_EXE_wxtoken");
+    let script = format!(
+        "WXTOKEN_SECRET=demo-secret {wxtoken} refresh --appid wxdemo0123456789 && {wxtoken} show --app wxdemo0123456789 && echo \"$WXTOKEN_DB\""
+    );
+    let up = StandIn::wechat();
+    let mut cmd = Command::new("sh");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WXTOKEN_") || key.starts_with("XDG_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.args(["-c", &script])
+        .env("HOME", env.dir.path())
+        .env("WXTOKEN_DB", &real)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = up.run(cmd).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "TOKEN-1-wxdemo0123456789");
+    assert!(!real.exists(), "the demo wrote into WXTOKEN_DB");
+    assert!(
+        !env.path(".local/share/wxtoken").exists(),
+        "the demo wrote into the default database"
+    );
+    assert!(
+        !std::path::Path::new(lines[1]).exists(),
+        "the demo database {} is left behind",
+        lines[1]
+    );
+}
