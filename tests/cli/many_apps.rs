@@ -529,8 +529,7 @@ fn history_is_newest_first() {
     assert!(lines[3].contains("HTTP 500"), "{out}");
     let limited = env.run(&["history", "--limit", "1"]).expect(0).stdout();
     assert_eq!(limited.lines().count(), 2);
-    let other = env.run(&["history", "--app", "other"]).expect(0).stdout();
-    assert_eq!(other, "no attempts recorded yet\n");
+    env.run(&["history", "--app", "other"]).expect(3);
 }
 
 #[test]

@@ -49,3 +49,27 @@ fn the_quick_start_leaves_the_real_database_alone() {
         lines[1]
     );
 }
+
+/// `history --app NAME` for an app the database does not know (a typo, or
+/// another database than refresh's) exits 3 and says which apps it holds; an
+/// app it knows but with no attempt left is an empty history (exit 0).
+#[test]
+fn history_of_an_unknown_app_is_exit_3() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.run(&["history", "--app", "shop"])
+        .expect(3)
+        .stderr_has("no app \"shop\": there is no database yet");
+    env.refresh(&["--name", "shop"]).expect(0);
+    let run = env.run(&["history", "--app", "shpo"]);
+    run.expect(3)
+        .stderr_has("no app \"shpo\" in the database (it holds shop): check --app and --db");
+    assert_eq!(run.stdout(), "");
+    env.exec("DELETE FROM wxtoken_attempts");
+    let out = env.run(&["history", "--app", "shop"]);
+    assert_eq!(out.expect(0).stdout(), "no attempts recorded yet\n");
+    assert_eq!(
+        env.run(&["history"]).expect(0).stdout(),
+        "no attempts recorded yet\n"
+    );
+}
