@@ -73,3 +73,31 @@ fn history_of_an_unknown_app_is_exit_3() {
         "no attempts recorded yet\n"
     );
 }
+
+/// Every command's `--help` ends with two or three examples of it (clap's
+/// after_help; the manual pages carry them too).
+#[test]
+fn every_help_ends_with_examples() {
+    let env = Env::new();
+    for cmd in [
+        "refresh",
+        "show",
+        "status",
+        "invalidate",
+        "history",
+        "completions",
+    ] {
+        let help = env.run(&[cmd, "--help"]).expect(0).stdout();
+        let (_, examples) = help
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("wxtoken {cmd} --help has no examples:\n{help}"));
+        let lines: Vec<&str> = examples.lines().collect();
+        assert!(
+            (2..=3).contains(&lines.len())
+                && lines
+                    .iter()
+                    .all(|l| l.starts_with("  ") && l.contains(&format!("wxtoken {cmd}"))),
+            "wxtoken {cmd} --help examples:\n{examples}"
+        );
+    }
+}
