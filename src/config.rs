@@ -13,6 +13,9 @@ use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
 use crate::secret::Secret;
 
+/// The classic token calls WeChat allows an app a day.
+const WECHAT_DAILY_QUOTA: u32 = 2000;
+
 /// The environment variable that holds the secret of a command-line app.
 pub const SECRET_ENV: &str = "WXTOKEN_SECRET";
 
@@ -158,6 +161,14 @@ fn check(raw: RawApp, index: usize, dir: &Path, api_base: Option<&str>) -> Resul
             at("daily_budget"),
             api.as_str()
         ));
+    }
+    if let Some(budget) = raw.daily_budget
+        && budget > WECHAT_DAILY_QUOTA
+    {
+        log::warn!(
+            "{}: {budget} is above WeChat's {WECHAT_DAILY_QUOTA} classic token calls a day: the quota runs out (errcode 45009) before the guard stops anything; use at most {WECHAT_DAILY_QUOTA} (default {DEFAULT_DAILY_BUDGET})",
+            at("daily_budget")
+        );
     }
     let api_base = api_base
         .map(str::to_string)

@@ -101,3 +101,39 @@ fn every_help_ends_with_examples() {
         );
     }
 }
+
+/// `--ahead` at or above the tokens' lifetime makes every run fetch again:
+/// refresh warns. The default, and stable apps (whose tokens come with what
+/// they have left), do not.
+#[test]
+fn an_ahead_that_outlasts_the_token_is_warned_about() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let run = env.refresh(&["--name", "shop", "--ahead", "2h"]);
+    run.expect(0).stderr_has(
+        "--ahead 7200s is at or above the lifetime of the tokens it renews (7200 s for app \"shop\")",
+    );
+    env.refresh(&["--name", "shop", "--ahead", "3h"])
+        .expect(0)
+        .stderr_has("every run fetches them again");
+    assert_eq!(up.count("/cgi-bin/token"), 2);
+    let quiet = env.refresh(&["--name", "shop"]);
+    assert_eq!(quiet.expect(0).stderr(), "");
+    let stable = env.refresh(&["--name", "mini", "--api", "stable", "--ahead", "3h"]);
+    assert_eq!(stable.expect(0).stderr(), "");
+}
+
+/// A daily_budget above WeChat's 2000 would let the quota run out before the
+/// guard refuses: the config is accepted with a warning.
+#[test]
+fn a_daily_budget_above_wechats_quota_is_warned_about() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop"], "daily_budget = 5000");
+    env.run(&["refresh"]).expect(0).stderr_has(
+        "app \"shop\": field daily_budget: 5000 is above WeChat's 2000 classic token calls a day",
+    );
+    env.config_apps(&["shop"], "daily_budget = 2000");
+    let run = env.run(&["refresh", "--force"]);
+    assert_eq!(run.expect(0).stderr(), "");
+}
