@@ -4,8 +4,10 @@
 //!     standin [--port N] [--latency-ms N] [--expires-in N] [COMMAND ARGS...]
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
 //!
-//! With a command, it runs it with `WXTOKEN_API_BASE` pointing here and exits with
-//! its status; without, it prints its URL and serves until interrupted.
+//! With a command, it runs it with `WXTOKEN_API_BASE` pointing here and
+//! `WXTOKEN_DB` naming a throwaway database (removed afterwards: the stand-in's
+//! tokens must not land in a real one), and exits with its status; without, it
+//! prints its URL and serves until interrupted.
 //!
 //! `--load` measures the stand-in's own capacity, for the benchmarks: C clients
 //! send REQUESTS token requests in all, each on a new connection (as wxtoken's
@@ -59,10 +61,9 @@ fn main() -> ExitCode {
             std::thread::park();
         }
     };
-    let status = Command::new(program)
-        .args(rest)
-        .env("WXTOKEN_API_BASE", server.url())
-        .status();
+    let mut child = Command::new(program);
+    child.args(rest);
+    let status = server.run(child).map(|out| out.status);
     eprintln!("standin: answered {} requests", server.requests().len());
     match status {
         Ok(s) => ExitCode::from(s.code().unwrap_or(1) as u8),

@@ -136,4 +136,7 @@ pub const DEFAULT_DAILY_BUDGET: u32 = 1800;
 pub enum SecretSource {
     File(PathBuf),
     Env(String),
+    /// A systemd credential (`LoadCredential=NAME:...`): the file NAME in
+    /// `$CREDENTIALS_DIRECTORY`, only known when the secret is read.
+    Credential(String),
 }

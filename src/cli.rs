@@ -65,15 +65,42 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Fetch what is missing or near expiry, store it, exit (for cron)
+    #[command(after_help = "Examples:
+  wxtoken refresh --config /etc/wxtoken/config.toml    # every app of the config
+  wxtoken refresh --appid wx85871939f7f9b647 --name shop --secret-file ~/.wx.secret
+  wxtoken refresh --app shop --force                   # fetch now, fresh or not")]
     Refresh(RefreshArgs),
     /// Print one current valid token or ticket (for scripts)
+    #[command(after_help = "Examples:
+  TOKEN=$(wxtoken show --app shop) || exit 1
+  eval \"$(wxtoken show --app shop --format env)\"     # sets WX_ACCESS_TOKEN
+  wxtoken show --app shop --ticket jsapi --min-ttl 5m")]
     Show(ShowArgs),
     /// Every app: what is stored, how long it lasts, how the last refresh went
+    #[command(after_help = "Examples:
+  wxtoken status
+  wxtoken status --format json
+  wxtoken status --format prometheus --output /var/lib/node_exporter/textfile/wxtoken.prom")]
     Status(StatusArgs),
     /// Mark a stored token unusable (a business call answered 40001/42001)
+    #[command(after_help = "Examples:
+  wxtoken invalidate --app shop --if-token \"$TOKEN\" && wxtoken refresh --app shop
+  wxtoken invalidate --app shop --ticket jsapi")]
     Invalidate(InvalidateArgs),
     /// The recent upstream attempts, newest first
+    #[command(after_help = "Examples:
+  wxtoken history --app shop
+  wxtoken history --limit 100")]
     History(HistoryArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout
+    #[command(after_help = "Examples:
+  source <(wxtoken completions bash)                   # in ~/.bashrc
+  wxtoken completions zsh > \"${fpath[1]}/_wxtoken\"
+  wxtoken completions fish > ~/.config/fish/completions/wxtoken.fish")]
+    Completions(CompletionsArgs),
+    /// Write the manual pages (wxtoken.1 and one per command) into a folder
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +223,27 @@ pub struct HistoryArgs {
     /// How many attempts to list
     #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The folder to write the pages into (it must exist)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

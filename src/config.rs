@@ -15,6 +15,9 @@ use crate::fsafe;
 use crate::secret::Secret;
 use crate::text::quoted;
 
+/// The classic token calls WeChat allows an app a day.
+const WECHAT_DAILY_QUOTA: u32 = 2000;
+
 /// The environment variable that holds the secret of a command-line app.
 pub const SECRET_ENV: &str = "WXTOKEN_SECRET";
 /// The longest app name, in characters.
@@ -52,6 +55,7 @@ struct RawApp {
     appid: Option<String>,
     secret_file: Option<PathBuf>,
     secret_env: Option<String>,
+    secret_credential: Option<String>,
     /// Refused: secrets do not belong in the config file.
     secret: Option<toml::Value>,
     #[serde(default)]
@@ -163,23 +167,33 @@ fn check(
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| format!("{} is missing (the corpid for wecom)", at("appid")))?;
     check_appid(&appid).map_err(|e| format!("{}: {e}", at("appid")))?;
-    let secret = match (raw.secret_file, raw.secret_env) {
-        (Some(f), None) => SecretSource::File(dir.join(f)),
-        (None, Some(v)) if v.len() > MAX_ENV_NAME => {
+    let mut sources = Vec::new();
+    if let Some(f) = raw.secret_file {
+        sources.push(("secret_file", SecretSource::File(dir.join(f))));
+    }
+    if let Some(v) = raw.secret_env {
+        if v.len() > MAX_ENV_NAME {
             return Err(format!(
                 "{}: a variable name longer than {MAX_ENV_NAME} bytes",
                 at("secret_env")
             ));
         }
-        (None, Some(v)) => SecretSource::Env(v),
-        (Some(_), Some(_)) => {
+        sources.push(("secret_env", SecretSource::Env(v)));
+    }
+    if let Some(c) = raw.secret_credential {
+        check_credential(&c).map_err(|e| format!("{}: {e}", at("secret_credential")))?;
+        sources.push(("secret_credential", SecretSource::Credential(c)));
+    }
+    let secret = match sources.as_slice() {
+        [(_, source)] => source.clone(),
+        [] => {
             return Err(format!(
-                "app {shown}: fields secret_file and secret_env are both set: keep one"
+                "app {shown}: no secret: set secret_file, secret_env or secret_credential"
             ));
         }
-        (None, None) => {
+        [(a, _), (b, _), ..] => {
             return Err(format!(
-                "app {shown}: no secret: set secret_file or secret_env"
+                "app {shown}: fields {a} and {b} are both set: keep one"
             ));
         }
     };
@@ -207,6 +221,14 @@ fn check(
             at("daily_budget"),
             api.as_str()
         ));
+    }
+    if let Some(budget) = raw.daily_budget
+        && budget > WECHAT_DAILY_QUOTA
+    {
+        log::warn!(
+            "{}: {budget} is above WeChat's {WECHAT_DAILY_QUOTA} classic token calls a day: the quota runs out (errcode 45009) before the guard stops anything; use at most {WECHAT_DAILY_QUOTA} (default {DEFAULT_DAILY_BUDGET})",
+            at("daily_budget")
+        );
     }
     let api_base = match api_base {
         Some(base) => base.to_string(),
@@ -314,6 +336,29 @@ fn insecure_http_allowed() -> Result<bool> {
     }
 }
 
+/// A credential name is a file name in `$CREDENTIALS_DIRECTORY`.
+fn check_credential(id: &str) -> Result<(), String> {
+    if id.len() > 255 {
+        return Err(format!(
+            "{} is longer than a file name (255 bytes): use the name of LoadCredential=NAME:PATH",
+            quoted(id)
+        ));
+    }
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(format!(
+            "{} is not a credential name: use the name of LoadCredential=NAME:PATH",
+            quoted(id)
+        ));
+    }
+    if id.contains('/') {
+        return Err(format!(
+            "{} contains '/': a credential is named, not a path (LoadCredential=NAME:PATH in the unit)",
+            quoted(id)
+        ));
+    }
+    Ok(())
+}
+
 /// App names are keys in the database and words in messages: printable, not too
 /// long, and read as written (no bidirectional controls).
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -394,7 +439,9 @@ pub fn cli_app(
 pub fn read_secret(app: &App) -> Result<Secret> {
     let name = &app.name;
     let value = match &app.secret {
-        SecretSource::File(path) => read_secret_file(path, &format!("app {name:?}"))?,
+        SecretSource::File(_) | SecretSource::Credential(_) => {
+            read_secret_file(&secret_path(app)?, &format!("app {name:?}"))?
+        }
         SecretSource::Env(var) => match std::env::var(var) {
             Ok(v) if v.len() as u64 > MAX_SECRET => {
                 return Err(usage(format!(
@@ -448,6 +495,37 @@ pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
 /// A secret without a byte order mark and surrounding blanks and line ends.
 fn clean(text: &str) -> &str {
     text.trim_start_matches('\u{feff}').trim()
+}
+
+/// The file a `secret_file` or `secret_credential` is read from. A credential
+/// is the file that systemd's `LoadCredential=` puts in `$CREDENTIALS_DIRECTORY`
+/// for the service's run.
+fn secret_path(app: &App) -> Result<PathBuf> {
+    let name = &app.name;
+    let id = match &app.secret {
+        SecretSource::Credential(id) => id,
+        SecretSource::File(path) => return Ok(path.clone()),
+        SecretSource::Env(var) => {
+            return Err(usage(format!(
+                "app {name:?}: secret_env {var} is a variable, not a file"
+            )));
+        }
+    };
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            usage(format!(
+                "app {name:?}: secret_credential {id:?}: CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential={id}:/path/to/secret, or use secret_file"
+            ))
+        })?;
+    let path = Path::new(&dir).join(id);
+    if !path.exists() {
+        return Err(usage(format!(
+            "app {name:?}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
+            path.parent().unwrap_or(&path).display()
+        )));
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -125,6 +125,10 @@ fn run(cli: Cli) -> Result<()> {
                 &mut std::io::stdout().lock(),
             )
         }
+        Command::Completions(args) => {
+            cmd::docs::completions(args.shell, &mut std::io::stdout().lock())
+        }
+        Command::Man(args) => cmd::docs::man(&args.dir),
         Command::Invalidate(args) => {
             logging::init(global.verbose, global.quiet);
             config::name_arg("--app", &args.app)?;
@@ -195,6 +199,7 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
         return Err(error::Silent(2).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
+    let names: Vec<String> = ready.iter().map(|(app, _)| app.name.clone()).collect();
     let mut store = store::open(&db_location(global)?)?;
     let opts = cmd::refresh::Options {
         force: args.force,
@@ -204,12 +209,39 @@ fn refresh(global: &Global, args: &RefreshArgs) -> Result<()> {
         proxy,
     };
     let result = cmd::refresh::run(store.as_mut(), ready, &opts);
+    warn_if_ahead_outlasts_tokens(store.as_mut(), &names, opts.ahead);
     match result {
         // The apps with unreadable secrets make it a configuration error; the
         // others' failures were printed already.
         Ok(()) if unreadable > 0 => Err(error::Silent(2).into()),
         Err(e) if unreadable > 0 && e.is::<error::Silent>() => Err(error::Silent(2).into()),
         other => other,
+    }
+}
+
+/// An `--ahead` at or above the lifetime of the stored tokens makes every run
+/// fetch them all again, spending the daily quota: say so once. (Not for
+/// stable apps: their API hands out the current token with what it has left,
+/// and refetching it every run is the point.)
+fn warn_if_ahead_outlasts_tokens(store: &mut dyn Store, apps: &[String], ahead: i64) {
+    let Ok(rows) = store.rows(apps) else { return };
+    let mut short: Vec<&store::Row> = rows
+        .iter()
+        .filter(|r| r.api != app::Api::Stable.as_str() && ahead >= r.expires_at - r.fetched_at)
+        .collect();
+    short.sort_by_key(|r| r.expires_at - r.fetched_at);
+    if let Some(first) = short.first() {
+        let mut names: Vec<&str> = short.iter().map(|r| r.app.as_str()).collect();
+        names.dedup();
+        log::warn!(
+            "--ahead {ahead}s is at or above the lifetime of the tokens it renews ({} s for app {:?}{}): every run fetches them again and spends the daily quota; use less, e.g. the default 75m",
+            first.expires_at - first.fetched_at,
+            first.app,
+            match names.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            }
+        );
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::clock;
+use crate::error::no_token;
 use crate::store::Store;
 use crate::text::shown;
 
@@ -14,10 +15,17 @@ pub fn run(
     limit: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let attempts = match store {
+    let mut store = store;
+    let attempts = match store.as_deref_mut() {
         Some(store) => store.history(app, limit)?,
         None => Vec::new(),
     };
+    if let Some(name) = app
+        && attempts.is_empty()
+        && let Some(err) = unknown_app(store, name)?
+    {
+        return Err(err);
+    }
     if attempts.is_empty() {
         writeln!(out, "no attempts recorded yet")?;
         return Ok(());
@@ -58,4 +66,28 @@ pub fn run(
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// `--app NAME` with no attempts: exit 3 when the database does not know the
+/// app at all (a typo, or another database than the one refresh writes).
+fn unknown_app(store: Option<&mut dyn Store>, name: &str) -> Result<Option<anyhow::Error>> {
+    let Some(store) = store else {
+        return Ok(Some(no_token(format!(
+            "no app {name:?}: there is no database yet (run `wxtoken refresh` first, or check --db)"
+        ))));
+    };
+    let mut known: Vec<String> = store.rows(&[])?.into_iter().map(|r| r.app).collect();
+    if known.iter().any(|a| a == name) {
+        return Ok(None);
+    }
+    known.sort();
+    known.dedup();
+    let listed = match known.len() {
+        0 => "it holds no app yet".to_string(),
+        n if n <= 10 => format!("it holds {}", known.join(", ")),
+        n => format!("it holds {} and {} more", known[..10].join(", "), n - 10),
+    };
+    Ok(Some(no_token(format!(
+        "no app {name:?} in the database ({listed}): check --app and --db"
+    ))))
 }

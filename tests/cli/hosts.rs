@@ -1,6 +1,7 @@
 //! Many hosts, one PostgreSQL database: single flight across processes, a
 //! server that restarts or goes away, connection errors, URL forms and TLS.
-//! Every test here runs on PostgreSQL only (`..._on_pg`).
+//! Every test here runs on PostgreSQL only (`..._on_pg`), and is ignored
+//! unless `--include-ignored` (see `support::pg`).
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -55,10 +56,8 @@ fn env_on(up: &StandIn, spare: &Spare) -> Env {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn several_hosts_refreshing_at_once_call_upstream_once_on_pg() {
-    if !pg::available() {
-        return;
-    }
     let up = StandIn::start(standin::wechat(Duration::from_millis(500), 7200));
     // A fresh database: the processes also race to create the schema.
     let env = Backend::Pg.with(&up);
@@ -88,10 +87,8 @@ fn several_hosts_refreshing_at_once_call_upstream_once_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_lease_left_by_a_killed_refresh_expires_and_the_next_one_takes_over_on_pg() {
-    if !pg::available() {
-        return;
-    }
     let up = StandIn::script(vec![Reply::hang(), Reply::token("AFTER-KILL", 7200)]);
     let env = Backend::Pg.with(&up);
     let mut holder = spawn(&env, &["refresh", "--appid", APPID, "--timeout", "1s"]);
@@ -115,6 +112,7 @@ fn a_lease_left_by_a_killed_refresh_expires_and_the_next_one_takes_over_on_pg() 
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_restart_between_two_refreshes_on_pg() {
     let Some(spare) = Spare::lock() else { return };
     let up = StandIn::wechat();
@@ -133,6 +131,7 @@ fn a_server_restart_between_two_refreshes_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
     let Some(spare) = Spare::lock() else { return };
     let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
@@ -153,6 +152,7 @@ fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
     let Some(spare) = Spare::lock() else { return };
     let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
@@ -181,8 +181,9 @@ fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_wrong_password_is_a_clear_error_on_pg() {
-    let Some(admin) = pg::server() else { return };
+    let admin = pg::server();
     let up = StandIn::wechat();
     let db = Database::create();
     let wrong = db.url.replacen(&pg::password(&admin), "wrong-pass-7q", 1);
@@ -201,8 +202,9 @@ fn a_wrong_password_is_a_clear_error_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_missing_database_is_a_clear_error_on_pg() {
-    let Some(admin) = pg::server() else { return };
+    let admin = pg::server();
     let up = StandIn::wechat();
     let url = pg::with_dbname(&admin, "wxtoken_no_such_db");
     let env = env_at(&up, &url);
@@ -221,8 +223,9 @@ fn a_missing_database_is_a_clear_error_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_that_is_down_is_a_clear_error_on_pg() {
-    let Some(admin) = pg::server() else { return };
+    let admin = pg::server();
     let up = StandIn::wechat();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -244,10 +247,8 @@ fn a_server_that_is_down_is_a_clear_error_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn show_status_and_history_create_nothing_on_pg() {
-    if !pg::available() {
-        return;
-    }
     let env = Backend::Pg.env();
     let db = env.pg.as_ref().unwrap();
     env.run(&["show"])
@@ -266,8 +267,9 @@ fn show_status_and_history_create_nothing_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn the_url_forms_on_pg() {
-    let Some(admin) = pg::server() else { return };
+    let admin = pg::server();
     let up = StandIn::wechat();
     let db = Database::create();
     // postgresql:// through --db rather than WXTOKEN_DB.
@@ -299,10 +301,8 @@ fn the_url_forms_on_pg() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn tls_require_checks_the_certificate_on_pg() {
-    if !pg::available() {
-        return;
-    }
     let Some(ca) = pg::var("WXTOKEN_TEST_PG_CA") else {
         return;
     };

@@ -6,6 +6,8 @@ mod support;
 mod faults;
 mod hosts;
 mod many_apps;
+mod newcomer;
+mod package;
 mod refresh_show;
 mod trust_clocks;
 mod trust_files;

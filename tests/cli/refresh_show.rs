@@ -772,7 +772,14 @@ both! {
 fn help_texts_are_pinned() {
     let env = Env::new();
     let mut all = env.run(&["--help"]).expect(0).stdout();
-    for cmd in ["refresh", "show", "status", "invalidate", "history"] {
+    for cmd in [
+        "refresh",
+        "show",
+        "status",
+        "invalidate",
+        "history",
+        "completions",
+    ] {
         all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
         all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());
     }
@@ -892,7 +899,11 @@ fn another_user_with_read_access_can_read_the_token() {
         group(&file);
     }
     let cmd = env.command(&["show", "--app", "shop"]);
-    let program = cmd.get_program().to_owned();
+    // The build's binary may sit where nobody cannot go (a clone in a 0700
+    // folder): nobody runs a copy in the test's own folder.
+    let program = env.path("wxtoken");
+    std::fs::copy(cmd.get_program(), &program).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     let envs: Vec<_> = cmd
         .get_envs()
         .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))

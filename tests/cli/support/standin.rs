@@ -228,6 +228,16 @@ impl StandIn {
     pub fn peak(&self) -> usize {
         self.state.peak.load(Ordering::SeqCst)
     }
+
+    /// Runs `cmd` (the README's demo) with `WXTOKEN_API_BASE` pointing here and
+    /// `WXTOKEN_DB` naming a throwaway database, removed afterwards: the
+    /// stand-in's tokens must never land in a real database.
+    pub fn run(&self, mut cmd: std::process::Command) -> std::io::Result<std::process::Output> {
+        let demo = tempfile::Builder::new().prefix("wxtoken-demo.").tempdir()?;
+        cmd.env("WXTOKEN_API_BASE", self.url())
+            .env("WXTOKEN_DB", demo.path().join("tokens.db"));
+        cmd.spawn()?.wait_with_output()
+    }
 }
 
 impl Drop for StandIn {

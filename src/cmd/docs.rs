@@ -1,0 +1,34 @@
+//! `wxtoken completions SHELL` and the hidden `wxtoken man DIR`: both generated
+//! from the clap definitions in `cli.rs`, so they never drift from `--help`.
+//! Packaging runs `man` on the binary it ships (see `pkg/build-deb`).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Shell};
+
+pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "wxtoken", out);
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `wxtoken.1` and `wxtoken-COMMAND.1` for every visible command.
+pub fn man(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(crate::error::usage(format!(
+            "{} is not a folder: create it first",
+            dir.display()
+        )));
+    }
+    clap_mangen::generate_to(Cli::command(), dir)
+        .with_context(|| format!("could not write the manual pages into {}", dir.display()))
+}

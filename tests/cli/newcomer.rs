@@ -1,0 +1,139 @@
+//! What a newcomer trips on first: the quick start, `history` of an unknown
+//! app, examples in `--help`, and settings that defeat themselves.
+
+use std::process::{Command, Stdio};
+
+use crate::support::{Env, StandIn};
+
+/// The README's quick start (`standin sh -c 'refresh ... && show ...'`, the
+/// example's command mode is `StandIn::run`) stores the demo token in a
+/// throwaway database, removed afterwards: never in the user's default
+/// database nor in one WXTOKEN_DB names.
+#[test]
+fn the_quick_start_leaves_the_real_database_alone() {
+    let env = Env::new();
+    let real = env.path("real.db");
+    let wxtoken = env!("CARGO_BIN_EXE_wxtoken");
+    let script = format!(
+        "WXTOKEN_SECRET=demo-secret {wxtoken} refresh --appid wxdemo0123456789 && {wxtoken} show --app wxdemo0123456789 && echo \"$WXTOKEN_DB\""
+    );
+    let up = StandIn::wechat();
+    let mut cmd = Command::new("sh");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WXTOKEN_") || key.starts_with("XDG_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.args(["-c", &script])
+        .env("HOME", env.dir.path())
+        .env("WXTOKEN_DB", &real)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = up.run(cmd).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "TOKEN-1-wxdemo0123456789");
+    assert!(!real.exists(), "the demo wrote into WXTOKEN_DB");
+    assert!(
+        !env.path(".local/share/wxtoken").exists(),
+        "the demo wrote into the default database"
+    );
+    assert!(
+        !std::path::Path::new(lines[1]).exists(),
+        "the demo database {} is left behind",
+        lines[1]
+    );
+}
+
+/// `history --app NAME` for an app the database does not know (a typo, or
+/// another database than refresh's) exits 3 and says which apps it holds; an
+/// app it knows but with no attempt left is an empty history (exit 0).
+#[test]
+fn history_of_an_unknown_app_is_exit_3() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.run(&["history", "--app", "shop"])
+        .expect(3)
+        .stderr_has("no app \"shop\": there is no database yet");
+    env.refresh(&["--name", "shop"]).expect(0);
+    let run = env.run(&["history", "--app", "shpo"]);
+    run.expect(3)
+        .stderr_has("no app \"shpo\" in the database (it holds shop): check --app and --db");
+    assert_eq!(run.stdout(), "");
+    env.exec("DELETE FROM wxtoken_attempts");
+    let out = env.run(&["history", "--app", "shop"]);
+    assert_eq!(out.expect(0).stdout(), "no attempts recorded yet\n");
+    assert_eq!(
+        env.run(&["history"]).expect(0).stdout(),
+        "no attempts recorded yet\n"
+    );
+}
+
+/// Every command's `--help` ends with two or three examples of it (clap's
+/// after_help; the manual pages carry them too).
+#[test]
+fn every_help_ends_with_examples() {
+    let env = Env::new();
+    for cmd in [
+        "refresh",
+        "show",
+        "status",
+        "invalidate",
+        "history",
+        "completions",
+    ] {
+        let help = env.run(&[cmd, "--help"]).expect(0).stdout();
+        let (_, examples) = help
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("wxtoken {cmd} --help has no examples:\n{help}"));
+        let lines: Vec<&str> = examples.lines().collect();
+        assert!(
+            (2..=3).contains(&lines.len())
+                && lines
+                    .iter()
+                    .all(|l| l.starts_with("  ") && l.contains(&format!("wxtoken {cmd}"))),
+            "wxtoken {cmd} --help examples:\n{examples}"
+        );
+    }
+}
+
+/// `--ahead` at or above the tokens' lifetime makes every run fetch again:
+/// refresh warns. The default, and stable apps (whose tokens come with what
+/// they have left), do not.
+#[test]
+fn an_ahead_that_outlasts_the_token_is_warned_about() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let run = env.refresh(&["--name", "shop", "--ahead", "2h"]);
+    run.expect(0).stderr_has(
+        "--ahead 7200s is at or above the lifetime of the tokens it renews (7200 s for app \"shop\")",
+    );
+    env.refresh(&["--name", "shop", "--ahead", "3h"])
+        .expect(0)
+        .stderr_has("every run fetches them again");
+    assert_eq!(up.count("/cgi-bin/token"), 2);
+    let quiet = env.refresh(&["--name", "shop"]);
+    assert_eq!(quiet.expect(0).stderr(), "");
+    let stable = env.refresh(&["--name", "mini", "--api", "stable", "--ahead", "3h"]);
+    assert_eq!(stable.expect(0).stderr(), "");
+}
+
+/// A daily_budget above WeChat's 2000 would let the quota run out before the
+/// guard refuses: the config is accepted with a warning.
+#[test]
+fn a_daily_budget_above_wechats_quota_is_warned_about() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop"], "daily_budget = 5000");
+    env.run(&["refresh"]).expect(0).stderr_has(
+        "app \"shop\": field daily_budget: 5000 is above WeChat's 2000 classic token calls a day",
+    );
+    env.config_apps(&["shop"], "daily_budget = 2000");
+    let run = env.run(&["refresh", "--force"]);
+    assert_eq!(run.expect(0).stderr(), "");
+}
