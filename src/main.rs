@@ -21,6 +21,9 @@ mod error;
 mod fault;
 mod fsafe;
 mod logging;
+// The push and refresh flows that use these building blocks come next.
+#[allow(dead_code)]
+mod platform;
 mod secret;
 mod store;
 mod text;
