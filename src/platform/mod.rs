@@ -4,3 +4,4 @@
 //! secrets at rest (`storekey`).
 
 pub mod crypto;
+pub mod xml;
