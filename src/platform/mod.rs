@@ -4,4 +4,5 @@
 //! secrets at rest (`storekey`).
 
 pub mod crypto;
+pub mod storekey;
 pub mod xml;
