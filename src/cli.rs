@@ -74,6 +74,8 @@ pub enum Command {
     Invalidate(InvalidateArgs),
     /// The recent upstream attempts, newest first
     History(HistoryArgs),
+    /// Write a new store key (encrypts platforms' refresh tokens at rest) to a new file
+    Keygen(KeygenArgs),
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +198,15 @@ pub struct HistoryArgs {
     /// How many attempts to list
     #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// The key file to create (mode 0600); an existing file is never replaced.
+    /// Name it in `store_key_file` and back it up: what is stored with it
+    /// cannot be read without it
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -138,6 +138,7 @@ fn run(cli: Cli) -> Result<()> {
                 &mut std::io::stdout().lock(),
             )
         }
+        Command::Keygen(args) => cmd::keygen::run(&args.path),
         Command::Invalidate(args) => {
             logging::init(global.verbose, global.quiet);
             config::name_arg("--app", &args.app)?;

@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod invalidate;
+pub mod keygen;
 pub mod refresh;
 pub mod show;
 pub mod status;

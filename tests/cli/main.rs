@@ -5,6 +5,7 @@ mod support;
 
 mod faults;
 mod hosts;
+mod keygen;
 mod many_apps;
 mod refresh_show;
 mod trust_clocks;

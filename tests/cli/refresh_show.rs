@@ -699,7 +699,14 @@ both! {
 fn help_texts_are_pinned() {
     let env = Env::new();
     let mut all = env.run(&["--help"]).expect(0).stdout();
-    for cmd in ["refresh", "show", "status", "invalidate", "history"] {
+    for cmd in [
+        "refresh",
+        "show",
+        "status",
+        "invalidate",
+        "history",
+        "keygen",
+    ] {
         all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
         all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());
     }
