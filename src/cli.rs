@@ -101,6 +101,8 @@ pub enum Command {
     /// Write the manual pages (wxtoken.1 and one per command) into a folder
     #[command(hide = true)]
     Man(ManArgs),
+    /// Write a new store key (encrypts platforms' refresh tokens at rest) to a new file
+    Keygen(KeygenArgs),
 }
 
 #[derive(Args, Debug)]
@@ -244,6 +246,15 @@ pub struct ManArgs {
     /// The folder to write the pages into (it must exist)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// The key file to create (mode 0600); an existing file is never replaced.
+    /// Name it in `store_key_file` and back it up: what is stored with it
+    /// cannot be read without it
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -21,6 +21,9 @@ mod fault;
 mod fsafe;
 mod logging;
 mod out;
+// The push and refresh flows that use these building blocks come next.
+#[allow(dead_code)]
+mod platform;
 mod secret;
 mod store;
 mod text;
@@ -129,6 +132,7 @@ fn run(cli: Cli) -> Result<()> {
             cmd::docs::completions(args.shell, &mut std::io::stdout().lock())
         }
         Command::Man(args) => cmd::docs::man(&args.dir),
+        Command::Keygen(args) => cmd::keygen::run(&args.path),
         Command::Invalidate(args) => {
             logging::init(global.verbose, global.quiet);
             config::name_arg("--app", &args.app)?;

@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod history;
 pub mod invalidate;
+pub mod keygen;
 pub mod refresh;
 pub mod show;
 pub mod status;

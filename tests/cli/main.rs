@@ -5,6 +5,7 @@ mod support;
 
 mod faults;
 mod hosts;
+mod keygen;
 mod many_apps;
 mod newcomer;
 mod package;

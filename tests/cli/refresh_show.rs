@@ -779,6 +779,7 @@ fn help_texts_are_pinned() {
         "invalidate",
         "history",
         "completions",
+        "keygen",
     ] {
         all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
         all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());

@@ -8,6 +8,7 @@
 pub mod net;
 pub mod pg;
 pub mod standin;
+pub mod wxcrypt;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

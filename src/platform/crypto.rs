@@ -1,0 +1,282 @@
+//! WeChat's message crypto (WXBizMsgCrypt), the same for Open Platform pushes
+//! and WeCom callbacks: facts in `wechat-third-party-api.md`, A.2.
+//!
+//! AES-256-CBC with the IV taken from the key, no cipher-level padding, then a
+//! PKCS#7 pad to 32-byte blocks removed here by hand (a 16-byte PKCS#7
+//! unpadder cannot take pads of 17..32). The plaintext is
+//! `random(16) ‖ msg_len (u32, big-endian) ‖ msg ‖ receive_id`.
+//!
+//! Callers verify the signature before decrypting: what fails to decrypt is
+//! then either WeChat's bug or a wrong key, never an oracle for a forger.
+//! Every input is bounded and no input panics (the proptests below).
+
+use std::fmt;
+
+use aes::Aes256;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
+
+/// The longest `Encrypt` / `echostr` text taken (pushes are a few kB).
+pub const MAX_ENCRYPTED: usize = 1 << 20;
+
+/// The longest message `encrypt` takes: its base64 stays under [`MAX_ENCRYPTED`].
+pub const MAX_MESSAGE: usize = MAX_ENCRYPTED / 4 * 3 - 1024;
+
+/// The longest callback Token taken (WeChat's are 3 to 32 characters).
+const MAX_TOKEN: usize = 128;
+
+/// An EncodingAESKey is this many characters of `[A-Za-z0-9]`.
+const KEY_CHARS: usize = 43;
+
+/// PKCS#7 block size of the padding inside the plaintext (not AES's 16).
+const PAD_BLOCK: usize = 32;
+
+/// `random(16) ‖ msg_len(4)`.
+const HEADER: usize = 20;
+
+/// Why a Token or EncodingAESKey is refused. The messages never quote the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// The EncodingAESKey has this many characters, not 43.
+    KeyLength(usize),
+    /// Its character at this (1-based) position is not a letter or digit.
+    KeyChar(usize),
+    /// The Token is empty.
+    TokenEmpty,
+    /// The Token is longer than [`MAX_TOKEN`] bytes.
+    TokenLength(usize),
+    /// The Token has a blank or control character (a stray line end?).
+    TokenChar,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::KeyLength(n) => write!(
+                f,
+                "the EncodingAESKey has {n} characters, not {KEY_CHARS}: copy it again from the platform's settings"
+            ),
+            KeyError::KeyChar(at) => write!(
+                f,
+                "character {at} of the EncodingAESKey is not a letter or digit: copy it again from the platform's settings"
+            ),
+            KeyError::TokenEmpty => f.write_str("the message Token is empty"),
+            KeyError::TokenLength(n) => write!(
+                f,
+                "the message Token has {n} bytes, more than {MAX_TOKEN}: is it the right file?"
+            ),
+            KeyError::TokenChar => f.write_str(
+                "the message Token has a blank or control character: copy it again from the platform's settings",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Why an `Encrypt` text is refused (after its signature was verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CryptError {
+    /// Longer than [`MAX_ENCRYPTED`] (or, encrypting, [`MAX_MESSAGE`]).
+    TooLong(usize),
+    /// Not standard base64.
+    Base64,
+    /// Not a whole number of AES blocks, or too short to hold the header.
+    Length(usize),
+    /// The PKCS#7 padding is not 1..32 bytes of its own length: a wrong key?
+    Padding,
+    /// The message length field points past the end.
+    MsgLength(u32),
+    /// The message or the receiver id is not UTF-8.
+    Utf8,
+}
+
+impl fmt::Display for CryptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CryptError::TooLong(n) => write!(
+                f,
+                "encrypted text of {n} bytes is longer than {MAX_ENCRYPTED}"
+            ),
+            CryptError::Base64 => f.write_str("encrypted text is not base64"),
+            CryptError::Length(n) => write!(
+                f,
+                "encrypted text of {n} bytes is not a whole number of AES blocks"
+            ),
+            CryptError::Padding => f.write_str(
+                "decrypted text has no valid padding: is the EncodingAESKey the platform's current one?",
+            ),
+            CryptError::MsgLength(n) => write!(
+                f,
+                "decrypted message length {n} is past the end: is the EncodingAESKey the platform's current one?"
+            ),
+            CryptError::Utf8 => f.write_str("decrypted message is not UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for CryptError {}
+
+/// A decrypted push: the message (XML) and whom it was encrypted for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decrypted {
+    pub msg: String,
+    /// The component appid, suite id or corpid (A.2): compare it with the
+    /// configured one.
+    pub receive_id: String,
+}
+
+/// One platform's callback Token and AES key.
+#[derive(Clone)]
+pub struct MsgCrypt {
+    token: String,
+    key: [u8; 32],
+    /// The first 16 bytes of the key.
+    iv: [u8; 16],
+}
+
+impl fmt::Debug for MsgCrypt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MsgCrypt(***)")
+    }
+}
+
+impl MsgCrypt {
+    /// The Token and the 43-character EncodingAESKey from the platform's settings.
+    pub fn new(token: &str, encoding_aes_key: &str) -> Result<MsgCrypt, KeyError> {
+        if token.is_empty() {
+            return Err(KeyError::TokenEmpty);
+        }
+        if token.len() > MAX_TOKEN {
+            return Err(KeyError::TokenLength(token.len()));
+        }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(KeyError::TokenChar);
+        }
+        let n = encoding_aes_key.chars().count();
+        if n != KEY_CHARS {
+            return Err(KeyError::KeyLength(n));
+        }
+        if let Some(at) = encoding_aes_key
+            .bytes()
+            .position(|b| !b.is_ascii_alphanumeric())
+        {
+            return Err(KeyError::KeyChar(at + 1));
+        }
+        // The 43rd character carries 4 bits that are not part of the key and
+        // are seldom zero: a strict decoder refuses most real keys.
+        const LENIENT: GeneralPurpose = GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+        );
+        let bytes = LENIENT
+            .decode(format!("{encoding_aes_key}="))
+            .map_err(|_| KeyError::KeyChar(KEY_CHARS))?;
+        let key = <[u8; 32]>::try_from(bytes).map_err(|b| KeyError::KeyLength(b.len()))?;
+        Ok(MsgCrypt {
+            token: token.to_string(),
+            iv: std::array::from_fn(|i| key[i]),
+            key,
+        })
+    }
+
+    /// `msg_signature`: lowercase hex SHA-1 of the sorted token, timestamp,
+    /// nonce and `Encrypt` text, concatenated.
+    pub fn signature(&self, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+        sha1_sorted(&mut [&self.token, timestamp, nonce, encrypt])
+    }
+
+    /// The plain `signature` (token, timestamp, nonce): Open Platform sends it
+    /// too, but says not to verify with it.
+    pub fn url_signature(&self, timestamp: &str, nonce: &str) -> String {
+        sha1_sorted(&mut [&self.token, timestamp, nonce])
+    }
+
+    /// Whether `msg_signature` signs this `Encrypt` text (in constant time).
+    pub fn verify(&self, msg_signature: &str, timestamp: &str, nonce: &str, encrypt: &str) -> bool {
+        let expected = self.signature(timestamp, nonce, encrypt);
+        bool::from(expected.as_bytes().ct_eq(msg_signature.as_bytes()))
+    }
+
+    /// Decrypts an `Encrypt` (or WeCom `echostr`, URL-decoded) text.
+    pub fn decrypt(&self, encrypted: &str) -> Result<Decrypted, CryptError> {
+        if encrypted.len() > MAX_ENCRYPTED {
+            return Err(CryptError::TooLong(encrypted.len()));
+        }
+        let mut buf = STANDARD.decode(encrypted).map_err(|_| CryptError::Base64)?;
+        if buf.is_empty() || buf.len() % 16 != 0 {
+            return Err(CryptError::Length(buf.len()));
+        }
+        let plain = cbc::Decryptor::<Aes256>::new(&self.key.into(), (&self.iv).into())
+            .decrypt_padded_mut::<NoPadding>(&mut buf)
+            .map_err(|_| CryptError::Length(encrypted.len()))?;
+        let pad = usize::from(*plain.last().ok_or(CryptError::Padding)?);
+        if pad == 0 || pad > PAD_BLOCK || pad > plain.len() {
+            return Err(CryptError::Padding);
+        }
+        let (content, padding) = plain.split_at(plain.len() - pad);
+        if padding.iter().any(|&b| usize::from(b) != pad) {
+            return Err(CryptError::Padding);
+        }
+        let Some((header, rest)) = content.split_at_checked(HEADER) else {
+            return Err(CryptError::Padding);
+        };
+        let len = u32::from_be_bytes([header[16], header[17], header[18], header[19]]);
+        let Some((msg, receive_id)) = usize::try_from(len)
+            .ok()
+            .and_then(|n| rest.split_at_checked(n))
+        else {
+            return Err(CryptError::MsgLength(len));
+        };
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| CryptError::Utf8);
+        Ok(Decrypted {
+            msg: text(msg)?,
+            receive_id: text(receive_id)?,
+        })
+    }
+
+    /// Encrypts a message for `receive_id` with the given 16 random bytes (the
+    /// caller draws them; tests fix them), as base64: for encrypted replies.
+    pub fn encrypt(
+        &self,
+        msg: &str,
+        receive_id: &str,
+        random: [u8; 16],
+    ) -> Result<String, CryptError> {
+        let body = msg.len() + receive_id.len();
+        if body > MAX_MESSAGE {
+            return Err(CryptError::TooLong(body));
+        }
+        let len = u32::try_from(msg.len()).map_err(|_| CryptError::TooLong(msg.len()))?;
+        let mut buf = Vec::with_capacity(HEADER + body + PAD_BLOCK);
+        buf.extend_from_slice(&random);
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(msg.as_bytes());
+        buf.extend_from_slice(receive_id.as_bytes());
+        let pad = PAD_BLOCK - buf.len() % PAD_BLOCK;
+        // pad is 1..=32, so it fits a byte.
+        buf.resize(buf.len() + pad, pad as u8);
+        let n = buf.len();
+        let cipher = cbc::Encryptor::<Aes256>::new(&self.key.into(), (&self.iv).into())
+            .encrypt_padded_mut::<NoPadding>(&mut buf, n)
+            .map_err(|_| CryptError::Length(n))?;
+        Ok(STANDARD.encode(cipher))
+    }
+}
+
+fn sha1_sorted(parts: &mut [&str]) -> String {
+    parts.sort_unstable();
+    let mut hash = Sha1::new();
+    for part in parts.iter() {
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,8 @@
+//! Third-party platforms (WeChat Open Platform components, WeCom suites): the
+//! building blocks that pushes and refreshes use. The message crypto and XML of
+//! pushes (`crypto`, `xml`), and the store key that encrypts long-lived
+//! secrets at rest (`storekey`).
+
+pub mod crypto;
+pub mod storekey;
+pub mod xml;
