@@ -102,6 +102,9 @@ pub enum Command {
     #[command(hide = true)]
     Man(ManArgs),
     /// Write a new store key (encrypts platforms' refresh tokens at rest) to a new file
+    #[command(after_help = "Examples:
+  wxtoken keygen /etc/wxtoken/store.key                # then: store_key_file = \"/etc/wxtoken/store.key\"
+  sudo -u wxtoken wxtoken keygen /var/lib/wxtoken/store.key")]
     Keygen(KeygenArgs),
 }
 

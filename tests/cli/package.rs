@@ -53,6 +53,7 @@ fn manual_pages_for_every_command() {
             "wxtoken-completions.1",
             "wxtoken-history.1",
             "wxtoken-invalidate.1",
+            "wxtoken-keygen.1",
             "wxtoken-refresh.1",
             "wxtoken-show.1",
             "wxtoken-status.1",
