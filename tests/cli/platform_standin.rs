@@ -2,22 +2,25 @@
 //! with plain HTTP: the tests of wxtoken's platform support rely on it
 //! refusing what WeChat and WeCom refuse.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
 use crate::support::StandIn;
 use crate::support::platform::{self, *};
+use crate::support::wxcrypt::{self, WxCrypt};
 
 /// Sends one request (a JSON body when `body` is not null) and parses the answer.
-fn call(up: &StandIn, method: &str, target: &str, body: Value) -> Value {
+fn call(addr: SocketAddr, method: &str, target: &str, body: Value) -> Value {
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let mut stream = TcpStream::connect(up.addr()).unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
     let request = format!(
         "{method} {target} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -30,11 +33,11 @@ fn call(up: &StandIn, method: &str, target: &str, body: Value) -> Value {
 }
 
 fn post(up: &StandIn, target: &str, body: Value) -> Value {
-    call(up, "POST", target, body)
+    call(up.addr(), "POST", target, body)
 }
 
 fn get(up: &StandIn, target: &str) -> Value {
-    call(up, "GET", target, Value::Null)
+    call(up.addr(), "GET", target, Value::Null)
 }
 
 fn errcode(v: &Value) -> i64 {
@@ -331,4 +334,108 @@ fn plain_endpoints_still_answer_and_latency_applies() {
         &format!("/cgi-bin/ticket/getticket?access_token={token}&type=jsapi"),
     );
     assert_eq!(errcode(&ticket), 0, "{ticket}");
+}
+
+/// The `standin` example, which `cargo test` builds next to this test binary.
+fn example() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples/standin");
+    path.exists().then_some(path)
+}
+
+#[test]
+fn the_example_prints_signed_encrypted_ticket_pushes() {
+    let Some(standin) = example() else {
+        eprintln!("skipped: the standin example is not built (cargo test builds it)");
+        return;
+    };
+    let key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    let crypt = WxCrypt::new("tok", key);
+    let run = |target: &[&str], ticket: &[&str]| {
+        let base = ["push-ticket", "--token", "tok", "--aes-key", key];
+        let when = ["--timestamp", "1700000000", "--nonce", "42"];
+        let args = [&base[..], target, ticket, &when].concat();
+        Command::new(&standin).args(args).output().unwrap()
+    };
+    let out = run(&["--appid", "wxcomp"], &["--ticket", "ticket@@@x"]);
+    let msg = wxcrypt::verify_ticket("wxcomp", "ticket@@@x", 1_700_000_000);
+    let push = crypt.open_platform_push("wxcomp", &msg, "1700000000", "42");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, format!("{}\n{}\n", push.query, push.body));
+
+    // The default ticket is the one `--platform` accepts.
+    let out = run(&["--suite-id", "wwsuite"], &[]);
+    let msg = wxcrypt::suite_ticket("wwsuite", SUITE_TICKET, 1_700_000_000);
+    let push = crypt.wecom_push("wwsuite", &msg, "1700000000", "42");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, format!("{}\n{}\n", push.query, push.body));
+
+    let bad = run(&["--appid", "wxcomp"], &["--aes-key", "short"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--aes-key (43 letters and digits)"),
+        "{stderr}"
+    );
+}
+
+/// A child process killed when the test ends, even by a failed assertion.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_example_serves_pre_registered_platforms() {
+    let Some(standin) = example() else {
+        eprintln!("skipped: the standin example is not built (cargo test builds it)");
+        return;
+    };
+    let mut child = Killed(
+        Command::new(standin)
+            .args(["--platform", "3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut url = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let addr: SocketAddr = url.trim().trim_start_matches("http://").parse().unwrap();
+    let at = |target: &str, body: Value| call(addr, "POST", target, body);
+    let component = at(
+        "/cgi-bin/component/api_component_token",
+        json!({"component_appid": COMPONENT_APPID, "component_appsecret": COMPONENT_SECRET,
+               "component_verify_ticket": TICKET}),
+    );
+    let ctoken = text(&component, "component_access_token");
+    let appid = platform::authorizer_appid(2);
+    let authorizer = at(
+        &format!("/cgi-bin/component/api_authorizer_token?component_access_token={ctoken}"),
+        json!({"component_appid": COMPONENT_APPID, "authorizer_appid": appid,
+               "authorizer_refresh_token": first_refresh_token(&appid)}),
+    );
+    let suite = at(
+        "/cgi-bin/service/get_suite_token",
+        json!({"suite_id": SUITE_ID, "suite_secret": SUITE_SECRET, "suite_ticket": SUITE_TICKET}),
+    );
+    let corp = platform::corpid(2);
+    let corp_token = at(
+        &format!(
+            "/cgi-bin/service/get_corp_token?suite_access_token={}",
+            text(&suite, "suite_access_token")
+        ),
+        json!({"auth_corpid": corp, "permanent_code": first_permanent_code(&corp)}),
+    );
+    assert!(
+        authorizer["authorizer_access_token"].is_string(),
+        "{authorizer}"
+    );
+    assert!(corp_token["access_token"].is_string(), "{corp_token}");
 }
