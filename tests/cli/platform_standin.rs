@@ -180,6 +180,9 @@ fn knobs_kill_refresh_tokens_force_errcodes_and_expire_tokens() {
     p.expire_token(&ctoken);
     assert_eq!(errcode(&refresh(&up, &ctoken, &other, &rt0)), 42001);
 
+    p.expire_ticket(TICKET);
+    assert_eq!(errcode(&component_token(&up, TICKET)), 61005);
+
     let restart = post(
         &up,
         "/cgi-bin/component/api_start_push_ticket",
@@ -314,6 +317,8 @@ fn the_wecom_provider_chain_works_and_checks_every_credential() {
         )
     };
     assert_eq!(errcode(&provider("nope")), 40001);
+    p.expire_suite_ticket("t1");
+    assert_eq!(errcode(&suite("t1")), 40085);
     assert!(provider(PROVIDER_SECRET)["provider_access_token"].is_string());
 }
 

@@ -1,7 +1,7 @@
 //! The WeChat Open Platform part of the platform stand-in (facts: A.3 to A.6).
 //!
 //! Checks: `api_component_token` the appid, the secret and that the ticket was
-//! registered as pushed; every `component/*` API a live component token in the
+//! registered as pushed and not expired; every `component/*` API a live component token in the
 //! query parameter `component_access_token` and the component appid in the body;
 //! `api_authorizer_token` that the refresh token is the authorizer's current
 //! one; `ticket/getticket` a live authorizer token (a component token is refused).
@@ -19,6 +19,8 @@ use super::{
 pub(super) struct Open {
     /// component_verify_tickets "pushed" so far; any of them is accepted.
     tickets: HashSet<String>,
+    /// Pushed tickets older than their 12 hours.
+    expired_tickets: HashSet<String>,
     /// authorization_code → authorizer appid; removed when exchanged.
     codes: HashMap<String, String>,
     authorizers: HashMap<String, Authorizer>,
@@ -38,6 +40,11 @@ impl Platforms {
     /// Registers `ticket` as a component_verify_ticket WeChat pushed.
     pub fn push_ticket(&self, ticket: &str) {
         self.lock().open.tickets.insert(ticket.to_string());
+    }
+
+    /// Makes a pushed component_verify_ticket too old (61005 from now on).
+    pub fn expire_ticket(&self, ticket: &str) {
+        self.lock().open.expired_tickets.insert(ticket.to_string());
     }
 
     /// Registers an authorization code for `authorizer_appid` (single use).
@@ -139,6 +146,9 @@ fn component_token(s: &mut State, req: &Request) -> Result<Reply, Reply> {
         _ => return Err(Reply::errcode(40125, "invalid appsecret")),
     }
     let ticket = field(&b, "component_verify_ticket");
+    if s.open.expired_tickets.contains(&ticket) {
+        return Err(Reply::errcode(61005, "component ticket is expired"));
+    }
     if !s.open.tickets.contains(&ticket) {
         return Err(Reply::errcode(61006, "component ticket is invalid"));
     }

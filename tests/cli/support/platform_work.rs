@@ -20,6 +20,8 @@ use super::{
 #[derive(Default)]
 pub(super) struct Work {
     tickets: HashSet<String>,
+    /// Pushed suite_tickets older than their 30 minutes.
+    expired_tickets: HashSet<String>,
     /// auth_code → corpid; removed when exchanged.
     codes: HashMap<String, String>,
     /// corpid → current permanent code.
@@ -32,6 +34,11 @@ impl Platforms {
     /// Registers `ticket` as a suite_ticket WeCom pushed.
     pub fn push_suite_ticket(&self, ticket: &str) {
         self.lock().work.tickets.insert(ticket.to_string());
+    }
+
+    /// Makes a pushed suite_ticket too old (40085 from now on, as a wrong one).
+    pub fn expire_suite_ticket(&self, ticket: &str) {
+        self.lock().work.expired_tickets.insert(ticket.to_string());
     }
 
     /// Registers an install's auth_code for `corpid` (single use).
@@ -102,7 +109,8 @@ fn suite_token(s: &mut State, req: &Request) -> Result<Reply, Reply> {
     if field(&b, "suite_secret") != SUITE_SECRET {
         return Err(Reply::errcode(40080, "invalid suite_secret"));
     }
-    if !s.work.tickets.contains(&field(&b, "suite_ticket")) {
+    let ticket = field(&b, "suite_ticket");
+    if !s.work.tickets.contains(&ticket) || s.work.expired_tickets.contains(&ticket) {
         return Err(Reply::errcode(40085, "invalid suite_ticket"));
     }
     let token = s.issue(Kind::Suite, "suitetoken", SUITE_ID);
