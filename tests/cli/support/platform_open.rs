@@ -1,10 +1,11 @@
 //! The WeChat Open Platform part of the platform stand-in (facts: A.3 to A.6).
 //!
-//! Checks: `api_component_token` the appid, the secret and that the ticket was
-//! registered as pushed and not expired; every `component/*` API a live component token in the
-//! query parameter `component_access_token` and the component appid in the body;
-//! `api_authorizer_token` that the refresh token is the authorizer's current
-//! one; `ticket/getticket` a live authorizer token (a component token is refused).
+//! Checks: `api_component_token` the appid, the secret and that the ticket
+//! was registered as pushed and has not expired; every `component/*` API a
+//! live component token in the query parameter `component_access_token` and
+//! the component appid in the body; `api_authorizer_token` that the refresh
+//! token is the authorizer's current one; `ticket/getticket` a live
+//! authorizer token (a component token is refused).
 
 use std::collections::{HashMap, HashSet};
 
