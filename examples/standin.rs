@@ -1,8 +1,23 @@
 //! A local stand-in of the WeChat token API, for trying wxtoken without a WeChat
 //! account and for the benchmarks. Every appid and secret is accepted.
 //!
-//!     standin [--port N] [--latency-ms N] [--expires-in N] [COMMAND ARGS...]
+//!     standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
+//!     standin push-ticket --token T --aes-key K (--appid A | --suite-id S)
+//!             [--ticket X] [--timestamp N] [--nonce N]
+//!
+//! `--platform N` also serves the third-party platform APIs (tests/cli/support/
+//! platform.rs), which check every credential: one Open Platform component and
+//! one WeCom suite and provider with fixed ids and secrets (printed on stderr),
+//! their tickets already pushed, N authorizers `wxa000000000000000`... (refresh
+//! token `refreshtoken@@@<appid>`) and N corps `wwc000000000000000`...
+//! (permanent code `permanentcode@@@<corpid>`).
+//!
+//! `push-ticket` prints the callback WeChat would POST with a component_verify_
+//! ticket (`--appid`) or WeCom a suite_ticket (`--suite-id`), signed and
+//! encrypted with the callback Token and EncodingAESKey: the query string on the
+//! first line, the XML body after it. The ticket defaults to the one
+//! `--platform` accepts.
 //!
 //! With a command, it runs it with `WXTOKEN_API_BASE` pointing here and
 //! `WXTOKEN_DB` naming a throwaway database (removed afterwards: the stand-in's
@@ -14,8 +29,12 @@
 //! are: the stand-in closes every connection), and it prints the requests per
 //! second next to the ideal C / latency, as one `key=value` line on stdout.
 
+#[path = "../tests/cli/support/platform.rs"]
+mod platform;
 #[path = "../tests/cli/support/standin.rs"]
 mod standin;
+#[path = "../tests/cli/support/wxcrypt.rs"]
+mod wxcrypt;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,12 +42,15 @@ use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [COMMAND ARGS...]\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]";
+const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
+    if args.next_if_eq("push-ticket").is_some() {
+        return push_ticket(args.collect());
+    }
     let (mut port, mut latency_ms, mut expires_in) = (0u16, 0u64, 7200i64);
-    let (mut load, mut concurrency) = (None, 1usize);
+    let (mut load, mut concurrency, mut platforms) = (None, 1usize, None);
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
         let value = args.next().and_then(|v| v.parse::<i64>().ok());
         match (flag.as_str(), value) {
@@ -37,16 +59,29 @@ fn main() -> ExitCode {
             ("--expires-in", Some(v)) => expires_in = v,
             ("--load", Some(v)) if v > 0 => load = Some(v as usize),
             ("--concurrency", Some(v)) if v > 0 => concurrency = v as usize,
+            ("--platform", Some(v)) if v >= 0 => platforms = Some(v as usize),
             _ => {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
-    let server = standin::StandIn::start_on(
-        &format!("127.0.0.1:{port}"),
-        standin::wechat(Duration::from_millis(latency_ms), expires_in),
-    );
+    let addr = format!("127.0.0.1:{port}");
+    let latency = Duration::from_millis(latency_ms);
+    let server = match platforms {
+        None => standin::StandIn::start_on(&addr, standin::wechat(latency, expires_in)),
+        Some(n) => {
+            let p = platform::Platforms::new();
+            p.set_latency(latency);
+            p.set_expires_in(expires_in);
+            p.push_ticket(platform::TICKET);
+            p.push_suite_ticket(platform::SUITE_TICKET);
+            p.add_authorizers(n);
+            p.add_corps(n);
+            describe_platforms(n);
+            standin::StandIn::start_on(&addr, p.handler())
+        }
+    };
     if let Some(requests) = load {
         return measure(server.addr(), requests, concurrency, latency_ms);
     }
@@ -128,4 +163,91 @@ fn token_request(addr: SocketAddr, i: usize) -> bool {
     stream.write_all(request.as_bytes()).is_ok()
         && stream.read_to_end(&mut answer).is_ok()
         && answer.starts_with(b"HTTP/1.1 200")
+}
+
+/// `--platform`: what a config needs to use the platforms served.
+fn describe_platforms(n: usize) {
+    use platform::*;
+    eprintln!(
+        "standin: component {COMPONENT_APPID} secret {COMPONENT_SECRET} ticket {TICKET}\n\
+         standin: suite {SUITE_ID} secret {SUITE_SECRET} ticket {SUITE_TICKET}\n\
+         standin: provider {PROVIDER_CORPID} secret {PROVIDER_SECRET}\n\
+         standin: {n} authorizers {}.. (refresh token {}), {n} corps {}.. (permanent code {})",
+        authorizer_appid(0),
+        first_refresh_token("<appid>"),
+        corpid(0),
+        first_permanent_code("<corpid>"),
+    );
+}
+
+/// `push-ticket`: a signed, encrypted ticket push, as the receiver gets it.
+fn push_ticket(args: Vec<String>) -> ExitCode {
+    let mut flags = std::collections::HashMap::new();
+    let mut pairs = args.chunks(2);
+    for pair in pairs.by_ref() {
+        let known = [
+            "--token",
+            "--aes-key",
+            "--appid",
+            "--suite-id",
+            "--ticket",
+            "--timestamp",
+            "--nonce",
+        ];
+        match pair {
+            [flag, value] if known.contains(&flag.as_str()) => {
+                flags.insert(flag.as_str(), value.clone());
+            }
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let key = flags.get("--aes-key").cloned().unwrap_or_default();
+    let key_ok = key.len() == 43 && key.bytes().all(|b| b.is_ascii_alphanumeric());
+    let (Some(token), true) = (flags.get("--token"), key_ok) else {
+        eprintln!(
+            "standin: push-ticket needs --token and --aes-key (43 letters and digits)\n{USAGE}"
+        );
+        return ExitCode::from(2);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let timestamp = flags
+        .get("--timestamp")
+        .cloned()
+        .unwrap_or_else(|| now.as_secs().to_string());
+    let nonce = flags
+        .get("--nonce")
+        .cloned()
+        .unwrap_or_else(|| (now.subsec_nanos() % 1_000_000_000).to_string());
+    let Ok(created) = timestamp.parse::<i64>() else {
+        eprintln!("standin: --timestamp takes Unix seconds\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let crypt = wxcrypt::WxCrypt::new(token, &key);
+    let push = match (flags.get("--appid"), flags.get("--suite-id")) {
+        (Some(appid), None) => {
+            let ticket = flags
+                .get("--ticket")
+                .map_or(platform::TICKET, String::as_str);
+            let msg = wxcrypt::verify_ticket(appid, ticket, created);
+            crypt.open_platform_push(appid, &msg, &timestamp, &nonce)
+        }
+        (None, Some(suite)) => {
+            let ticket = flags
+                .get("--ticket")
+                .map_or(platform::SUITE_TICKET, String::as_str);
+            let msg = wxcrypt::suite_ticket(suite, ticket, created);
+            crypt.wecom_push(suite, &msg, &timestamp, &nonce)
+        }
+        _ => {
+            eprintln!("standin: push-ticket needs one of --appid and --suite-id\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}\n{}", push.query, push.body);
+    ExitCode::SUCCESS
 }

@@ -7,6 +7,7 @@
 
 pub mod net;
 pub mod pg;
+pub mod platform;
 pub mod standin;
 pub mod wxcrypt;
 
