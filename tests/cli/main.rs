@@ -9,6 +9,7 @@ mod keygen;
 mod many_apps;
 mod newcomer;
 mod package;
+mod platform_config;
 mod refresh_show;
 mod trust_clocks;
 mod trust_files;
