@@ -1,6 +1,7 @@
 //! Turns loose input (the config file, or one app on the command line) into
-//! checked [`App`]s, and reads their secrets. Every error here is a usage error
-//! (exit 2) that names the file, the app and the field.
+//! checked [`App`]s (and [`Platform`]s, see `platform::config`), and reads their
+//! secrets. Every error here is a usage error (exit 2) that names the file, the
+//! app or platform, and the field.
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
 use crate::fsafe;
+use crate::platform::config::{Platform, RawPlatform};
 use crate::secret::Secret;
 use crate::text::quoted;
 
@@ -30,7 +32,7 @@ pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// The longest config path (PATH_MAX).
 const MAX_CONFIG_PATH: usize = 4096;
 /// The longest variable name in `secret_env`.
-const MAX_ENV_NAME: usize = 256;
+pub(crate) const MAX_ENV_NAME: usize = 256;
 /// WeChat's secrets have 32 characters: anything much longer is the wrong file
 /// or variable (and would only make a request that the HTTP library refuses).
 pub const MAX_SECRET: u64 = 4096;
@@ -45,6 +47,17 @@ pub const MAX_BASE_LEN: usize = 2048;
 struct File {
     #[serde(default)]
     app: Vec<RawApp>,
+    #[serde(default)]
+    platform: Vec<RawPlatform>,
+}
+
+/// Everything a config file lists, checked.
+#[derive(Debug)]
+pub struct Config {
+    pub apps: Vec<App>,
+    // Read by the push and refresh flows of platforms, which come next.
+    #[allow(dead_code)]
+    pub platforms: Vec<Platform>,
 }
 
 #[derive(Deserialize)]
@@ -75,8 +88,24 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("wxtoken").join("config.toml")).filter(|p| p.is_file())
 }
 
-/// Reads and checks the config file. `api_base` (from `--api-base`) overrides every app's.
+/// Reads and checks the config file and returns its apps (none when it lists
+/// only platforms). `api_base` (from `--api-base`) overrides every app's.
 pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
+    Ok(load_all(path, api_base)?.apps)
+}
+
+/// Reads and checks the config file and returns its platforms (possibly none).
+#[allow(dead_code)] // for `push` and `refresh` of platforms, which come next
+pub fn load_platforms(path: &Path, api_base: Option<&str>) -> Result<Vec<Platform>> {
+    Ok(load_all(path, api_base)?.platforms)
+}
+
+/// Reads and checks the config file: it must list at least one app or
+/// platform, and names are unique among both. `api_base` (from `--api-base`)
+/// overrides every app's and platform's. Secrets are not read here (see
+/// [`read_secret`] and `platform::config::read_platform_secrets`): one that
+/// cannot be read stops only its own app or platform.
+pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
     crate::text::max_bytes(
         "--config / WXTOKEN_CONFIG",
         &path.to_string_lossy(),
@@ -103,17 +132,21 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
             .unwrap_or_default();
         usage(format!("config {file}{line}: {msg}"))
     })?;
-    if parsed.app.is_empty() {
+    if parsed.app.is_empty() && parsed.platform.is_empty() {
         return Err(usage(format!(
-            "config {file} lists no apps: add an [[app]] entry"
+            "config {file} lists no apps or platforms: add an [[app]] entry"
         )));
     }
     if let Some(base) = api_base {
-        // Plain http:// to another host: every app it replaces must opt in.
+        // Plain http:// to another host: every entry it replaces must opt in.
         let all_opt_in = parsed
             .app
             .iter()
-            .all(|a| a.allow_insecure_http == Some(true));
+            .all(|a| a.allow_insecure_http == Some(true))
+            && parsed
+                .platform
+                .iter()
+                .all(RawPlatform::allows_insecure_http);
         check_base(base, insecure_ok || all_opt_in).map_err(blame_override)?;
     }
     let mut names = HashSet::new();
@@ -130,7 +163,34 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
         }
         apps.push(app);
     }
-    Ok(apps)
+    let mut platforms = Vec::new();
+    for (i, raw) in parsed.platform.into_iter().enumerate() {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let platform = crate::platform::config::check(raw, i, dir, api_base, insecure_ok)
+            .map_err(|e| usage(format!("config {file}: {e}")))?;
+        if !names.insert(platform.name.clone()) {
+            return Err(usage(format!(
+                "config {file}: platform {}: field name: the name is used twice; names must be unique among apps and platforms",
+                quoted(&platform.name)
+            )));
+        }
+        platforms.push(platform);
+    }
+    // A platform stores its customers under `PLATFORM/APPID`: an app there
+    // would share their rows.
+    for app in &apps {
+        if let Some((prefix, _)) = app.name.split_once('/')
+            && platforms.iter().any(|p| p.name == prefix)
+        {
+            return Err(usage(format!(
+                "config {file}: app {}: field name: names starting with {} are where platform {} stores its customers; rename the app",
+                quoted(&app.name),
+                quoted(&format!("{prefix}/")),
+                quoted(prefix)
+            )));
+        }
+    }
+    Ok(Config { apps, platforms })
 }
 
 /// Checks one `[[app]]` entry; a relative `secret_file` is relative to `dir`, the
@@ -167,36 +227,13 @@ fn check(
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| format!("{} is missing (the corpid for wecom)", at("appid")))?;
     check_appid(&appid).map_err(|e| format!("{}: {e}", at("appid")))?;
-    let mut sources = Vec::new();
-    if let Some(f) = raw.secret_file {
-        sources.push(("secret_file", SecretSource::File(dir.join(f))));
-    }
-    if let Some(v) = raw.secret_env {
-        if v.len() > MAX_ENV_NAME {
-            return Err(format!(
-                "{}: a variable name longer than {MAX_ENV_NAME} bytes",
-                at("secret_env")
-            ));
-        }
-        sources.push(("secret_env", SecretSource::Env(v)));
-    }
-    if let Some(c) = raw.secret_credential {
-        check_credential(&c).map_err(|e| format!("{}: {e}", at("secret_credential")))?;
-        sources.push(("secret_credential", SecretSource::Credential(c)));
-    }
-    let secret = match sources.as_slice() {
-        [(_, source)] => source.clone(),
-        [] => {
-            return Err(format!(
-                "app {shown}: no secret: set secret_file, secret_env or secret_credential"
-            ));
-        }
-        [(a, _), (b, _), ..] => {
-            return Err(format!(
-                "app {shown}: fields {a} and {b} are both set: keep one"
-            ));
-        }
-    };
+    let secret = secret_source(
+        &format!("app {shown}"),
+        dir,
+        raw.secret_file,
+        raw.secret_env,
+        raw.secret_credential,
+    )?;
     let mut tickets = Vec::new();
     for t in &raw.tickets {
         let ticket = Ticket::parse(t)
@@ -250,6 +287,45 @@ fn check(
         api_base: api_base.trim_end_matches('/').to_string(),
         daily_budget: raw.daily_budget.unwrap_or(DEFAULT_DAILY_BUDGET),
     })
+}
+
+/// The one source of a secret among `secret_file` (relative to `dir`),
+/// `secret_env` and `secret_credential`; `who` starts every message.
+pub(crate) fn secret_source(
+    who: &str,
+    dir: &Path,
+    file: Option<PathBuf>,
+    env: Option<String>,
+    credential: Option<String>,
+) -> Result<SecretSource, String> {
+    let at = |field: &str| format!("{who}: field {field}");
+    let mut sources = Vec::new();
+    if let Some(f) = file {
+        sources.push(("secret_file", SecretSource::File(dir.join(f))));
+    }
+    if let Some(v) = env {
+        check_env_name(&v).map_err(|e| format!("{}: {e}", at("secret_env")))?;
+        sources.push(("secret_env", SecretSource::Env(v)));
+    }
+    if let Some(c) = credential {
+        check_credential(&c).map_err(|e| format!("{}: {e}", at("secret_credential")))?;
+        sources.push(("secret_credential", SecretSource::Credential(c)));
+    }
+    match sources.as_slice() {
+        [(_, source)] => Ok(source.clone()),
+        [] => Err(format!(
+            "{who}: no secret: set secret_file, secret_env or secret_credential"
+        )),
+        [(a, _), (b, _), ..] => Err(format!("{who}: fields {a} and {b} are both set: keep one")),
+    }
+}
+
+/// A `*_env` field names a variable of reasonable length.
+pub(crate) fn check_env_name(var: &str) -> Result<(), String> {
+    if var.len() > MAX_ENV_NAME {
+        return Err(format!("a variable name longer than {MAX_ENV_NAME} bytes"));
+    }
+    Ok(())
 }
 
 /// An upstream base URL must be https://host[:port][/path], at most
@@ -379,7 +455,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// Appids and corpids go into requests and the database: as for names, and at
 /// most `MAX_APPID` bytes.
-fn check_appid(appid: &str) -> Result<(), String> {
+pub(crate) fn check_appid(appid: &str) -> Result<(), String> {
     if appid.len() > MAX_APPID {
         return Err(format!("the appid is longer than {MAX_APPID} bytes"));
     }
@@ -438,36 +514,53 @@ pub fn cli_app(
 /// Reads an app's secret, from its file or variable.
 pub fn read_secret(app: &App) -> Result<Secret> {
     let name = &app.name;
-    let value = match &app.secret {
-        SecretSource::File(_) | SecretSource::Credential(_) => {
-            read_secret_file(&secret_path(app)?, &format!("app {name:?}"))?
-        }
-        SecretSource::Env(var) => match std::env::var(var) {
-            Ok(v) if v.len() as u64 > MAX_SECRET => {
-                return Err(usage(format!(
-                    "app {name:?}: {var} holds {} bytes, more than {MAX_SECRET}: a WeChat secret has 32 characters; check the variable",
-                    v.len()
-                )));
-            }
-            Ok(v) if !clean(&v).is_empty() => clean(&v).to_string(),
-            _ if var == SECRET_ENV => {
-                return Err(usage(format!(
-                    "no secret for app {name:?}: set {SECRET_ENV} or pass --secret-file PATH (never the secret itself on the command line)"
-                )));
-            }
-            _ => {
-                return Err(usage(format!(
-                    "app {name:?}: secret_env {var} is not set or empty"
-                )));
-            }
-        },
-    };
+    if let SecretSource::Env(var) = &app.secret
+        && var == SECRET_ENV
+        && !std::env::var(var).is_ok_and(|v| !clean(&v).is_empty())
+    {
+        return Err(usage(format!(
+            "no secret for app {name:?}: set {SECRET_ENV} or pass --secret-file PATH (never the secret itself on the command line)"
+        )));
+    }
+    let value = read_value(
+        &app.secret,
+        &format!("app {name:?}"),
+        "secret",
+        "a WeChat secret has 32 characters",
+    )?;
     if value.chars().any(char::is_whitespace) {
         return Err(usage(format!(
             "app {name:?}: the secret contains whitespace; check its file or variable"
         )));
     }
     Ok(Secret::new(value))
+}
+
+/// Reads a value (a secret, a message Token, an EncodingAESKey) from its file,
+/// credential or variable, without a byte order mark and surrounding blanks.
+/// `who` starts every message (`app "shop"`), `field` names the config fields
+/// (`secret` for `secret_file`, `secret_env`, ...), `hint` says what the value
+/// should look like when a variable is too long.
+pub(crate) fn read_value(
+    source: &SecretSource,
+    who: &str,
+    field: &str,
+    hint: &str,
+) -> Result<String> {
+    match source {
+        SecretSource::File(path) => read_secret_file_as(path, who, &format!("{field}_file")),
+        SecretSource::Credential(id) => read_secret_file(&credential_path(id, who)?, who),
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(v) if v.len() as u64 > MAX_SECRET => Err(usage(format!(
+                "{who}: {var} holds {} bytes, more than {MAX_SECRET}: {hint}; check the variable",
+                v.len()
+            ))),
+            Ok(v) if !clean(&v).is_empty() => Ok(clean(&v).to_string()),
+            _ => Err(usage(format!(
+                "{who}: {field}_env {var} is not set or empty"
+            ))),
+        },
+    }
 }
 
 /// Reads a secret from a file: every secret that comes from a path comes
@@ -477,17 +570,23 @@ pub fn read_secret(app: &App) -> Result<Secret> {
 /// secret. A file readable by group or others gets a warning. `who` starts
 /// every message (`app "shop"`); errors are usage errors (exit 2).
 pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
+    read_secret_file_as(path, who, "secret_file")
+}
+
+/// [`read_secret_file`] for the config field `field` (`aes_key_file`, ...).
+pub(crate) fn read_secret_file_as(path: &Path, who: &str, field: &str) -> Result<String> {
     let shown = path.display();
-    let (bytes, meta) = fsafe::read_trusted(path, "secret_file", MAX_SECRET)
-        .map_err(|e| usage(format!("{who}: {e:#}")))?;
+    let label = field.replace('_', " ");
+    let (bytes, meta) =
+        fsafe::read_trusted(path, field, MAX_SECRET).map_err(|e| usage(format!("{who}: {e:#}")))?;
     if meta.permissions().mode() & 0o077 != 0 {
-        log::warn!("{who}: secret file {shown} is readable by group or others: chmod 600 {shown}");
+        log::warn!("{who}: {label} {shown} is readable by group or others: chmod 600 {shown}");
     }
     let text = String::from_utf8(bytes)
-        .map_err(|_| usage(format!("{who}: secret file {shown} is not UTF-8 text")))?;
+        .map_err(|_| usage(format!("{who}: {label} {shown} is not UTF-8 text")))?;
     let value = clean(&text);
     if value.is_empty() {
-        return Err(usage(format!("{who}: secret file {shown} is empty")));
+        return Err(usage(format!("{who}: {label} {shown} is empty")));
     }
     Ok(value.to_string())
 }
@@ -497,31 +596,20 @@ fn clean(text: &str) -> &str {
     text.trim_start_matches('\u{feff}').trim()
 }
 
-/// The file a `secret_file` or `secret_credential` is read from. A credential
-/// is the file that systemd's `LoadCredential=` puts in `$CREDENTIALS_DIRECTORY`
-/// for the service's run.
-fn secret_path(app: &App) -> Result<PathBuf> {
-    let name = &app.name;
-    let id = match &app.secret {
-        SecretSource::Credential(id) => id,
-        SecretSource::File(path) => return Ok(path.clone()),
-        SecretSource::Env(var) => {
-            return Err(usage(format!(
-                "app {name:?}: secret_env {var} is a variable, not a file"
-            )));
-        }
-    };
+/// The file a `secret_credential` is read from: the file that systemd's
+/// `LoadCredential=` puts in `$CREDENTIALS_DIRECTORY` for the service's run.
+fn credential_path(id: &str, who: &str) -> Result<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
         .filter(|d| !d.is_empty())
         .ok_or_else(|| {
             usage(format!(
-                "app {name:?}: secret_credential {id:?}: CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential={id}:/path/to/secret, or use secret_file"
+                "{who}: secret_credential {id:?}: CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential={id}:/path/to/secret, or use secret_file"
             ))
         })?;
     let path = Path::new(&dir).join(id);
     if !path.exists() {
         return Err(usage(format!(
-            "app {name:?}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
+            "{who}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
             path.parent().unwrap_or(&path).display()
         )));
     }

@@ -3,6 +3,7 @@
 //! pushes (`crypto`, `xml`), and the store key that encrypts long-lived
 //! secrets at rest (`storekey`).
 
+pub mod config;
 pub mod crypto;
 pub mod storekey;
 pub mod xml;

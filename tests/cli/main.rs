@@ -8,6 +8,7 @@ mod hosts;
 mod keygen;
 mod many_apps;
 mod newcomer;
+mod platform_config;
 mod package;
 mod platform_standin;
 mod refresh_show;

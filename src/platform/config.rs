@@ -1,0 +1,395 @@
+//! The `[[platform]]` entries of the config file: checked [`Platform`]s, and
+//! the reading of their secrets. Errors name the platform and the field, as
+//! for apps (`config` adds the file).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::app::{SecretSource, Ticket};
+use crate::config::{
+    check_appid, check_base, check_env_name, check_name, read_value, secret_source,
+};
+use crate::error::usage;
+use crate::platform::crypto::{KeyError, MsgCrypt};
+use crate::platform::storekey::StoreKey;
+use crate::secret::Secret;
+use crate::text::quoted;
+
+/// One `[[platform]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPlatform {
+    name: Option<String>,
+    kind: Option<String>,
+    appid: Option<String>,
+    secret_file: Option<PathBuf>,
+    secret_env: Option<String>,
+    secret_credential: Option<String>,
+    /// Refused, like `message_token` and `aes_key`: secrets do not belong in
+    /// the config file.
+    secret: Option<toml::Value>,
+    message_token_file: Option<PathBuf>,
+    message_token_env: Option<String>,
+    message_token: Option<toml::Value>,
+    aes_key_file: Option<PathBuf>,
+    aes_key_env: Option<String>,
+    aes_key: Option<toml::Value>,
+    store_key_file: Option<PathBuf>,
+    tickets: Option<Vec<String>>,
+    provider_corpid: Option<String>,
+    api_base: Option<String>,
+    allow_insecure_http: Option<bool>,
+}
+
+impl RawPlatform {
+    pub(crate) fn allows_insecure_http(&self) -> bool {
+        self.allow_insecure_http == Some(true)
+    }
+}
+
+/// What a platform is, and so which credentials it makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlatformKind {
+    /// WeChat Open Platform component: verify ticket in, component token and
+    /// authorizer tokens out.
+    OpenPlatform,
+    /// WeCom third-party app (suite): suite ticket in, suite token and
+    /// company tokens out.
+    WecomSuite,
+    /// WeCom service provider: its own provider token, no pushes.
+    WecomProvider,
+}
+
+impl PlatformKind {
+    const ALL: [PlatformKind; 3] = [
+        PlatformKind::OpenPlatform,
+        PlatformKind::WecomSuite,
+        PlatformKind::WecomProvider,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::OpenPlatform => "open_platform",
+            PlatformKind::WecomSuite => "wecom_suite",
+            PlatformKind::WecomProvider => "wecom_provider",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PlatformKind> {
+        PlatformKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn default_base(self) -> &'static str {
+        match self {
+            PlatformKind::OpenPlatform => "https://api.weixin.qq.com",
+            PlatformKind::WecomSuite | PlatformKind::WecomProvider => "https://qyapi.weixin.qq.com",
+        }
+    }
+
+    /// The tickets its customers can have.
+    pub fn tickets(self) -> &'static [Ticket] {
+        match self {
+            PlatformKind::OpenPlatform => &[Ticket::Jsapi, Ticket::WxCard],
+            PlatformKind::WecomSuite => &[Ticket::Jsapi, Ticket::AgentConfig],
+            PlatformKind::WecomProvider => &[],
+        }
+    }
+
+    /// Whether WeChat pushes to it (tickets, authorizations): then it needs
+    /// the message Token, the EncodingAESKey and a store key for the
+    /// long-lived customer credentials it receives.
+    pub fn receives_pushes(self) -> bool {
+        self != PlatformKind::WecomProvider
+    }
+
+    /// What its `appid` field holds, for messages.
+    fn appid_meaning(self) -> &'static str {
+        match self {
+            PlatformKind::OpenPlatform => "the component appid",
+            PlatformKind::WecomSuite => "the suite id",
+            PlatformKind::WecomProvider => "the provider's corpid",
+        }
+    }
+}
+
+/// One checked `[[platform]]` entry. For a kind that receives pushes
+/// ([`PlatformKind::receives_pushes`]) `message_token`, `aes_key` and
+/// `store_key_file` are always set; for `wecom_provider` they are `None` and
+/// `tickets` is empty.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// Its own values are stored under this name, its customers' under
+    /// `NAME/APPID`.
+    pub name: String,
+    pub kind: PlatformKind,
+    /// The component appid, the suite id, or the provider's corpid.
+    pub appid: String,
+    pub secret: SecretSource,
+    pub message_token: Option<SecretSource>,
+    pub aes_key: Option<SecretSource>,
+    pub store_key_file: Option<PathBuf>,
+    /// The tickets every customer gets.
+    pub tickets: Vec<Ticket>,
+    /// wecom_suite only: the provider's own corpid, also accepted as the
+    /// receiver id of WeCom's URL check.
+    pub provider_corpid: Option<String>,
+    /// The upstream base URL, without a trailing slash.
+    pub api_base: String,
+}
+
+/// A platform's secrets, read and checked (all registered for redaction).
+pub struct PlatformSecrets {
+    pub secret: Secret,
+    /// Verifies and decrypts pushes; `None` for `wecom_provider`.
+    pub crypt: Option<MsgCrypt>,
+    /// Seals and opens customer refresh tokens and permanent codes; `None`
+    /// for `wecom_provider`.
+    pub store_key: Option<StoreKey>,
+}
+
+/// Checks one `[[platform]]` entry; relative paths are relative to `dir`, the
+/// config file's folder. `api_base`, the override, was checked already.
+pub(crate) fn check(
+    raw: RawPlatform,
+    index: usize,
+    dir: &Path,
+    api_base: Option<&str>,
+    insecure_ok: bool,
+) -> Result<Platform, String> {
+    let name = raw
+        .name
+        .ok_or_else(|| format!("platform #{}: field name is missing", index + 1))?;
+    let shown = quoted(&name);
+    let who = format!("platform {shown}");
+    let at = |field: &str| format!("{who}: field {field}");
+    check_name(&name).map_err(|e| format!("{}: {e}", at("name")))?;
+    if name.contains('/') {
+        return Err(format!(
+            "{}: the name contains '/': a platform's customers are stored as NAME/APPID",
+            at("name")
+        ));
+    }
+    for (field, value) in [
+        ("secret", &raw.secret),
+        ("message_token", &raw.message_token),
+        ("aes_key", &raw.aes_key),
+    ] {
+        if value.is_some() {
+            return Err(format!(
+                "{}: secrets are not accepted in the config file; put it in a file ({field}_file = \"/etc/wxtoken/{name}.{}\", mode 0600) or a variable ({field}_env = \"...\")",
+                at(field),
+                field.replace('_', "")
+            ));
+        }
+    }
+    let kind_text = raw.kind.ok_or_else(|| {
+        format!(
+            "{} is missing: use open_platform, wecom_suite or wecom_provider",
+            at("kind")
+        )
+    })?;
+    let kind = PlatformKind::parse(&kind_text).ok_or_else(|| {
+        format!(
+            "{}: unknown kind {}: use open_platform, wecom_suite or wecom_provider",
+            at("kind"),
+            quoted(&kind_text)
+        )
+    })?;
+    let appid = raw
+        .appid
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| format!("{} is missing ({})", at("appid"), kind.appid_meaning()))?;
+    check_appid(&appid).map_err(|e| format!("{}: {e}", at("appid")))?;
+    let secret = secret_source(
+        &who,
+        dir,
+        raw.secret_file,
+        raw.secret_env,
+        raw.secret_credential,
+    )?;
+    let message_token = value_source(
+        &who,
+        "message_token",
+        dir,
+        raw.message_token_file,
+        raw.message_token_env,
+    )?;
+    let aes_key = value_source(&who, "aes_key", dir, raw.aes_key_file, raw.aes_key_env)?;
+    let store_key_file = raw.store_key_file.map(|f| dir.join(f));
+    let (message_token, aes_key, store_key_file) = if kind.receives_pushes() {
+        let missing = |field: &str, what: &str| {
+            format!(
+                "{who}: no {what}: set {field}_file or {field}_env (from the platform's callback settings)"
+            )
+        };
+        (
+            Some(message_token.ok_or_else(|| missing("message_token", "message Token"))?),
+            Some(aes_key.ok_or_else(|| missing("aes_key", "EncodingAESKey"))?),
+            Some(store_key_file.ok_or_else(|| {
+                format!(
+                    "{} is missing: customer credentials are stored encrypted with it; make one with `wxtoken keygen /etc/wxtoken/store.key`",
+                    at("store_key_file")
+                )
+            })?),
+        )
+    } else {
+        let set = [
+            ("message_token", message_token.is_some()),
+            ("aes_key", aes_key.is_some()),
+            ("store_key_file", store_key_file.is_some()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "{}: a {} receives no pushes and stores no customer credentials; remove it",
+                at(field),
+                kind.as_str()
+            ));
+        }
+        (None, None, None)
+    };
+    let mut tickets = Vec::new();
+    for t in raw.tickets.unwrap_or_default() {
+        let ticket = Ticket::parse(&t)
+            .filter(|t| kind.tickets().contains(t))
+            .ok_or_else(|| {
+                let known: Vec<_> = kind.tickets().iter().map(|t| t.name()).collect();
+                let fix = match known.as_slice() {
+                    [] => "it has no tickets; remove the field".to_string(),
+                    known => format!("use {}", known.join(" or ")),
+                };
+                format!(
+                    "{}: unknown ticket {} for kind {}: {fix}",
+                    at("tickets"),
+                    quoted(&t),
+                    kind.as_str()
+                )
+            })?;
+        if !tickets.contains(&ticket) {
+            tickets.push(ticket);
+        }
+    }
+    let provider_corpid = match raw.provider_corpid {
+        None => None,
+        Some(_) if kind != PlatformKind::WecomSuite => {
+            return Err(format!(
+                "{}: only a wecom_suite has one; remove it from this {}",
+                at("provider_corpid"),
+                kind.as_str()
+            ));
+        }
+        Some(id) if id.trim().is_empty() => {
+            return Err(format!(
+                "{} is empty: remove it or set the provider's corpid",
+                at("provider_corpid")
+            ));
+        }
+        Some(id) => {
+            check_appid(&id).map_err(|e| format!("{}: {e}", at("provider_corpid")))?;
+            Some(id)
+        }
+    };
+    let api_base = match api_base {
+        Some(base) => base.to_string(),
+        None => {
+            let base = raw
+                .api_base
+                .unwrap_or_else(|| kind.default_base().to_string());
+            let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
+            check_base(&base, insecure_ok).map_err(|e| format!("{}: {e}", at("api_base")))?;
+            base
+        }
+    };
+    Ok(Platform {
+        name,
+        kind,
+        appid,
+        secret,
+        message_token,
+        aes_key,
+        store_key_file,
+        tickets,
+        provider_corpid,
+        api_base: api_base.trim_end_matches('/').to_string(),
+    })
+}
+
+/// The one source of a non-secret-kind value (`FIELD_file` or `FIELD_env`), if any.
+fn value_source(
+    who: &str,
+    field: &str,
+    dir: &Path,
+    file: Option<PathBuf>,
+    env: Option<String>,
+) -> Result<Option<SecretSource>, String> {
+    if let Some(v) = &env {
+        check_env_name(v).map_err(|e| format!("{who}: field {field}_env: {e}"))?;
+    }
+    match (file, env) {
+        (Some(_), Some(_)) => Err(format!(
+            "{who}: fields {field}_file and {field}_env are both set: keep one"
+        )),
+        (Some(f), None) => Ok(Some(SecretSource::File(dir.join(f)))),
+        (None, Some(v)) => Ok(Some(SecretSource::Env(v))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Reads a platform's secret, message Token, EncodingAESKey and store key
+/// through the same trusted reader as app secrets; the Token and the key must
+/// make a [`MsgCrypt`]. Each value is registered for redaction as it is read.
+/// Errors are usage errors (exit 2) naming the platform and the field; the
+/// caller adds the config file.
+pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
+    let who = format!("platform {}", quoted(&platform.name));
+    let secret = read_value(
+        &platform.secret,
+        &who,
+        "secret",
+        "a WeChat secret has 32 characters",
+    )?;
+    if secret.chars().any(char::is_whitespace) {
+        return Err(usage(format!(
+            "{who}: the secret contains whitespace; check its file or variable"
+        )));
+    }
+    let secret = Secret::new(secret);
+    let crypt = match (&platform.message_token, &platform.aes_key) {
+        (Some(token), Some(key)) => {
+            let token = read_value(
+                token,
+                &who,
+                "message_token",
+                "a message Token has at most 32 characters",
+            )?;
+            Secret::new(token.clone());
+            let key = read_value(key, &who, "aes_key", "an EncodingAESKey has 43 characters")?;
+            Secret::new(key.clone());
+            let crypt = MsgCrypt::new(&token, &key).map_err(|e| {
+                let field = match e {
+                    KeyError::KeyLength(_) | KeyError::KeyChar(_) => "aes_key",
+                    _ => "message_token",
+                };
+                usage(format!("{who}: field {field}: {e}"))
+            })?;
+            Some(crypt)
+        }
+        _ => None,
+    };
+    let store_key = match &platform.store_key_file {
+        Some(path) => Some(
+            StoreKey::load(path)
+                .map_err(|e| usage(format!("{who}: field store_key_file: {e:#}")))?,
+        ),
+        None => None,
+    };
+    Ok(PlatformSecrets {
+        secret,
+        crypt,
+        store_key,
+    })
+}
+
+#[cfg(test)]
+mod tests;
