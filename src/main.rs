@@ -21,6 +21,7 @@ mod fault;
 mod fsafe;
 mod logging;
 mod out;
+mod render;
 mod secret;
 mod store;
 mod text;

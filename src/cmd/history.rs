@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::clock;
 use crate::error::no_token;
+use crate::render::{self, Table};
 use crate::store::Store;
 use crate::text::shown;
 
@@ -27,17 +28,17 @@ pub fn run(
         return Err(err);
     }
     if attempts.is_empty() {
-        writeln!(out, "no attempts recorded yet")?;
-        return Ok(());
+        return render::write(out, "no attempts recorded yet\n");
     }
-    let mut text = String::new();
-    let header = [
-        "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
-    ];
-    let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    let mut table = Table::new(
+        &[
+            "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
+        ],
+        "  ",
+    );
     // Every text column may come from another writer of the table.
     for a in &attempts {
-        rows.push(vec![
+        table.push(vec![
             clock::local(a.started_ms.div_euclid(1000), "%Y-%m-%d %H:%M:%S"),
             shown(&a.app),
             shown(&a.kind),
@@ -51,21 +52,7 @@ pub fn run(
             a.message.as_deref().map(shown).unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    render::write(out, &table.render())
 }
 
 /// `--app NAME` with no attempts: exit 3 when the database does not know the

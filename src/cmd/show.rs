@@ -13,8 +13,9 @@ use crate::cli::{ShowArgs, ShowFormat};
 use crate::clock;
 use crate::config;
 use crate::error::{no_token, usage};
+use crate::render;
 use crate::store::{Lookup, Store};
-use crate::text::{quoted, sh_quote};
+use crate::text::quoted;
 
 pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
@@ -107,10 +108,10 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
     }
     let text = match args.format {
         ShowFormat::Plain => format!("{}\n", row.value),
-        ShowFormat::Env => format!("{}={}\n", kind.env_name(), sh_quote(&row.value)),
+        ShowFormat::Env => render::env(kind.env_name(), &row.value),
         ShowFormat::Json => format!(
             "{}\n",
-            crate::text::json(
+            render::json(
                 &serde_json::json!({
                     "app": row.app,
                     "appid": row.appid,
@@ -123,7 +124,5 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
             )?
         ),
     };
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    render::write(out, &text)
 }
