@@ -4,13 +4,29 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::clock;
+use crate::cli::{Global, HistoryArgs};
+use crate::cmd::common::{init_logging, open_if_present};
 use crate::error::no_token;
 use crate::render::{self, Table};
 use crate::store::Store;
 use crate::text::shown;
+use crate::{clock, config};
 
-pub fn run(
+pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
+    init_logging(global);
+    if let Some(app) = &args.app {
+        config::name_arg("--app", app)?;
+    }
+    let mut store = open_if_present(global)?;
+    list(
+        store.as_deref_mut().map(|s| s as &mut dyn Store),
+        args.app.as_deref(),
+        args.limit as usize,
+        &mut std::io::stdout().lock(),
+    )
+}
+
+fn list(
     store: Option<&mut dyn Store>,
     app: Option<&str>,
     limit: usize,

@@ -2,14 +2,15 @@
 //! for it, how long it lasts, and how its refreshes have gone.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
 use crate::app::{App, Kind};
-use crate::cli::StatusFormat;
+use crate::cli::{Global, StatusArgs, StatusFormat};
 use crate::clock;
+use crate::cmd::common::{config_path, init_logging, open_if_present};
+use crate::config;
 use crate::duration::human;
 use crate::render::{self, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
@@ -44,9 +45,29 @@ pub struct Line {
     pub daily_budget: Option<u32>,
 }
 
+pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
+    init_logging(global);
+    let apps = match config_path(global) {
+        Some(path) => config::load(&path, global.api_base.as_deref())?,
+        None => Vec::new(),
+    };
+    let mut store = open_if_present(global)?;
+    let now = clock::now();
+    let lines = lines(
+        store.as_deref_mut().map(|s| s as &mut dyn Store),
+        &apps,
+        now,
+    )?;
+    let text = text(&lines, args.format, now)?;
+    match &args.output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => render::write(&mut std::io::stdout().lock(), &text),
+    }
+}
+
 /// Gathers the lines: every configured app (its token and tickets) and every
 /// app and kind stored, sorted by app, the token first.
-pub fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
+fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
     let (rows, stats) = match store {
         Some(store) => (store.rows(&[])?, store.stats(clock::now_ms() - DAY_MS)?),
         None => (Vec::new(), Vec::new()),
@@ -132,8 +153,8 @@ fn line(
     }
 }
 
-pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write) -> Result<()> {
-    let text = match format {
+fn text(lines: &[Line], format: StatusFormat, now: i64) -> Result<String> {
+    Ok(match format {
         StatusFormat::Table => table(lines, now),
         StatusFormat::Json => {
             let mut s = render::json(&lines, true)?;
@@ -141,15 +162,14 @@ pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write
             s
         }
         StatusFormat::Prometheus => prometheus(lines),
-    };
-    render::write(out, &text)
+    })
 }
 
 /// Writes `text` to `path` atomically, so that node_exporter's textfile
 /// collector never reads half a file. Mode 0644 (less the umask), as a plain
 /// write would give: the collector runs as another user, and status holds no
 /// token or secret.
-pub fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
+fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
     crate::fsafe::write_atomically(path, text, 0o644, "--output")
 }
 
