@@ -1,8 +1,9 @@
 //! The error line: `wxtoken: ` what went wrong, its causes, and what to do, on
 //! one line of stderr; and the exit status it ends with.
 //!
-//! The fix is found in one place, [`hint`]: an error that knows its fix says it
-//! in its message; an error from a library (a SQLite code) gets its fix here.
+//! Every fix that is not written into an error's own message comes from one
+//! place, [`hint`], which asks each source of errors about each cause in the
+//! chain: today the databases' error codes (`store::hint`).
 
 use crate::cli::Cli;
 use crate::error::{Exit, exit_status};
@@ -41,11 +42,16 @@ pub fn command_line(e: &clap::Error) -> Exit {
     Exit::Usage
 }
 
-/// What to do about an error, when wxtoken knows it from the error's source
-/// rather than from its message.
+/// What to do about an error, when wxtoken knows it from a cause's type and
+/// code rather than from its message: the first cause that has a fix gives it.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    store::hint(err)
+    const SOURCES: &[Source] = &[store::hint];
+    err.chain()
+        .find_map(|cause| SOURCES.iter().find_map(|source| source(cause)))
 }
+
+/// A source of fixes: given one cause of an error, its fix if it knows one.
+type Source = fn(&(dyn std::error::Error + 'static)) -> Option<&'static str>;
 
 /// The error and its causes on one line, `: `-separated, without the repeats
 /// that library errors carry (a cause that only restates the one before it).
@@ -116,6 +122,22 @@ fn clip_quoted(problem: &str) -> String {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn a_database_error_deep_in_the_chain_gives_its_fix() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = Err::<(), _>(full)
+            .context("could not write database /x.db")
+            .unwrap_err();
+        assert_eq!(
+            hint(&err),
+            Some("the disk is full: free some space (the stored token is unchanged)")
+        );
+        assert_eq!(hint(&anyhow::anyhow!("no such app")), None);
+    }
 
     #[test]
     fn a_message_skips_causes_that_restate_the_one_before() {
