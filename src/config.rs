@@ -4,7 +4,6 @@
 //! app or platform, and the field.
 
 use std::collections::HashSet;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -14,8 +13,14 @@ use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
 use crate::fsafe;
 use crate::platform::config::{Platform, RawPlatform};
-use crate::secret::Secret;
 use crate::text::quoted;
+
+mod base_url;
+mod secrets;
+
+pub(crate) use base_url::split_host_port;
+pub(crate) use base_url::{check_base, insecure_http_allowed};
+pub(crate) use secrets::{read_secret, read_value};
 
 /// The classic token calls WeChat allows an app a day.
 const WECHAT_DAILY_QUOTA: u32 = 2000;
@@ -328,90 +333,6 @@ pub(crate) fn check_env_name(var: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An upstream base URL must be https://host[:port][/path], at most
-/// [`MAX_BASE_LEN`] bytes. Plain `http://` carries the secret in clear text: it
-/// is accepted for this machine (loopback), elsewhere only with `insecure_ok`.
-pub fn check_base(base: &str, insecure_ok: bool) -> Result<(), String> {
-    if base.len() > MAX_BASE_LEN {
-        return Err(format!(
-            "the URL is {} bytes long; an API base URL is at most {MAX_BASE_LEN}",
-            base.len()
-        ));
-    }
-    let (rest, https) = match base.strip_prefix("https://") {
-        Some(rest) => (rest, true),
-        None => (
-            base.strip_prefix("http://")
-                .ok_or_else(|| format!("{base:?} is not an http:// or https:// URL"))?,
-            false,
-        ),
-    };
-    let not_a_base = || format!("{base:?} is not a base URL such as https://api.weixin.qq.com");
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty()
-        || authority.contains(['@', '\\'])
-        || base.contains(char::is_whitespace)
-        || base.contains(['?', '#'])
-    {
-        return Err(not_a_base());
-    }
-    let (host, port) = split_host_port(authority).ok_or_else(not_a_base)?;
-    if host.is_empty() {
-        return Err(not_a_base());
-    }
-    if let Some(port) = port
-        && !matches!(port.parse::<u16>(), Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(format!(
-            "{base:?}: the port {port:?} is not a number from 1 to 65535"
-        ));
-    }
-    if !https && !insecure_ok && !is_loopback(host) {
-        return Err(format!(
-            "{base:?} would send the secret in clear text to {host}: use https://, or opt in with allow_insecure_http = true for the app in the config, or {INSECURE_HTTP_ENV}=1 (only where nobody can read or change the traffic on the way)"
-        ));
-    }
-    Ok(())
-}
-
-/// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port text.
-pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return match after {
-            "" => Some((host, None)),
-            _ => Some((host, Some(after.strip_prefix(':')?))),
-        };
-    }
-    match authority.split_once(':') {
-        Some((host, port)) => Some((host, Some(port))),
-        None => Some((authority, None)),
-    }
-}
-
-/// This machine: `localhost`, 127.0.0.0/8 or ::1. (Traffic to them never leaves it.)
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Whether [`INSECURE_HTTP_ENV`] opts every app in to plain `http://`.
-fn insecure_http_allowed() -> Result<bool> {
-    match std::env::var(INSECURE_HTTP_ENV) {
-        Err(_) => Ok(false),
-        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" => Ok(true),
-            "" | "0" | "false" | "no" => Ok(false),
-            _ => Err(usage(format!(
-                "{INSECURE_HTTP_ENV} is neither 1 nor 0 (it lets the secret go over plain http://)"
-            ))),
-        },
-    }
-}
-
 /// A credential name is a file name in `$CREDENTIALS_DIRECTORY`.
 fn check_credential(id: &str) -> Result<(), String> {
     if id.len() > 255 {
@@ -509,152 +430,4 @@ pub fn cli_app(
             .to_string(),
         daily_budget: DEFAULT_DAILY_BUDGET,
     })
-}
-
-/// Reads an app's secret, from its file or variable.
-pub fn read_secret(app: &App) -> Result<Secret> {
-    let name = &app.name;
-    if let SecretSource::Env(var) = &app.secret
-        && var == SECRET_ENV
-        && !std::env::var(var).is_ok_and(|v| !clean(&v).is_empty())
-    {
-        return Err(usage(format!(
-            "no secret for app {name:?}: set {SECRET_ENV} or pass --secret-file PATH (never the secret itself on the command line)"
-        )));
-    }
-    let value = read_value(
-        &app.secret,
-        &format!("app {name:?}"),
-        "secret",
-        "a WeChat secret has 32 characters",
-    )?;
-    if value.chars().any(char::is_whitespace) {
-        return Err(usage(format!(
-            "app {name:?}: the secret contains whitespace; check its file or variable"
-        )));
-    }
-    Ok(Secret::new(value))
-}
-
-/// Reads a value (a secret, a message Token, an EncodingAESKey) from its file,
-/// credential or variable, without a byte order mark and surrounding blanks.
-/// `who` starts every message (`app "shop"`), `field` names the config fields
-/// (`secret` for `secret_file`, `secret_env`, ...), `hint` says what the value
-/// should look like when a variable is too long.
-pub(crate) fn read_value(
-    source: &SecretSource,
-    who: &str,
-    field: &str,
-    hint: &str,
-) -> Result<String> {
-    match source {
-        SecretSource::File(path) => read_secret_file_as(path, who, &format!("{field}_file")),
-        SecretSource::Credential(id) => read_secret_file(&credential_path(id, who)?, who),
-        SecretSource::Env(var) => match std::env::var(var) {
-            Ok(v) if v.len() as u64 > MAX_SECRET => Err(usage(format!(
-                "{who}: {var} holds {} bytes, more than {MAX_SECRET}: {hint}; check the variable",
-                v.len()
-            ))),
-            Ok(v) if !clean(&v).is_empty() => Ok(clean(&v).to_string()),
-            _ => Err(usage(format!(
-                "{who}: {field}_env {var} is not set or empty"
-            ))),
-        },
-    }
-}
-
-/// Reads a secret from a file: every secret that comes from a path comes
-/// through here. The path must be trusted (see `fsafe`) and name a regular
-/// file of at most [`MAX_SECRET`] bytes; a byte order mark and surrounding
-/// blanks and line ends (a Windows editor's `\r\n`) are not part of the
-/// secret. A file readable by group or others gets a warning. `who` starts
-/// every message (`app "shop"`); errors are usage errors (exit 2).
-pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
-    read_secret_file_as(path, who, "secret_file")
-}
-
-/// [`read_secret_file`] for the config field `field` (`aes_key_file`, ...).
-pub(crate) fn read_secret_file_as(path: &Path, who: &str, field: &str) -> Result<String> {
-    let shown = path.display();
-    let label = field.replace('_', " ");
-    let (bytes, meta) =
-        fsafe::read_trusted(path, field, MAX_SECRET).map_err(|e| usage(format!("{who}: {e:#}")))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        log::warn!("{who}: {label} {shown} is readable by group or others: chmod 600 {shown}");
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| usage(format!("{who}: {label} {shown} is not UTF-8 text")))?;
-    let value = clean(&text);
-    if value.is_empty() {
-        return Err(usage(format!("{who}: {label} {shown} is empty")));
-    }
-    Ok(value.to_string())
-}
-
-/// A secret without a byte order mark and surrounding blanks and line ends.
-fn clean(text: &str) -> &str {
-    text.trim_start_matches('\u{feff}').trim()
-}
-
-/// The file a `secret_credential` is read from: the file that systemd's
-/// `LoadCredential=` puts in `$CREDENTIALS_DIRECTORY` for the service's run.
-fn credential_path(id: &str, who: &str) -> Result<PathBuf> {
-    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-        .filter(|d| !d.is_empty())
-        .ok_or_else(|| {
-            usage(format!(
-                "{who}: secret_credential {id:?}: CREDENTIALS_DIRECTORY is not set: run wxtoken from a systemd unit with LoadCredential={id}:/path/to/secret, or use secret_file"
-            ))
-        })?;
-    let path = Path::new(&dir).join(id);
-    if !path.exists() {
-        return Err(usage(format!(
-            "{who}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
-            path.parent().unwrap_or(&path).display()
-        )));
-    }
-    Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_only_to_this_machine() {
-        for ok in [
-            "https://api.weixin.qq.com",
-            "https://[2001:db8::1]:8443/wx",
-            "http://127.0.0.1:8080",
-            "http://127.5.6.7",
-            "http://[::1]:9000/",
-            "http://localhost",
-            "http://localhost.:80",
-        ] {
-            assert_eq!(check_base(ok, false), Ok(()), "{ok}");
-        }
-        for refused in [
-            "http://api.weixin.qq.com",
-            "http://127.0.0.1.example.com",
-            "http://localhost.example.com",
-            "http://[::ffff:10.0.0.1]",
-            "http://10.0.0.1",
-            "http://0.0.0.0",
-        ] {
-            let e = check_base(refused, false).unwrap_err();
-            assert!(e.contains("clear text"), "{refused}: {e}");
-            assert_eq!(check_base(refused, true), Ok(()), "{refused}");
-        }
-        for bad in [
-            "http://127.0.0.1@evil.example",
-            "https://",
-            "https://:443",
-            "https://host:0",
-            "https://host:65536",
-            "https://[::1",
-            "https://a b",
-        ] {
-            assert!(check_base(bad, true).is_err(), "{bad}");
-        }
-    }
 }

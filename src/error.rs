@@ -1,7 +1,28 @@
-//! The errors that decide an exit status. Everything else is an `anyhow::Error`
-//! and exits 1; `main` prints each error once, as `wxtoken: {err:#}`.
+//! The exit statuses, and the errors that decide one. Everything else is an
+//! `anyhow::Error` and exits 1; `main` reports each error once, with
+//! [`crate::report`].
 
 use std::fmt;
+
+/// wxtoken's documented exit statuses (see the README, "Exit status").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Done (or a `--help`, or stdout closed by its reader).
+    Ok = 0,
+    /// A failure: upstream refused, the database could not be written...
+    Failure = 1,
+    /// A bad flag, a missing secret, an unknown app, an unreadable config, an
+    /// untrusted path.
+    Usage = 2,
+    /// `show` (and `history --app`): no usable token is stored right now.
+    NoToken = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
 
 /// Exit 2: a bad flag, a missing secret, an unknown app, an unreadable config.
 #[derive(Debug)]
@@ -11,9 +32,16 @@ pub struct Usage(pub String);
 #[derive(Debug)]
 pub struct NoToken(pub String);
 
-/// Exit with a code and no message: the problems were already printed.
+/// Exit with an [`Exit`] status (as its number) and no message: the problems
+/// were already printed.
 #[derive(Debug)]
 pub struct Silent(pub u8);
+
+impl From<Exit> for Silent {
+    fn from(exit: Exit) -> Self {
+        Silent(exit as u8)
+    }
+}
 
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,17 +73,47 @@ pub fn no_token(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// The documented exit status for an error, and whether it still needs printing.
-pub fn exit_status(err: &anyhow::Error) -> (u8, bool) {
+pub fn exit_status(err: &anyhow::Error) -> (Exit, bool) {
     for cause in err.chain() {
         if let Some(Silent(code)) = cause.downcast_ref::<Silent>() {
-            return (*code, false);
+            let exit = match code {
+                0 => Exit::Ok,
+                2 => Exit::Usage,
+                3 => Exit::NoToken,
+                _ => Exit::Failure,
+            };
+            return (exit, false);
         }
         if cause.is::<Usage>() {
-            return (2, true);
+            return (Exit::Usage, true);
         }
         if cause.is::<NoToken>() {
-            return (3, true);
+            return (Exit::NoToken, true);
         }
     }
-    (1, true)
+    (Exit::Failure, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_documented_status() {
+        let cases = [
+            (usage("bad flag"), Exit::Usage, true),
+            (no_token("none stored"), Exit::NoToken, true),
+            (anyhow::anyhow!("could not write"), Exit::Failure, true),
+            (Silent::from(Exit::Usage).into(), Exit::Usage, false),
+            (Silent(1).into(), Exit::Failure, false),
+            (usage("deep").context("outer"), Exit::Usage, true),
+        ];
+        for (err, exit, printed) in cases {
+            assert_eq!(exit_status(&err), (exit, printed), "{err:#}");
+        }
+        assert_eq!(
+            [Exit::Ok, Exit::Failure, Exit::Usage, Exit::NoToken].map(|e| e as u8),
+            [0, 1, 2, 3]
+        );
+    }
 }

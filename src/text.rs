@@ -66,37 +66,6 @@ pub fn quoted(s: &str) -> String {
     quoted_max(s, QUOTED_MAX)
 }
 
-/// Compact JSON, or pretty with `pretty`, whose strings have DEL, C1 and the
-/// bidirectional controls written as `\uXXXX` escapes too (serde_json escapes
-/// only C0): the data is exact, and a terminal shows it harmlessly.
-pub fn json<T: serde::Serialize>(value: &T, pretty: bool) -> serde_json::Result<String> {
-    let text = if pretty {
-        serde_json::to_string_pretty(value)?
-    } else {
-        serde_json::to_string(value)?
-    };
-    // serde_json escapes C0 inside strings, and writes only ASCII outside them
-    // (C0 there is the pretty layout's newlines): the others occur only inside
-    // strings, where a \u escape means the same character.
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if is_hostile(c) && c > '\u{1f}' {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// `s` as one POSIX shell word: in single quotes, `'` written as `'\''`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// A usage error (exit 2) when `value`, named `what` in the message, is longer
 /// than `max` bytes; the message quotes only its start.
 pub fn max_bytes(what: &str, value: &str, max: usize) -> anyhow::Result<()> {
@@ -145,24 +114,5 @@ mod tests {
         assert_eq!(quoted("a\"b\\c\n"), r#""a\"b\\c\u{a}""#);
         assert_eq!(quoted_max("abcdef", 3), "\"abc\"…");
         assert_eq!(quoted_max("abc", 3), "\"abc\"");
-    }
-
-    #[test]
-    fn json_escapes_what_serde_leaves() {
-        let v = serde_json::json!({"app": "shop\u{202e}gnp\u{85}\u{7f}\u{1b}"});
-        let text = json(&v, false).unwrap();
-        assert_eq!(text, r#"{"app":"shop\u202egnp\u0085\u007f\u001b"}"#);
-        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, v);
-        let pretty = json(&serde_json::json!([v]), true).unwrap();
-        assert!(pretty.contains('\n') && !pretty.contains('\u{202e}'));
-        let back: serde_json::Value = serde_json::from_str(&pretty).unwrap();
-        assert_eq!(back[0], v);
-    }
-
-    #[test]
-    fn shell_quoting_round_trips() {
-        assert_eq!(sh_quote("a'b"), r"'a'\''b'");
-        assert_eq!(sh_quote(""), "''");
     }
 }

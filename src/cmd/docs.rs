@@ -3,15 +3,15 @@
 //! Packaging runs `man` on the binary it ships (see `pkg/build-deb`).
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Shell};
+use crate::cli::{Cli, CompletionsArgs, ManArgs, Shell};
 
-pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
-    let shell = match shell {
+pub fn completions(args: &CompletionsArgs) -> Result<()> {
+    let out = &mut std::io::stdout().lock();
+    let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
@@ -22,7 +22,8 @@ pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Writes `wxtoken.1` and `wxtoken-COMMAND.1` for every visible command.
-pub fn man(dir: &Path) -> Result<()> {
+pub fn man(args: &ManArgs) -> Result<()> {
+    let dir = args.dir.as_path();
     if !dir.is_dir() {
         return Err(crate::error::usage(format!(
             "{} is not a folder: create it first",

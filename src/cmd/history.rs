@@ -4,12 +4,29 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::clock;
+use crate::cli::{Global, HistoryArgs};
+use crate::cmd::common::{init_logging, open_if_present};
 use crate::error::no_token;
+use crate::render::{self, Table};
 use crate::store::Store;
 use crate::text::shown;
+use crate::{clock, config};
 
-pub fn run(
+pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
+    init_logging(global);
+    if let Some(app) = &args.app {
+        config::name_arg("--app", app)?;
+    }
+    let mut store = open_if_present(global)?;
+    list(
+        store.as_deref_mut().map(|s| s as &mut dyn Store),
+        args.app.as_deref(),
+        args.limit as usize,
+        &mut std::io::stdout().lock(),
+    )
+}
+
+fn list(
     store: Option<&mut dyn Store>,
     app: Option<&str>,
     limit: usize,
@@ -27,17 +44,17 @@ pub fn run(
         return Err(err);
     }
     if attempts.is_empty() {
-        writeln!(out, "no attempts recorded yet")?;
-        return Ok(());
+        return render::write(out, "no attempts recorded yet\n");
     }
-    let mut text = String::new();
-    let header = [
-        "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
-    ];
-    let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    let mut table = Table::new(
+        &[
+            "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
+        ],
+        "  ",
+    );
     // Every text column may come from another writer of the table.
     for a in &attempts {
-        rows.push(vec![
+        table.push(vec![
             clock::local(a.started_ms.div_euclid(1000), "%Y-%m-%d %H:%M:%S"),
             shown(&a.app),
             shown(&a.kind),
@@ -51,21 +68,7 @@ pub fn run(
             a.message.as_deref().map(shown).unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    render::write(out, &table.render())
 }
 
 /// `--app NAME` with no attempts: exit 3 when the database does not know the

@@ -9,17 +9,35 @@ use std::io::Read;
 use anyhow::Result;
 
 use crate::app::Kind;
-use crate::clock;
+use crate::cli::{Global, InvalidateArgs};
+use crate::cmd::common::{db_location, init_logging, open_if_present};
 use crate::error::usage;
-use crate::store::{Invalidated, Store};
+use crate::store::{self, Invalidated, Store};
 use crate::text::quoted;
+use crate::{clock, config};
 
 /// The longest token `--if-token` takes (WeChat's are at most 2048 bytes).
 pub const MAX_IF_TOKEN: usize = 4096;
 
+pub fn run(global: &Global, args: &InvalidateArgs) -> Result<()> {
+    init_logging(global);
+    config::name_arg("--app", &args.app)?;
+    let if_token = if_token(args.if_token.as_deref(), &mut std::io::stdin().lock())?;
+    let location = db_location(global)?;
+    // Opening read-only first: invalidate never creates a database.
+    if open_if_present(global)?.is_none() {
+        return Err(usage(
+            "no database yet: nothing to invalidate (run `wxtoken refresh` first)",
+        ));
+    }
+    let mut store = store::open(&location)?;
+    let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
+    mark(store.as_mut(), &args.app, kind, if_token.as_deref())
+}
+
 /// The token of `--if-token`: the argument itself, or with `-` one line of
 /// `stdin` (its newline stripped).
-pub fn if_token(arg: Option<&str>, stdin: &mut dyn Read) -> Result<Option<String>> {
+fn if_token(arg: Option<&str>, stdin: &mut dyn Read) -> Result<Option<String>> {
     let Some(arg) = arg else {
         return Ok(None);
     };
@@ -55,7 +73,7 @@ pub fn if_token(arg: Option<&str>, stdin: &mut dyn Read) -> Result<Option<String
     Ok(Some(token.to_string()))
 }
 
-pub fn run(store: &mut dyn Store, app: &str, kind: Kind, if_token: Option<&str>) -> Result<()> {
+fn mark(store: &mut dyn Store, app: &str, kind: Kind, if_token: Option<&str>) -> Result<()> {
     let what = kind.label();
     let shown = quoted(app);
     match store.invalidate(app, kind.as_str(), if_token, clock::now())? {

@@ -1,5 +1,6 @@
 //! The commands: each orchestrates config, upstream and store for one subcommand.
 
+pub mod common;
 pub mod docs;
 pub mod history;
 pub mod invalidate;

@@ -9,14 +9,21 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::app::Kind;
-use crate::cli::{ShowArgs, ShowFormat};
-use crate::clock;
-use crate::config;
+use crate::cli::{Global, ShowArgs, ShowFormat};
+use crate::cmd::common::db_location;
 use crate::error::{no_token, usage};
-use crate::store::{Lookup, Store};
-use crate::text::{quoted, sh_quote};
+use crate::store::{self, Lookup, Store};
+use crate::text::quoted;
+use crate::{clock, config, render};
 
-pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
+    // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
+    unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
+    let mut store = store::open_read_only(&db_location(global)?)?;
+    print(store.as_mut(), args, &mut std::io::stdout().lock())
+}
+
+fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
     if let Some(app) = &args.app {
         config::name_arg("--app", app)?;
@@ -107,10 +114,10 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
     }
     let text = match args.format {
         ShowFormat::Plain => format!("{}\n", row.value),
-        ShowFormat::Env => format!("{}={}\n", kind.env_name(), sh_quote(&row.value)),
+        ShowFormat::Env => render::env(kind.env_name(), &row.value),
         ShowFormat::Json => format!(
             "{}\n",
-            crate::text::json(
+            render::json(
                 &serde_json::json!({
                     "app": row.app,
                     "appid": row.appid,
@@ -123,7 +130,5 @@ pub fn run(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Resul
             )?
         ),
     };
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    render::write(out, &text)
 }

@@ -2,15 +2,17 @@
 //! for it, how long it lasts, and how its refreshes have gone.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
 use crate::app::{App, Kind};
-use crate::cli::StatusFormat;
+use crate::cli::{Global, StatusArgs, StatusFormat};
 use crate::clock;
+use crate::cmd::common::{config_path, init_logging, open_if_present};
+use crate::config;
 use crate::duration::human;
+use crate::render::{self, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
@@ -43,9 +45,29 @@ pub struct Line {
     pub daily_budget: Option<u32>,
 }
 
+pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
+    init_logging(global);
+    let apps = match config_path(global) {
+        Some(path) => config::load(&path, global.api_base.as_deref())?,
+        None => Vec::new(),
+    };
+    let mut store = open_if_present(global)?;
+    let now = clock::now();
+    let lines = lines(
+        store.as_deref_mut().map(|s| s as &mut dyn Store),
+        &apps,
+        now,
+    )?;
+    let text = text(&lines, args.format, now)?;
+    match &args.output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => render::write(&mut std::io::stdout().lock(), &text),
+    }
+}
+
 /// Gathers the lines: every configured app (its token and tickets) and every
 /// app and kind stored, sorted by app, the token first.
-pub fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
+fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
     let (rows, stats) = match store {
         Some(store) => (store.rows(&[])?, store.stats(clock::now_ms() - DAY_MS)?),
         None => (Vec::new(), Vec::new()),
@@ -131,26 +153,23 @@ fn line(
     }
 }
 
-pub fn write(lines: &[Line], format: StatusFormat, now: i64, out: &mut dyn Write) -> Result<()> {
-    let text = match format {
+fn text(lines: &[Line], format: StatusFormat, now: i64) -> Result<String> {
+    Ok(match format {
         StatusFormat::Table => table(lines, now),
         StatusFormat::Json => {
-            let mut s = crate::text::json(&lines, true)?;
+            let mut s = render::json(&lines, true)?;
             s.push('\n');
             s
         }
         StatusFormat::Prometheus => prometheus(lines),
-    };
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    })
 }
 
 /// Writes `text` to `path` atomically, so that node_exporter's textfile
 /// collector never reads half a file. Mode 0644 (less the umask), as a plain
 /// write would give: the collector runs as another user, and status holds no
 /// token or secret.
-pub fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
+fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
     crate::fsafe::write_atomically(path, text, 0o644, "--output")
 }
 
@@ -162,10 +181,14 @@ fn table(lines: &[Line], now: i64) -> String {
     if lines.is_empty() {
         return "no apps: none is configured and none is stored\n".to_string();
     }
-    let header = [
-        "APP", "KIND", "APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS", "24H",
-    ];
-    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    // FAILS and 24H are numbers: right-aligned.
+    let mut table = Table::new(
+        &[
+            "APP", "KIND", "APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS", "24H",
+        ],
+        " ",
+    )
+    .right_aligned_from(7);
     let when = |t: i64| {
         if (t - now).abs() < 20 * 3600 {
             clock::local(t, "%H:%M")
@@ -180,7 +203,7 @@ fn table(lines: &[Line], now: i64) -> String {
             Some(ticket) => shown(ticket),
             None => l.api.as_deref().map(shown).unwrap_or_else(dash),
         };
-        cells.push(vec![
+        table.push(vec![
             shown(&l.app),
             kind,
             l.appid
@@ -201,36 +224,7 @@ fn table(lines: &[Line], now: i64) -> String {
             l.calls_24h.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            cells
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in &cells {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = " ".repeat(widths[c] - cell.chars().count());
-            if c > 0 {
-                line.push(' ');
-            }
-            // FAILS and 24H are numbers: right-aligned.
-            if c >= 7 {
-                line.push_str(&pad);
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&pad);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table.render()
 }
 
 /// `wx85871939f7f9b647` -> `wx85…b647`.
@@ -289,45 +283,14 @@ fn prometheus(lines: &[Line]) -> String {
             |l| l.daily_budget.map(f64::from),
         ),
     ];
-    let mut out = String::new();
+    let mut out = Prometheus::default();
     for (name, help, value) in METRICS {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        out.gauge(name, help);
         for l in lines {
             if let Some(v) = value(l) {
-                out.push_str(&format!(
-                    "{name}{{app=\"{}\",kind=\"{}\"}} {v}\n",
-                    escape_label(&l.app),
-                    escape_label(&l.kind)
-                ));
+                out.sample(name, &[("app", &l.app), ("kind", &l.kind)], v);
             }
         }
     }
-    out
-}
-
-/// Escapes a label value as the exposition format asks (backslash, double
-/// quote, newline), and control and bidirectional characters as every format
-/// shows them, `\u{202e}` (its backslash escaped in turn).
-fn escape_label(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push_str(&shown(c.encode_utf8(&mut [0; 4])).replace('\\', "\\\\")),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), r#"a\"b\\c\nd"#);
-        assert_eq!(escape_label("a\u{202e}b\u{1b}"), r"a\\u{202e}b\\u{1b}");
-    }
+    out.finish()
 }

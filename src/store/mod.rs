@@ -46,10 +46,11 @@ impl Location {
     }
 }
 
-/// What to do about a database error, when wxtoken knows: appended to the message.
-pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<rusqlite::Error>())
+/// What to do about one cause of an error, when it is a database's error code
+/// wxtoken knows: the database's part of [`crate::report::hint`].
+pub fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    cause
+        .downcast_ref::<rusqlite::Error>()
         .and_then(sqlite::hint)
 }
 

@@ -193,7 +193,7 @@ fn in_mount_namespace(env: &Env, script: &str) -> Option<Output> {
         .output()
         .ok()?;
     if !probe.status.success() {
-        eprintln!("note: skipped, no private mount namespace (needs root and unshare)");
+        crate::support::skipped("no private mount namespace (needs root and unshare)");
         return None;
     }
     let base = env.command(&[]);

@@ -560,9 +560,18 @@ fn invalidate_compares_and_sets() {
     assert!(!fresh.db.exists());
 }
 
-/// Inserts `n` attempts for `app`'s token, `age_ms` ago.
-fn past_calls(env: &Env, app: &str, n: usize, age_ms: i64, forced: bool) {
-    let at = now() * 1000 - age_ms;
+/// A token call as the history records it: forced (`force_refresh`, stable
+/// apps) or not.
+#[derive(Clone, Copy, PartialEq)]
+enum Call {
+    Plain,
+    Forced,
+}
+
+/// Records `n` successful `call`s of `app`'s token, made `ago`.
+fn past_calls(env: &Env, app: &str, n: usize, call: Call, ago: Duration) {
+    let at = now() * 1000 - ago.as_millis() as i64;
+    let forced = call == Call::Forced;
     let conn = env.sql();
     for _ in 0..n {
         conn.execute(
@@ -581,9 +590,15 @@ fn the_quota_guard_stops_classic_calls_at_the_daily_budget() {
     env.config_apps(&["shop"], "daily_budget = 5");
     env.run(&["refresh"]).expect(0);
     // 1 real call + 3 older ones = 4 < 5: allowed.
-    past_calls(&env, "shop", 3, 3_600_000, false);
+    past_calls(&env, "shop", 3, Call::Plain, Duration::from_secs(3600));
     // Calls older than 24 hours do not count.
-    past_calls(&env, "shop", 50, 25 * 3_600_000, false);
+    past_calls(
+        &env,
+        "shop",
+        50,
+        Call::Plain,
+        Duration::from_secs(25 * 3600),
+    );
     env.run(&["refresh", "--force"]).expect(0);
     assert_eq!(up.count("/cgi-bin/token"), 2);
     // Now 5 calls in 24 hours: refused, the stored token untouched.
@@ -614,7 +629,7 @@ fn the_quota_guard_limits_forced_stable_calls() {
         .stderr_has("less than 30s ago");
     assert_eq!(up.count("/cgi-bin/stable_token"), 2);
     // 20 forced calls in 24 hours (older than 30 s): refused.
-    past_calls(&env, "mini", 19, 60_000, true);
+    past_calls(&env, "mini", 19, Call::Forced, Duration::from_secs(60));
     env.refresh(&["--api", "stable", "--name", "mini", "--force"])
         .expect(1)
         .stderr_has("20 forced stable calls in the last 24 hours");

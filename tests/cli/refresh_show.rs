@@ -875,7 +875,7 @@ fn another_user_with_read_access_can_read_the_token() {
         .status()
         .is_ok_and(|s| s.success());
     if !can_switch {
-        eprintln!("note: skipped, switching to user nobody needs root");
+        crate::support::skipped("switching to user nobody needs root");
         return;
     }
     let up = StandIn::script(vec![Reply::token("SHARED-TOKEN", 7200)]);

@@ -18,7 +18,7 @@ const APPID: &str = "wx85871939f7f9b647";
 fn not_root() -> bool {
     let me = tempfile::tempfile().unwrap().metadata().unwrap().uid();
     if me != 0 {
-        eprintln!("skipped: needs root to plant files owned by another user");
+        crate::support::skipped("needs root to plant files owned by another user");
     }
     me != 0
 }

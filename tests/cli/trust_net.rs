@@ -458,7 +458,6 @@ fn no_proxy_follows_curls_rules() {
 fn postgres_tls_trusts_ssl_cert_file_on_pg() {
     use crate::support::pg;
     let Some(ca) = pg::var("WXTOKEN_TEST_PG_CA") else {
-        eprintln!("skipped: WXTOKEN_TEST_PG_CA is not set");
         return;
     };
     let up = StandIn::wechat();

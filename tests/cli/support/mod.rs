@@ -347,6 +347,14 @@ pub fn golden(name: &str, actual: &str) {
     );
 }
 
+/// Says on the terminal that the calling test cannot run here, and why; the
+/// test then returns. Straight to stderr: the harness captures `eprintln!`
+/// and would show a bare "ok".
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("skipped: {reason}\n").as_bytes());
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

@@ -17,7 +17,6 @@
 //! (with `CI=true` they fail instead).
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -41,9 +40,7 @@ pub fn var(name: &str) -> Option<String> {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{name} is not set: on CI the PostgreSQL tests must run (see .ci/run)");
         }
-        // Straight to stderr: the test harness would capture eprintln!.
-        let _ = std::io::stderr()
-            .write_all(format!("skipped: {name} is not set (`bash .ci/run` sets it)\n").as_bytes());
+        super::skipped(&format!("{name} is not set (`bash .ci/run` sets it)"));
     }
     v
 }

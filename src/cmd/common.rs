@@ -1,0 +1,55 @@
+//! What the commands share: where the database and the config file are.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cli::Global;
+use crate::error::{NoToken, usage};
+use crate::store::{self, Store};
+use crate::{config, text};
+
+/// `--db`, or `$XDG_DATA_HOME/wxtoken/tokens.db` (`~/.local/share/wxtoken/tokens.db`).
+pub fn db_location(global: &Global) -> Result<store::Location> {
+    if let Some(db) = &global.db {
+        if db.as_os_str().is_empty() {
+            return Err(usage("--db / WXTOKEN_DB is empty"));
+        }
+        return store::Location::parse(db.clone());
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|base| base.join("wxtoken").join("tokens.db"))
+        .ok_or_else(|| {
+            usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
+        })
+        .and_then(|path| {
+            text::max_bytes(
+                "the default database path (under XDG_DATA_HOME or HOME)",
+                &path.to_string_lossy(),
+                store::MAX_DB_ARG,
+            )?;
+            Ok(store::Location::Sqlite(path))
+        })
+}
+
+/// The database for reading, or `None` when there is none yet.
+pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
+    match store::open_read_only(&db_location(global)?) {
+        Ok(store) => Ok(Some(store)),
+        Err(e) if e.is::<NoToken>() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `--config`, or the default config file when it exists.
+pub fn config_path(global: &Global) -> Option<PathBuf> {
+    global.config.clone().or_else(config::default_path)
+}
+
+/// stderr diagnostics at the level of `-v` / `-q` (not for `show`, which logs nothing).
+pub fn init_logging(global: &Global) {
+    crate::logging::init(global.verbose, global.quiet);
+}
