@@ -601,6 +601,7 @@ impl Store for Postgres {
                 "DELETE FROM wxtoken_leases WHERE app = $1 AND owner = $2",
                 &[&app, &commit.owner],
             )?;
+            crate::fault::pause("in-commit");
             tx.commit()
         })
     }
