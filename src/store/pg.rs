@@ -29,8 +29,9 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::sql::{self, select_rows};
 use super::{
-    Attempt, Commit, Invalidated, Lease, Leases, Lookup, Row, Stats, Store, sqlite, stored_outcome,
+    Attempt, Commit, Invalidated, Lease, Leases, Lookup, Row, Stats, Store, columns, stored_outcome,
 };
 use crate::error;
 
@@ -48,8 +49,16 @@ pub use url::Url;
 /// than as startup options, which connection poolers may refuse.
 const WRITER_SETTINGS: &str = "SET lock_timeout = '10s'; SET statement_timeout = '30s'; \
      SET idle_in_transaction_session_timeout = '60s'";
-const ROW_COLUMNS: &str =
-    "app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token";
+/// `show`'s one round trip: the schema version and the rows (no rows: one row
+/// of NULLs after the version; no version: no row).
+const LOOKUP: &str = concat!(
+    "SELECT m.value, t.* FROM wxtoken_meta m LEFT JOIN (",
+    select_rows!(),
+    " WHERE kind = $1 AND ($2::text IS NULL OR app = $2) AND ($3::text IS NULL OR appid = $3)
+     ) t ON true
+     WHERE m.key = $4
+     ORDER BY t.app"
+);
 
 pub struct Postgres {
     client: Client,
@@ -96,51 +105,21 @@ impl Postgres {
     }
 }
 
-fn row(r: &postgres::Row, from: usize) -> Row {
-    Row {
-        app: r.get(from),
-        kind: r.get(from + 1),
-        api: r.get(from + 2),
-        appid: r.get(from + 3),
-        value: r.get(from + 4),
-        fetched_at: r.get(from + 5),
-        expires_at: r.get(from + 6),
-        invalidated_at: r.get(from + 7),
-        source_token: r.get(from + 8),
-    }
-}
-
-fn attempt(r: &postgres::Row) -> Attempt {
-    Attempt {
-        app: r.get(0),
-        kind: r.get(1),
-        started_ms: r.get(2),
-        duration_ms: r.get(3),
-        outcome: r.get(4),
-        forced: r.get::<_, i64>(5) != 0,
-        errcode: r.get(6),
-        message: r.get(7),
-    }
-}
-
-/// SQLite's statement with PostgreSQL's placeholders (`?1` becomes `$1`); used
-/// only for statements whose `?` are all placeholders.
-fn numbered(sql: &str) -> String {
-    sql.replace('?', "$")
-}
-
 impl Store for Postgres {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
         if !self.tables()? {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM wxtoken_tokens WHERE cardinality($1) = 0 OR app = ANY($1)"
+        const SQL: &str = concat!(
+            select_rows!(),
+            " WHERE cardinality($1) = 0 OR app = ANY($1)"
         );
-        let rows = self.run("read", |c| {
-            c.query_typed(&sql, &[(&apps, Type::TEXT_ARRAY)])
-        })?;
-        Ok(rows.iter().map(|r| row(r, 0)).collect())
+        self.run("read", |c| {
+            c.query_typed(SQL, &[(&apps, Type::TEXT_ARRAY)])?
+                .iter()
+                .map(|r| columns::row(r, 0))
+                .collect()
+        })
     }
 
     fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>> {
@@ -149,27 +128,14 @@ impl Store for Postgres {
             Lookup::App(app) => (Some(app), None),
             Lookup::Appid(appid) => (None, Some(appid)),
         };
-        // One round trip: the schema version and the rows (none: one row of NULLs).
-        let sql = format!(
-            "SELECT m.value, {}
-               FROM wxtoken_meta m
-               LEFT JOIN wxtoken_tokens t ON t.kind = $1
-                    AND ($2::text IS NULL OR t.app = $2) AND ($3::text IS NULL OR t.appid = $3)
-              WHERE m.key = '{SCHEMA_VERSION}'
-              ORDER BY t.app",
-            ROW_COLUMNS
-                .split(", ")
-                .map(|c| format!("t.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
         let result = self.run("read", |c| {
             c.query_typed(
-                &sql,
+                LOOKUP,
                 &[
                     (&kind, Type::TEXT),
                     (&app, Type::TEXT),
                     (&appid, Type::TEXT),
+                    (&SCHEMA_VERSION, Type::TEXT),
                 ],
             )
         });
@@ -185,7 +151,10 @@ impl Store for Postgres {
             }
             r => r?,
         };
-        let version = rows.first().map_or(0, |r| as_version(r.get(0)));
+        let version = match rows.first() {
+            Some(r) => as_version(r.try_get(0).map_err(|e| self.error("read", &e))?),
+            None => 0,
+        };
         check_not_newer(&self.url, version)?;
         if version == 0 {
             return Err(error::no_token(format!(
@@ -193,13 +162,11 @@ impl Store for Postgres {
                 self.url
             )));
         }
-        Ok(rows
-            .iter()
-            .filter(|r| r.get::<_, Option<String>>(1).is_some())
-            .map(|r| row(r, 1))
-            .collect())
+        rows.iter()
+            .filter(|r| !matches!(r.try_get::<_, Option<String>>(1), Ok(None)))
+            .map(|r| columns::row(r, 1).map_err(|e| self.error("read", &e)))
+            .collect()
     }
-
     fn take_leases(
         &mut self,
         apps: &[String],
@@ -291,23 +258,17 @@ impl Store for Postgres {
     }
 
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {
-        let upsert = numbered(sqlite::UPSERT_VALUE);
-        let insert = numbered(sqlite::INSERT_ATTEMPT);
         let now = crate::clock::now();
         self.run("write to", |c| {
             let mut tx = c.transaction()?;
             if let Some((kind, value)) = &commit.invalidate {
-                tx.execute(
-                    "UPDATE wxtoken_tokens SET invalidated_at = $4
-                     WHERE app = $1 AND kind = $2 AND value = $3 AND invalidated_at IS NULL",
-                    &[&app, kind, value, &now],
-                )?;
+                tx.execute(sql::INVALIDATE_STALE.pg, &[&app, kind, value, &now])?;
             }
             if !commit.values.is_empty() {
                 let held: i64 = tx
-                    .query_one(&numbered(sqlite::LEASE_HELD), &[&app, &commit.owner])?
+                    .query_one(sql::LEASE_HELD.pg, &[&app, &commit.owner])?
                     .get(0);
-                let upsert = tx.prepare(&upsert)?;
+                let upsert = tx.prepare(sql::UPSERT_VALUE.pg)?;
                 for v in &commit.values {
                     let changed = tx.execute(
                         &upsert,
@@ -332,7 +293,7 @@ impl Store for Postgres {
                 }
             }
             if !commit.attempts.is_empty() {
-                let insert = tx.prepare(&insert)?;
+                let insert = tx.prepare(sql::INSERT_ATTEMPT.pg)?;
                 for a in &commit.attempts {
                     let params: [&(dyn ToSql + Sync); 8] = [
                         &a.app,
@@ -347,10 +308,7 @@ impl Store for Postgres {
                     tx.execute(&insert, &params)?;
                 }
             }
-            tx.execute(
-                "DELETE FROM wxtoken_leases WHERE app = $1 AND owner = $2",
-                &[&app, &commit.owner],
-            )?;
+            tx.execute(sql::RELEASE_LEASE.pg, &[&app, &commit.owner])?;
             crate::fault::pause("in-commit");
             tx.commit()
         })
@@ -365,19 +323,13 @@ impl Store for Postgres {
     ) -> Result<Invalidated> {
         self.run("write to", |c| {
             let mut tx = c.transaction()?;
-            let current = tx
-                .query_opt(
-                    "SELECT value, invalidated_at FROM wxtoken_tokens
-                     WHERE app = $1 AND kind = $2 FOR UPDATE",
-                    &[&app, &kind],
-                )?
-                .map(|r| (r.get(0), r.get(1)));
+            let current = match tx.query_opt(sql::STORED_VALUE.pg, &[&app, &kind])? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            };
             let outcome = stored_outcome(current, if_value);
             if outcome == Invalidated::Done {
-                tx.execute(
-                    "UPDATE wxtoken_tokens SET invalidated_at = $3 WHERE app = $1 AND kind = $2",
-                    &[&app, &kind, &now],
-                )?;
+                tx.execute(sql::MARK_INVALIDATED.pg, &[&app, &kind, &now])?;
             }
             tx.commit()?;
             Ok(outcome)
@@ -388,54 +340,40 @@ impl Store for Postgres {
         if !self.tables()? {
             return Ok(Vec::new());
         }
-        let rows = self.run("read", |c| {
+        self.run("read", |c| {
             c.query_typed(
-                "SELECT app, kind, started_ms, duration_ms, outcome, forced, errcode, message
-                 FROM wxtoken_attempts WHERE $1::text IS NULL OR app = $1
-                 ORDER BY started_ms DESC, ctid DESC LIMIT $2",
+                sql::HISTORY.pg,
                 &[(&app, Type::TEXT), (&(limit as i64), Type::INT8)],
-            )
-        })?;
-        Ok(rows.iter().map(attempt).collect())
+            )?
+            .iter()
+            .map(columns::attempt)
+            .collect()
+        })
     }
 
     fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
         if !self.tables()? {
             return Ok(Vec::new());
         }
-        let counts = numbered(sqlite::STATS_COUNTS);
         let (counts, last) = self.run("read", |c| {
-            let counts = c.query_typed(&counts, &[(&since_ms, Type::INT8)])?;
-            let last = c.query_typed(sqlite::STATS_LAST, &[])?;
+            let counts = c
+                .query_typed(sql::STATS_COUNTS.pg, &[(&since_ms, Type::INT8)])?
+                .iter()
+                .map(columns::counts)
+                .collect::<Result<_, _>>()?;
+            let last = c
+                .query_typed(sql::STATS_LAST.pg, &[])?
+                .iter()
+                .map(columns::attempt)
+                .collect::<Result<_, _>>()?;
             Ok((counts, last))
         })?;
-        let mut stats: HashMap<(String, String), Stats> = HashMap::new();
-        for r in &counts {
-            let s = Stats {
-                app: r.get(0),
-                kind: r.get(1),
-                calls: r.get(2),
-                forced: r.get(3),
-                last_forced_ms: r.get(4),
-                failures_in_a_row: r.get(5),
-                last: None,
-            };
-            stats.insert((s.app.clone(), s.kind.clone()), s);
-        }
-        for a in last.iter().map(attempt) {
-            if let Some(s) = stats.get_mut(&(a.app.clone(), a.kind.clone())) {
-                s.last = Some(a);
-            }
-        }
-        Ok(stats.into_values().collect())
+        Ok(columns::stats(counts, last))
     }
 
     fn prune(&mut self, before_ms: i64) -> Result<()> {
         self.run("write to", |c| {
-            c.execute_typed(
-                "DELETE FROM wxtoken_attempts WHERE started_ms < $1",
-                &[(&before_ms, Type::INT8)],
-            )
+            c.execute_typed(sql::PRUNE.pg, &[(&before_ms, Type::INT8)])
         })?;
         Ok(())
     }
