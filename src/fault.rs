@@ -2,7 +2,7 @@
 //! `refresh` creates FILE when it reaches STAGE and then sleeps, so that a test
 //! can kill it there with a real signal. Stages: `before-call` (the lease is
 //! held, upstream not called yet) and `in-commit` (inside the write transaction,
-//! before it commits). Without the variable this does nothing.
+//! before it commits, on SQLite and PostgreSQL alike). Without the variable this does nothing.
 
 use std::time::Duration;
 

@@ -9,7 +9,9 @@ use anyhow::Result;
 
 use crate::error::usage;
 
+mod columns;
 pub mod pg;
+mod sql;
 pub mod sqlite;
 
 /// The longest `--db` / `WXTOKEN_DB`, in bytes.

@@ -1,10 +1,11 @@
 //! Concurrency and faults: overlapping runs, crashes, a hostile upstream, broken
-//! storage and hostile input. Real processes, real signals, a real SQLite file.
+//! storage and hostile input. Real processes, real signals, a real SQLite file
+//! (and, for the crash tests, a real PostgreSQL server too).
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Reply, SECRET, StandIn, standin};
+use crate::support::{Backend, Env, Reply, SECRET, StandIn, both, standin};
 
 const APPID: &str = "wx85871939f7f9b647";
 
@@ -33,9 +34,7 @@ fn finish(child: Child) -> Output {
 }
 
 fn leases(env: &Env) -> i64 {
-    env.sql()
-        .query_row("SELECT COUNT(*) FROM wxtoken_leases", [], |r| r.get(0))
-        .unwrap()
+    env.int("SELECT COUNT(*) FROM wxtoken_leases")
 }
 
 /// N processes started together on an empty folder make one upstream call.
@@ -88,9 +87,9 @@ fn readers_never_wait_for_a_refresh() {
 
 /// Kills a forced refresh at `stage` with SIGKILL; the old token stays readable and
 /// the next refresh recovers by itself once the dead process's lease expires.
-fn killed_at(stage: &str) {
+fn killed_at(backend: Backend, stage: &str) {
     let up = StandIn::start(standin::wechat(Duration::ZERO, 7200));
-    let mut env = Env::with(&up);
+    let mut env = backend.with(&up);
     env.refresh(&[]).expect(0);
     let before = env.dump();
     let token = env.run(&["show"]).expect(0).stdout();
@@ -130,19 +129,22 @@ fn killed_at(stage: &str) {
     assert_eq!(leases(&env), 0);
 }
 
-#[test]
-fn killed_before_the_call() {
-    killed_at("before-call");
+both! {
+    fn killed_before_the_call(backend) {
+        killed_at(backend, "before-call");
+    }
 }
 
-#[test]
-fn killed_during_the_call() {
-    killed_at("during-call");
+both! {
+    fn killed_during_the_call(backend) {
+        killed_at(backend, "during-call");
+    }
 }
 
-#[test]
-fn killed_during_the_write() {
-    killed_at("in-commit");
+both! {
+    fn killed_during_the_write(backend) {
+        killed_at(backend, "in-commit");
+    }
 }
 
 /// Each hostile upstream ends within --timeout x 3 (the app's budget), with a clear

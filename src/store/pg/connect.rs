@@ -1,0 +1,192 @@
+//! The connection to the server: connecting, the hints for a failed
+//! connection, and running a statement again over a new connection when the
+//! old one was lost (a server restart).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use postgres::Client;
+use postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::{Postgres, Url, WRITER_SETTINGS};
+
+/// How long a lost connection is tried again before the command fails.
+const RECONNECT_WITHIN: Duration = Duration::from_secs(10);
+
+impl Postgres {
+    /// Runs `f`; when the connection was lost, connects again and runs it once more.
+    pub(super) fn run<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let err = match f(&mut self.client) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !lost(&err, &self.client) {
+            return Err(self.error(what, &err));
+        }
+        log::warn!(
+            "lost the connection to database {} ({}); connecting again",
+            self.url,
+            describe(&err)
+        );
+        self.reconnect(what, &err)?;
+        f(&mut self.client).map_err(|e| self.error(what, &e))
+    }
+
+    fn reconnect(&mut self, what: &str, lost: &postgres::Error) -> Result<()> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        let mut last = None;
+        while started.elapsed() < RECONNECT_WITHIN {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+            let settings = if self.writer { WRITER_SETTINGS } else { "" };
+            match connect_raw(&self.url, &self.tls)
+                .and_then(|mut c| c.batch_execute(settings).map(|()| c))
+            {
+                Ok(client) => {
+                    self.client = client;
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let (detail, hint) = match &last {
+            Some(e) => (describe(e), connect_hint(e, &self.url)),
+            None => (String::new(), String::new()),
+        };
+        Err(anyhow!(
+            "could not {what} database {}: the connection was lost ({}) and connecting again failed for {}s ({detail}): {hint} (the next refresh takes over when the lease this one held ends)",
+            self.url,
+            describe(lost),
+            RECONNECT_WITHIN.as_secs()
+        ))
+    }
+
+    pub(super) fn error(&self, what: &str, e: &postgres::Error) -> anyhow::Error {
+        let hint = match e.code() {
+            Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+                ": the user needs to own the database (or rights on wxtoken's tables; see the README)"
+            }
+            Some(c) if *c == SqlState::UNDEFINED_TABLE => {
+                ": no wxtoken tables in that database yet: run `wxtoken refresh` first"
+            }
+            _ => "",
+        };
+        let msg = format!(
+            "could not {what} database {}: {}{hint}",
+            self.url,
+            describe(e)
+        );
+        Failure(msg, e.code().cloned()).into()
+    }
+}
+
+/// A database error: its one-line message and SQLSTATE, for the callers here
+/// that tell some apart ("no such database", "no such table").
+#[derive(Debug)]
+pub(super) struct Failure(pub(super) String, Option<SqlState>);
+
+impl Failure {
+    pub(super) fn is(&self, code: &SqlState) -> bool {
+        self.1.as_ref() == Some(code)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Failure {}
+
+pub(super) fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
+    connect_raw(url, tls).map_err(|e| {
+        let msg = format!(
+            "could not connect to database {url}: {}: {}",
+            describe(&e),
+            connect_hint(&e, url)
+        );
+        Failure(msg, e.code().cloned()).into()
+    })
+}
+
+fn connect_raw(url: &Url, tls: &MakeRustlsConnect) -> Result<Client, postgres::Error> {
+    url.config.connect(tls.clone())
+}
+
+/// What to do about a failed connection.
+fn connect_hint(e: &postgres::Error, url: &Url) -> String {
+    let user = url.config.get_user().unwrap_or("the user");
+    let db = url.config.get_dbname().unwrap_or(user);
+    match e.code() {
+        Some(c) if *c == SqlState::INVALID_PASSWORD => {
+            "check the user name and password in the URL".to_string()
+        }
+        Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            "the server does not let this user in from this host: check the user, and the server's pg_hba.conf".to_string()
+        }
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => format!(
+            "create it (CREATE DATABASE {db} OWNER {user}; see the README, \"Many hosts\"), then run `wxtoken refresh`"
+        ),
+        Some(c) if *c == SqlState::CANNOT_CONNECT_NOW => {
+            "the server is starting or stopping: try again in a moment".to_string()
+        }
+        Some(c) if *c == SqlState::TOO_MANY_CONNECTIONS => {
+            "the server has no free connection: raise max_connections, or close idle clients"
+                .to_string()
+        }
+        _ => {
+            let text = describe(e);
+            if text.contains("TLS") && text.contains("certificate") {
+                "the server's certificate is not signed by a CA wxtoken trusts for that host name: add sslrootcert=/path/to/ca.pem to the URL, or add the CA to the system store (update-ca-certificates) or SSL_CERT_FILE (or use sslmode=prefer, which does not check it)".to_string()
+            } else if text.contains("TLS") {
+                "the server does not offer TLS: enable ssl on the server, or use sslmode=prefer".to_string()
+            } else if text.starts_with("timeout") {
+                "no answer within connect_timeout: is the host reachable and the port open?"
+                    .to_string()
+            } else {
+                "is the server running and listening on that host and port?".to_string()
+            }
+        }
+    }
+}
+
+/// One line for a `postgres` error: the server's message, or the client's
+/// error with its causes.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().replace('\n', " ");
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+/// Whether an error means the connection is gone (a server restart), rather
+/// than a problem with the statement.
+fn lost(e: &postgres::Error, client: &Client) -> bool {
+    let gone = [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::CONNECTION_EXCEPTION,
+        SqlState::CONNECTION_FAILURE,
+        SqlState::CONNECTION_DOES_NOT_EXIST,
+    ];
+    match e.code() {
+        Some(code) => gone.contains(code),
+        None => {
+            e.is_closed() || client.is_closed() || e.to_string().starts_with("error communicating")
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The statements both databases run, each written once.
+//!
+//! A statement is written with SQLite's numbered placeholders (`?1`);
+//! [`postgres_style`] turns them into PostgreSQL's (`$1`) at compile time. Where
+//! the two dialects really differ, a piece `["sqlite" | "postgres"]` gives each
+//! its own words. Statements only one database runs (SQLite's `IN (?, ?)`
+//! chunks, PostgreSQL's arrays and row locks for leases, migrations) stay in
+//! that database's file.
+
+/// One statement in both placeholder styles.
+pub(super) struct Sql {
+    pub sqlite: &'static str,
+    pub pg: &'static str,
+}
+
+/// `sql!(NAME = "text" ["sqlite words" | "postgres words"] (fragment!()) "text")`:
+/// a [`Sql`] made of the pieces, PostgreSQL's with `$` placeholders.
+macro_rules! sql {
+    ($(#[$doc:meta])* $name:ident = $($piece:tt)+) => {
+        $(#[$doc])*
+        pub(super) const $name: Sql = {
+            const PG: &str = concat!($(sql!(@pg $piece)),+);
+            const PG_BYTES: [u8; PG.len()] = postgres_style(PG);
+            Sql {
+                sqlite: concat!($(sql!(@sqlite $piece)),+),
+                pg: utf8(&PG_BYTES),
+            }
+        };
+    };
+    (@sqlite [$sqlite:literal | $pg:literal]) => { $sqlite };
+    (@pg [$sqlite:literal | $pg:literal]) => { $pg };
+    (@$_db:ident ($($fragment:tt)*)) => { $($fragment)* };
+    (@$_db:ident $text:literal) => { $text };
+}
+
+/// The columns of a stored [`super::Row`], in the order `columns::row` reads them.
+macro_rules! select_rows {
+    () => {
+        "SELECT app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token
+           FROM wxtoken_tokens"
+    };
+}
+pub(super) use select_rows;
+
+/// The columns of an [`super::Attempt`], in the order `columns::attempt` reads them.
+macro_rules! select_attempts {
+    () => {
+        "SELECT app, kind, started_ms, duration_ms, outcome, forced, errcode, message
+           FROM wxtoken_attempts"
+    };
+}
+
+/// `sql` with each `?` placeholder written `$`, PostgreSQL's style (the
+/// statements here have no other `?`).
+const fn postgres_style<const N: usize>(sql: &str) -> [u8; N] {
+    let bytes = sql.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if bytes[i] == b'?' { b'$' } else { bytes[i] };
+        i += 1;
+    }
+    out
+}
+
+const fn utf8(bytes: &'static [u8]) -> &'static str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => panic!("a statement is not UTF-8"),
+    }
+}
+
+sql!(
+    /// Marks a stale value invalidated, if it is still the stored one.
+    INVALIDATE_STALE = "UPDATE wxtoken_tokens SET invalidated_at = ?4
+         WHERE app = ?1 AND kind = ?2 AND value = ?3 AND invalidated_at IS NULL"
+);
+
+sql!(
+    /// 1 when `owner` still holds the app's lease, for [`UPSERT_VALUE`]'s ?9.
+    LEASE_HELD = "SELECT COUNT(*) FROM wxtoken_leases WHERE app = ?1 AND owner = ?2"
+);
+
+sql!(
+    /// Stores a fetched value. ?9 is 1 when the writer still holds the app's lease:
+    /// then nobody fetched after it, and it writes whatever the clocks say. A writer
+    /// whose lease was taken over writes only over a value fetched earlier (its
+    /// `fetched_at`, by its own clock, is not newer than the stored one's).
+    UPSERT_VALUE = "INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at, invalidated_at, source_token)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
+     ON CONFLICT (app, kind) DO UPDATE SET
+        api = excluded.api, appid = excluded.appid, value = excluded.value,
+        fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
+        invalidated_at = NULL, source_token = excluded.source_token
+     WHERE CAST(?9 AS BIGINT) = 1 OR excluded.fetched_at >= wxtoken_tokens.fetched_at"
+);
+
+sql!(
+    INSERT_ATTEMPT = "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+);
+
+sql!(
+    /// Releases `owner`'s lease on one app.
+    RELEASE_LEASE = "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2"
+);
+
+sql!(
+    /// `invalidate`'s read of the stored value; PostgreSQL locks the row (SQLite's
+    /// write transaction already locks the file).
+    STORED_VALUE = "SELECT value, invalidated_at FROM wxtoken_tokens WHERE app = ?1 AND kind = ?2"
+        ["" | " FOR UPDATE"]
+);
+
+sql!(
+    MARK_INVALIDATED = "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2"
+);
+
+sql!(
+    /// The latest attempts (of app ?1, or all when NULL), newest first; among
+    /// attempts of the same millisecond, the one stored last first.
+    HISTORY = (select_attempts!())
+        " WHERE CAST(?1 AS TEXT) IS NULL OR app = ?1
+         ORDER BY started_ms DESC, " ["rowid" | "ctid"] " DESC LIMIT ?2"
+);
+
+sql!(
+    /// Per app and kind: calls and forced calls since ?1 (those that reached upstream:
+    /// `ok` or `error`), the last forced call, and the failures since the last success.
+    STATS_COUNTS = "
+SELECT a.app, a.kind,
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') THEN 1 ELSE 0 END),
+       SUM(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') AND a.forced = 1 THEN 1 ELSE 0 END),
+       MAX(CASE WHEN a.started_ms >= ?1 AND a.outcome IN ('ok', 'error') AND a.forced = 1 THEN a.started_ms END),
+       SUM(CASE WHEN a.outcome <> 'ok' AND a.started_ms > COALESCE(
+               (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
+                 WHERE b.app = a.app AND b.kind = a.kind AND b.outcome = 'ok'), -1)
+           THEN 1 ELSE 0 END)
+  FROM wxtoken_attempts a
+ GROUP BY a.app, a.kind"
+);
+
+sql!(
+    /// The latest attempt of each app and kind.
+    STATS_LAST = (select_attempts!())
+        " a WHERE a.started_ms = (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
+                          WHERE b.app = a.app AND b.kind = a.kind)"
+);
+
+sql!(
+    /// Forgets attempts older than ?1.
+    PRUNE = "DELETE FROM wxtoken_attempts WHERE started_ms < ?1"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[&Sql] = &[
+        &INVALIDATE_STALE,
+        &LEASE_HELD,
+        &UPSERT_VALUE,
+        &INSERT_ATTEMPT,
+        &RELEASE_LEASE,
+        &STORED_VALUE,
+        &MARK_INVALIDATED,
+        &HISTORY,
+        &STATS_COUNTS,
+        &STATS_LAST,
+        &PRUNE,
+    ];
+
+    #[test]
+    fn each_database_gets_its_own_placeholders() {
+        assert_eq!(
+            RELEASE_LEASE.sqlite,
+            "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2"
+        );
+        assert_eq!(
+            RELEASE_LEASE.pg,
+            "DELETE FROM wxtoken_leases WHERE app = $1 AND owner = $2"
+        );
+        assert!(STORED_VALUE.pg.ends_with("kind = $2 FOR UPDATE"));
+        assert!(STORED_VALUE.sqlite.ends_with("kind = ?2"));
+        for sql in ALL {
+            assert!(
+                !sql.sqlite.contains('$') && !sql.pg.contains('?'),
+                "{}",
+                sql.sqlite
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_prepares_every_statement_against_the_schema() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::SCHEMA).unwrap();
+        for sql in ALL {
+            conn.prepare(sql.sqlite).unwrap();
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Opening the SQLite file: the checks on its path, creating it privately, WAL
+//! mode and migrations for writers, the version check for readers.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, FileControl, OpenFlags};
+
+use super::{BUSY_TIMEOUT, Sqlite, WAL_SIZE_LIMIT};
+use crate::store::MIGRATIONS;
+use crate::{clock, error, fsafe};
+
+impl Sqlite {
+    /// Opens for writing, creating the file (and its folder) and the schema if needed.
+    pub fn open(path: &Path) -> Result<Sqlite> {
+        database_file(path, fsafe::trusted(path, "database")?)?;
+        create_private(path)?;
+        // Again: the folders and the file may be new.
+        database_file(path, fsafe::trusted(path, "database")?)?;
+        // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
+        // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("could not open database {}", path.display()))?;
+        let mut db = Sqlite {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.setup()
+            .with_context(|| format!("could not set up database {}", path.display()))?;
+        Ok(db)
+    }
+
+    /// Sizes SQLite's memory for a process that opens one connection, reads a
+    /// few pages and exits (`show`): no lookaside buffer and no page cache
+    /// allocated in bulk up front. Both are set up by touching every page of
+    /// them (about 45 page faults, a fifth of a `show`), for a connection that
+    /// needs neither. Only how SQLite allocates changes, not what it does.
+    ///
+    /// # Safety
+    /// `sqlite3_config` changes process-wide state without a lock: call this
+    /// before any connection is opened and while no other thread uses SQLite.
+    /// Once SQLite is initialized it refuses the change, which is harmless.
+    pub unsafe fn configure_for_one_short_read() {
+        use rusqlite::ffi;
+        use std::ffi::{c_int, c_void};
+        // SAFETY: the caller guarantees no other thread is in SQLite; the
+        // variadic arguments have the types SQLite reads (int, int; void*, int, int).
+        unsafe {
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_LOOKASIDE, 0 as c_int, 0 as c_int);
+            ffi::sqlite3_config(
+                ffi::SQLITE_CONFIG_PAGECACHE,
+                std::ptr::null_mut::<c_void>(),
+                0 as c_int,
+                0 as c_int,
+            );
+        }
+    }
+
+    /// Opens an existing database read-only: `show`'s path. A missing file or an
+    /// empty database is "no token yet" (exit 3).
+    pub fn open_read_only(path: &Path) -> Result<Sqlite> {
+        if database_file(path, fsafe::trusted(path, "database")?)?.is_none() {
+            return Err(error::no_token(format!(
+                "no database at {} yet: run `wxtoken refresh` first",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("could not open database {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let db = Sqlite {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let version = db
+            .version()
+            .with_context(|| format!("could not read database {}", path.display()))?;
+        db.check_not_newer(version)?;
+        if version == 0 {
+            return Err(error::no_token(format!(
+                "database {} holds no tokens yet: run `wxtoken refresh` first",
+                path.display()
+            )));
+        }
+        Ok(db)
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Processes that open a new database at the same moment: switching it to
+        // WAL needs an exclusive lock that SQLite does not wait for (it answers
+        // "busy" at once rather than risk a deadlock), so setup is tried again
+        // for as long as the busy timeout.
+        let started = Instant::now();
+        loop {
+            match self.setup_once() {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10 + clock::now_ms() as u64 % 40));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn setup_once(&mut self) -> Result<()> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode != "wal" {
+            let mode: String = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if mode != "wal" {
+                log::warn!("{}: journal mode is {mode}, not wal", self.path.display());
+            }
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        self.conn
+            .file_control(rusqlite::DEFAULT_NAME, FileControl::PersistWal(&mut 1))?;
+        let version = self.version()?;
+        self.check_not_newer(version)?;
+        if version < MIGRATIONS.len() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                tx.execute_batch(migration)
+                    .with_context(|| format!("schema migration {} failed", i + 1))?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn version(&self) -> rusqlite::Result<usize> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(usize::MAX))
+    }
+
+    fn check_not_newer(&self, version: usize) -> Result<()> {
+        if version > MIGRATIONS.len() {
+            bail!(
+                "database {} has schema version {version}, written by a newer wxtoken (this one knows up to {}): upgrade wxtoken",
+                self.path.display(),
+                MIGRATIONS.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+fn is_busy(err: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
+        .any(|e| matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)))
+}
+
+/// `--db` names a regular file (or none yet), not a folder or a FIFO, which
+/// SQLite would wait on forever. `meta` is what the path names, if anything.
+fn database_file(path: &Path, meta: Option<fs::Metadata>) -> Result<Option<fs::Metadata>> {
+    match meta.as_ref().map(fsafe::not_regular) {
+        Some(Some("a folder")) => Err(error::usage(format!(
+            "--db {} is a folder: name the database file, e.g. {}",
+            path.display(),
+            path.join("tokens.db").display()
+        ))),
+        Some(Some(kind)) => Err(error::usage(format!(
+            "database {} is {kind}, not a regular file: point --db at the database file",
+            path.display()
+        ))),
+        _ => Ok(meta),
+    }
+}
+
+/// Creates the folder (0700) and an empty file (0600) if they are missing:
+/// exclusively, never through a link (a link to nowhere is refused).
+fn create_private(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("could not create folder {}", dir.display()))?;
+    }
+    match fsafe::create_exclusive(path, 0o600) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if is_link && !path.exists() {
+                return Err(error::usage(format!(
+                    "database {} is a symbolic link to a file that does not exist: wxtoken creates a database only at a real path: remove the link, or point --db at where it should be",
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("could not create database {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::store::{Lookup, Store};
+
+    fn listing(dir: &Path) -> Vec<(String, u32, u64)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let meta = e.metadata().unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, meta.permissions().mode() & 0o777, meta.len())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn writers_leave_private_empty_wal_files_so_readers_create_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.db");
+        drop(Sqlite::open(&path).unwrap());
+        let after_write = listing(dir.path());
+        let names: Vec<&str> = after_write.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["tokens.db", "tokens.db-shm", "tokens.db-wal"]);
+        assert!(after_write.iter().all(|f| f.1 == 0o600), "{after_write:?}");
+        assert_eq!(after_write[2].2, 0, "the WAL is truncated on close");
+
+        let mut reader = Sqlite::open_read_only(&path).unwrap();
+        assert!(
+            reader
+                .lookup(Lookup::Any, "access_token")
+                .unwrap()
+                .is_empty()
+        );
+        drop(reader);
+        assert_eq!(listing(dir.path()), after_write);
+    }
+}
