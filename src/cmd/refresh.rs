@@ -24,7 +24,7 @@ use crate::error::Silent;
 use crate::secret::{Secret, short};
 use crate::store::{Attempt, Commit, Lease, Row, Stats, Store};
 use crate::text::{clip, shown};
-use crate::upstream::{Call, Client, Failure, Outcome, Proxy};
+use crate::upstream::{Call, Client, Failure, Proxy, Reply};
 
 /// How many forced stable calls WeChat allows a day, and how far apart.
 const STABLE_FORCE_PER_DAY: i64 = 20;
@@ -598,7 +598,7 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
         let kind = Kind::Ticket(ticket);
         let Some(current) = token.clone() else { break };
         match done.fetch(client, kind, &job, Some(&current), deadline) {
-            Err(failure) if failure.stale_token() && !fresh => {}
+            Err(failure) if stale_input(&target.app, kind, &failure) && !fresh => {}
             _ => continue,
         }
         // The stored token was superseded: drop it, fetch a new one once, retry once.
@@ -640,12 +640,20 @@ impl Done {
         deadline: Instant,
     ) -> Result<String, Failure> {
         let app = &self.target.app;
-        let call = match (kind, token) {
-            (Kind::Ticket(ticket), Some(token)) => Call::Ticket { ticket, token },
-            _ => Call::Token { force: job.force },
+        let Some(node) = crate::graph::node(app.api, kind) else {
+            return Err(Failure::Guard(format!(
+                "no {} for {} apps",
+                kind.label(),
+                app.api.as_str()
+            )));
+        };
+        let call = Call {
+            node,
+            input: token,
+            force: job.force,
         };
         let forced = job.force && kind == Kind::AccessToken && app.api == Api::Stable;
-        let Outcome {
+        let Reply {
             tries,
             result,
             clock_skew,
@@ -720,6 +728,14 @@ impl Done {
             Failure::Guard(reason.to_string()).describe(false)
         ));
     }
+}
+
+/// Whether `failure` of `kind`'s request says the value it was made from is stale.
+fn stale_input(app: &App, kind: Kind, failure: &Failure) -> bool {
+    let node = crate::graph::node(app.api, kind);
+    failure
+        .errcode()
+        .is_some_and(|c| node.is_some_and(|n| n.stale_input.contains(&c)))
 }
 
 fn kind_of(s: &str) -> Option<Kind> {
