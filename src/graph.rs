@@ -245,6 +245,8 @@ pub enum Param {
     Secret,
     /// The value of the credential the node needs.
     Credential,
+    /// The ticket's own name (`type=jsapi`).
+    TicketType,
     /// `--force`, as a JSON boolean.
     Force,
 }
@@ -277,12 +279,21 @@ const CLASSIC_STABLE: &[Api] = &[Api::Classic, Api::Stable];
 const NEEDS_SECRET: &[Input] = &[Input::Secret];
 const NEEDS_TOKEN: &[Input] = &[Input::Credential(Kind::AccessToken)];
 
-/// A ticket node: fetched with the app's access token.
-const fn ticket(ticket: Ticket, apis: &'static [Api], request: Request) -> Node {
+/// A ticket node: fetched with the app's access token, by a GET of `path`.
+const fn ticket(
+    ticket: Ticket,
+    apis: &'static [Api],
+    path: &'static str,
+    params: &'static [(&'static str, Param)],
+) -> Node {
     Node {
         kind: Kind::Ticket(ticket),
         apis,
-        request,
+        request: Request {
+            method: Method::Get,
+            path,
+            params,
+        },
         field: "ticket",
         needs: NEEDS_TOKEN,
         lifetime: Lifetime::ExpiresIn,
@@ -290,6 +301,12 @@ const fn ticket(ticket: Ticket, apis: &'static [Api], request: Request) -> Node 
         quota: Quota::None,
     }
 }
+
+/// The parameters of a ticket request that names its type.
+const TOKEN_AND_TYPE: &[(&str, Param)] = &[
+    ("access_token", Param::Credential),
+    ("type", Param::TicketType),
+];
 
 /// An access-token node: fetched with the app's secret.
 const fn token(api: &'static [Api], request: Request, quota: Quota) -> Node {
@@ -349,47 +366,26 @@ pub static NODES: &[Node] = &[
     ticket(
         Ticket::Jsapi,
         CLASSIC_STABLE,
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/ticket/getticket",
-            params: &[
-                ("access_token", Param::Credential),
-                ("type", Param::Fixed("jsapi")),
-            ],
-        },
+        "/cgi-bin/ticket/getticket",
+        TOKEN_AND_TYPE,
     ),
     ticket(
         Ticket::WxCard,
         CLASSIC_STABLE,
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/ticket/getticket",
-            params: &[
-                ("access_token", Param::Credential),
-                ("type", Param::Fixed("wx_card")),
-            ],
-        },
+        "/cgi-bin/ticket/getticket",
+        TOKEN_AND_TYPE,
     ),
     ticket(
         Ticket::Jsapi,
         &[Api::Wecom],
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/get_jsapi_ticket",
-            params: &[("access_token", Param::Credential)],
-        },
+        "/cgi-bin/get_jsapi_ticket",
+        &[("access_token", Param::Credential)],
     ),
     ticket(
         Ticket::AgentConfig,
         &[Api::Wecom],
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/ticket/get",
-            params: &[
-                ("access_token", Param::Credential),
-                ("type", Param::Fixed("agent_config")),
-            ],
-        },
+        "/cgi-bin/ticket/get",
+        TOKEN_AND_TYPE,
     ),
 ];
 

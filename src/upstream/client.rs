@@ -10,7 +10,7 @@ use super::classify::classify;
 use super::{Failure, Issued, Proxy, Response};
 use crate::app::App;
 use crate::clock;
-use crate::graph::{Method, Node, Param};
+use crate::graph::{Kind, Method, Node, Param};
 use crate::secret::Secret;
 
 /// The largest response body read; WeChat's answers are a few hundred bytes.
@@ -186,6 +186,11 @@ impl Client {
             Param::Appid => Some(app.appid.as_str()),
             Param::Secret => Some(secret.expose()),
             Param::Credential => call.input,
+            Param::TicketType => match call.node.kind {
+                Kind::Ticket(t) => Some(t.as_str()),
+                Kind::AccessToken => None,
+            },
+            // A JSON boolean, not text: see the POST below.
             Param::Force => None,
         };
         let response = match request.method {
@@ -214,12 +219,12 @@ impl Client {
                 let mut body = serde_json::Map::new();
                 let mut shown = String::new();
                 for (name, param) in request.params {
-                    let v = match value(*param) {
-                        Some(v) => serde_json::Value::from(v),
-                        None => {
+                    let v = match param {
+                        Param::Force => {
                             shown.push_str(&format!(" {name}={}", call.force));
                             serde_json::Value::from(call.force)
                         }
+                        p => serde_json::Value::from(value(*p).unwrap_or_default()),
                     };
                     body.insert(name.to_string(), v);
                 }
