@@ -56,8 +56,8 @@ pub struct Job {
     pub target: Arc<Target>,
     /// In dependency order: a value after the values it needs.
     pub steps: Vec<Step>,
-    /// The stored token, valid long enough for fetching tickets with it.
-    pub token: Option<String>,
+    /// Stored values that due steps are made from, valid long enough for that.
+    pub stored_inputs: HashMap<Kind, String>,
     pub force: bool,
     /// The quota guard's reason to refuse the token call, if any.
     pub guard: Option<String>,
@@ -119,34 +119,50 @@ pub fn plan_one(
         Some(r) if r.invalidated_at.is_some() => Some(Reason::Invalidated),
         Some(r) => (r.expires_at <= now + opts.ahead).then_some(Reason::NearExpiry),
     };
-    let token_node = graph::node(app.api, Kind::AccessToken)?;
-    let token_due = due(Kind::AccessToken);
-    let tickets: Vec<Step> = app
-        .tickets
-        .iter()
-        .filter_map(|t| graph::node(app.api, Kind::Ticket(*t)))
-        .filter_map(|node| due(node.kind).map(|reason| Step { node, reason }))
+    // The app's nodes: its token, then the tickets it is configured for.
+    let nodes: Vec<&'static Node> = std::iter::once(Kind::AccessToken)
+        .chain(app.tickets.iter().map(|t| Kind::Ticket(*t)))
+        .filter_map(|kind| graph::node(app.api, kind))
         .collect();
-    if token_due.is_none() && tickets.is_empty() {
+    let reasons: Vec<Option<Reason>> = nodes.iter().map(|n| due(n.kind)).collect();
+    if reasons.iter().all(Option::is_none) {
         return None;
     }
-    let token = row(Kind::AccessToken)
-        .filter(|r| token_due.is_none() && r.invalidated_at.is_none() && r.expires_at > now)
-        .map(|r| r.value.clone());
-    let mut steps = Vec::new();
-    if token_due.is_some() || token.is_none() {
-        steps.push(Step {
-            node: token_node,
-            reason: token_due.unwrap_or(Reason::Needed),
-        });
-    }
-    steps.extend(tickets);
-    // Any job may fetch a token: its own, or a new one for a stale ticket.
-    let (guard, forced_calls) = guard(app, token_node, counts, now_ms, opts);
+    // A stored value that is not due and still valid can be made from.
+    let usable = |kind: Kind| {
+        row(kind)
+            .filter(|r| due(kind).is_none() && r.invalidated_at.is_none() && r.expires_at > now)
+            .map(|r| r.value.clone())
+    };
+    let inputs: Vec<Kind> = nodes
+        .iter()
+        .zip(&reasons)
+        .filter(|(_, reason)| reason.is_some())
+        .filter_map(|(n, _)| n.credential_input())
+        .collect();
+    let stored_inputs: HashMap<Kind, String> = inputs
+        .iter()
+        .filter_map(|k| Some((*k, usable(*k)?)))
+        .collect();
+    // In the nodes' order (a value after its inputs): the due ones, and the
+    // inputs that are not due themselves but unusable as stored.
+    let steps: Vec<Step> = nodes
+        .iter()
+        .zip(reasons)
+        .filter_map(|(node, reason)| {
+            let needed = inputs.contains(&node.kind) && !stored_inputs.contains_key(&node.kind);
+            let reason = reason.or(needed.then_some(Reason::Needed))?;
+            Some(Step { node, reason })
+        })
+        .collect();
+    // Any job may fetch the value made from the secret: due itself, or anew
+    // for a value whose input went stale.
+    let root = nodes.iter().find(|n| n.credential_input().is_none())?;
+    let (guard, forced_calls) = guard(app, root, counts, now_ms, opts);
     Some(Job {
         target: target.clone(),
         steps,
-        token,
+        stored_inputs,
         force: opts.force,
         guard,
         forced_calls,

@@ -69,10 +69,9 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
         clock_skew: None,
     };
     // The values steps can be made from, and whether this run fetched each.
-    let mut have: HashMap<Kind, (String, bool)> = HashMap::new();
-    if let Some(token) = &job.token {
-        have.insert(Kind::AccessToken, (token.clone(), false));
-    }
+    let mut have: HashMap<Kind, (String, bool)> = (job.stored_inputs.iter())
+        .map(|(kind, value)| (*kind, (value.clone(), false)))
+        .collect();
     for step in &job.steps {
         let node = step.node;
         let Some(input) = node.credential_input() else {
