@@ -244,7 +244,7 @@ fn check(
         let ticket = Ticket::parse(t)
             .filter(|t| api.tickets().contains(t))
             .ok_or_else(|| {
-                let known: Vec<_> = api.tickets().iter().map(|t| t.name()).collect();
+                let known: Vec<_> = api.tickets().iter().map(|t| t.as_str()).collect();
                 format!(
                     "{}: unknown ticket {} for api {}: use {}",
                     at("tickets"),

@@ -254,7 +254,7 @@ pub(crate) fn check(
         let ticket = Ticket::parse(&t)
             .filter(|t| kind.tickets().contains(t))
             .ok_or_else(|| {
-                let known: Vec<_> = kind.tickets().iter().map(|t| t.name()).collect();
+                let known: Vec<_> = kind.tickets().iter().map(|t| t.as_str()).collect();
                 let fix = match known.as_slice() {
                     [] => "it has no tickets; remove the field".to_string(),
                     known => format!("use {}", known.join(" or ")),

@@ -1,0 +1,432 @@
+//! The run: leases, workers and results. The main thread owns the database;
+//! worker threads only talk HTTP. For each app that is due, the main thread
+//! takes the app's lease (single flight across processes and hosts), plans its
+//! job again with what is stored now, hands it to a worker, and writes what
+//! comes back in one transaction that also releases the lease. An app whose
+//! lease another process holds is watched until that process has stored a
+//! fresh value (nothing to do) or recorded a failure (reported, not repeated),
+//! or until the lease expired (a crashed holder: this run takes over); but
+//! never longer than a lease of its own would last, then the app fails. A lease
+//! that ends further ahead than any wxtoken takes one was written by a clock
+//! that ran fast: it is taken over at once. Nothing here waits without a deadline.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::plan::{self, Counts, Job, fetched_ahead};
+use super::work::{Done, spawn_workers};
+use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
+use crate::app::{App, Kind};
+use crate::clock;
+use crate::error::Silent;
+use crate::graph::Outcome;
+use crate::secret::Secret;
+use crate::store::{Commit, Lease, Store};
+use crate::text::{clip, shown};
+
+/// How often an app whose lease another process holds is looked at again.
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// A lease lasts an app's whole budget and this many seconds more (for the write).
+/// A holder that died is taken over after that; one that is merely late still
+/// cannot overwrite a newer value (the store only replaces older ones).
+const LEASE_MARGIN: i64 = 5;
+/// The longest lease any wxtoken takes. One ending later than this from now was
+/// written by a clock that ran fast (a host's, or the database server's before it
+/// was set back) and is taken over: it would block every refresh for that long.
+const LONGEST_LEASE: i64 = 3 * crate::cli::MAX_TIMEOUT.as_secs() as i64 + LEASE_MARGIN;
+/// How long the attempts history is kept.
+const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
+
+pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> Result<()> {
+    let started_ms = clock::now_ms();
+    let names: Vec<String> = apps.iter().map(|(a, _)| a.name.clone()).collect();
+    let rows = by_app(store.rows(&names)?);
+    let targets: Vec<Arc<Target>> = apps
+        .into_iter()
+        .map(|(app, secret)| {
+            let stored = rows.get(&app.name).map(Vec::as_slice).unwrap_or_default();
+            let seen = stored
+                .iter()
+                .filter_map(|r| Some((Kind::parse(&r.kind)?, r.value.clone())))
+                .collect();
+            Arc::new(Target { app, secret, seen })
+        })
+        .collect();
+    let now_ms = clock::now_ms();
+    let now = now_ms.div_euclid(1000);
+    // The quota guard is decided again at dispatch, with the attempts counted:
+    // here only what is due matters, and an all-fresh run reads nothing more.
+    let jobs = plan::plan(&targets, &rows, &Counts::new(), now_ms, opts);
+    let due: std::collections::HashSet<&str> =
+        jobs.iter().map(|j| j.target.app.name.as_str()).collect();
+    let mut pending: VecDeque<Arc<Target>> = VecDeque::new();
+    for target in &targets {
+        let stored = rows
+            .get(&target.app.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for r in stored.iter().filter(|r| target.refreshes(&r.kind)) {
+            if let Some(ahead) = fetched_ahead(r, now) {
+                log::warn!(
+                    "{}: its {} was fetched {} ahead of this host's clock ({}): renewing it, since its expiry is just as far off; a clock ran fast (another host's, or this one's before it was set back): check the time sync (NTP)",
+                    target.app.name,
+                    r.kind,
+                    crate::duration::human(ahead),
+                    clock::rfc3339(r.fetched_at)
+                );
+            }
+        }
+        if due.contains(target.app.name.as_str()) {
+            pending.push_back(target.clone());
+        } else {
+            log::info!("{}: fresh, nothing to do", target.app.name);
+        }
+    }
+    drop(jobs);
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (job_tx, done_rx) = spawn_workers(opts.jobs.min(pending.len()), opts);
+    let mut run = Run {
+        store: &mut *store,
+        opts,
+        owner: crate::owner::owner_id(),
+        pending,
+        watching: Vec::new(),
+        in_flight: HashMap::new(),
+        failed: 0,
+        counts: None,
+        warned_clock: false,
+        waited: HashMap::new(),
+        holders: HashMap::new(),
+        started_ms,
+    };
+    let result = run.drive(&job_tx, &done_rx);
+    drop(job_tx);
+    let failed = result.map(|()| run.failed)?;
+    store.prune(clock::now_ms() - HISTORY_KEPT_MS)?;
+    if failed > 0 {
+        return Err(Silent(1).into());
+    }
+    Ok(())
+}
+
+struct Run<'a> {
+    store: &'a mut dyn Store,
+    opts: &'a Options,
+    owner: String,
+    pending: VecDeque<Arc<Target>>,
+    /// Apps whose lease another process holds.
+    watching: Vec<Arc<Target>>,
+    /// Apps handed to a worker, and when this run gives up on each: when its
+    /// lease ends.
+    in_flight: HashMap<String, Instant>,
+    failed: usize,
+    /// Upstream calls in the last 24 hours, per (app, kind), read when first
+    /// needed. Each app is dispatched once a run, so what this run adds is never
+    /// read back.
+    counts: Option<Rc<Counts>>,
+    warned_clock: bool,
+    /// Apps whose lease another process held when this run wanted it, and when
+    /// this run first found it held.
+    waited: HashMap<String, Instant>,
+    /// The latest lease seen of each app another process holds.
+    holders: HashMap<String, Lease>,
+    /// When this run started, in Unix milliseconds.
+    started_ms: i64,
+}
+
+impl Run<'_> {
+    /// Dispatches, collects results and watches other processes' leases until
+    /// every app is done. Every wait ends within a lease's length: for a
+    /// worker's result, from when the app was handed over (`give_up_late`); for
+    /// another process's lease, from when this run found it held (`waited_enough`).
+    fn drive(&mut self, jobs: &mpsc::Sender<Job>, done: &mpsc::Receiver<Done>) -> Result<()> {
+        let mut next_watch = Instant::now();
+        loop {
+            self.dispatch(jobs)?;
+            if self.in_flight.is_empty() && !self.pending.is_empty() {
+                // Nothing in flight (the batch was fresh, or watched): dispatch again.
+                continue;
+            }
+            // The next thing to look at: a result's deadline, the next watch, or
+            // the end of a wait for a lease (an app waiting for a free worker).
+            let Some(until) = self
+                .in_flight
+                .values()
+                .copied()
+                .chain((!self.watching.is_empty()).then_some(next_watch))
+                .chain(
+                    self.pending
+                        .iter()
+                        .filter_map(|t| self.wait_ends(&t.app.name)),
+                )
+                .min()
+            else {
+                return Ok(());
+            };
+            let wait = until.saturating_duration_since(Instant::now());
+            if self.in_flight.is_empty() {
+                std::thread::sleep(wait);
+            } else {
+                match done.recv_timeout(wait) {
+                    Ok(d) => self.finish(d)?,
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        // Every worker is gone: no result is coming.
+                        for deadline in self.in_flight.values_mut() {
+                            *deadline = Instant::now();
+                        }
+                    }
+                }
+            }
+            self.give_up_late()?;
+            if !self.watching.is_empty() && Instant::now() >= next_watch {
+                self.watch()?;
+                next_watch = Instant::now() + WATCH_INTERVAL;
+            }
+        }
+    }
+
+    /// How long an app's lease lasts; also how long this run waits for another
+    /// process's lease of an app, from when it first found it held.
+    fn lease_length(&self) -> Duration {
+        self.opts.app_budget() + Duration::from_secs(LEASE_MARGIN as u64)
+    }
+
+    /// Fails the apps whose result did not come by the end of their lease (a
+    /// worker stuck or gone), and releases their leases.
+    fn give_up_late(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut late: Vec<String> = self
+            .in_flight
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(name, _)| name.clone())
+            .collect();
+        if late.is_empty() {
+            return Ok(());
+        }
+        late.sort();
+        for name in &late {
+            self.in_flight.remove(name);
+            self.failed += 1;
+            crate::out::errln!(
+                "wxtoken: {name}: no result within its lease ({}: 3 x --timeout + {LEASE_MARGIN}s); nothing stored; run again",
+                crate::duration::human(self.lease_length().as_secs() as i64)
+            );
+        }
+        self.store.release_leases(&late, &self.owner)
+    }
+
+    /// Takes leases for as many pending apps as there are free workers, and hands
+    /// each app whose lease it got (and that is still due) to a worker.
+    fn dispatch(&mut self, jobs: &mpsc::Sender<Job>) -> Result<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|t| !self.waited_enough(&t.app.name));
+        self.pending = pending;
+        let free = self.opts.jobs.saturating_sub(self.in_flight.len());
+        if free == 0 || self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
+        let names: Vec<String> = batch.iter().map(|t| t.app.name.clone()).collect();
+        let now = clock::now();
+        let lease_end = now + self.lease_length().as_secs() as i64;
+        let leases = self
+            .store
+            .take_leases(&names, &self.owner, now, lease_end, LONGEST_LEASE)?;
+        for lease in &leases.overruled {
+            log::warn!(
+                "{}: took over the lease of {} that ends {}: no wxtoken takes one for more than {}, so a clock that ran fast wrote it; check the time sync (NTP) of that host or the database server",
+                lease.app,
+                clip(&lease.owner, 100),
+                clock::rfc3339(lease.expires_at),
+                crate::duration::human(LONGEST_LEASE)
+            );
+        }
+        self.holders
+            .extend(leases.held.into_iter().map(|l| (l.app.clone(), l)));
+        let taken = leases.taken;
+        let rows = if taken.is_empty() {
+            HashMap::new()
+        } else {
+            by_app(self.store.rows(&taken)?)
+        };
+        let counts = match &self.counts {
+            Some(counts) => counts.clone(),
+            None if taken.is_empty() => Rc::default(),
+            None => {
+                let stats = self.store.stats(plan::counted_since(clock::now_ms()))?;
+                let counts: Counts = stats
+                    .into_iter()
+                    .map(|c| ((c.app.clone(), c.kind.clone()), c))
+                    .collect();
+                self.counts.insert(Rc::new(counts)).clone()
+            }
+        };
+        let mut release = Vec::new();
+        for target in batch {
+            let name = &target.app.name;
+            if !taken.contains(name) {
+                self.waited.entry(name.clone()).or_insert_with(|| {
+                    log::info!("{name}: another process is refreshing it; waiting for its result");
+                    Instant::now()
+                });
+                self.watching.push(target);
+                continue;
+            }
+            let stored = rows.get(name).map(Vec::as_slice).unwrap_or_default();
+            let Some(job) = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts)
+            else {
+                log::info!("{name}: another process just stored a fresh value");
+                release.push(name.clone());
+                continue;
+            };
+            if self.waited.contains_key(name)
+                && let Some(failure) = self.failed_meanwhile(name)?
+            {
+                // The process this one waited for just failed: calling again at
+                // once would most likely fail the same way, and cost quota.
+                release.push(name.clone());
+                self.failed += 1;
+                crate::out::errln!(
+                    "wxtoken: {}",
+                    crate::secret::redact(&format!(
+                        "{}: another wxtoken run just tried and failed, not calling again: {}",
+                        shown(name),
+                        crate::text::clip(&failure, 500)
+                    ))
+                );
+                continue;
+            }
+            log::debug!("{name}: due: {}", job.describe());
+            if let Some((used, per_day)) = job.forced_calls {
+                log::warn!(
+                    "{name}: --force on a stable app calls force_refresh, which WeChat allows {per_day} times a day ({used} used in the last 24 hours)"
+                );
+            }
+            self.in_flight
+                .insert(name.clone(), Instant::now() + self.lease_length());
+            jobs.send(job).ok();
+        }
+        if !release.is_empty() {
+            self.store.release_leases(&release, &self.owner)?;
+        }
+        Ok(())
+    }
+
+    /// When this run stops waiting for another process's lease of `app`: a
+    /// lease's length after it first found it held.
+    fn wait_ends(&self, app: &str) -> Option<Instant> {
+        self.waited
+            .get(app)
+            .map(|since| *since + self.lease_length())
+    }
+
+    /// Whether this run has waited for another process's lease of `app` as long
+    /// as it may; then the app fails, with a line naming the lease's holder.
+    fn waited_enough(&mut self, app: &str) -> bool {
+        if self.wait_ends(app).is_none_or(|end| Instant::now() < end) {
+            return false;
+        }
+        self.failed += 1;
+        let holder = match self.holders.get(app) {
+            Some(l) => format!(
+                "{}, until {}",
+                clip(&l.owner, 100),
+                clock::rfc3339(l.expires_at)
+            ),
+            None => "owner unknown".to_string(),
+        };
+        crate::out::errln!(
+            "wxtoken: {}",
+            crate::secret::redact(&format!(
+                "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over",
+                crate::duration::human(self.lease_length().as_secs() as i64)
+            ))
+        );
+        true
+    }
+
+    /// The failure another process recorded for `app` while this run waited, if
+    /// its latest attempt ended then and failed.
+    fn failed_meanwhile(&mut self, app: &str) -> Result<Option<String>> {
+        let last = self.store.history(Some(app), 1)?;
+        Ok(last
+            .into_iter()
+            .next()
+            .filter(|a| {
+                a.started_ms + a.duration_ms >= self.started_ms
+                    && Outcome::parse(&a.outcome) != Some(Outcome::Ok)
+            })
+            .map(|a| a.message.unwrap_or(a.outcome)))
+    }
+
+    /// Looks again at apps whose lease another process holds: done when that
+    /// process stored a fresh value, back to pending when it is gone.
+    fn watch(&mut self) -> Result<()> {
+        let names: Vec<String> = self.watching.iter().map(|t| t.app.name.clone()).collect();
+        let rows = by_app(self.store.rows(&names)?);
+        let now_ms = clock::now_ms();
+        for target in std::mem::take(&mut self.watching) {
+            let stored = rows
+                .get(&target.app.name)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if plan::plan_one(&target, stored, &Counts::new(), now_ms, self.opts).is_none() {
+                log::info!("{}: another process stored a fresh value", target.app.name);
+            } else {
+                self.pending.push_back(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one app's results, reports its failures.
+    fn finish(&mut self, done: Done) -> Result<()> {
+        let name = &done.target.app.name;
+        if self.in_flight.remove(name).is_none() {
+            log::info!("{name}: a result came after this run gave up on it; not stored");
+            return Ok(());
+        }
+        if let Some(skew) = done.clock_skew.filter(|s| s.abs() > MAX_CLOCK_SKEW)
+            && !self.warned_clock
+        {
+            self.warned_clock = true;
+            log::warn!(
+                "the local clock is {}s {} upstream's: expiry times are computed from the local clock; fix the time sync (NTP)",
+                skew.abs(),
+                if skew > 0 { "behind" } else { "ahead of" }
+            );
+        }
+        self.store.commit(
+            name,
+            &Commit {
+                values: done.values,
+                invalidate: done.invalidate,
+                attempts: done.attempts,
+                owner: &self.owner,
+            },
+        )?;
+        if done.failures.is_empty() {
+            log::info!("{name}: stored");
+        } else {
+            self.failed += 1;
+            crate::out::errln!(
+                "wxtoken: {}",
+                crate::secret::redact(&format!(
+                    "{}: {}",
+                    shown(name),
+                    shown(&done.failures.join("; "))
+                ))
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! One app's upstream work: each due value in the credential graph's order, a
+//! value after the one it is made from. A value whose request answers "my input
+//! is stale" marks that input invalidated, fetches it again once and retries
+//! once. Workers only talk HTTP: what they bring back is written by the run.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::plan::Job;
+use super::{Options, Target};
+use crate::app::Kind;
+use crate::clock;
+use crate::graph::{Lifetime, Node, Outcome};
+use crate::secret::short;
+use crate::store::{Attempt, Row};
+use crate::upstream::{Call, Client, Failure, Reply};
+
+/// What a worker brings back.
+pub struct Done {
+    pub target: Arc<Target>,
+    pub values: Vec<Row>,
+    /// A stale input to mark invalidated: `(kind, value)`.
+    pub invalidate: Option<(String, String)>,
+    pub attempts: Vec<Attempt>,
+    pub failures: Vec<String>,
+    pub clock_skew: Option<i64>,
+}
+
+/// Starts `count` worker threads: jobs go in, results come out. Not scoped
+/// threads: a worker stuck past its bound must not keep the run from ending
+/// (the process exits without waiting for it).
+pub fn spawn_workers(count: usize, opts: &Options) -> (mpsc::Sender<Job>, mpsc::Receiver<Done>) {
+    let client = Client::new(opts.timeout, opts.proxy.clone());
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for _ in 0..count {
+        let (job_rx, done_tx, client) = (job_rx.clone(), done_tx.clone(), client.clone());
+        let budget = opts.app_budget();
+        std::thread::spawn(move || {
+            loop {
+                let job = match job_rx.lock().map(|rx| rx.recv()) {
+                    Ok(Ok(job)) => job,
+                    _ => return,
+                };
+                if done_tx.send(work(&client, job, budget)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    (job_tx, done_rx)
+}
+
+/// Runs `job`'s steps in order, within `budget`. A step whose input is missing
+/// (its fetch failed) ends the job; so does a failed value made from the secret.
+fn work(client: &Client, job: Job, budget: Duration) -> Done {
+    let deadline = Instant::now() + budget;
+    crate::fault::pause("before-call");
+    let target = job.target.clone();
+    let mut done = Done {
+        target: target.clone(),
+        values: Vec::new(),
+        invalidate: None,
+        attempts: Vec::new(),
+        failures: Vec::new(),
+        clock_skew: None,
+    };
+    // The values steps can be made from, and whether this run fetched each.
+    let mut have: HashMap<Kind, (String, bool)> = (job.stored_inputs.iter())
+        .map(|(kind, value)| (*kind, (value.clone(), false)))
+        .collect();
+    for step in &job.steps {
+        let node = step.node;
+        let Some(input) = node.credential_input() else {
+            match done.fetch_root(client, node, &job, deadline) {
+                Some(v) => have.insert(node.kind, (v, true)),
+                None => return done,
+            };
+            continue;
+        };
+        let Some((current, fresh)) = have.get(&input).cloned() else {
+            break;
+        };
+        match done.fetch(client, node, &job, Some(&current), deadline) {
+            Err(f) if !fresh && f.errcode().is_some_and(|c| node.stale_input.contains(&c)) => {}
+            _ => continue,
+        }
+        // The stored input was superseded: drop it, fetch a new one once, retry once.
+        done.failures.pop();
+        log::info!(
+            "{}: {} {} is stale; fetching a new one",
+            target.app.name,
+            input.label(),
+            short(&current)
+        );
+        done.invalidate = Some((input.as_str().to_string(), current));
+        let Some(input_node) = crate::graph::node(target.app.api, input) else {
+            return done;
+        };
+        let Some(renewed) = done.fetch_root(client, input_node, &job, deadline) else {
+            return done;
+        };
+        let _ = done.fetch(client, node, &job, Some(&renewed), deadline);
+        have.insert(input, (renewed, true));
+    }
+    done
+}
+
+impl Done {
+    /// Fetches a value made from the secret, unless the quota guard refuses the call.
+    fn fetch_root(
+        &mut self,
+        client: &Client,
+        node: &'static Node,
+        job: &Job,
+        deadline: Instant,
+    ) -> Option<String> {
+        if let Some(reason) = &job.guard {
+            self.refused(node.kind, job.force, reason);
+            return None;
+        }
+        self.fetch(client, node, job, None, deadline).ok()
+    }
+
+    /// Calls upstream for `node`, records every try; on success stores the value
+    /// and returns it, on failure records the failure line and returns the failure.
+    /// `input`: the value of the credential the node is made from.
+    fn fetch(
+        &mut self,
+        client: &Client,
+        node: &'static Node,
+        job: &Job,
+        input: Option<&str>,
+        deadline: Instant,
+    ) -> Result<String, Failure> {
+        let app = &self.target.app;
+        let kind = node.kind;
+        let call = Call {
+            node,
+            input,
+            force: job.force,
+        };
+        let forced = call.forced();
+        let Reply {
+            tries,
+            result,
+            clock_skew,
+        } = client.call(app, &self.target.secret, &call, deadline);
+        self.clock_skew = self.clock_skew.or(clock_skew);
+        for t in tries {
+            let (outcome, errcode, message) = match &t.result {
+                Ok(()) => (Outcome::Ok, None, None),
+                // Not counted against the quota guard's budget.
+                Err(f) if !f.reached_upstream() => {
+                    (Outcome::Unreached, None, Some(f.describe(false)))
+                }
+                Err(f) => (
+                    Outcome::Error,
+                    f.errcode(),
+                    Some(f.describe(input.is_some())),
+                ),
+            };
+            self.attempts.push(Attempt {
+                app: app.name.clone(),
+                kind: kind.as_str().to_string(),
+                started_ms: t.started_ms,
+                duration_ms: t.duration_ms,
+                outcome: outcome.as_str().to_string(),
+                forced,
+                errcode,
+                message,
+            });
+        }
+        match result {
+            Ok((issued, sent)) => {
+                log::info!(
+                    "{}: new {} {} expires in {}",
+                    app.name,
+                    kind.label(),
+                    short(&issued.value),
+                    crate::duration::human(issued.expires_in)
+                );
+                self.values.push(Row {
+                    app: app.name.clone(),
+                    kind: kind.as_str().to_string(),
+                    api: app.api.as_str().to_string(),
+                    appid: app.appid.clone(),
+                    value: issued.value.clone(),
+                    fetched_at: sent,
+                    expires_at: match node.lifetime {
+                        Lifetime::ExpiresIn => sent + issued.expires_in,
+                    },
+                    invalidated_at: None,
+                    source_token: input.map(str::to_string),
+                });
+                Ok(issued.value)
+            }
+            Err(failure) => {
+                self.failures.push(format!(
+                    "{}: {}",
+                    kind.label(),
+                    failure.describe(input.is_some())
+                ));
+                Err(failure)
+            }
+        }
+    }
+
+    /// Records a call that wxtoken's own guard refused.
+    fn refused(&mut self, kind: Kind, force: bool, reason: &str) {
+        self.attempts.push(Attempt {
+            app: self.target.app.name.clone(),
+            kind: kind.as_str().to_string(),
+            started_ms: clock::now_ms(),
+            duration_ms: 0,
+            outcome: Outcome::Refused.as_str().to_string(),
+            forced: force,
+            errcode: None,
+            message: Some(reason.to_string()),
+        });
+        self.failures.push(format!(
+            "{}: {}",
+            kind.label(),
+            Failure::Guard(reason.to_string()).describe(false)
+        ));
+    }
+}

@@ -1,0 +1,236 @@
+//! WeChat's and WeCom's errcodes: what each means and the user's fix, from the
+//! upstream documentation, as data.
+
+/// Which requests an entry is for: the same errcode means different things on
+/// a token endpoint (made from the secret) and on a ticket endpoint (made from
+/// a token).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Any,
+    /// A request made from another credential (a ticket from its token).
+    FromCredential,
+}
+
+/// `{ip}` in a meaning or fix is replaced by the IP that the errmsg quotes.
+const IP: &str = "{ip}";
+
+/// (errcode, context, meaning, fix); the first entry that fits wins.
+const TABLE: &[(i64, Context, &str, &str)] = &[
+    (
+        -1,
+        Context::Any,
+        "system busy",
+        "WeChat is busy; wxtoken retried; run again later",
+    ),
+    (
+        40001,
+        Context::FromCredential,
+        "access token invalid or not the latest",
+        "another process fetched a newer token; run `wxtoken refresh` again",
+    ),
+    (
+        40001,
+        Context::Any,
+        "wrong AppSecret",
+        "check the app's secret; if it was reset in the admin console, store the new one",
+    ),
+    (
+        40002,
+        Context::Any,
+        "invalid grant_type",
+        "a bug in wxtoken's request; please report it",
+    ),
+    (
+        40013,
+        Context::Any,
+        "invalid appid",
+        "check the appid (for WeCom, the corpid) and that it belongs to this secret",
+    ),
+    (
+        40014,
+        Context::Any,
+        "invalid access_token",
+        "the token was revoked; run `wxtoken refresh --force`",
+    ),
+    (
+        40125,
+        Context::Any,
+        "invalid AppSecret",
+        "check the app's secret; reset it in the admin console if it was lost",
+    ),
+    (
+        40164,
+        Context::Any,
+        "caller IP {ip} is not on the IP whitelist",
+        "add {ip} to the IP whitelist in the admin console (Development > Basic configuration)",
+    ),
+    (
+        40243,
+        Context::Any,
+        "AppSecret frozen",
+        "unfreeze or reset the AppSecret in the admin console",
+    ),
+    (
+        41001,
+        Context::Any,
+        "access_token missing",
+        "a bug in wxtoken's request; please report it",
+    ),
+    (41002, Context::Any, "appid missing", "set the app's appid"),
+    (
+        41004,
+        Context::Any,
+        "secret missing",
+        "set the app's secret",
+    ),
+    (
+        42001,
+        Context::Any,
+        "access_token expired",
+        "run `wxtoken refresh` (the stored token is marked stale)",
+    ),
+    (
+        45009,
+        Context::Any,
+        "daily quota reached",
+        "wait until the quota resets at midnight Beijing time, or reset it with clear_quota (10 times a month)",
+    ),
+    (
+        45011,
+        Context::Any,
+        "per-minute quota reached",
+        "wait a minute and run again; check that nothing else calls the token API",
+    ),
+    (
+        48001,
+        Context::Any,
+        "API not authorized for this account",
+        "check the account's permissions in the admin console",
+    ),
+    (
+        50004,
+        Context::Any,
+        "token API forbidden for this account",
+        "check the account's status in the admin console",
+    ),
+    (
+        50007,
+        Context::Any,
+        "account frozen",
+        "check the account's status in the admin console",
+    ),
+    (
+        89501,
+        Context::Any,
+        "waiting for the administrator to confirm this IP",
+        "ask the administrator to confirm the IP in the admin console, then run again",
+    ),
+    (
+        89503,
+        Context::Any,
+        "waiting for the administrator to confirm this IP",
+        "ask the administrator to confirm the IP in the admin console, then run again",
+    ),
+    (
+        89506,
+        Context::Any,
+        "the administrator refused this IP: blocked for 24 hours",
+        "call from a whitelisted IP, or wait 24 hours",
+    ),
+    (
+        89507,
+        Context::Any,
+        "the administrator refused this IP: blocked for 1 hour",
+        "call from a whitelisted IP, or wait an hour",
+    ),
+    (
+        60020,
+        Context::Any,
+        "caller IP {ip} is not a trusted IP of this WeCom app",
+        "add {ip} to the app's trusted IPs in the WeCom admin console",
+    ),
+];
+
+/// The meaning of an errcode and the user's fix. `from_credential`: the request
+/// was made from another credential (a ticket endpoint), not from the secret.
+pub fn meaning(errcode: i64, errmsg: &str, from_credential: bool) -> (String, String) {
+    let entry = TABLE.iter().find(|(code, context, ..)| {
+        *code == errcode && (*context == Context::Any || from_credential)
+    });
+    match entry {
+        Some((_, _, meaning, fix)) if meaning.contains(IP) || fix.contains(IP) => {
+            let ip = quoted_ip(errmsg).unwrap_or_else(|| "this machine's IP".to_string());
+            (meaning.replace(IP, &ip), fix.replace(IP, &ip))
+        }
+        Some((_, _, meaning, fix)) => (meaning.to_string(), fix.to_string()),
+        None => (
+            crate::text::clip(errmsg, 120),
+            "see WeChat's global error code list".to_string(),
+        ),
+    }
+}
+
+/// The IP that WeChat quotes in a whitelist error: `invalid ip 1.2.3.4 ipv6 ...`
+/// or `from ip: 1.2.3.4`.
+fn quoted_ip(errmsg: &str) -> Option<String> {
+    let mut words = errmsg.split(|c: char| c.is_whitespace() || c == ',');
+    while let Some(w) = words.next() {
+        if w.eq_ignore_ascii_case("ip") || w.eq_ignore_ascii_case("ip:") {
+            for next in words.by_ref() {
+                if next.is_empty() || next == ":" {
+                    continue;
+                }
+                if next.parse::<std::net::IpAddr>().is_ok() {
+                    return Some(next.to_string());
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_ip_forms() {
+        assert_eq!(
+            quoted_ip("invalid ip 10.0.0.7 ipv6 ::ffff:10.0.0.7, not in whitelist").as_deref(),
+            Some("10.0.0.7")
+        );
+        assert_eq!(
+            quoted_ip("not allow to access from your ip, hint: [x], from ip: 1.2.3.4").as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(quoted_ip("invalid ip"), None);
+    }
+
+    #[test]
+    fn the_context_picks_the_meaning_and_ips_are_quoted() {
+        assert_eq!(meaning(40001, "", false).0, "wrong AppSecret");
+        assert_eq!(
+            meaning(40001, "", true).0,
+            "access token invalid or not the latest"
+        );
+        assert_eq!(meaning(40014, "", true).0, "invalid access_token");
+        let (m, fix) = meaning(
+            60020,
+            "not allow to access from your ip, from ip: 1.2.3.4",
+            false,
+        );
+        assert_eq!(m, "caller IP 1.2.3.4 is not a trusted IP of this WeCom app");
+        assert!(fix.starts_with("add 1.2.3.4 to"), "{fix}");
+        let (m, fix) = meaning(40164, "invalid ip", false);
+        assert_eq!(m, "caller IP this machine's IP is not on the IP whitelist");
+        assert!(fix.starts_with("add this machine's IP to"), "{fix}");
+        assert_eq!(
+            meaning(99999, "odd", false),
+            (
+                "odd".to_string(),
+                "see WeChat's global error code list".to_string()
+            )
+        );
+    }
+}
