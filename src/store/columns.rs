@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Attempt, Row, Stats};
+use super::{Attempt, Customer, Row, Stats};
 
 /// A column type both databases convert.
 pub(super) trait Value: rusqlite::types::FromSql + postgres::types::FromSqlOwned {}
@@ -41,6 +41,22 @@ pub(super) fn row<C: Columns + ?Sized>(c: &C, from: usize) -> Result<Row, C::Err
         expires_at: c.get(from + 6)?,
         invalidated_at: c.get(from + 7)?,
         source_token: c.get(from + 8)?,
+    })
+}
+
+/// A [`Customer`] from the columns of `sql::select_customers!` (an unknown
+/// state is an error of the column).
+pub(super) fn customer<C: Columns + ?Sized>(c: &C) -> Result<Customer, C::Error> {
+    Ok(Customer {
+        platform: c.get(0)?,
+        appid: c.get(1)?,
+        credential: c.get(2)?,
+        pending_code: c.get(3)?,
+        pending_until: c.get(4)?,
+        state: c.get(5)?,
+        info: c.get(6)?,
+        authorized_at: c.get(7)?,
+        updated_at: c.get(8)?,
     })
 }
 

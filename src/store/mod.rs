@@ -9,7 +9,10 @@ use anyhow::Result;
 
 use crate::error::usage;
 
+pub use customer::{Customer, CustomerState, CustomerUpdate};
+
 mod columns;
+mod customer;
 pub mod pg;
 mod sql;
 pub mod sqlite;
@@ -76,8 +79,13 @@ pub fn open_read_only(location: &Location) -> Result<Box<dyn Store>> {
 
 /// The schema the binary writes; a database with a higher version is refused.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
+/// Migration 2: platforms' customers (`wxtoken_customers`).
+pub const SCHEMA_CUSTOMERS: &str = include_str!("../../schema-2.sql");
 /// Migrations, in order; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[SCHEMA];
+pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS];
+/// The schema version that has `wxtoken_customers`: a reader of an older
+/// database (not migrated yet) finds no customers.
+pub const CUSTOMERS_SINCE: usize = 2;
 
 /// A stored token or ticket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,6 +162,8 @@ pub struct Commit<'a> {
     pub attempts: Vec<Attempt>,
     /// Release this owner's lease on the app.
     pub owner: &'a str,
+    /// A customer's rotated credential or new state, written with the values.
+    pub customer: Option<CustomerUpdate>,
 }
 
 /// An app's lease as stored: who holds it, and until when (Unix seconds).
@@ -259,7 +269,45 @@ pub trait Store {
 
     /// Deletes attempts older than `before_ms` (the history is kept for a while, not for ever).
     fn prune(&mut self, before_ms: i64) -> Result<()>;
+
+    // The customer methods serve `push`, `authorizers` and platforms' refresh,
+    // which come next.
+
+    /// A platform's customers, by appid, in one query.
+    #[allow(dead_code)]
+    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>>;
+
+    #[allow(dead_code)]
+    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>>;
+
+    /// Only a customer's state: for `show`'s "authorization revoked", on its
+    /// exit-3 path only (the normal path reads tokens alone).
+    #[allow(dead_code)]
+    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>>;
+
+    /// Stores customers (each inserted or replaced whole), in one transaction.
+    #[allow(dead_code)]
+    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()>;
+
+    #[allow(dead_code)]
+    fn upsert_customer(&mut self, customer: &Customer) -> Result<()> {
+        self.upsert_customers(std::slice::from_ref(customer))
+    }
+
+    /// Marks a customer revoked, forgets its credential and pending code, and
+    /// invalidates every token of app `PLATFORM/APPID`, in one transaction.
+    /// False when the customer is unknown (then nothing changes).
+    #[allow(dead_code)]
+    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool>;
+
+    /// Stores a pushed ticket unless one fetched later is stored (no lease):
+    /// whether it was stored.
+    #[allow(dead_code)]
+    fn put_pushed(&mut self, row: &Row) -> Result<bool>;
 }
+
+#[cfg(test)]
+mod customer_tests;
 
 #[cfg(test)]
 mod tests {

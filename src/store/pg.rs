@@ -31,11 +31,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql::{self, select_rows};
 use super::{
-    Attempt, Commit, Invalidated, Lease, Leases, Lookup, Row, Stats, Store, columns, stored_outcome,
+    Attempt, Commit, Customer, CustomerState, Invalidated, Lease, Leases, Lookup, Row, Stats,
+    Store, columns, stored_outcome,
 };
 use crate::error;
 
 mod connect;
+mod customers;
 mod schema;
 pub mod url;
 
@@ -292,6 +294,18 @@ impl Store for Postgres {
                     }
                 }
             }
+            if let Some(u) = &commit.customer {
+                let p: [&(dyn ToSql + Sync); 5] = [
+                    &u.platform,
+                    &u.appid,
+                    &u.credential,
+                    &u.state.as_str(),
+                    &u.updated_at,
+                ];
+                if tx.execute(sql::UPDATE_CUSTOMER.pg, &p)? == 0 {
+                    log::warn!("{app}: customer not stored; its update was dropped");
+                }
+            }
             if !commit.attempts.is_empty() {
                 let insert = tx.prepare(sql::INSERT_ATTEMPT.pg)?;
                 for a in &commit.attempts {
@@ -376,5 +390,29 @@ impl Store for Postgres {
             c.execute_typed(sql::PRUNE.pg, &[(&before_ms, Type::INT8)])
         })?;
         Ok(())
+    }
+
+    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
+        self.customers_of(platform)
+    }
+
+    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
+        self.one_customer(platform, appid)
+    }
+
+    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
+        self.state_of(platform, appid)
+    }
+
+    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
+        self.upsert(customers)
+    }
+
+    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        self.revoke(platform, appid, now)
+    }
+
+    fn put_pushed(&mut self, row: &Row) -> Result<bool> {
+        self.pushed(row)
     }
 }

@@ -50,6 +50,14 @@ macro_rules! select_attempts {
     };
 }
 
+/// The columns of a stored [`super::Customer`], in the order `columns::customer` reads them.
+macro_rules! select_customers {
+    () => {
+        "SELECT platform, appid, credential, pending_code, pending_until, state, info, authorized_at, updated_at
+           FROM wxtoken_customers"
+    };
+}
+
 /// `sql` with each `?` placeholder written `$`, PostgreSQL's style (the
 /// statements here have no other `?`).
 const fn postgres_style<const N: usize>(sql: &str) -> [u8; N] {
@@ -152,6 +160,45 @@ sql!(
     PRUNE = "DELETE FROM wxtoken_attempts WHERE started_ms < ?1"
 );
 
+sql!(
+    /// A platform's customers.
+    CUSTOMERS = (select_customers!()) " WHERE platform = ?1 ORDER BY appid"
+);
+
+sql!(
+    CUSTOMER = (select_customers!()) " WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(CUSTOMER_STATE = "SELECT state FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+
+sql!(
+    UPSERT_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, pending_code, pending_until, state, info, authorized_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+     ON CONFLICT (platform, appid) DO UPDATE SET
+        credential = excluded.credential, pending_code = excluded.pending_code,
+        pending_until = excluded.pending_until, state = excluded.state, info = excluded.info,
+        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
+);
+
+sql!(
+    /// A customer's rotated credential (?3; NULL keeps the stored one) and state.
+    UPDATE_CUSTOMER = "UPDATE wxtoken_customers
+        SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5
+      WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(
+    /// A revoked credential is dead: nothing secret is kept.
+    REVOKE_CUSTOMER = "UPDATE wxtoken_customers
+        SET state = 'revoked', credential = NULL, pending_code = NULL, pending_until = NULL, updated_at = ?3
+      WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(
+    /// Marks every value of app ?1 invalidated at ?2 (those already invalidated keep their time).
+    INVALIDATE_APP = "UPDATE wxtoken_tokens SET invalidated_at = ?2 WHERE app = ?1 AND invalidated_at IS NULL"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +215,13 @@ mod tests {
         &STATS_COUNTS,
         &STATS_LAST,
         &PRUNE,
+        &CUSTOMERS,
+        &CUSTOMER,
+        &CUSTOMER_STATE,
+        &UPSERT_CUSTOMER,
+        &UPDATE_CUSTOMER,
+        &REVOKE_CUSTOMER,
+        &INVALIDATE_APP,
     ];
 
     #[test]
@@ -194,7 +248,9 @@ mod tests {
     #[test]
     fn sqlite_prepares_every_statement_against_the_schema() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::SCHEMA).unwrap();
+        for migration in super::super::MIGRATIONS {
+            conn.execute_batch(migration).unwrap();
+        }
         for sql in ALL {
             conn.prepare(sql.sqlite).unwrap();
         }

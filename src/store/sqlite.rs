@@ -20,7 +20,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::sql::{self, select_rows};
 use super::{
-    Attempt, Commit, Invalidated, Lease, Leases, Lookup, Row, Stats, Store, columns, stored_outcome,
+    Attempt, CUSTOMERS_SINCE, Commit, Customer, CustomerState, Invalidated, Lease, Leases, Lookup,
+    Row, Stats, Store, columns, stored_outcome,
 };
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
@@ -229,6 +230,22 @@ impl Store for Sqlite {
                 );
             }
         }
+        if let Some(u) = &commit.customer {
+            let p = params![
+                u.platform,
+                u.appid,
+                u.credential,
+                u.state.as_str(),
+                u.updated_at
+            ];
+            if tx
+                .execute(sql::UPDATE_CUSTOMER.sqlite, p)
+                .context(ctx.clone())?
+                == 0
+            {
+                log::warn!("{app}: customer not stored; its update was dropped");
+            }
+        }
         for a in &commit.attempts {
             tx.prepare_cached(sql::INSERT_ATTEMPT.sqlite)
                 .and_then(|mut s| {
@@ -310,5 +327,109 @@ impl Store for Sqlite {
             .execute(sql::PRUNE.sqlite, params![before_ms])
             .context(self.context("write to"))?;
         Ok(())
+    }
+
+    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
+        let ctx = self.context("read");
+        if self.version().context(ctx.clone())? < CUSTOMERS_SINCE {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(sql::CUSTOMERS.sqlite)
+            .context(ctx.clone())?;
+        let rows = stmt
+            .query_map(params![platform], |r| columns::customer(r))
+            .and_then(Iterator::collect)
+            .context(ctx)?;
+        Ok(rows)
+    }
+
+    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
+        let ctx = self.context("read");
+        if self.version().context(ctx.clone())? < CUSTOMERS_SINCE {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(sql::CUSTOMER.sqlite, params![platform, appid], |r| {
+                columns::customer(r)
+            })
+            .optional()
+            .context(ctx)
+    }
+
+    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
+        let ctx = self.context("read");
+        if self.version().context(ctx.clone())? < CUSTOMERS_SINCE {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(sql::CUSTOMER_STATE.sqlite, params![platform, appid], |r| {
+                r.get(0)
+            })
+            .optional()
+            .context(ctx)
+    }
+
+    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
+        let (tx, ctx) = self.write("write to")?;
+        {
+            let mut stmt = tx
+                .prepare_cached(sql::UPSERT_CUSTOMER.sqlite)
+                .context(ctx.clone())?;
+            for c in customers {
+                stmt.execute(params![
+                    c.platform,
+                    c.appid,
+                    c.credential,
+                    c.pending_code,
+                    c.pending_until,
+                    c.state.as_str(),
+                    c.info,
+                    c.authorized_at,
+                    c.updated_at
+                ])
+                .context(ctx.clone())?;
+            }
+        }
+        tx.commit().context(ctx)
+    }
+
+    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        let (tx, ctx) = self.write("write to")?;
+        let known = tx
+            .execute(sql::REVOKE_CUSTOMER.sqlite, params![platform, appid, now])
+            .context(ctx.clone())?
+            > 0;
+        if known {
+            let app = format!("{platform}/{appid}");
+            tx.execute(sql::INVALIDATE_APP.sqlite, params![app, now])
+                .context(ctx.clone())?;
+        }
+        tx.commit().context(ctx)?;
+        Ok(known)
+    }
+
+    fn put_pushed(&mut self, v: &Row) -> Result<bool> {
+        let (tx, ctx) = self.write("write to")?;
+        // Not the lease holder (0): stored only over a value fetched earlier.
+        let changed = tx
+            .execute(
+                sql::UPSERT_VALUE.sqlite,
+                params![
+                    v.app,
+                    v.kind,
+                    v.api,
+                    v.appid,
+                    v.value,
+                    v.fetched_at,
+                    v.expires_at,
+                    v.source_token,
+                    0
+                ],
+            )
+            .context(ctx.clone())?;
+        tx.commit().context(ctx)?;
+        Ok(changed > 0)
     }
 }

@@ -412,6 +412,7 @@ impl Run<'_> {
                 invalidate: done.invalidate,
                 attempts: done.attempts,
                 owner: &self.owner,
+                customer: None,
             },
         )?;
         if done.failures.is_empty() {

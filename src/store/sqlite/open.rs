@@ -145,7 +145,7 @@ impl Sqlite {
         Ok(())
     }
 
-    fn version(&self) -> rusqlite::Result<usize> {
+    pub(super) fn version(&self) -> rusqlite::Result<usize> {
         let v: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;

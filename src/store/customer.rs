@@ -1,0 +1,97 @@
+//! A third-party platform's customer as stored (`wxtoken_customers`).
+
+use std::fmt;
+
+/// One customer of a platform: an Open Platform authorizer or a WeCom company.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Customer {
+    pub platform: String,
+    /// The authorizer's appid, or the company's corpid.
+    pub appid: String,
+    /// The sealed authorizer_refresh_token or permanent_code (`v1:...`).
+    pub credential: Option<String>,
+    /// A sealed authorization code not exchanged yet.
+    pub pending_code: Option<String>,
+    pub pending_until: Option<i64>,
+    pub state: CustomerState,
+    /// What upstream says about the customer (JSON).
+    pub info: Option<String>,
+    pub authorized_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// What `refresh` writes about a customer with its tokens (in `Commit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerUpdate {
+    pub platform: String,
+    pub appid: String,
+    /// A rotated credential (sealed); `None` keeps the stored one.
+    pub credential: Option<String>,
+    pub state: CustomerState,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerState {
+    Active,
+    /// The customer withdrew the authorization.
+    Revoked,
+    /// Upstream refused the credential: the customer must authorize again.
+    Reauthorize,
+}
+
+/// A stored state this wxtoken does not know.
+#[derive(Debug)]
+pub struct UnknownState(pub String);
+
+impl fmt::Display for UnknownState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown customer state {} in wxtoken_customers (written by a newer wxtoken, or by hand?)",
+            crate::text::quoted(&self.0)
+        )
+    }
+}
+
+impl std::error::Error for UnknownState {}
+
+impl CustomerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerState::Active => "active",
+            CustomerState::Revoked => "revoked",
+            CustomerState::Reauthorize => "reauthorize",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<CustomerState, UnknownState> {
+        match s {
+            "active" => Ok(CustomerState::Active),
+            "revoked" => Ok(CustomerState::Revoked),
+            "reauthorize" => Ok(CustomerState::Reauthorize),
+            _ => Err(UnknownState(s.to_string())),
+        }
+    }
+}
+
+impl rusqlite::types::FromSql for CustomerState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = value.as_str()?;
+        CustomerState::parse(s).map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl<'a> postgres::types::FromSql<'a> for CustomerState {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let s = <&str as postgres::types::FromSql>::from_sql(ty, raw)?;
+        Ok(CustomerState::parse(s)?)
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <&str as postgres::types::FromSql>::accepts(ty)
+    }
+}

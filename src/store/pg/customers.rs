@@ -1,0 +1,126 @@
+//! A platform's customers on the server, and pushed tickets.
+
+use anyhow::Result;
+use postgres::error::SqlState;
+use postgres::types::Type;
+
+use super::connect::Failure;
+use super::{Postgres, columns, sql};
+use crate::store::{Customer, CustomerState, Row};
+
+impl Postgres {
+    /// Runs a read of `wxtoken_customers`; a database not migrated to it yet
+    /// (no such table) has no customers.
+    fn read_customers<T: Default>(
+        &mut self,
+        f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        if !self.tables()? {
+            return Ok(T::default());
+        }
+        match self.run("read", f) {
+            Err(e)
+                if e.downcast_ref::<Failure>()
+                    .is_some_and(|f| f.is(&SqlState::UNDEFINED_TABLE)) =>
+            {
+                Ok(T::default())
+            }
+            r => r,
+        }
+    }
+
+    pub(super) fn customers_of(&mut self, platform: &str) -> Result<Vec<Customer>> {
+        self.read_customers(|c| {
+            c.query_typed(sql::CUSTOMERS.pg, &[(&platform, Type::TEXT)])?
+                .iter()
+                .map(columns::customer)
+                .collect()
+        })
+    }
+
+    pub(super) fn one_customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
+        self.read_customers(|c| {
+            c.query_typed(
+                sql::CUSTOMER.pg,
+                &[(&platform, Type::TEXT), (&appid, Type::TEXT)],
+            )?
+            .first()
+            .map(columns::customer)
+            .transpose()
+        })
+    }
+
+    pub(super) fn state_of(
+        &mut self,
+        platform: &str,
+        appid: &str,
+    ) -> Result<Option<CustomerState>> {
+        self.read_customers(|c| {
+            c.query_typed(
+                sql::CUSTOMER_STATE.pg,
+                &[(&platform, Type::TEXT), (&appid, Type::TEXT)],
+            )?
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()
+        })
+    }
+
+    pub(super) fn upsert(&mut self, customers: &[Customer]) -> Result<()> {
+        self.run("write to", |c| {
+            let mut tx = c.transaction()?;
+            let upsert = tx.prepare(sql::UPSERT_CUSTOMER.pg)?;
+            for c in customers {
+                tx.execute(
+                    &upsert,
+                    &[
+                        &c.platform,
+                        &c.appid,
+                        &c.credential,
+                        &c.pending_code,
+                        &c.pending_until,
+                        &c.state.as_str(),
+                        &c.info,
+                        &c.authorized_at,
+                        &c.updated_at,
+                    ],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    pub(super) fn revoke(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        let app = format!("{platform}/{appid}");
+        self.run("write to", |c| {
+            let mut tx = c.transaction()?;
+            let known = tx.execute(sql::REVOKE_CUSTOMER.pg, &[&platform, &appid, &now])? > 0;
+            if known {
+                tx.execute(sql::INVALIDATE_APP.pg, &[&app, &now])?;
+            }
+            tx.commit()?;
+            Ok(known)
+        })
+    }
+
+    pub(super) fn pushed(&mut self, v: &Row) -> Result<bool> {
+        self.run("write to", |c| {
+            // Not the lease holder (0): stored only over a value fetched earlier.
+            let changed = c.execute(
+                sql::UPSERT_VALUE.pg,
+                &[
+                    &v.app,
+                    &v.kind,
+                    &v.api,
+                    &v.appid,
+                    &v.value,
+                    &v.fetched_at,
+                    &v.expires_at,
+                    &v.source_token,
+                    &0i64,
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+}
