@@ -169,6 +169,11 @@ pub struct ShowArgs {
     /// Output format
     #[arg(long = "format", value_enum, default_value_t = ShowFormat::Plain)]
     pub format: ShowFormat,
+
+    /// Print this third-party platform's own token instead (component, suite
+    /// or provider access token)
+    #[arg(long = "platform", value_name = "NAME", conflicts_with_all = ["app", "appid", "ticket"])]
+    pub platform: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
