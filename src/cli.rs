@@ -196,6 +196,10 @@ pub struct StatusArgs {
     /// instead of stdout
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// List this third-party platform's customers, one line each
+    #[arg(long = "platform", value_name = "NAME")]
+    pub platform: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -284,6 +284,9 @@ pub trait Store {
     /// exit-3 path only (the normal path reads tokens alone).
     fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>>;
 
+    /// The names of the platforms that have customers, sorted.
+    fn customer_platforms(&mut self) -> Result<Vec<String>>;
+
     /// Stores customers (each inserted or replaced whole), in one transaction.
     #[allow(dead_code)]
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()>;
