@@ -76,10 +76,10 @@ pub enum Command {
   eval \"$(wxtoken show --app shop --format env)\"     # sets WX_ACCESS_TOKEN
   wxtoken show --app shop --ticket jsapi --min-ttl 5m")]
     Show(ShowArgs),
-    /// Every app: what is stored, how long it lasts, how the last refresh went
+    /// Every app and platform: what is stored, how long it lasts, how the last refresh went
     #[command(after_help = "Examples:
   wxtoken status
-  wxtoken status --format json
+  wxtoken status --platform acme --format json         # each customer of platform acme
   wxtoken status --format prometheus --output /var/lib/node_exporter/textfile/wxtoken.prom")]
     Status(StatusArgs),
     /// Mark a stored token unusable (a business call answered 40001/42001)
