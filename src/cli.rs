@@ -76,10 +76,10 @@ pub enum Command {
   eval \"$(wxtoken show --app shop --format env)\"     # sets WX_ACCESS_TOKEN
   wxtoken show --app shop --ticket jsapi --min-ttl 5m")]
     Show(ShowArgs),
-    /// Every app: what is stored, how long it lasts, how the last refresh went
+    /// Every app and platform: what is stored, how long it lasts, how the last refresh went
     #[command(after_help = "Examples:
   wxtoken status
-  wxtoken status --format json
+  wxtoken status --platform acme --format json         # each customer of platform acme
   wxtoken status --format prometheus --output /var/lib/node_exporter/textfile/wxtoken.prom")]
     Status(StatusArgs),
     /// Mark a stored token unusable (a business call answered 40001/42001)
@@ -169,6 +169,11 @@ pub struct ShowArgs {
     /// Output format
     #[arg(long = "format", value_enum, default_value_t = ShowFormat::Plain)]
     pub format: ShowFormat,
+
+    /// Print this third-party platform's own token instead (component, suite
+    /// or provider access token)
+    #[arg(long = "platform", value_name = "NAME", conflicts_with_all = ["app", "appid", "ticket"])]
+    pub platform: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -191,6 +196,10 @@ pub struct StatusArgs {
     /// instead of stdout
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// List this third-party platform's customers, one line each
+    #[arg(long = "platform", value_name = "NAME")]
+    pub platform: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -12,7 +12,7 @@ use crate::app::Kind;
 use crate::cli::{Global, ShowArgs, ShowFormat};
 use crate::cmd::common::db_location;
 use crate::error::{no_token, usage};
-use crate::store::{self, Lookup, Store};
+use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
 use crate::{clock, config, render};
 
@@ -23,7 +23,23 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     print(store.as_mut(), args, &mut std::io::stdout().lock())
 }
 
+/// The kinds of a platform's own token, by platform kind.
+const PLATFORM_TOKENS: [&str; 3] = [
+    "component_access_token",
+    "suite_access_token",
+    "provider_access_token",
+];
+
+/// What is printed: the row's kind as messages and `--format env` name it.
+struct What {
+    label: String,
+    env_name: String,
+}
+
 fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+    if let Some(platform) = &args.platform {
+        return print_platform(store, platform, args, out);
+    }
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
     if let Some(app) = &args.app {
         config::name_arg("--app", app)?;
@@ -41,6 +57,7 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
     let row = match (rows.len(), &args.app, &args.appid) {
         (1, _, _) => rows.remove(0),
         (0, Some(app), _) if kind == Kind::AccessToken => {
+            revoked(store, app)?;
             return Err(no_token(format!(
                 "no {what} stored for app {}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)",
                 quoted(app)
@@ -78,18 +95,91 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
             )));
         }
     };
+    let what = What {
+        label: what,
+        env_name: kind.env_name().to_string(),
+    };
+    emit(store, &row, &what, args, out)
+}
+
+/// `show --platform NAME`: the platform's own token, whichever kind it is.
+/// One read, as for an app: the rows stored under the platform's name.
+fn print_platform(
+    store: &mut dyn Store,
+    platform: &str,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
+    config::name_arg("--platform", platform)?;
+    let rows = store.rows(&[platform.to_string()])?;
+    let Some(row) = rows
+        .iter()
+        .find(|r| PLATFORM_TOKENS.contains(&r.kind.as_str()))
+    else {
+        if rows.iter().any(|r| r.kind == Kind::AccessToken.as_str()) {
+            return Err(usage(format!(
+                "{} is an app, not a platform: use --app {}",
+                quoted(platform),
+                quoted(platform)
+            )));
+        }
+        return Err(no_token(format!(
+            "no token stored for platform {}: run `wxtoken refresh` (it needs the platform's pushed ticket first; see `wxtoken status`)",
+            quoted(platform)
+        )));
+    };
+    let what = What {
+        label: row.kind.replace('_', " "),
+        env_name: format!("WX_{}", row.kind.to_ascii_uppercase()),
+    };
+    emit(store, row, &what, args, out)
+}
+
+/// Exits 3 saying so when `app` is a platform's customer (`PLATFORM/APPID`)
+/// whose authorization was revoked or refused. Only on the way to an exit 3:
+/// the normal path reads tokens alone.
+fn revoked(store: &mut dyn Store, app: &str) -> Result<()> {
+    let Some((platform, appid)) = app.split_once('/') else {
+        return Ok(());
+    };
+    // The exit-3 reason at hand stands when this cannot be read.
+    let state = store.customer_state(platform, appid).ok().flatten();
+    let (app, platform) = (quoted(app), quoted(platform));
+    match state {
+        Some(CustomerState::Revoked) => Err(no_token(format!(
+            "app {app}: authorization revoked: the customer withdrew its authorization of platform {platform}; its tokens come back once it authorizes the platform again"
+        ))),
+        Some(CustomerState::Reauthorize) => Err(no_token(format!(
+            "app {app}: needs re-authorization: upstream refused its stored credential; the customer must authorize platform {platform} again (or try `wxtoken authorizers sync --platform {platform}`)"
+        ))),
+        Some(CustomerState::Active) | None => Ok(()),
+    }
+}
+
+/// Prints `row` unless it is unusable now (exit 3, saying why).
+fn emit(
+    store: &mut dyn Store,
+    row: &Row,
+    what: &What,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let label = &what.label;
     let now = clock::now();
     let left = row.expires_at - now;
     let app = quoted(&row.app);
+    if row.invalidated_at.is_some() || left <= 0 {
+        revoked(store, &row.app)?;
+    }
     if let Some(at) = row.invalidated_at {
         return Err(no_token(format!(
-            "the {what} of app {app} was invalidated at {}: run `wxtoken refresh`",
+            "the {label} of app {app} was invalidated at {}: run `wxtoken refresh`",
             clock::rfc3339(at)
         )));
     }
     if left <= 0 {
         return Err(no_token(format!(
-            "the {what} of app {app} expired at {}: run `wxtoken refresh` (is cron running it?)",
+            "the {label} of app {app} expired at {}: run `wxtoken refresh` (is cron running it?)",
             clock::rfc3339(row.expires_at)
         )));
     }
@@ -97,24 +187,24 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
     let lifetime = row.expires_at - row.fetched_at;
     if left < min_ttl && min_ttl >= lifetime {
         return Err(no_token(format!(
-            "--min-ttl {min_ttl}s is longer than the {what} of app {app} lives ({lifetime}s): lower it"
+            "--min-ttl {min_ttl}s is longer than the {label} of app {app} lives ({lifetime}s): lower it"
         )));
     }
     if left < min_ttl {
         return Err(no_token(format!(
-            "the {what} of app {app} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
+            "the {label} of app {app} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
         )));
     }
     // wxtoken stores only WeChat's alphabet, but other writers share the table:
     // a value that could move a terminal's cursor is not printed in any format.
     if row.value.chars().any(char::is_control) {
         anyhow::bail!(
-            "the {what} of app {app} holds control characters, so something other than wxtoken wrote it: not printing it; run `wxtoken refresh --force` to replace it"
+            "the {label} of app {app} holds control characters, so something other than wxtoken wrote it: not printing it; run `wxtoken refresh --force` to replace it"
         );
     }
     let text = match args.format {
         ShowFormat::Plain => format!("{}\n", row.value),
-        ShowFormat::Env => render::env(kind.env_name(), &row.value),
+        ShowFormat::Env => render::env(&what.env_name, &row.value),
         ShowFormat::Json => format!(
             "{}\n",
             render::json(

@@ -16,6 +16,11 @@ use crate::render::{self, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
+use platforms::{PlatformLine, Platforms};
+
+mod platforms;
+mod platforms_out;
+
 /// A valid value with less than this left is "expiring": a refresh is overdue.
 const EXPIRING: i64 = 15 * 60;
 const DAY_MS: i64 = 86_400_000;
@@ -47,18 +52,38 @@ pub struct Line {
 
 pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
     init_logging(global);
-    let apps = match config_path(global) {
-        Some(path) => config::load(&path, global.api_base.as_deref())?,
-        None => Vec::new(),
+    let config = match config_path(global) {
+        Some(path) => config::load_all(&path, global.api_base.as_deref())?,
+        None => config::Config {
+            apps: Vec::new(),
+            platforms: Vec::new(),
+        },
     };
     let mut store = open_if_present(global)?;
     let now = clock::now();
-    let lines = lines(
-        store.as_deref_mut().map(|s| s as &mut dyn Store),
-        &apps,
-        now,
-    )?;
-    let text = text(&lines, args.format, now)?;
+    let (rows, stats, with_customers) = match store.as_deref_mut() {
+        Some(store) => (
+            store.rows(&[])?,
+            store.stats(clock::now_ms() - DAY_MS)?,
+            store.customer_platforms()?,
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    // Platforms' own rows and their customers' are summed up per platform,
+    // not listed one line each with the apps.
+    let platforms = Platforms::new(&config, &rows, with_customers);
+    let (prows, rows): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| platforms.owns(&r.app));
+    let (pstats, stats): (Vec<&Stats>, Vec<&Stats>) =
+        stats.iter().partition(|s| platforms.owns(&s.app));
+    let store = store.as_deref_mut().map(|s| s as &mut dyn Store);
+    let text = match &args.platform {
+        Some(name) => platforms.customers_text(store, name, &prows, &pstats, args.format, now)?,
+        None => {
+            let lines = lines(&rows, &stats, &config.apps, now);
+            let plines = platforms.lines(store, &prows, &pstats, now)?;
+            text(&lines, &plines, args.format, now)?
+        }
+    };
     match &args.output {
         Some(path) => write_atomically(path, text.as_bytes()),
         None => render::write(&mut std::io::stdout().lock(), &text),
@@ -67,18 +92,14 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
 
 /// Gathers the lines: every configured app (its token and tickets) and every
 /// app and kind stored, sorted by app, the token first.
-fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Line>> {
-    let (rows, stats) = match store {
-        Some(store) => (store.rows(&[])?, store.stats(clock::now_ms() - DAY_MS)?),
-        None => (Vec::new(), Vec::new()),
-    };
+fn lines(rows: &[&Row], stats: &[&Stats], apps: &[App], now: i64) -> Vec<Line> {
     let rows: HashMap<(&str, &str), &Row> = rows
         .iter()
-        .map(|r| ((r.app.as_str(), r.kind.as_str()), r))
+        .map(|r| ((r.app.as_str(), r.kind.as_str()), *r))
         .collect();
     let stats: HashMap<(&str, &str), &Stats> = stats
         .iter()
-        .map(|s| ((s.app.as_str(), s.kind.as_str()), s))
+        .map(|s| ((s.app.as_str(), s.kind.as_str()), *s))
         .collect();
     // Sorted by app, the token first, then the tickets by name.
     let mut keys: BTreeMap<(&str, bool, &str), Option<&App>> = BTreeMap::new();
@@ -92,8 +113,7 @@ fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Li
     for &(app, kind) in rows.keys().chain(stats.keys()) {
         keys.entry((app, kind != token, kind)).or_insert(None);
     }
-    Ok(keys
-        .into_iter()
+    keys.into_iter()
         .map(|((app, _, kind), config)| {
             let key = (app, kind);
             line(
@@ -105,7 +125,7 @@ fn lines(store: Option<&mut dyn Store>, apps: &[App], now: i64) -> Result<Vec<Li
                 now,
             )
         })
-        .collect())
+        .collect()
 }
 
 fn line(
@@ -116,13 +136,7 @@ fn line(
     stat: Option<&Stats>,
     now: i64,
 ) -> Line {
-    let state = match row {
-        None => "missing",
-        Some(r) if r.invalidated_at.is_some() => "invalidated",
-        Some(r) if r.expires_at <= now => "expired",
-        Some(r) if r.expires_at - now < EXPIRING => "expiring",
-        Some(_) => "valid",
-    };
+    let state = state(row, now);
     let last = stat.and_then(|s| s.last.as_ref());
     let is_token = kind == Kind::AccessToken.as_str();
     Line {
@@ -153,15 +167,47 @@ fn line(
     }
 }
 
-fn text(lines: &[Line], format: StatusFormat, now: i64) -> Result<String> {
+/// valid | expiring | expired | invalidated | missing
+fn state(row: Option<&Row>, now: i64) -> &'static str {
+    match row {
+        None => "missing",
+        Some(r) if r.invalidated_at.is_some() => "invalidated",
+        Some(r) if r.expires_at <= now => "expired",
+        Some(r) if r.expires_at - now < EXPIRING => "expiring",
+        Some(_) => "valid",
+    }
+}
+
+/// One element of `--format json`: an app's line, or a platform's.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Entry<'a> {
+    App(&'a Line),
+    Platform(&'a PlatformLine),
+}
+
+fn text(lines: &[Line], plines: &[PlatformLine], format: StatusFormat, now: i64) -> Result<String> {
     Ok(match format {
-        StatusFormat::Table => table(lines, now),
+        StatusFormat::Table if lines.is_empty() && !plines.is_empty() => {
+            platforms_out::table(plines)
+        }
+        StatusFormat::Table if plines.is_empty() => table(lines, now),
+        StatusFormat::Table => {
+            format!("{}\n{}", table(lines, now), platforms_out::table(plines))
+        }
         StatusFormat::Json => {
-            let mut s = render::json(&lines, true)?;
+            let entries: Vec<Entry> = (lines.iter().map(Entry::App))
+                .chain(plines.iter().map(Entry::Platform))
+                .collect();
+            let mut s = render::json(&entries, true)?;
             s.push('\n');
             s
         }
-        StatusFormat::Prometheus => prometheus(lines),
+        StatusFormat::Prometheus => {
+            let mut out = prometheus(lines);
+            platforms_out::prometheus(&mut out, plines, now);
+            out.finish()
+        }
     })
 }
 
@@ -189,13 +235,7 @@ fn table(lines: &[Line], now: i64) -> String {
         " ",
     )
     .right_aligned_from(7);
-    let when = |t: i64| {
-        if (t - now).abs() < 20 * 3600 {
-            clock::local(t, "%H:%M")
-        } else {
-            clock::local(t, "%m-%d %H:%M")
-        }
-    };
+    let when = |t: i64| when(t, now);
     let dash = || "-".to_string();
     for l in lines {
         // Names, appids and outcomes may come from other writers of the table.
@@ -227,6 +267,15 @@ fn table(lines: &[Line], now: i64) -> String {
     table.render()
 }
 
+/// A local time: `12:34`, or `11-26 12:34` when it is not today-ish.
+fn when(t: i64, now: i64) -> String {
+    if (t - now).abs() < 20 * 3600 {
+        clock::local(t, "%H:%M")
+    } else {
+        clock::local(t, "%m-%d %H:%M")
+    }
+}
+
 /// `wx85871939f7f9b647` -> `wx85…b647`.
 fn shorten(appid: &str) -> String {
     let chars: Vec<char> = appid.chars().collect();
@@ -239,7 +288,7 @@ fn shorten(appid: &str) -> String {
 }
 
 /// The Prometheus text exposition format.
-fn prometheus(lines: &[Line]) -> String {
+fn prometheus(lines: &[Line]) -> Prometheus {
     type Metric = (&'static str, &'static str, fn(&Line) -> Option<f64>);
     const METRICS: &[Metric] = &[
         (
@@ -292,5 +341,5 @@ fn prometheus(lines: &[Line]) -> String {
             }
         }
     }
-    out.finish()
+    out
 }

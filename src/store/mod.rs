@@ -282,8 +282,10 @@ pub trait Store {
 
     /// Only a customer's state: for `show`'s "authorization revoked", on its
     /// exit-3 path only (the normal path reads tokens alone).
-    #[allow(dead_code)]
     fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>>;
+
+    /// The names of the platforms that have customers, sorted.
+    fn customer_platforms(&mut self) -> Result<Vec<String>>;
 
     /// Stores customers (each inserted or replaced whole), in one transaction.
     #[allow(dead_code)]

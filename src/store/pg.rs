@@ -404,6 +404,10 @@ impl Store for Postgres {
         self.state_of(platform, appid)
     }
 
+    fn customer_platforms(&mut self) -> Result<Vec<String>> {
+        self.platforms_of_customers()
+    }
+
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
         self.upsert(customers)
     }

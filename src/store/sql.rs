@@ -172,6 +172,11 @@ sql!(
 sql!(CUSTOMER_STATE = "SELECT state FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
 
 sql!(
+    /// The platforms that have customers, for `status`.
+    CUSTOMER_PLATFORMS = "SELECT DISTINCT platform FROM wxtoken_customers ORDER BY platform"
+);
+
+sql!(
     UPSERT_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, pending_code, pending_until, state, info, authorized_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
      ON CONFLICT (platform, appid) DO UPDATE SET
@@ -218,6 +223,7 @@ mod tests {
         &CUSTOMERS,
         &CUSTOMER,
         &CUSTOMER_STATE,
+        &CUSTOMER_PLATFORMS,
         &UPSERT_CUSTOMER,
         &UPDATE_CUSTOMER,
         &REVOKE_CUSTOMER,

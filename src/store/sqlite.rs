@@ -371,6 +371,17 @@ impl Store for Sqlite {
             .context(ctx)
     }
 
+    fn customer_platforms(&mut self) -> Result<Vec<String>> {
+        let ctx = self.context("read");
+        if self.version().context(ctx.clone())? < CUSTOMERS_SINCE {
+            return Ok(Vec::new());
+        }
+        self.conn
+            .prepare(sql::CUSTOMER_PLATFORMS.sqlite)
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .context(ctx)
+    }
+
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
         let (tx, ctx) = self.write("write to")?;
         {

@@ -10,6 +10,8 @@ mod many_apps;
 mod newcomer;
 mod package;
 mod platform_config;
+mod platform_read;
+mod platform_read_status;
 mod platform_standin;
 mod refresh_show;
 mod trust_clocks;

@@ -38,6 +38,15 @@ impl Postgres {
         })
     }
 
+    pub(super) fn platforms_of_customers(&mut self) -> Result<Vec<String>> {
+        self.read_customers(|c| {
+            c.query_typed(sql::CUSTOMER_PLATFORMS.pg, &[])?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect()
+        })
+    }
+
     pub(super) fn one_customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
         self.read_customers(|c| {
             c.query_typed(

@@ -1,0 +1,315 @@
+//! `wxtoken status` for third-party platforms: one line per platform (its
+//! token, the age of its pushed ticket, its customers counted by state), and
+//! with `--platform NAME` one line per customer. Prometheus gets per-platform
+//! aggregates only: 10,000 customers must not make 60,000 series.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::Result;
+
+use super::platforms_out::{customer_table, prometheus, table};
+use super::{Line, line, state};
+use crate::cli::StatusFormat;
+use crate::config::Config;
+use crate::error::usage;
+use crate::platform::config::PlatformKind;
+use crate::render::{self, Prometheus};
+use crate::store::{CustomerState, Row, Stats, Store};
+use crate::text::quoted;
+
+/// The platforms known from the config, the stored rows and the customers table.
+pub struct Platforms<'a> {
+    config: &'a Config,
+    /// Each platform's kind, when the config or a stored row says it.
+    kinds: BTreeMap<String, Option<PlatformKind>>,
+}
+
+/// A platform's own token, its pushed ticket, and its customers counted.
+#[derive(Debug, serde::Serialize)]
+pub struct PlatformLine {
+    /// The platform's token, as an app's line: app = the platform's name.
+    #[serde(flatten)]
+    pub token: Line,
+    pub platform: String,
+    pub ticket_kind: Option<&'static str>,
+    pub ticket_fetched_at: Option<i64>,
+    pub ticket_age: Option<i64>,
+    /// fresh | stale (older than its useful life) | missing; absent for a
+    /// kind that gets no pushes.
+    pub ticket_state: Option<&'static str>,
+    pub customers: Counts,
+}
+
+/// Customers by state: fresh + due + revoked + reauthorize = total; failing
+/// counts the active ones whose last attempt failed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub fresh: usize,
+    pub due: usize,
+    pub failing: usize,
+    pub revoked: usize,
+    pub reauthorize: usize,
+}
+
+/// One customer: its access token's line, and its authorization.
+#[derive(Debug, serde::Serialize)]
+pub struct CustomerLine {
+    #[serde(flatten)]
+    pub token: Line,
+    pub platform: String,
+    /// active | revoked | reauthorize (`active` too when only its tokens are stored)
+    pub authorization: &'static str,
+    /// Its token and every ticket stored are valid.
+    pub fresh: bool,
+    pub failing: bool,
+}
+
+/// The pushed ticket and its useful life, in seconds.
+fn ticket(kind: PlatformKind) -> Option<(&'static str, i64)> {
+    match kind {
+        PlatformKind::OpenPlatform => Some(("component_verify_ticket", 12 * 3600)),
+        PlatformKind::WecomSuite => Some(("suite_ticket", 30 * 60)),
+        PlatformKind::WecomProvider => None,
+    }
+}
+
+fn token_kind(kind: PlatformKind) -> &'static str {
+    match kind {
+        PlatformKind::OpenPlatform => "component_access_token",
+        PlatformKind::WecomSuite => "suite_access_token",
+        PlatformKind::WecomProvider => "provider_access_token",
+    }
+}
+
+impl<'a> Platforms<'a> {
+    pub fn new(config: &'a Config, rows: &[Row], with_customers: Vec<String>) -> Platforms<'a> {
+        let mut kinds: BTreeMap<String, Option<PlatformKind>> = with_customers
+            .into_iter()
+            .map(|name| (name, None))
+            .collect();
+        for r in rows {
+            if let Some(kind) = PlatformKind::parse(&r.api) {
+                let name = r.app.split_once('/').map_or(r.app.as_str(), |(p, _)| p);
+                kinds.insert(name.to_string(), Some(kind));
+            }
+        }
+        for p in &config.platforms {
+            kinds.insert(p.name.clone(), Some(p.kind));
+        }
+        Platforms { config, kinds }
+    }
+
+    /// Whether `app` is a platform's own or one of its customers (and not a
+    /// configured app).
+    pub fn owns(&self, app: &str) -> bool {
+        let platform = app.split_once('/').map_or(app, |(p, _)| p);
+        self.kinds.contains_key(platform) && !self.config.apps.iter().any(|a| a.name == app)
+    }
+
+    /// Every platform's line, sorted by name.
+    pub fn lines(
+        &self,
+        mut store: Option<&mut dyn Store>,
+        rows: &[&Row],
+        stats: &[&Stats],
+        now: i64,
+    ) -> Result<Vec<PlatformLine>> {
+        let index = Index::new(rows, stats);
+        let mut lines = Vec::new();
+        for (name, kind) in &self.kinds {
+            let customers = self.customers(store.as_deref_mut(), name, &index, now)?;
+            lines.push(self.platform_line(name, *kind, &index, &customers, now));
+        }
+        Ok(lines)
+    }
+
+    fn platform_line(
+        &self,
+        name: &str,
+        kind: Option<PlatformKind>,
+        index: &Index,
+        customers: &[CustomerLine],
+        now: i64,
+    ) -> PlatformLine {
+        let token_kind = kind.map_or("-", token_kind);
+        let mut token = line(
+            name,
+            token_kind,
+            None,
+            index.row(name, token_kind),
+            index.stat(name, token_kind),
+            now,
+        );
+        let config = self.config.platforms.iter().find(|p| p.name == name);
+        token.api = kind.map(|k| k.as_str().to_string());
+        if let Some(p) = config {
+            token.appid = Some(p.appid.clone());
+            token.configured = true;
+        }
+        let pushed = kind.and_then(ticket);
+        let ticket_row = pushed.and_then(|(k, _)| index.row(name, k));
+        let ticket_age = ticket_row.map(|r| (now - r.fetched_at).max(0));
+        let mut counts = Counts::default();
+        for c in customers {
+            counts.total += 1;
+            match c.authorization {
+                "revoked" => counts.revoked += 1,
+                "reauthorize" => counts.reauthorize += 1,
+                _ if c.fresh => counts.fresh += 1,
+                _ => counts.due += 1,
+            }
+            counts.failing += usize::from(c.failing);
+        }
+        PlatformLine {
+            token,
+            platform: name.to_string(),
+            ticket_kind: pushed.map(|(k, _)| k),
+            ticket_fetched_at: ticket_row.map(|r| r.fetched_at),
+            ticket_age,
+            ticket_state: pushed.map(|(_, life)| match ticket_age {
+                None => "missing",
+                Some(age) if age >= life => "stale",
+                Some(_) => "fresh",
+            }),
+            customers: counts,
+        }
+    }
+
+    /// A platform's customers: those of the customers table and those that
+    /// only have tokens stored, by appid.
+    fn customers(
+        &self,
+        store: Option<&mut (dyn Store + '_)>,
+        platform: &str,
+        index: &Index,
+        now: i64,
+    ) -> Result<Vec<CustomerLine>> {
+        let mut states: BTreeMap<String, Option<CustomerState>> = match store {
+            Some(store) => store
+                .customers(platform)?
+                .into_iter()
+                .map(|c| (c.appid, Some(c.state)))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let prefix = format!("{platform}/");
+        for app in index.apps.keys() {
+            if let Some(appid) = app.strip_prefix(&prefix) {
+                states.entry(appid.to_string()).or_insert(None);
+            }
+        }
+        Ok(states
+            .into_iter()
+            .map(|(appid, state)| {
+                let app = format!("{prefix}{appid}");
+                let token = "access_token";
+                let rows = index.apps.get(app.as_str());
+                let fresh = index.row(&app, token).is_some()
+                    && rows.is_some_and(|rs| rs.iter().all(|r| state_of(r, now) == "valid"));
+                let failing = index.failing.contains(app.as_str());
+                CustomerLine {
+                    token: line(
+                        &app,
+                        token,
+                        None,
+                        index.row(&app, token),
+                        index.stat(&app, token),
+                        now,
+                    ),
+                    platform: platform.to_string(),
+                    authorization: state.map_or("active", CustomerState::as_str),
+                    fresh,
+                    failing: failing && state.is_none_or(|s| s == CustomerState::Active),
+                }
+            })
+            .collect())
+    }
+
+    /// `status --platform NAME`: its line, then one line per customer.
+    pub fn customers_text(
+        &self,
+        store: Option<&mut dyn Store>,
+        name: &str,
+        rows: &[&Row],
+        stats: &[&Stats],
+        format: StatusFormat,
+        now: i64,
+    ) -> Result<String> {
+        crate::config::name_arg("--platform", name)?;
+        let Some(kind) = self.kinds.get(name) else {
+            return Err(usage(format!(
+                "no platform {} in the config or the database: `wxtoken status` lists them",
+                quoted(name)
+            )));
+        };
+        let index = Index::new(rows, stats);
+        let customers = self.customers(store, name, &index, now)?;
+        let platform = self.platform_line(name, *kind, &index, &customers, now);
+        Ok(match format {
+            StatusFormat::Table => {
+                format!(
+                    "{}\n{}",
+                    table(&[platform]),
+                    customer_table(&customers, now)
+                )
+            }
+            StatusFormat::Json => {
+                let mut s = render::json(&customers, true)?;
+                s.push('\n');
+                s
+            }
+            StatusFormat::Prometheus => {
+                let mut out = Prometheus::default();
+                prometheus(&mut out, &[platform], now);
+                out.finish()
+            }
+        })
+    }
+}
+
+fn state_of(row: &Row, now: i64) -> &'static str {
+    state(Some(row), now)
+}
+
+/// The platforms' rows and stats by app and kind, and by app.
+struct Index<'a> {
+    rows: HashMap<(&'a str, &'a str), &'a Row>,
+    stats: HashMap<(&'a str, &'a str), &'a Stats>,
+    apps: BTreeMap<&'a str, Vec<&'a Row>>,
+    /// The apps whose last attempt at some kind failed.
+    failing: HashSet<&'a str>,
+}
+
+impl<'a> Index<'a> {
+    fn new(rows: &[&'a Row], stats: &[&'a Stats]) -> Index<'a> {
+        let mut apps: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        for r in rows {
+            apps.entry(r.app.as_str()).or_default().push(r);
+        }
+        Index {
+            rows: rows
+                .iter()
+                .map(|r| ((r.app.as_str(), r.kind.as_str()), *r))
+                .collect(),
+            stats: stats
+                .iter()
+                .map(|s| ((s.app.as_str(), s.kind.as_str()), *s))
+                .collect(),
+            apps,
+            failing: stats
+                .iter()
+                .filter(|s| s.failures_in_a_row > 0)
+                .map(|s| s.app.as_str())
+                .collect(),
+        }
+    }
+
+    fn row(&self, app: &str, kind: &str) -> Option<&'a Row> {
+        self.rows.get(&(app, kind)).copied()
+    }
+
+    fn stat(&self, app: &str, kind: &str) -> Option<&'a Stats> {
+        self.stats.get(&(app, kind)).copied()
+    }
+}

@@ -1,0 +1,168 @@
+//! The output of `status` for platforms: their table, a platform's customers'
+//! table, and per-platform Prometheus gauges.
+
+use super::platforms::{CustomerLine, PlatformLine};
+use super::{shorten, when};
+use crate::duration::human;
+use crate::render::{Prometheus, Table};
+use crate::text::shown;
+
+/// The platforms' table: one line each.
+pub(super) fn table(lines: &[PlatformLine]) -> String {
+    let mut table = Table::new(
+        &[
+            "PLATFORM",
+            "KIND",
+            "APPID",
+            "TOKEN",
+            "LEFT",
+            "TICKET",
+            "CUSTOMERS",
+            "FRESH",
+            "DUE",
+            "FAILING",
+            "REVOKED",
+            "REAUTH",
+        ],
+        " ",
+    )
+    .right_aligned_from(6);
+    let dash = || "-".to_string();
+    for l in lines {
+        let t = &l.token;
+        let c = &l.customers;
+        table.push(vec![
+            shown(&l.platform),
+            t.api.as_deref().map(shown).unwrap_or_else(dash),
+            t.appid
+                .as_deref()
+                .map(|a| shown(&shorten(a)))
+                .unwrap_or_else(dash),
+            t.state.to_string(),
+            t.expires_in
+                .filter(|s| *s > 0)
+                .map(human)
+                .unwrap_or_else(dash),
+            match (l.ticket_state, l.ticket_age) {
+                (Some(state), Some(age)) => format!("{state} {}", human(age)),
+                (Some(state), None) => state.to_string(),
+                _ => dash(),
+            },
+            c.total.to_string(),
+            c.fresh.to_string(),
+            c.due.to_string(),
+            c.failing.to_string(),
+            c.revoked.to_string(),
+            c.reauthorize.to_string(),
+        ]);
+    }
+    table.render()
+}
+
+/// One line per customer; STATE is its authorization when not active, else
+/// its token's state.
+pub(super) fn customer_table(customers: &[CustomerLine], now: i64) -> String {
+    if customers.is_empty() {
+        return "no customers stored\n".to_string();
+    }
+    let mut table = Table::new(&["APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS"], " ")
+        .right_aligned_from(5);
+    let dash = || "-".to_string();
+    for c in customers {
+        let t = &c.token;
+        table.push(vec![
+            t.appid
+                .as_deref()
+                .map(shown)
+                .unwrap_or_else(|| shown(t.app.split_once('/').map_or("-", |(_, id)| id))),
+            match c.authorization {
+                "active" => t.state.to_string(),
+                other => other.to_string(),
+            },
+            t.expires_at.map(|at| when(at, now)).unwrap_or_else(dash),
+            t.expires_in
+                .filter(|s| *s > 0)
+                .map(human)
+                .unwrap_or_else(dash),
+            match (&t.last_outcome, t.last_attempt_at) {
+                (Some(o), Some(at)) => format!("{} {}", shown(o), when(at, now)),
+                _ => dash(),
+            },
+            t.failures_in_a_row.to_string(),
+        ]);
+    }
+    table.render()
+}
+
+/// Per-platform gauges (none when there are no platforms, so that an
+/// app-only exposition stays as it was).
+pub(super) fn prometheus(out: &mut Prometheus, lines: &[PlatformLine], now: i64) {
+    if lines.is_empty() {
+        return;
+    }
+    type Metric = (
+        &'static str,
+        &'static str,
+        fn(&PlatformLine, i64) -> Option<f64>,
+    );
+    const METRICS: &[Metric] = &[
+        (
+            "wxtoken_platform_token_valid",
+            "1 when the platform's own token is stored and valid, else 0.",
+            |l, _| {
+                Some(f64::from(u8::from(matches!(
+                    l.token.state,
+                    "valid" | "expiring"
+                ))))
+            },
+        ),
+        (
+            "wxtoken_platform_token_seconds_left",
+            "Seconds until the platform's own token expires (0 once expired).",
+            |l, _| l.token.expires_in.map(|v| v as f64),
+        ),
+        (
+            "wxtoken_platform_ticket_age_seconds",
+            "Seconds since the last pushed ticket (component_verify_ticket: useful 12 h; suite_ticket: 30 min).",
+            |l, _| l.ticket_age.map(|v| v as f64),
+        ),
+        (
+            "wxtoken_platform_ticket_fresh",
+            "1 when the last pushed ticket is younger than its useful life, else 0.",
+            |l, _| l.ticket_state.map(|s| f64::from(u8::from(s == "fresh"))),
+        ),
+        (
+            "wxtoken_platform_customers_failing",
+            "Active customers whose last refresh attempt failed.",
+            |l, _| Some(l.customers.failing as f64),
+        ),
+    ];
+    for (name, help, value) in METRICS {
+        out.gauge(name, help);
+        for l in lines {
+            if let Some(v) = value(l, now) {
+                out.sample(name, &[("platform", &l.platform)], v);
+            }
+        }
+    }
+    let name = "wxtoken_platform_customers";
+    out.gauge(
+        name,
+        "Customers by state: fresh (token and tickets valid), due, revoked, reauthorize.",
+    );
+    for l in lines {
+        let c = &l.customers;
+        for (state, n) in [
+            ("fresh", c.fresh),
+            ("due", c.due),
+            ("revoked", c.revoked),
+            ("reauthorize", c.reauthorize),
+        ] {
+            out.sample(
+                name,
+                &[("platform", &l.platform), ("state", state)],
+                n as f64,
+            );
+        }
+    }
+}
