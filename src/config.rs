@@ -60,8 +60,6 @@ struct File {
 #[derive(Debug)]
 pub struct Config {
     pub apps: Vec<App>,
-    // Read by the push and refresh flows of platforms, which come next.
-    #[allow(dead_code)]
     pub platforms: Vec<Platform>,
 }
 

@@ -10,6 +10,7 @@ mod many_apps;
 mod newcomer;
 mod package;
 mod platform_config;
+mod platform_refresh;
 mod platform_standin;
 mod refresh_show;
 mod trust_clocks;
