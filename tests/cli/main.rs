@@ -11,6 +11,7 @@ mod newcomer;
 mod package;
 mod platform_config;
 mod platform_refresh;
+mod platform_refresh_wecom;
 mod platform_standin;
 mod refresh_show;
 mod trust_clocks;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::{self, Api};
+use crate::app::{self, Api, Kind};
 use crate::cli::{Global, RefreshArgs};
 use crate::error::{self, usage};
 use crate::platform::config::Platform;
@@ -171,6 +171,13 @@ fn warn_if_ahead_outlasts_tokens(store: &mut dyn Store, apps: &[String], ahead: 
     let mut short: Vec<&store::Row> = rows
         .iter()
         .filter(|r| r.api != Api::Stable.as_str() && ahead >= r.expires_at - r.fetched_at)
+        // Pushed tickets are not renewed by refresh.
+        .filter(|r| {
+            !matches!(
+                Kind::parse(&r.kind),
+                Some(Kind::ComponentVerifyTicket | Kind::SuiteTicket)
+            )
+        })
         .collect();
     short.sort_by_key(|r| r.expires_at - r.fetched_at);
     if let Some(first) = short.first() {
