@@ -222,3 +222,7 @@ pub fn run(global: &Global, platform_name: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
