@@ -19,7 +19,10 @@ const AUTHORIZERS: usize = 1200;
 
 /// Serves the component token, the authorizer list (AUTHORIZERS entries) and
 /// api_query_auth; records each request's path and body.
-fn fake() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+/// The requests a fake saw: path and JSON body.
+type Log = Arc<Mutex<Vec<(String, Value)>>>;
+
+fn fake() -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let log = Arc::new(Mutex::new(Vec::new()));
