@@ -222,6 +222,22 @@ fn an_unknown_customer_name_is_refused() {
     env.run(&["refresh", "--app", "nope/wx1"])
         .expect(2)
         .stderr_has("PLATFORM/APPID");
+    // A known platform, an unknown customer (with or without a platform token).
+    env.run(&["refresh", "--app", "acme/wxnobody"])
+        .expect(2)
+        .stderr_has("acme/wxnobody: no such customer of platform acme");
+    p.push_ticket(TICKET);
+    plant_ticket(
+        &env,
+        "acme",
+        "component_verify_ticket",
+        COMPONENT_APPID,
+        TICKET,
+        60,
+    );
+    env.run(&["refresh", "--app", "acme/wxnobody"])
+        .expect(2)
+        .stderr_has("acme/wxnobody: no such customer of platform acme");
 }
 
 both! {

@@ -148,9 +148,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     };
     if !links.is_empty() && go_on {
         let customers = platforms::refresh_customers(store.as_mut(), &links, &opts);
-        if result.is_ok() {
-            result = customers;
-        }
+        result = platforms::worse(result, customers);
     }
     warn_if_ahead_outlasts_tokens(store.as_mut(), &names, opts.ahead);
     match result {

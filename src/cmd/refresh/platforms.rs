@@ -125,14 +125,22 @@ pub fn refresh_customers(
     opts: &Options,
 ) -> Result<()> {
     let mut result = Ok(());
-    let mut keep = |r: Result<()>| {
-        if result.is_ok() {
-            result = r;
-        }
-    };
+    let mut keep = |r: Result<()>| result = worse(std::mem::replace(&mut result, Ok(())), r);
     for (link, pick) in links {
         if crate::graph::node(link.app.api, Kind::AccessToken).is_none() {
             continue;
+        }
+        let customers = picked(store.customers(&link.platform.name)?, pick);
+        for appid in pick.iter().flatten() {
+            if !customers.iter().any(|c| &c.appid == appid) {
+                keep(Err(crate::error::Silent(2).into()));
+                crate::out::errln!(
+                    "wxtoken: {}/{}: no such customer of platform {}: import it (`wxtoken authorizers import`) or wait for its authorization push",
+                    link.platform.name,
+                    crate::text::shown(appid),
+                    link.platform.name
+                );
+            }
         }
         if !load_token(store, link)? {
             log::info!(
@@ -141,7 +149,6 @@ pub fn refresh_customers(
             );
             continue;
         }
-        let customers = picked(store.customers(&link.platform.name)?, pick);
         let before: Vec<String> = (customers.iter())
             .filter(|c| c.state == CustomerState::Reauthorize)
             .map(|c| c.appid.clone())
@@ -187,6 +194,36 @@ pub fn refresh_customers(
         }
     }
     result
+}
+
+/// Whether a customer's pending code, as this run read it, is no longer
+/// stored (another process exchanged it while this one waited for the
+/// lease): then exchanging it again would only fail (a code is single use).
+pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
+    let Role::Customer {
+        link,
+        code: Some(_),
+        ..
+    } = &target.role
+    else {
+        return false;
+    };
+    match store.customer(&link.platform.name, &target.app.appid) {
+        Ok(Some(c)) => c.pending_code.is_none(),
+        _ => false,
+    }
+}
+
+/// The worse of two results: an error over success, a configuration error
+/// (exit 2) over a failure already printed (exit 1), the first otherwise.
+pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
+    let code = |r: &Result<()>| match r {
+        Ok(()) => 0,
+        Err(e) => e
+            .downcast_ref::<crate::error::Silent>()
+            .map_or(3, |s| i32::from(s.0)),
+    };
+    if code(&b) > code(&a) { b } else { a }
 }
 
 /// Reads the platform's stored token into the link: whether it is usable.
