@@ -119,6 +119,20 @@ fn a_pending_authorization_code_is_exchanged_and_cleared(backend) {
     env.run(&["refresh", "--ahead", "3h"]).expect(0);
     assert_eq!(up.count("api_authorizer_token"), 1);
     assert_eq!(up.count("api_query_auth"), 1);
+    // The merchant authorizes again while its token is fresh: the new code is
+    // exchanged at once, its refresh token replaces the old one.
+    let again = "queryauthcode@@@standin-code-2";
+    p.auth_code(again, "wxnewauthorizer01");
+    let sealed = crate::support::sealed::seal(again, &["acme", "wxnewauthorizer01", "authorization_code"]);
+    env.exec(&format!(
+        "UPDATE wxtoken_customers SET pending_code = '{sealed}', pending_until = {}",
+        crate::support::now() + 600
+    ));
+    env.run(&["refresh"]).expect(0);
+    assert_eq!(up.count("api_query_auth"), 2);
+    let stored = credential(&env, "acme", "wxnewauthorizer01", TOKEN);
+    assert_eq!(Some(stored), p.refresh_token("wxnewauthorizer01"));
+    assert_eq!(env.rows("SELECT pending_code FROM wxtoken_customers"), vec![vec![None]]);
 }
 }
 
