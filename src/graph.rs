@@ -7,7 +7,8 @@
 //! guard, and the retry of a value whose input went stale. The names here
 //! (`as_str`) are the ones the database, the output and the logs use.
 
-/// Which upstream endpoint issues an app's access token.
+/// Which upstream endpoint issues an app's access token; for a third-party
+/// platform, the platform's kind (its own token and its customers' values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Api {
     /// Official Account / Mini Program: GET /cgi-bin/token (2000 calls a day)
@@ -16,6 +17,15 @@ pub enum Api {
     Stable,
     /// WeCom: GET /cgi-bin/gettoken with corpid and corpsecret
     Wecom,
+    /// A WeChat Open Platform component and its authorizers.
+    #[value(skip)]
+    OpenPlatform,
+    /// A WeCom third-party app (suite) and the companies that installed it.
+    #[value(skip)]
+    WecomSuite,
+    /// A WeCom service provider's own token.
+    #[value(skip)]
+    WecomProvider,
 }
 
 impl Api {
@@ -24,9 +34,13 @@ impl Api {
             Api::Classic => "classic",
             Api::Stable => "stable",
             Api::Wecom => "wecom",
+            Api::OpenPlatform => "open_platform",
+            Api::WecomSuite => "wecom_suite",
+            Api::WecomProvider => "wecom_provider",
         }
     }
 
+    /// An app's API (the `api` field of an `[[app]]`); platforms' are not.
     pub fn parse(s: &str) -> Option<Api> {
         [Api::Classic, Api::Stable, Api::Wecom]
             .into_iter()
@@ -36,7 +50,8 @@ impl Api {
     pub fn default_base(self) -> &'static str {
         match self {
             Api::Classic | Api::Stable => "https://api.weixin.qq.com",
-            Api::Wecom => "https://qyapi.weixin.qq.com",
+            Api::Wecom | Api::WecomSuite | Api::WecomProvider => "https://qyapi.weixin.qq.com",
+            Api::OpenPlatform => "https://api.weixin.qq.com",
         }
     }
 
@@ -47,7 +62,7 @@ impl Api {
             .filter(|n| n.apis.contains(&self))
             .filter_map(|n| match n.kind {
                 Kind::Ticket(t) => Some(t),
-                Kind::AccessToken => None,
+                _ => None,
             })
             .collect()
     }
@@ -83,16 +98,29 @@ impl Ticket {
     }
 }
 
-/// What a database row holds: the access token or one of the tickets.
+/// What a database row holds: the access token or one of the tickets; for a
+/// platform, its own token or the ticket pushed to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     AccessToken,
     Ticket(Ticket),
+    ComponentAccessToken,
+    SuiteAccessToken,
+    ProviderAccessToken,
+    /// Pushed by WeChat to an Open Platform component every 10 minutes.
+    ComponentVerifyTicket,
+    /// Pushed by WeCom to a suite every 10 minutes.
+    SuiteTicket,
 }
 
 impl Kind {
     /// Every kind, in the order a refresh fetches them.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 9] = [
+        Kind::ComponentVerifyTicket,
+        Kind::SuiteTicket,
+        Kind::ComponentAccessToken,
+        Kind::SuiteAccessToken,
+        Kind::ProviderAccessToken,
         Kind::AccessToken,
         Kind::Ticket(Ticket::Jsapi),
         Kind::Ticket(Ticket::WxCard),
@@ -106,6 +134,11 @@ impl Kind {
             Kind::Ticket(Ticket::Jsapi) => "jsapi_ticket",
             Kind::Ticket(Ticket::WxCard) => "wx_card_ticket",
             Kind::Ticket(Ticket::AgentConfig) => "agent_config_ticket",
+            Kind::ComponentAccessToken => "component_access_token",
+            Kind::SuiteAccessToken => "suite_access_token",
+            Kind::ProviderAccessToken => "provider_access_token",
+            Kind::ComponentVerifyTicket => "component_verify_ticket",
+            Kind::SuiteTicket => "suite_ticket",
         }
     }
 
@@ -121,6 +154,11 @@ impl Kind {
             Kind::Ticket(Ticket::Jsapi) => "WX_JSAPI_TICKET",
             Kind::Ticket(Ticket::WxCard) => "WX_WX_CARD_TICKET",
             Kind::Ticket(Ticket::AgentConfig) => "WX_AGENT_CONFIG_TICKET",
+            Kind::ComponentAccessToken => "WX_COMPONENT_ACCESS_TOKEN",
+            Kind::SuiteAccessToken => "WX_SUITE_ACCESS_TOKEN",
+            Kind::ProviderAccessToken => "WX_PROVIDER_ACCESS_TOKEN",
+            Kind::ComponentVerifyTicket => "WX_COMPONENT_VERIFY_TICKET",
+            Kind::SuiteTicket => "WX_SUITE_TICKET",
         }
     }
 
@@ -129,6 +167,10 @@ impl Kind {
         match self {
             Kind::AccessToken => "token".to_string(),
             Kind::Ticket(t) => format!("{} ticket", t.as_str()),
+            Kind::ComponentAccessToken => "component token".to_string(),
+            Kind::SuiteAccessToken => "suite token".to_string(),
+            Kind::ProviderAccessToken => "provider token".to_string(),
+            Kind::ComponentVerifyTicket | Kind::SuiteTicket => self.as_str().to_string(),
         }
     }
 }
@@ -176,8 +218,14 @@ pub struct Node {
     pub apis: &'static [Api],
     /// The upstream request that makes the value.
     pub request: Request,
-    /// The JSON key of the value in upstream's answer.
+    /// The JSON key of the value in upstream's answer (`a.b`: key `b` of
+    /// object `a`; `expires_in` is read next to it).
     pub field: &'static str,
+    /// The JSON key of a customer's long-lived credential in the answer (a
+    /// new or rotated refresh token, a permanent code), stored sealed.
+    pub grant: Option<&'static str>,
+    /// The JSON key of what upstream says about the customer (kept as `info`).
+    pub info: Option<&'static str>,
     /// What the request is made from, besides the app's appid. A value is
     /// fetched after the credentials it needs.
     pub needs: &'static [Input],
@@ -189,14 +237,23 @@ pub struct Node {
     pub quota: Quota,
 }
 
-/// What a value is made from. (Later: a pushed ticket such as
-/// component_verify_ticket, a sealed refresh token.)
+/// What a value is made from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// The app's secret.
+    /// The app's (or platform's) secret.
     Secret,
     /// Another stored value of the same app.
     Credential(Kind),
+    /// A ticket pushed to the platform, usable for `max_age` seconds after
+    /// it was received.
+    Pushed { kind: Kind, max_age: i64 },
+    /// A customer's platform's own token.
+    Platform(Kind),
+    /// A customer's long-lived credential (refresh token, permanent code),
+    /// stored sealed.
+    Grant,
+    /// A customer's authorization code, pushed and not exchanged yet.
+    Code,
 }
 
 /// How long a value lives.
@@ -228,6 +285,8 @@ pub struct Request {
     pub path: &'static str,
     /// Query parameters (GET) or JSON fields (POST), in order.
     pub params: &'static [(&'static str, Param)],
+    /// Query parameters of a POST.
+    pub query: &'static [(&'static str, Param)],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,9 +301,16 @@ pub enum Method {
 pub enum Param {
     Fixed(&'static str),
     Appid,
+    /// A customer's platform's appid (component appid).
+    PlatformAppid,
     Secret,
-    /// The value of the credential the node needs.
+    /// The value of the credential the node needs (for a customer's token:
+    /// its platform's token).
     Credential,
+    /// The platform's pushed ticket.
+    Pushed,
+    /// The customer's opened long-lived credential, or its pending code.
+    Grant,
     /// The ticket's own name (`type=jsapi`).
     TicketType,
     /// `--force`, as a JSON boolean.
@@ -257,179 +323,54 @@ impl Node {
         self.request.params.iter().any(|(_, p)| *p == Param::Force)
     }
 
-    /// The stored value this node is made from, if any.
+    /// The stored value of the same app this node is made from, if any.
     pub fn credential_input(&self) -> Option<Kind> {
         self.needs.iter().find_map(|i| match i {
             Input::Credential(k) => Some(*k),
-            Input::Secret => None,
+            _ => None,
         })
+    }
+
+    /// The platform's token a customer's node is made from, if any.
+    pub fn platform_input(&self) -> Option<Kind> {
+        self.needs.iter().find_map(|i| match i {
+            Input::Platform(k) => Some(*k),
+            _ => None,
+        })
+    }
+
+    /// The pushed ticket this node is made from and how long one is usable.
+    pub fn pushed_input(&self) -> Option<(Kind, i64)> {
+        self.needs.iter().find_map(|i| match i {
+            Input::Pushed { kind, max_age } => Some((*kind, *max_age)),
+            _ => None,
+        })
+    }
+
+    /// Whether this node exchanges a pending authorization code.
+    pub fn takes_code(&self) -> bool {
+        self.needs.contains(&Input::Code)
     }
 }
 
-/// The node that makes `kind` for apps of `api`.
+mod nodes;
+pub use nodes::NODES;
+
+/// The node that makes `kind` for apps of `api` (for a customer's token: from
+/// its stored credential, not from a pending code).
 pub fn node(api: Api, kind: Kind) -> Option<&'static Node> {
     NODES
         .iter()
-        .find(|n| n.kind == kind && n.apis.contains(&api))
+        .find(|n| n.kind == kind && n.apis.contains(&api) && !n.takes_code())
 }
 
-/// Errcodes of a ticket endpoint that mean its access token is stale.
-const STALE_TOKEN: &[i64] = &[40001, 40014, 42001];
-const CLASSIC_STABLE: &[Api] = &[Api::Classic, Api::Stable];
-const NEEDS_SECRET: &[Input] = &[Input::Secret];
-const NEEDS_TOKEN: &[Input] = &[Input::Credential(Kind::AccessToken)];
-
-/// A ticket node: fetched with the app's access token, by a GET of `path`.
-const fn ticket(
-    ticket: Ticket,
-    apis: &'static [Api],
-    path: &'static str,
-    params: &'static [(&'static str, Param)],
-) -> Node {
-    Node {
-        kind: Kind::Ticket(ticket),
-        apis,
-        request: Request {
-            method: Method::Get,
-            path,
-            params,
-        },
-        field: "ticket",
-        needs: NEEDS_TOKEN,
-        lifetime: Lifetime::ExpiresIn,
-        stale_input: STALE_TOKEN,
-        quota: Quota::None,
-    }
+/// The node that exchanges a customer's pending authorization code for its
+/// first token and its long-lived credential.
+pub fn exchange_node(api: Api) -> Option<&'static Node> {
+    NODES
+        .iter()
+        .find(|n| n.kind == Kind::AccessToken && n.apis.contains(&api) && n.takes_code())
 }
-
-/// The parameters of a ticket request that names its type.
-const TOKEN_AND_TYPE: &[(&str, Param)] = &[
-    ("access_token", Param::Credential),
-    ("type", Param::TicketType),
-];
-
-/// An access-token node: fetched with the app's secret.
-const fn token(api: &'static [Api], request: Request, quota: Quota) -> Node {
-    Node {
-        kind: Kind::AccessToken,
-        apis: api,
-        request,
-        field: "access_token",
-        needs: NEEDS_SECRET,
-        lifetime: Lifetime::ExpiresIn,
-        stale_input: &[],
-        quota,
-    }
-}
-
-/// Every node; a value's node comes after the nodes it needs.
-pub static NODES: &[Node] = &[
-    token(
-        &[Api::Classic],
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/token",
-            params: &[
-                ("grant_type", Param::Fixed("client_credential")),
-                ("appid", Param::Appid),
-                ("secret", Param::Secret),
-            ],
-        },
-        Quota::DailyBudget,
-    ),
-    token(
-        &[Api::Stable],
-        Request {
-            method: Method::PostJson,
-            path: "/cgi-bin/stable_token",
-            params: &[
-                ("grant_type", Param::Fixed("client_credential")),
-                ("appid", Param::Appid),
-                ("secret", Param::Secret),
-                ("force_refresh", Param::Force),
-            ],
-        },
-        Quota::Forced {
-            per_day: 20,
-            gap_ms: 30_000,
-        },
-    ),
-    token(
-        &[Api::Wecom],
-        Request {
-            method: Method::Get,
-            path: "/cgi-bin/gettoken",
-            params: &[("corpid", Param::Appid), ("corpsecret", Param::Secret)],
-        },
-        Quota::None,
-    ),
-    ticket(
-        Ticket::Jsapi,
-        CLASSIC_STABLE,
-        "/cgi-bin/ticket/getticket",
-        TOKEN_AND_TYPE,
-    ),
-    ticket(
-        Ticket::WxCard,
-        CLASSIC_STABLE,
-        "/cgi-bin/ticket/getticket",
-        TOKEN_AND_TYPE,
-    ),
-    ticket(
-        Ticket::Jsapi,
-        &[Api::Wecom],
-        "/cgi-bin/get_jsapi_ticket",
-        &[("access_token", Param::Credential)],
-    ),
-    ticket(
-        Ticket::AgentConfig,
-        &[Api::Wecom],
-        "/cgi-bin/ticket/get",
-        TOKEN_AND_TYPE,
-    ),
-];
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for k in Kind::ALL {
-            assert_eq!(Kind::parse(k.as_str()), Some(k));
-        }
-        for a in [Api::Classic, Api::Stable, Api::Wecom] {
-            assert_eq!(Api::parse(a.as_str()), Some(a));
-        }
-        for o in [
-            Outcome::Ok,
-            Outcome::Error,
-            Outcome::Refused,
-            Outcome::Unreached,
-        ] {
-            assert_eq!(Outcome::parse(o.as_str()), Some(o));
-        }
-        assert_eq!(Kind::parse("component_access_token"), None);
-    }
-
-    /// Every API has one token node, every node's inputs come before it, and
-    /// the tickets each API offers are the documented ones.
-    #[test]
-    fn the_graph_is_complete_and_ordered() {
-        for api in [Api::Classic, Api::Stable, Api::Wecom] {
-            assert!(node(api, Kind::AccessToken).is_some(), "{api:?}");
-            for (i, n) in NODES.iter().enumerate() {
-                if let Some(input) = n.credential_input().filter(|_| n.apis.contains(&api)) {
-                    let at = NODES
-                        .iter()
-                        .position(|m| m.kind == input && m.apis.contains(&api));
-                    assert!(at.is_some_and(|at| at < i), "{:?} before its input", n.kind);
-                }
-            }
-        }
-        assert_eq!(Api::Classic.tickets(), [Ticket::Jsapi, Ticket::WxCard]);
-        assert_eq!(Api::Wecom.tickets(), [Ticket::Jsapi, Ticket::AgentConfig]);
-        assert!(node(Api::Stable, Kind::AccessToken).unwrap().forceable());
-        assert!(!node(Api::Classic, Kind::AccessToken).unwrap().forceable());
-    }
-}
+mod tests;

@@ -29,6 +29,10 @@ pub struct CustomerUpdate {
     pub credential: Option<String>,
     pub state: CustomerState,
     pub updated_at: i64,
+    /// The pending authorization code was exchanged: forget it.
+    pub pending_cleared: bool,
+    /// What upstream says about the customer (JSON); `None` keeps the stored.
+    pub info: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

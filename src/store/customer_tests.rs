@@ -275,6 +275,8 @@ fn refreshed(credential: Option<&str>, attempts: Vec<Attempt>) -> Commit<'static
             credential: credential.map(str::to_string),
             state: CustomerState::Active,
             updated_at: NOW,
+            pending_cleared: false,
+            info: None,
         }),
         ..Commit::default()
     }

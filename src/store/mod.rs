@@ -274,10 +274,8 @@ pub trait Store {
     // which come next.
 
     /// A platform's customers, by appid, in one query.
-    #[allow(dead_code)]
     fn customers(&mut self, platform: &str) -> Result<Vec<Customer>>;
 
-    #[allow(dead_code)]
     fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>>;
 
     /// Only a customer's state: for `show`'s "authorization revoked", on its
@@ -288,7 +286,6 @@ pub trait Store {
     fn customer_platforms(&mut self) -> Result<Vec<String>>;
 
     /// Stores customers (each inserted or replaced whole), in one transaction.
-    #[allow(dead_code)]
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()>;
 
     #[allow(dead_code)]

@@ -188,7 +188,10 @@ sql!(
 sql!(
     /// A customer's rotated credential (?3; NULL keeps the stored one) and state.
     UPDATE_CUSTOMER = "UPDATE wxtoken_customers
-        SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5
+        SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5,
+            pending_code = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_code END,
+            pending_until = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_until END,
+            info = COALESCE(CAST(?7 AS TEXT), info)
       WHERE platform = ?1 AND appid = ?2"
 );
 

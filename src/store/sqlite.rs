@@ -236,7 +236,9 @@ impl Store for Sqlite {
                 u.appid,
                 u.credential,
                 u.state.as_str(),
-                u.updated_at
+                u.updated_at,
+                i64::from(u.pending_cleared),
+                u.info
             ];
             if tx
                 .execute(sql::UPDATE_CUSTOMER.sqlite, p)

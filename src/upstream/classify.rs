@@ -26,45 +26,16 @@ pub struct Response<'a> {
 /// Turns an upstream answer into an issued value or a failure. `field` is the
 /// JSON key of the value: `access_token` or `ticket`. Never panics.
 pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
-    if !(200..300).contains(&resp.status) {
-        return Err(Failure::Http {
-            status: resp.status,
-        });
-    }
     let bad = |what: String| Err(Failure::BadResponse(what));
-    if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
-        return bad("empty body".to_string());
-    }
-    let json: serde_json::Value = match serde_json::from_slice(resp.body) {
-        Ok(v) => v,
-        Err(e) => {
-            let start = String::from_utf8_lossy(&resp.body[..resp.body.len().min(40)]);
-            let what = if e.is_eof() {
-                "truncated JSON"
-            } else {
-                "not JSON"
-            };
-            return bad(format!(
-                "{what}, starting {}",
-                crate::text::quoted_max(&start, 40)
-            ));
-        }
+    let top = object(resp)?;
+    // `a.b`: the value and its expires_in are in object `a`.
+    let (obj, field) = match field.split_once('.') {
+        Some((outer, inner)) => match top.get(outer) {
+            Some(serde_json::Value::Object(o)) => (o, inner),
+            _ => return bad(format!("no {outer} in the response")),
+        },
+        None => (&top, field),
     };
-    let Some(obj) = json.as_object() else {
-        return bad("JSON that is not an object".to_string());
-    };
-    if let Some(code) = obj.get("errcode") {
-        let Some(errcode) = code.as_i64() else {
-            return bad(format!("errcode is not an integer: {code}"));
-        };
-        if errcode != 0 {
-            let errmsg = obj.get("errmsg").and_then(|m| m.as_str()).unwrap_or("");
-            return Err(Failure::Refused {
-                errcode,
-                errmsg: errmsg.to_string(),
-            });
-        }
-    }
     let value = match obj.get(field) {
         Some(serde_json::Value::String(v)) if !v.is_empty() => v,
         Some(serde_json::Value::String(_)) => return bad(format!("empty {field}")),
@@ -93,7 +64,59 @@ pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
     Ok(Issued {
         value: value.clone(),
         expires_in,
+        grant: None,
+        info: None,
     })
+}
+
+/// The JSON object of a successful answer (HTTP 2xx, errcode absent or 0),
+/// or the failure it tells.
+pub fn object(resp: &Response) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    if !(200..300).contains(&resp.status) {
+        return Err(Failure::Http {
+            status: resp.status,
+        });
+    }
+    let bad = |what: String| Err(Failure::BadResponse(what));
+    if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return bad("empty body".to_string());
+    }
+    let json: serde_json::Value = match serde_json::from_slice(resp.body) {
+        Ok(v) => v,
+        Err(e) => {
+            let start = String::from_utf8_lossy(&resp.body[..resp.body.len().min(40)]);
+            let what = if e.is_eof() {
+                "truncated JSON"
+            } else {
+                "not JSON"
+            };
+            return bad(format!(
+                "{what}, starting {}",
+                crate::text::quoted_max(&start, 40)
+            ));
+        }
+    };
+    let serde_json::Value::Object(obj) = json else {
+        return bad("JSON that is not an object".to_string());
+    };
+    if let Some(code) = obj.get("errcode") {
+        let Some(errcode) = code.as_i64() else {
+            return bad(format!("errcode is not an integer: {code}"));
+        };
+        if errcode != 0 {
+            let errmsg = obj.get("errmsg").and_then(|m| m.as_str()).unwrap_or("");
+            return Err(Failure::Refused {
+                errcode,
+                errmsg: errmsg.to_string(),
+            });
+        }
+    }
+    Ok(obj)
+}
+
+/// The value at `key` of `json` (`a.b`: key `b` of object `a`).
+pub fn at<'a>(json: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(json, |v, k| v.get(k))
 }
 
 #[cfg(test)]
@@ -116,7 +139,9 @@ mod tests {
             ok(r#"{"access_token":"T","expires_in":7200}"#),
             Ok(Issued {
                 value: "T".into(),
-                expires_in: 7200
+                expires_in: 7200,
+                grant: None,
+                info: None,
             })
         );
         assert!(ok(r#"{"errcode":0,"errmsg":"ok","access_token":"T","expires_in":5}"#).is_ok());

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::classify::classify;
+use super::transport::transport_failure;
 use super::{Failure, Issued, Proxy, Response};
 use crate::app::App;
 use crate::clock;
@@ -19,18 +20,27 @@ pub const BODY_LIMIT: u64 = 64 * 1024;
 const MAX_TRIES: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(400);
 
-/// One upstream call: a node's request, with the value of the credential it
-/// needs (if any) and `--force`.
+/// One upstream call: a node's request, with the values its parameters take.
+#[derive(Default)]
 pub struct Call<'a> {
-    pub node: &'static Node,
+    pub node: Option<&'static Node>,
+    /// The value of the credential the node needs (for a customer's token,
+    /// its platform's token).
     pub input: Option<&'a str>,
     pub force: bool,
+    pub secret: Option<&'a Secret>,
+    /// A customer's platform's appid.
+    pub platform_appid: Option<&'a str>,
+    /// The platform's pushed ticket.
+    pub pushed: Option<&'a str>,
+    /// A customer's opened credential or pending code.
+    pub grant: Option<&'a str>,
 }
 
 impl Call<'_> {
     /// Whether `--force` reaches upstream in this call.
     pub fn forced(&self) -> bool {
-        self.force && self.node.forceable()
+        self.force && self.node.is_some_and(Node::forceable)
     }
 }
 
@@ -103,8 +113,14 @@ impl Client {
     /// Makes the request of `node` for `app`, retrying transient failures with
     /// exponential backoff and jitter while tries remain and `deadline` allows.
     /// `input` is the value of the credential the node needs, if it needs one.
-    pub fn call(&self, app: &App, secret: &Secret, call: &Call, deadline: Instant) -> Reply {
-        let field = call.node.field;
+    pub fn call(&self, app: &App, call: &Call, deadline: Instant) -> Reply {
+        let Some(node) = call.node else {
+            return Reply {
+                tries: Vec::new(),
+                result: Err(Failure::BadResponse("no request".to_string())),
+                clock_skew: None,
+            };
+        };
         // A forced call is never repeated (stable: WeChat allows 20 a day, 30 s apart).
         let max_tries = if call.forced() { 1 } else { MAX_TRIES };
         let mut tries = Vec::new();
@@ -117,18 +133,19 @@ impl Client {
             let result = if remaining.is_zero() {
                 Err(Failure::Timeout)
             } else {
-                self.send(app, secret, call, remaining.min(self.timeout))
+                self.send(app, node, call, remaining.min(self.timeout))
                     .and_then(|(status, date, body)| {
                         if let Some(skew) = date.as_deref().and_then(|d| skew_from(d, started_ms)) {
                             clock_skew = Some(skew);
                         }
-                        classify(
-                            &Response {
-                                status,
-                                body: &body,
-                            },
-                            field,
-                        )
+                        let response = Response {
+                            status,
+                            body: &body,
+                        };
+                        classify(&response, node.field).map(|mut issued| {
+                            (issued.grant, issued.info) = extras(&body, node.grant, node.info);
+                            issued
+                        })
                     })
             };
             let duration_ms = clock_start.elapsed().as_millis() as i64;
@@ -170,7 +187,7 @@ impl Client {
     fn send(
         &self,
         app: &App,
-        secret: &Secret,
+        node: &Node,
         call: &Call,
         timeout: Duration,
     ) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
@@ -179,20 +196,30 @@ impl Client {
         let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
         let agent = self.agent(https, proxy)?;
         let failure = |e| transport_failure(e, host, proxy);
-        let request = &call.node.request;
-        let url = format!("{base}{}", request.path);
+        let request = &node.request;
         let value = |param: Param| match param {
             Param::Fixed(v) => Some(v),
             Param::Appid => Some(app.appid.as_str()),
-            Param::Secret => Some(secret.expose()),
+            Param::PlatformAppid => call.platform_appid,
+            Param::Secret => call.secret.map(Secret::expose),
             Param::Credential => call.input,
-            Param::TicketType => match call.node.kind {
+            Param::Pushed => call.pushed,
+            Param::Grant => call.grant,
+            Param::TicketType => match node.kind {
                 Kind::Ticket(t) => Some(t.as_str()),
-                Kind::AccessToken => None,
+                _ => None,
             },
             // A JSON boolean, not text: see the POST below.
             Param::Force => None,
         };
+        let mut url = format!("{base}{}", request.path);
+        // Query parameters of a POST (a platform's token) are short, WeChat's
+        // alphabet: no encoding needed beyond ureq's for GET.
+        for (i, (name, param)) in request.query.iter().enumerate() {
+            let v = value(*param).unwrap_or_default();
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("{name}={}", percent(v)));
+        }
         let response = match request.method {
             Method::Get => {
                 match call.input {
@@ -228,7 +255,7 @@ impl Client {
                     };
                     body.insert(name.to_string(), v);
                 }
-                log::debug!("{}: POST {url}{shown}", app.name);
+                log::debug!("{}: POST {base}{}{shown}", app.name, request.path);
                 agent
                     .post(&url)
                     .config()
@@ -238,26 +265,127 @@ impl Client {
                     .send(serde_json::Value::Object(body).to_string())
             }
         };
-        let mut response = response.map_err(failure)?;
-        let status = response.status().as_u16();
-        let date = response
-            .headers()
-            .get("date")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(BODY_LIMIT)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => {
-                    Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
-                }
-                e => failure(e),
-            })?;
-        Ok((status, date, body))
+        read_response(response.map_err(failure)?, failure)
     }
+
+    /// A POST of `body` to `path` with `query`, for a list (no value to
+    /// store): the answer's JSON object, or the failure. Transient failures
+    /// are retried as for values, within `deadline`.
+    pub fn post_json(
+        &self,
+        app: &App,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+        let base = &app.api_base;
+        let (https, host) = target(base);
+        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
+        let agent = self.agent(https, proxy)?;
+        let failure = |e| transport_failure(e, host, proxy);
+        let mut url = format!("{base}{path}");
+        for (i, (name, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("{name}={}", percent(v)));
+        }
+        let mut backoff = FIRST_BACKOFF;
+        for tried in 1.. {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Failure::Timeout);
+            }
+            log::debug!("{}: POST {base}{path}", app.name);
+            let result = agent
+                .post(&url)
+                .config()
+                .timeout_global(Some(remaining.min(self.timeout)))
+                .build()
+                .header("content-type", "application/json")
+                .send(body.to_string())
+                .map_err(failure)
+                .and_then(|r| read_response(r, failure))
+                .and_then(|(status, _, body)| {
+                    super::classify::object(&Response {
+                        status,
+                        body: &body,
+                    })
+                });
+            let wait = jitter(backoff);
+            match result {
+                Err(f)
+                    if f.transient() && tried < MAX_TRIES && Instant::now() + wait < deadline =>
+                {
+                    std::thread::sleep(wait);
+                    backoff *= 2;
+                }
+                other => return other,
+            }
+        }
+        Err(Failure::Timeout)
+    }
+}
+
+/// A response's status, `Date` header and body (at most BODY_LIMIT bytes).
+fn read_response(
+    mut response: ureq::http::Response<ureq::Body>,
+    failure: impl Fn(ureq::Error) -> Failure,
+) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
+    let status = response.status().as_u16();
+    let date = response
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(BODY_LIMIT)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => {
+                Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
+            }
+            e => failure(e),
+        })?;
+    Ok((status, date, body))
+}
+
+/// `value` percent-encoded for a query string (tokens are WeChat's alphabet,
+/// but a stored value is never trusted to be).
+fn percent(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The customer's long-lived credential and what upstream says about it,
+/// from a successful answer: `grant` and `info` name their JSON keys.
+fn extras(
+    body: &[u8],
+    grant: Option<&str>,
+    info: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let grant = grant
+        .and_then(|key| super::classify::at(&json, key))
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control))
+        .map(str::to_string);
+    let info = info
+        .and_then(|key| super::classify::at(&json, key))
+        .filter(|v| v.is_object())
+        .map(|v| v.to_string())
+        .filter(|v| v.len() <= 16 * 1024);
+    (grant, info)
 }
 
 /// Whether a (checked) base URL is https, and its host.
@@ -269,139 +397,6 @@ fn target(base: &str) -> (bool, &str) {
     let authority = rest.split('/').next().unwrap_or_default();
     let host = crate::config::split_host_port(authority).map_or(authority, |(h, _)| h);
     (https, host)
-}
-
-/// How to make a CA trusted, for certificate errors.
-const ADD_CA: &str = "if it is a private CA or a TLS-inspecting proxy's, add that CA to the system store (copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates) or point SSL_CERT_FILE at a PEM file holding it";
-
-/// A failed TLS connection to `host`, in words: it never heals by retrying.
-fn tls_failure(e: &rustls::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
-    use rustls::CertificateError as C;
-    let whose = match proxy {
-        Some(p) if p.tls => format!("{host} (or of the proxy {})", p.shown),
-        _ => host.to_string(),
-    };
-    let (what, fix) = match e {
-        rustls::Error::InvalidCertificate(c) => match c {
-            C::UnknownIssuer => ("unknown issuer (signed by a CA this machine does not trust)".to_string(), ADD_CA.to_string()),
-            C::Expired | C::ExpiredContext { .. } => (
-                "expired".to_string(),
-                "check this machine's clock; if it is right, the server's certificate must be renewed".to_string(),
-            ),
-            C::NotValidYet | C::NotValidYetContext { .. } => (
-                "not valid yet".to_string(),
-                "check this machine's clock (NTP)".to_string(),
-            ),
-            C::NotValidForName | C::NotValidForNameContext { .. } => (
-                format!("name mismatch (not issued for {host})"),
-                "check the host in --api-base / api_base; a TLS-inspecting proxy must issue certificates for that name".to_string(),
-            ),
-            other => (format!("{other:?}"), ADD_CA.to_string()),
-        },
-        other => {
-            return Failure::Blocked(format!(
-                "TLS handshake with {whose} failed: {other}; check --api-base / api_base (an https:// URL of a server that speaks TLS) and any proxy"
-            ));
-        }
-    };
-    Failure::Blocked(format!(
-        "the TLS certificate of {whose} is not trusted: {what}; {fix}"
-    ))
-}
-
-/// The proxy refused or failed to open the tunnel: upstream was not reached.
-/// `reason` is ureq's text: `proxy server responded 407/...` or `... did not respond`.
-fn proxy_failure(reason: &str, host: &str, proxy: &Proxy) -> Failure {
-    let name = format!("proxy {} (from {})", proxy.shown, proxy.var);
-    let status = reason
-        .split_once("responded ")
-        .and_then(|(_, rest)| rest.get(..3))
-        .and_then(|code| code.parse::<u16>().ok());
-    match status {
-        Some(407) => Failure::Blocked(format!(
-            "{name} answered 407 Proxy Authentication Required: put the proxy's user and password in {} (http://USER:PASSWORD@host:port, percent-encoded)",
-            proxy.var
-        )),
-        Some(403) => Failure::Blocked(format!(
-            "{name} answered 403 Forbidden to a tunnel to {host}: ask its administrator to allow {host}, or list {host} in NO_PROXY if it is reachable directly"
-        )),
-        Some(code) => Failure::Unreached(format!("{name} answered {code} to a tunnel to {host}")),
-        None => Failure::Unreached(format!(
-            "{name} closed the connection without answering the tunnel request"
-        )),
-    }
-}
-
-/// A transport error in words of our own: ureq's texts may carry the URL.
-/// `host` is upstream's; `proxy` the proxy the call went through, if any.
-fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
-    use std::io::ErrorKind;
-    let tls = match &e {
-        ureq::Error::Rustls(t) => Some(t),
-        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
-        _ => None,
-    };
-    if let Some(t) = tls {
-        return tls_failure(t, host, proxy);
-    }
-    if let Some(p) = proxy {
-        let unreached = |what: &str| {
-            Failure::Unreached(format!(
-                "could not connect to proxy {} (from {}): {what}",
-                p.shown, p.var
-            ))
-        };
-        match &e {
-            ureq::Error::ConnectProxyFailed(reason) => return proxy_failure(reason, host, p),
-            ureq::Error::HostNotFound => return unreached("host not found"),
-            ureq::Error::ConnectionFailed => return unreached("could not connect"),
-            ureq::Error::Io(io) => match io.kind() {
-                ErrorKind::ConnectionRefused => return unreached("connection refused"),
-                ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                    return unreached("no route to the host");
-                }
-                _ if io.to_string().contains("lookup address") => {
-                    return unreached("host name not resolved");
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-    match e {
-        ureq::Error::Tls(what) => Failure::Blocked(format!(
-            "TLS with {host} could not start: {what}; check --api-base / api_base"
-        )),
-        ureq::Error::Timeout(_) => Failure::Timeout,
-        ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::TimedOut => Failure::Timeout,
-            ErrorKind::ConnectionRefused => Failure::Unreached("connection refused".to_string()),
-            ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                Failure::Unreached("no route to the host".to_string())
-            }
-            ErrorKind::ConnectionReset => {
-                Failure::Network("connection reset by the server".to_string())
-            }
-            ErrorKind::UnexpectedEof => {
-                Failure::Network("connection closed before the answer ended".to_string())
-            }
-            // Name resolution failures come as uncategorized I/O errors.
-            _ if io.to_string().contains("lookup address") => {
-                Failure::Unreached(format!("host name not resolved ({io})"))
-            }
-            _ => Failure::Network(crate::secret::redact(&io.to_string())),
-        },
-        ureq::Error::HostNotFound => Failure::Unreached("host not found".to_string()),
-        ureq::Error::ConnectionFailed => Failure::Unreached("could not connect".to_string()),
-        ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
-        ureq::Error::BadUri(_) => {
-            Failure::Unreached("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
-        }
-        ureq::Error::InvalidProxyUrl => Failure::Blocked(
-            "invalid proxy URL in HTTPS_PROXY / ALL_PROXY / HTTP_PROXY".to_string(),
-        ),
-        other => Failure::Network(crate::secret::redact(&other.to_string())),
-    }
 }
 
 /// Seconds between upstream's `Date` header and the local clock when the request was sent.

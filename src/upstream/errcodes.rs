@@ -93,7 +93,7 @@ const TABLE: &[(i64, Context, &str, &str)] = &[
         45009,
         Context::Any,
         "daily quota reached",
-        "wait until the quota resets at midnight Beijing time, or reset it with clear_quota (10 times a month)",
+        "wait until the quota resets at midnight Beijing time, or reset it with clear_quota (10 times a month); WeCom allows a company 400 jsapi/app tickets an hour (100 per app): wxtoken fetches one only when due",
     ),
     (
         45011,
@@ -143,6 +143,98 @@ const TABLE: &[(i64, Context, &str, &str)] = &[
         "the administrator refused this IP: blocked for 1 hour",
         "call from a whitelisted IP, or wait an hour",
     ),
+    // Third-party platforms: Open Platform components (A.3 to A.5).
+    (
+        61003,
+        Context::Any,
+        "the authorizer has not authorized (or no longer authorizes) this component",
+        "the merchant must authorize the platform again",
+    ),
+    (
+        61004,
+        Context::Any,
+        "caller IP {ip} is not on the third-party platform's IP whitelist",
+        "add {ip} to the whitelist in the Open Platform console (platform details > development info > IP whitelist)",
+    ),
+    (
+        61005,
+        Context::Any,
+        "component_verify_ticket expired",
+        "WeChat pushes a new one every 10 minutes: check the authorization event URL and `wxtoken push`",
+    ),
+    (
+        61006,
+        Context::Any,
+        "component_verify_ticket invalid (empty, wrong, or another component's)",
+        "check that the pushes reach `wxtoken push --platform` of this platform (its appid) and run again after the next push",
+    ),
+    (
+        61009,
+        Context::Any,
+        "authorization code invalid or already used",
+        "the merchant must authorize again (a code is single use and expires)",
+    ),
+    (
+        61011,
+        Context::Any,
+        "not a component's appid and secret",
+        "check the platform's appid and secret (the component's, not an Official Account's)",
+    ),
+    (
+        61023,
+        Context::Any,
+        "refresh token invalid",
+        "wxtoken recovers it from the authorizer list when it can; otherwise the merchant must authorize again",
+    ),
+    // WeCom service providers (B.5).
+    (
+        40078,
+        Context::Any,
+        "auth code invalid or already used",
+        "the company must install the app again (a code is single use, valid 10 minutes)",
+    ),
+    (
+        40080,
+        Context::Any,
+        "invalid suite_secret",
+        "check the suite's secret in the provider console",
+    ),
+    (
+        40082,
+        Context::Any,
+        "suite or provider token invalid",
+        "run `wxtoken refresh` again; if it persists the suite is not installed in that company",
+    ),
+    (
+        40083,
+        Context::Any,
+        "invalid suite_id",
+        "check the platform's appid (the suite id)",
+    ),
+    (
+        40084,
+        Context::Any,
+        "permanent code invalid",
+        "the company must install the app again",
+    ),
+    (
+        40085,
+        Context::Any,
+        "suite_ticket invalid or expired",
+        "WeCom pushes one every 10 minutes: check the command callback URL and `wxtoken push`, or refresh the ticket in the provider console",
+    ),
+    (
+        42009,
+        Context::Any,
+        "suite token expired",
+        "run `wxtoken refresh` (wxtoken renews it once and retries)",
+    ),
+    (
+        48004,
+        Context::Any,
+        "authorization invalid (never installed, or cancelled)",
+        "the company cancelled the authorization: it must install the app again",
+    ),
     (
         60020,
         Context::Any,
@@ -175,7 +267,9 @@ pub fn meaning(errcode: i64, errmsg: &str, from_credential: bool) -> (String, St
 fn quoted_ip(errmsg: &str) -> Option<String> {
     let mut words = errmsg.split(|c: char| c.is_whitespace() || c == ',');
     while let Some(w) = words.next() {
-        if w.eq_ignore_ascii_case("ip") || w.eq_ignore_ascii_case("ip:") {
+        // `ip`, `ip:`, or Open Platform's `requestIP:`.
+        let lower = w.to_ascii_lowercase();
+        if lower == "ip" || lower.ends_with("ip:") {
             for next in words.by_ref() {
                 if next.is_empty() || next == ":" {
                     continue;
@@ -205,6 +299,10 @@ mod tests {
             Some("1.2.3.4")
         );
         assert_eq!(quoted_ip("invalid ip"), None);
+        assert_eq!(
+            quoted_ip("access clientip is not registered requestIP: 10.1.2.3 rid: 1").as_deref(),
+            Some("10.1.2.3")
+        );
     }
 
     #[test]
@@ -225,6 +323,20 @@ mod tests {
         let (m, fix) = meaning(40164, "invalid ip", false);
         assert_eq!(m, "caller IP this machine's IP is not on the IP whitelist");
         assert!(fix.starts_with("add this machine's IP to"), "{fix}");
+        let (m, fix) = meaning(
+            61004,
+            "access clientip is not registered requestIP: 10.1.2.3",
+            true,
+        );
+        assert!(
+            m.contains("10.1.2.3 is not on the third-party platform's IP whitelist"),
+            "{m}"
+        );
+        assert!(
+            fix.starts_with("add 10.1.2.3 to the whitelist in the Open Platform console"),
+            "{fix}"
+        );
+        assert!(meaning(61005, "", false).1.contains("`wxtoken push`"));
         assert_eq!(
             meaning(99999, "odd", false),
             (

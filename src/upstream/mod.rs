@@ -11,6 +11,7 @@ pub mod classify;
 mod client;
 mod errcodes;
 mod proxy;
+mod transport;
 
 pub use classify::Response;
 pub use client::{Call, Client, Reply};
@@ -21,6 +22,10 @@ pub use proxy::Proxy;
 pub struct Issued {
     pub value: String,
     pub expires_in: i64,
+    /// A customer's new long-lived credential in the answer (the node's `grant`).
+    pub grant: Option<String>,
+    /// What the answer says about the customer (the node's `info`), as JSON.
+    pub info: Option<String>,
 }
 
 /// Why a call did not give a value.

@@ -12,6 +12,8 @@ mod package;
 mod platform_config;
 mod platform_read;
 mod platform_read_status;
+mod platform_refresh;
+mod platform_refresh_wecom;
 mod platform_standin;
 mod refresh_show;
 mod trust_clocks;

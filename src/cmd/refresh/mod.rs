@@ -7,18 +7,26 @@
 //! entry: which apps, their secrets, and the options.
 
 mod plan;
+mod platforms;
 mod run;
+mod session;
+mod target;
 mod work;
+mod work_platform;
+
+pub use platforms::{client, deadline};
+pub use session::{exchange, platform_session};
+pub use target::{Link, Role, Target};
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::{self, Api, App, Kind};
+use crate::app::{self, Api, Kind};
 use crate::cli::{Global, RefreshArgs};
 use crate::error::{self, usage};
-use crate::secret::Secret;
+use crate::platform::config::Platform;
 use crate::store::{self, Row, Store};
 use crate::{config, out, text, upstream};
 
@@ -44,25 +52,6 @@ impl Options {
     }
 }
 
-/// An app to refresh, its secret, and the values it held when this run first looked.
-pub struct Target {
-    pub app: App,
-    pub secret: Secret,
-    pub seen: HashMap<Kind, String>,
-}
-
-impl Target {
-    /// Whether `plan` looks at stored values of this kind: the token and the
-    /// tickets the app is configured for.
-    fn refreshes(&self, kind: &str) -> bool {
-        match Kind::parse(kind) {
-            Some(Kind::AccessToken) => true,
-            Some(Kind::Ticket(t)) => self.app.tickets.contains(&t),
-            None => false,
-        }
-    }
-}
-
 fn by_app(rows: Vec<Row>) -> HashMap<String, Vec<Row>> {
     let mut map: HashMap<String, Vec<Row>> = HashMap::new();
     for r in rows {
@@ -71,11 +60,12 @@ fn by_app(rows: Vec<Row>) -> HashMap<String, Vec<Row>> {
     map
 }
 
-/// `wxtoken refresh`: the apps to refresh (named on the command line, or from
-/// the config), their secrets, then the run.
+/// `wxtoken refresh`: the apps and platforms to refresh (named on the command
+/// line, or from the config), their secrets, then the run: the apps and the
+/// platforms' own tokens first, then the platforms' customers.
 pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     crate::logging::init(global.verbose, global.quiet);
-    let (apps, config) = match &args.appid {
+    let (apps, platforms, config) = match &args.appid {
         Some(appid) => {
             let app = config::cli_app(
                 appid,
@@ -85,7 +75,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
                 global.api_base.as_deref(),
             )?;
             not_another_configured_app(global, &app)?;
-            (vec![app], None)
+            (vec![app], Vec::new(), None)
         }
         None => {
             for name in &args.apps {
@@ -98,8 +88,9 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
                 };
                 usage(named)
             })?;
-            let apps = select(config::load(&path, global.api_base.as_deref())?, &args.apps)?;
-            (apps, Some(path))
+            let all = config::load_all(&path, global.api_base.as_deref())?;
+            let (apps, platforms) = select(all.apps, all.platforms, &args.apps)?;
+            (apps, platforms, Some(path))
         }
     };
     // An app whose secret cannot be read is a configuration error (exit 2), but
@@ -108,7 +99,12 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     let mut unreadable = 0;
     for app in apps {
         match (config::read_secret(&app), &config) {
-            (Ok(secret), _) => ready.push((app, secret)),
+            (Ok(secret), _) => ready.push(Target {
+                app,
+                secret: Some(secret),
+                seen: HashMap::new(),
+                role: Role::App,
+            }),
             (Err(e), Some(file)) => {
                 unreadable += 1;
                 out::errln!(
@@ -123,12 +119,19 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
             (Err(e), None) => return Err(e),
         }
     }
-    if ready.is_empty() {
+    let (platforms, unreadable_platforms) = match &config {
+        Some(file) => platforms::read(platforms, file),
+        None => (Vec::new(), 0),
+    };
+    unreadable += unreadable_platforms;
+    if ready.is_empty() && platforms.is_empty() {
         return Err(error::Silent(2).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
-    let names: Vec<String> = ready.iter().map(|(app, _)| app.name.clone()).collect();
     let mut store = store::open(&crate::cmd::common::db_location(global)?)?;
+    let links = platforms::links(store.as_mut(), platforms)?;
+    ready.extend(platforms::own_targets(&links));
+    let names: Vec<String> = ready.iter().map(|t| t.app.name.clone()).collect();
     let opts = Options {
         force: args.force,
         ahead: args.ahead.as_secs() as i64,
@@ -136,7 +139,17 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         jobs: usize::from(args.jobs),
         proxy,
     };
-    let result = run::run(store.as_mut(), ready, &opts);
+    let mut result = run::run(store.as_mut(), ready, &opts);
+    // Customers come after their platforms' tokens, whatever became of the
+    // apps (a database error ends the run).
+    let go_on = match &result {
+        Ok(()) => true,
+        Err(e) => e.is::<error::Silent>(),
+    };
+    if !links.is_empty() && go_on {
+        let customers = platforms::refresh_customers(store.as_mut(), &links, &opts);
+        result = platforms::worse(result, customers);
+    }
     warn_if_ahead_outlasts_tokens(store.as_mut(), &names, opts.ahead);
     match result {
         // The apps with unreadable secrets make it a configuration error; the
@@ -156,6 +169,13 @@ fn warn_if_ahead_outlasts_tokens(store: &mut dyn Store, apps: &[String], ahead: 
     let mut short: Vec<&store::Row> = rows
         .iter()
         .filter(|r| r.api != Api::Stable.as_str() && ahead >= r.expires_at - r.fetched_at)
+        // Pushed tickets are not renewed by refresh.
+        .filter(|r| {
+            !matches!(
+                Kind::parse(&r.kind),
+                Some(Kind::ComponentVerifyTicket | Kind::SuiteTicket)
+            )
+        })
         .collect();
     short.sort_by_key(|r| r.expires_at - r.fetched_at);
     if let Some(first) = short.first() {
@@ -196,27 +216,64 @@ fn not_another_configured_app(global: &Global, app: &app::App) -> Result<()> {
     }
 }
 
-/// The apps named with `--app` (all when none is named).
-fn select(apps: Vec<app::App>, names: &[String]) -> Result<Vec<app::App>> {
+/// The apps and platforms named with `--app` (all when none is named): an
+/// app's name, a platform's (its token and all its customers), or
+/// `PLATFORM/APPID` (the platform's token and that customer).
+#[allow(clippy::type_complexity)]
+fn select(
+    apps: Vec<app::App>,
+    platforms: Vec<Platform>,
+    names: &[String],
+) -> Result<(Vec<app::App>, Vec<(Platform, platforms::Pick)>)> {
     if names.is_empty() {
-        return Ok(apps);
+        return Ok((apps, platforms.into_iter().map(|p| (p, None)).collect()));
     }
+    let mut picks: HashMap<String, platforms::Pick> = HashMap::new();
     for name in names {
-        if !apps.iter().any(|a| &a.name == name) {
-            let mut known: Vec<String> =
-                apps.iter().take(10).map(|a| text::shown(&a.name)).collect();
-            if apps.len() > 10 {
-                known.push(format!("and {} more", apps.len() - 10));
-            }
-            return Err(usage(format!(
-                "unknown app {}: the config lists {}",
-                text::quoted(name),
-                known.join(", ")
-            )));
+        if apps.iter().any(|a| &a.name == name) {
+            continue;
         }
+        if platforms.iter().any(|p| &p.name == name) {
+            picks.insert(name.clone(), None);
+            continue;
+        }
+        if let Some((platform, appid)) = name.split_once('/')
+            && let Some(p) = platforms.iter().find(|p| p.name == platform)
+            && !appid.is_empty()
+        {
+            let pick = picks
+                .entry(p.name.clone())
+                .or_insert_with(|| Some(Vec::new()));
+            if let Some(appids) = pick {
+                appids.push(appid.to_string());
+            }
+            continue;
+        }
+        let mut known: Vec<String> = (apps.iter().map(|a| &a.name))
+            .chain(platforms.iter().map(|p| &p.name))
+            .take(10)
+            .map(|n| text::shown(n))
+            .collect();
+        let count = apps.len() + platforms.len();
+        if count > 10 {
+            known.push(format!("and {} more", count - 10));
+        }
+        return Err(usage(format!(
+            "unknown app {}: the config lists {} (a platform's customer is PLATFORM/APPID)",
+            text::quoted(name),
+            known.join(", ")
+        )));
     }
-    Ok(apps
+    let picked = platforms
+        .into_iter()
+        .filter_map(|p| {
+            let pick = picks.remove(p.name.as_str())?;
+            Some((p, pick))
+        })
+        .collect();
+    let apps = apps
         .into_iter()
         .filter(|a| names.contains(&a.name))
-        .collect())
+        .collect();
+    Ok((apps, picked))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target};
 use crate::app::{App, Kind};
-use crate::graph::{self, Node, Quota};
+use crate::graph::{Node, Quota};
 use crate::store::{Row, Stats};
 
 /// Upstream calls in the last 24 hours, per (app, kind) (the store's `stats`).
@@ -28,6 +28,8 @@ pub enum Reason {
     NearExpiry,
     /// Not due itself, but a due value needs it and the stored one is unusable.
     Needed,
+    /// A customer's authorization code waits to be exchanged.
+    Authorized,
 }
 
 impl Reason {
@@ -40,6 +42,7 @@ impl Reason {
             Reason::Invalidated => "invalidated".to_string(),
             Reason::NearExpiry => "near expiry".to_string(),
             Reason::Needed => "needed for a ticket".to_string(),
+            Reason::Authorized => "authorization code to exchange".to_string(),
         }
     }
 }
@@ -119,12 +122,19 @@ pub fn plan_one(
         Some(r) if r.invalidated_at.is_some() => Some(Reason::Invalidated),
         Some(r) => (r.expires_at <= now + opts.ahead).then_some(Reason::NearExpiry),
     };
-    // The app's nodes: its token, then the tickets it is configured for.
-    let nodes: Vec<&'static Node> = std::iter::once(Kind::AccessToken)
-        .chain(app.tickets.iter().map(|t| Kind::Ticket(*t)))
-        .filter_map(|kind| graph::node(app.api, kind))
+    // The target's nodes: its token, then the tickets it is configured for.
+    let nodes: Vec<&'static Node> = target.nodes();
+    // A pending authorization code is exchanged now, whatever is stored.
+    let reasons: Vec<Option<Reason>> = nodes
+        .iter()
+        .map(|n| {
+            if n.takes_code() {
+                Some(Reason::Authorized)
+            } else {
+                due(n.kind)
+            }
+        })
         .collect();
-    let reasons: Vec<Option<Reason>> = nodes.iter().map(|n| due(n.kind)).collect();
     if reasons.iter().all(Option::is_none) {
         return None;
     }

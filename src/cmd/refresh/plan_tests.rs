@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::{Api, SecretSource, Ticket};
+use crate::cmd::refresh::Role;
 use crate::secret::Secret;
 
 const NOW: i64 = 1_795_471_186;
@@ -25,8 +26,9 @@ fn target(api: Api, tickets: &[Ticket]) -> Arc<Target> {
     let seen = Kind::ALL.map(|k| (k, "TOKEN".to_string())).into();
     Arc::new(Target {
         app,
-        secret: Secret::new("s3cr3t-unit".to_string()),
+        secret: Some(Secret::new("s3cr3t-unit".to_string())),
         seen,
+        role: Role::App,
     })
 }
 
@@ -310,8 +312,9 @@ fn plan_lists_the_due_apps_in_order() {
         app.name = name.to_string();
         apps.push(Arc::new(Target {
             app,
-            secret: Secret::new("s".to_string()),
+            secret: Some(Secret::new("s".to_string())),
             seen: HashMap::new(),
+            role: Role::App,
         }));
         let stored: Vec<Row> = stored
             .into_iter()

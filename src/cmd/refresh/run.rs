@@ -21,11 +21,10 @@ use anyhow::Result;
 use super::plan::{self, Counts, Job, fetched_ahead};
 use super::work::{Done, spawn_workers};
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
-use crate::app::{App, Kind};
+use crate::app::Kind;
 use crate::clock;
 use crate::error::Silent;
 use crate::graph::Outcome;
-use crate::secret::Secret;
 use crate::store::{Commit, Lease, Store};
 use crate::text::{clip, shown};
 
@@ -42,19 +41,22 @@ const LONGEST_LEASE: i64 = 3 * crate::cli::MAX_TIMEOUT.as_secs() as i64 + LEASE_
 /// How long the attempts history is kept.
 const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
 
-pub fn run(store: &mut dyn Store, apps: Vec<(App, Secret)>, opts: &Options) -> Result<()> {
+/// Refreshes `targets` (their `seen` is filled here).
+pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Result<()> {
     let started_ms = clock::now_ms();
-    let names: Vec<String> = apps.iter().map(|(a, _)| a.name.clone()).collect();
+    let names: Vec<String> = targets.iter().map(|t| t.app.name.clone()).collect();
     let rows = by_app(store.rows(&names)?);
-    let targets: Vec<Arc<Target>> = apps
+    let targets: Vec<Arc<Target>> = targets
         .into_iter()
-        .map(|(app, secret)| {
-            let stored = rows.get(&app.name).map(Vec::as_slice).unwrap_or_default();
-            let seen = stored
+        .map(|mut target| {
+            let stored = (rows.get(&target.app.name))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            target.seen = stored
                 .iter()
                 .filter_map(|r| Some((Kind::parse(&r.kind)?, r.value.clone())))
                 .collect();
-            Arc::new(Target { app, secret, seen })
+            Arc::new(target)
         })
         .collect();
     let now_ms = clock::now_ms();
@@ -282,7 +284,8 @@ impl Run<'_> {
                 continue;
             }
             let stored = rows.get(name).map(Vec::as_slice).unwrap_or_default();
-            let Some(job) = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts)
+            let job = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts);
+            let Some(job) = job.filter(|_| !super::platforms::code_taken(self.store, &target))
             else {
                 log::info!("{name}: another process just stored a fresh value");
                 release.push(name.clone());
@@ -412,7 +415,7 @@ impl Run<'_> {
                 invalidate: done.invalidate,
                 attempts: done.attempts,
                 owner: &self.owner,
-                customer: None,
+                customer: done.customer,
             },
         )?;
         if done.failures.is_empty() {

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::plan::Job;
-use super::{Options, Target};
-use crate::app::Kind;
+use super::{Options, Role, Target};
+use crate::app::{App, Kind};
 use crate::clock;
 use crate::graph::{Lifetime, Node, Outcome};
 use crate::secret::short;
-use crate::store::{Attempt, Row};
-use crate::upstream::{Call, Client, Failure, Reply};
+use crate::store::{Attempt, CustomerUpdate, Row};
+use crate::upstream::{Call, Client, Failure, Issued, Reply};
 
 /// What a worker brings back.
 pub struct Done {
@@ -26,6 +26,8 @@ pub struct Done {
     pub attempts: Vec<Attempt>,
     pub failures: Vec<String>,
     pub clock_skew: Option<i64>,
+    /// A customer's new credential or state, written with its values.
+    pub customer: Option<CustomerUpdate>,
 }
 
 /// Starts `count` worker threads: jobs go in, results come out. Not scoped
@@ -67,6 +69,7 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
         attempts: Vec::new(),
         failures: Vec::new(),
         clock_skew: None,
+        customer: None,
     };
     // The values steps can be made from, and whether this run fetched each.
     let mut have: HashMap<Kind, (String, bool)> = (job.stored_inputs.iter())
@@ -110,7 +113,9 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
 }
 
 impl Done {
-    /// Fetches a value made from the secret, unless the quota guard refuses the call.
+    /// Fetches a value made from no other value of the target (a token: from
+    /// the secret, or for a customer from its platform's token), unless the
+    /// quota guard refuses the call.
     fn fetch_root(
         &mut self,
         client: &Client,
@@ -122,7 +127,18 @@ impl Done {
             self.refused(node.kind, job.force, reason);
             return None;
         }
-        self.fetch(client, node, job, None, deadline).ok()
+        let target = self.target.clone();
+        match &target.role {
+            Role::Customer { link, grant, code } => {
+                let grant = if node.takes_code() { code } else { grant };
+                self.customer_token(client, node, job, link, grant.as_ref(), deadline)
+            }
+            Role::Platform(link) if node.pushed_input().is_some() && link.pushed.is_none() => {
+                self.no_pushed_ticket(node);
+                None
+            }
+            _ => self.fetch(client, node, job, None, deadline).ok(),
+        }
     }
 
     /// Calls upstream for `node`, records every try; on success stores the value
@@ -136,19 +152,45 @@ impl Done {
         input: Option<&str>,
         deadline: Instant,
     ) -> Result<String, Failure> {
-        let app = &self.target.app;
-        let kind = node.kind;
+        let target = self.target.clone();
+        let (pushed, platform_appid) = match &target.role {
+            Role::App => (None, None),
+            Role::Platform(link) => (link.pushed.as_deref(), None),
+            Role::Customer { link, .. } => (None, Some(link.app.appid.as_str())),
+        };
         let call = Call {
-            node,
+            node: Some(node),
             input,
             force: job.force,
+            secret: target.secret.as_ref(),
+            platform_appid,
+            pushed,
+            grant: None,
         };
+        self.fetch_for(client, &target.app, &call, deadline)
+            .map(|issued| issued.value)
+    }
+
+    /// Makes `call` for `app` (the target, or a customer's platform), records
+    /// every try; on success stores the value under `app` and returns what
+    /// was issued, on failure records the failure line and returns the failure.
+    pub(super) fn fetch_for(
+        &mut self,
+        client: &Client,
+        app: &App,
+        call: &Call,
+        deadline: Instant,
+    ) -> Result<Issued, Failure> {
+        let Some(node) = call.node else {
+            return Err(Failure::BadResponse("no request".to_string()));
+        };
+        let (kind, input) = (node.kind, call.input);
         let forced = call.forced();
         let Reply {
             tries,
             result,
             clock_skew,
-        } = client.call(app, &self.target.secret, &call, deadline);
+        } = client.call(app, call, deadline);
         self.clock_skew = self.clock_skew.or(clock_skew);
         for t in tries {
             let (outcome, errcode, message) = match &t.result {
@@ -196,7 +238,7 @@ impl Done {
                     invalidated_at: None,
                     source_token: input.map(str::to_string),
                 });
-                Ok(issued.value)
+                Ok(issued)
             }
             Err(failure) => {
                 self.failures.push(format!(
@@ -210,7 +252,7 @@ impl Done {
     }
 
     /// Records a call that wxtoken's own guard refused.
-    fn refused(&mut self, kind: Kind, force: bool, reason: &str) {
+    pub(super) fn refused(&mut self, kind: Kind, force: bool, reason: &str) {
         self.attempts.push(Attempt {
             app: self.target.app.name.clone(),
             kind: kind.as_str().to_string(),

@@ -8,6 +8,8 @@
 pub mod net;
 pub mod pg;
 pub mod platform;
+pub mod platform_env;
+pub mod sealed;
 pub mod standin;
 pub mod wxcrypt;
 

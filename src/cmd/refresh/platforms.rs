@@ -1,0 +1,336 @@
+//! Refresh of third-party platforms: each platform's own token (with the
+//! apps, first), then its customers' tokens and tickets, made from it. A
+//! customer whose credential upstream refused (Reauthorize) is looked up once
+//! a run in the platform's authorizer list (Open Platform), and refreshed
+//! again when the list has another credential for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::target::{Link, Role, Target, api_of, grant_kind, own_token};
+use super::{Options, run};
+use crate::app::App;
+use crate::clock;
+use crate::graph::Kind;
+use crate::platform::config::{Platform, PlatformKind, read_platform_secrets};
+use crate::secret::Secret;
+use crate::store::{Customer, CustomerState, Store};
+use crate::upstream::Client;
+
+/// The AAD kind of a sealed pending authorization code.
+pub const CODE_KIND: &str = "authorization_code";
+
+/// Which of a platform's customers a run refreshes: all, or these appids.
+pub type Pick = Option<Vec<String>>;
+
+/// A platform whose secrets were read, and the customers picked.
+pub struct Ready {
+    pub platform: Platform,
+    pub secret: Secret,
+    pub store_key: Option<Arc<crate::platform::storekey::StoreKey>>,
+    pub pick: Pick,
+}
+
+/// Reads each platform's secrets (and store key); one that cannot be read is
+/// printed (naming the fix) and counted, and stops only that platform.
+pub fn read(platforms: Vec<(Platform, Pick)>, file: &std::path::Path) -> (Vec<Ready>, usize) {
+    let mut ready = Vec::new();
+    let mut unreadable = 0;
+    for (platform, pick) in platforms {
+        match read_platform_secrets(&platform) {
+            Ok(s) => ready.push(Ready {
+                store_key: s.store_key.map(Arc::new),
+                secret: s.secret,
+                platform,
+                pick,
+            }),
+            Err(e) => {
+                unreadable += 1;
+                let mut line = format!("config {}: {}", file.display(), crate::report::message(&e));
+                if line.contains("store_key_file") && !line.contains("keygen") {
+                    line.push_str(" (make a store key with `wxtoken keygen PATH`)");
+                }
+                crate::out::errln!("wxtoken: {}", crate::text::shown(&line));
+            }
+        }
+    }
+    (ready, unreadable)
+}
+
+/// The platform as an app: its own values are stored under its name.
+fn as_app(p: &Platform) -> App {
+    App {
+        name: p.name.clone(),
+        api: api_of(p.kind),
+        appid: p.appid.clone(),
+        secret: p.secret.clone(),
+        tickets: Vec::new(),
+        api_base: p.api_base.clone(),
+        daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
+    }
+}
+
+/// Links for the ready platforms, with their pushed tickets (the newest
+/// stored, if recent enough) read from the store.
+pub fn links(store: &mut dyn Store, ready: Vec<Ready>) -> Result<Vec<(Arc<Link>, Pick)>> {
+    let names: Vec<String> = ready.iter().map(|r| r.platform.name.clone()).collect();
+    let rows = store.rows(&names)?;
+    let now = clock::now();
+    let mut links = Vec::new();
+    for r in ready {
+        let app = as_app(&r.platform);
+        let pushed = crate::graph::node(app.api, own_token(r.platform.kind))
+            .and_then(|n| n.pushed_input())
+            .and_then(|(kind, max_age)| {
+                rows.iter()
+                    .find(|row| row.app == app.name && row.kind == kind.as_str())
+                    .filter(|row| row.appid == app.appid && row.fetched_at >= now - max_age)
+                    .map(|row| row.value.clone())
+            });
+        let link = Link {
+            platform: r.platform,
+            app,
+            secret: r.secret,
+            store_key: r.store_key,
+            pushed,
+            token: Mutex::new(None),
+        };
+        links.push((Arc::new(link), r.pick));
+    }
+    Ok(links)
+}
+
+/// The targets of the platforms' own tokens.
+pub fn own_targets(links: &[(Arc<Link>, Pick)]) -> Vec<Target> {
+    links
+        .iter()
+        .map(|(link, _)| Target {
+            app: link.app.clone(),
+            secret: Some(link.secret.clone()),
+            seen: HashMap::new(),
+            role: Role::Platform(link.clone()),
+        })
+        .collect()
+}
+
+/// Refreshes the picked customers of each platform that has customers and a
+/// usable token; then recovers the credentials of those upstream refused, and
+/// refreshes the recovered. Failures are printed; the result says whether any.
+pub fn refresh_customers(
+    store: &mut dyn Store,
+    links: &[(Arc<Link>, Pick)],
+    opts: &Options,
+) -> Result<()> {
+    let mut result = Ok(());
+    let mut keep = |r: Result<()>| result = worse(std::mem::replace(&mut result, Ok(())), r);
+    for (link, pick) in links {
+        if crate::graph::node(link.app.api, Kind::AccessToken).is_none() {
+            continue;
+        }
+        let customers = picked(store.customers(&link.platform.name)?, pick);
+        for appid in pick.iter().flatten() {
+            if !customers.iter().any(|c| &c.appid == appid) {
+                keep(Err(crate::error::Silent(2).into()));
+                crate::out::errln!(
+                    "wxtoken: {}/{}: no such customer of platform {}: import it (`wxtoken authorizers import`) or wait for its authorization push",
+                    link.platform.name,
+                    crate::text::shown(appid),
+                    link.platform.name
+                );
+            }
+        }
+        if !load_token(store, link)? {
+            log::info!(
+                "{}: no usable platform token; its customers wait",
+                link.app.name
+            );
+            continue;
+        }
+        let before: Vec<String> = (customers.iter())
+            .filter(|c| c.state == CustomerState::Reauthorize)
+            .map(|c| c.appid.clone())
+            .collect();
+        let (targets, unopened) = customer_targets(link, &customers);
+        if unopened > 0 {
+            keep(Err(crate::error::Silent(1).into()));
+        }
+        keep(run::run(store, targets, opts));
+        let reauth: Vec<Customer> = picked(store.customers(&link.platform.name)?, pick)
+            .into_iter()
+            .filter(|c| c.state == CustomerState::Reauthorize)
+            .collect();
+        let recovered = match link.platform.kind {
+            PlatformKind::OpenPlatform if !reauth.is_empty() => {
+                crate::platform::sync::recover(store, link, &reauth, opts.timeout)?
+            }
+            _ => Vec::new(),
+        };
+        for c in reauth.iter().filter(|c| !recovered.contains(&c.appid)) {
+            let name = format!("{}/{}", link.platform.name, crate::text::shown(&c.appid));
+            let what = grant_kind(link.platform.kind);
+            if before.contains(&c.appid) {
+                log::warn!(
+                    "{name}: needs re-authorization (its {what} was refused): its token is not renewed until it authorizes again"
+                );
+            } else {
+                keep(Err(crate::error::Silent(1).into()));
+                crate::out::errln!(
+                    "wxtoken: {name}: upstream refused its {what}{}: it must authorize the platform again; its token is not renewed",
+                    match link.platform.kind {
+                        PlatformKind::OpenPlatform =>
+                            " (61023) and the authorizer list has no other",
+                        _ => " (40084)",
+                    }
+                );
+            }
+        }
+        if !recovered.is_empty() {
+            let customers = picked(store.customers(&link.platform.name)?, &Some(recovered));
+            let (targets, _) = customer_targets(link, &customers);
+            keep(run::run(store, targets, opts));
+        }
+    }
+    result
+}
+
+/// Whether a customer's pending code, as this run read it, is no longer
+/// stored (another process exchanged it while this one waited for the
+/// lease): then exchanging it again would only fail (a code is single use).
+pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
+    let Role::Customer {
+        link,
+        code: Some(_),
+        ..
+    } = &target.role
+    else {
+        return false;
+    };
+    match store.customer(&link.platform.name, &target.app.appid) {
+        Ok(Some(c)) => c.pending_code.is_none(),
+        _ => false,
+    }
+}
+
+/// The worse of two results: an error over success, a configuration error
+/// (exit 2) over a failure already printed (exit 1), the first otherwise.
+pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
+    let code = |r: &Result<()>| match r {
+        Ok(()) => 0,
+        Err(e) => e
+            .downcast_ref::<crate::error::Silent>()
+            .map_or(3, |s| i32::from(s.0)),
+    };
+    if code(&b) > code(&a) { b } else { a }
+}
+
+/// Reads the platform's stored token into the link: whether it is usable.
+pub fn load_token(store: &mut dyn Store, link: &Link) -> Result<bool> {
+    let kind = own_token(link.platform.kind).as_str();
+    let now = clock::now();
+    let token = store
+        .rows(std::slice::from_ref(&link.app.name))?
+        .into_iter()
+        .find(|r| r.kind == kind && r.appid == link.app.appid)
+        .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
+        .map(|r| r.value);
+    let usable = token.is_some();
+    *link
+        .token
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+    Ok(usable)
+}
+
+fn picked(customers: Vec<Customer>, pick: &Pick) -> Vec<Customer> {
+    match pick {
+        None => customers,
+        Some(appids) => customers
+            .into_iter()
+            .filter(|c| appids.contains(&c.appid))
+            .collect(),
+    }
+}
+
+/// The targets of active customers, with their credentials opened; revoked
+/// and reauthorize ones are left out. A credential that does not open is
+/// printed and counted.
+fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, usize) {
+    let p = &link.platform;
+    let now = clock::now();
+    let mut unopened = 0;
+    let mut out = Vec::new();
+    for c in customers {
+        let name = format!("{}/{}", p.name, c.appid);
+        match c.state {
+            CustomerState::Revoked => {
+                log::info!("{name}: authorization revoked; skipped");
+                continue;
+            }
+            CustomerState::Reauthorize => continue,
+            CustomerState::Active => {}
+        }
+        let open = |sealed: &Option<String>, kind: &str| -> Result<Option<Secret>, String> {
+            let Some(sealed) = sealed else {
+                return Ok(None);
+            };
+            let key = link.store_key.as_ref().ok_or("no store key")?;
+            key.open(sealed, &[&p.name, &c.appid, kind])
+                .map(|plain| Some(Secret::new(plain)))
+                .map_err(|e| e.to_string())
+        };
+        let code = match c.pending_until {
+            Some(until) if until < now => None,
+            _ => c.pending_code.clone(),
+        };
+        let (grant, code) = match (
+            open(&c.credential, grant_kind(p.kind)),
+            open(&code, CODE_KIND),
+        ) {
+            (Ok(g), Ok(code)) => (g, code),
+            (Err(e), _) | (_, Err(e)) => {
+                unopened += 1;
+                crate::out::errln!(
+                    "wxtoken: {}: {e} (platform {}, store_key_file)",
+                    crate::text::shown(&name),
+                    p.name
+                );
+                continue;
+            }
+        };
+        if grant.is_none() && code.is_none() {
+            log::info!("{name}: no credential and no pending code; skipped");
+            continue;
+        }
+        out.push(Target {
+            app: App {
+                name,
+                appid: c.appid.clone(),
+                tickets: p.tickets.clone(),
+                ..link.app.clone()
+            },
+            secret: None,
+            seen: HashMap::new(),
+            role: Role::Customer {
+                link: link.clone(),
+                grant,
+                code,
+            },
+        });
+    }
+    (out, unopened)
+}
+
+/// A client for calls outside the graph (the authorizer list), bounded by
+/// `timeout` per request.
+pub fn client(timeout: Duration) -> Result<Client> {
+    let proxy = crate::upstream::Proxy::from_env().map_err(crate::error::usage)?;
+    Ok(Client::new(timeout, proxy))
+}
+
+/// A deadline `timeout x 3` from now, as for one app's refresh.
+pub fn deadline(timeout: Duration) -> Instant {
+    Instant::now() + timeout * 3
+}

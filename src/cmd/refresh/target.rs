@@ -1,0 +1,109 @@
+//! What a refresh works on: an app, a third-party platform's own token, or
+//! one of a platform's customers. Each is a target with its own name (the
+//! `app` column and its lease): `NAME`, `PLATFORM`, `PLATFORM/APPID`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::app::{App, Kind};
+use crate::graph::{self, Node};
+use crate::platform::config::{Platform, PlatformKind};
+use crate::platform::storekey::StoreKey;
+use crate::secret::Secret;
+
+/// A target to refresh, and the values it held when this run first looked.
+pub struct Target {
+    pub app: App,
+    /// The app's or platform's secret; a customer has none.
+    pub secret: Option<Secret>,
+    pub seen: HashMap<Kind, String>,
+    pub role: Role,
+}
+
+pub enum Role {
+    App,
+    /// A platform's own token.
+    Platform(Arc<Link>),
+    /// A platform's customer: its opened long-lived credential, or the
+    /// authorization code to exchange (first, when there is one).
+    Customer {
+        link: Arc<Link>,
+        grant: Option<Secret>,
+        code: Option<Secret>,
+    },
+}
+
+/// A platform, as its targets (its own and its customers') share it.
+pub struct Link {
+    pub platform: Platform,
+    /// The platform as an app: its name, its appid, its API and base.
+    pub app: App,
+    pub secret: Secret,
+    pub store_key: Option<Arc<StoreKey>>,
+    /// The pushed ticket its token is made from, if one is recent enough.
+    pub pushed: Option<String>,
+    /// Its token, as its customers use it: the stored one, or the one a
+    /// customer's worker fetched when that went stale (shared, so one worker
+    /// renews it for all).
+    pub token: Mutex<Option<String>>,
+}
+
+impl Link {
+    pub fn token(&self) -> Option<String> {
+        self.token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The API of a platform's kind: which nodes make its values.
+pub fn api_of(kind: PlatformKind) -> graph::Api {
+    match kind {
+        PlatformKind::OpenPlatform => graph::Api::OpenPlatform,
+        PlatformKind::WecomSuite => graph::Api::WecomSuite,
+        PlatformKind::WecomProvider => graph::Api::WecomProvider,
+    }
+}
+
+/// The kind of a platform's own token.
+pub fn own_token(kind: PlatformKind) -> Kind {
+    match kind {
+        PlatformKind::OpenPlatform => Kind::ComponentAccessToken,
+        PlatformKind::WecomSuite => Kind::SuiteAccessToken,
+        PlatformKind::WecomProvider => Kind::ProviderAccessToken,
+    }
+}
+
+/// The `kind` of a customer's sealed credential (part of its AAD).
+pub fn grant_kind(kind: PlatformKind) -> &'static str {
+    match kind {
+        PlatformKind::OpenPlatform => "authorizer_refresh_token",
+        _ => "permanent_code",
+    }
+}
+
+impl Target {
+    /// The nodes this target refreshes, in the graph's order: a value after
+    /// the values it is made from.
+    pub fn nodes(&self) -> Vec<&'static Node> {
+        let api = self.app.api;
+        let token = match &self.role {
+            Role::App => graph::node(api, Kind::AccessToken),
+            Role::Platform(link) => graph::node(api, own_token(link.platform.kind)),
+            Role::Customer { code: Some(_), .. } => graph::exchange_node(api),
+            Role::Customer { .. } => graph::node(api, Kind::AccessToken),
+        };
+        let tickets = self
+            .app
+            .tickets
+            .iter()
+            .filter_map(|t| graph::node(api, Kind::Ticket(*t)));
+        token.into_iter().chain(tickets).collect()
+    }
+
+    /// Whether `plan` looks at stored values of this kind.
+    pub fn refreshes(&self, kind: &str) -> bool {
+        self.nodes().iter().any(|n| n.kind.as_str() == kind)
+    }
+}

@@ -1,0 +1,201 @@
+//! A worker's part for third-party platforms: a customer's token from its
+//! platform's token (with a pending code or its stored credential), the
+//! credential upstream hands back (sealed, written with the token), and the
+//! platform's token renewed once, for all its customers, when it went stale.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use super::plan::Job;
+use super::target::{Link, grant_kind, own_token};
+use super::work::Done;
+use crate::clock;
+use crate::graph::{self, Kind, Node};
+use crate::secret::Secret;
+use crate::store::{CustomerState, CustomerUpdate};
+use crate::upstream::{Call, Client};
+
+/// Errcodes of a customer's token request that mean its stored credential is
+/// dead (Open Platform 61023, WeCom 40084): it must authorize again.
+const DEAD_GRANT: &[i64] = &[61023, 40084];
+
+impl Done {
+    /// A customer's token (the first one from its pending code, later ones
+    /// from its credential), made from its platform's token; that token is
+    /// renewed once if upstream says it is stale.
+    pub(super) fn customer_token(
+        &mut self,
+        client: &Client,
+        node: &'static Node,
+        job: &Job,
+        link: &Arc<Link>,
+        grant: Option<&Secret>,
+        deadline: Instant,
+    ) -> Option<String> {
+        let target = self.target.clone();
+        let Some(grant) = grant else {
+            self.failures.push(format!(
+                "token: no stored {} for this customer: import it (`wxtoken authorizers import`) or have it authorize again",
+                grant_kind(link.platform.kind)
+            ));
+            return None;
+        };
+        let Some(mut platform_token) = link.token() else {
+            self.failures.push(format!(
+                "token: platform {} has no usable {}: see its own line",
+                link.app.name,
+                node.platform_input()
+                    .map_or("token".to_string(), Kind::label)
+            ));
+            return None;
+        };
+        let mut renewed = false;
+        loop {
+            let call = Call {
+                node: Some(node),
+                input: Some(&platform_token),
+                force: job.force,
+                secret: None,
+                platform_appid: Some(&link.app.appid),
+                pushed: None,
+                grant: Some(grant.expose()),
+            };
+            match self.fetch_for(client, &target.app, &call, deadline) {
+                Ok(issued) => {
+                    self.store_grant(link, node, grant, issued.grant, issued.info);
+                    return Some(issued.value);
+                }
+                Err(f) => match f.errcode() {
+                    Some(code) if !renewed && node.stale_input.contains(&code) => {
+                        self.failures.pop();
+                        platform_token =
+                            self.renew_platform(client, link, &platform_token, deadline)?;
+                        renewed = true;
+                    }
+                    Some(code) if DEAD_GRANT.contains(&code) && !node.takes_code() => {
+                        // Said once the run has tried to recover it (platforms.rs).
+                        self.failures.pop();
+                        self.customer = Some(self.update(CustomerState::Reauthorize, None));
+                        return None;
+                    }
+                    _ => return None,
+                },
+            }
+        }
+    }
+
+    /// What a customer's row says after this job: its state, a new sealed
+    /// credential (`None` keeps the stored one).
+    fn update(&self, state: CustomerState, credential: Option<String>) -> CustomerUpdate {
+        let (platform, appid) = self
+            .target
+            .app
+            .name
+            .split_once('/')
+            .unwrap_or((&self.target.app.name, ""));
+        CustomerUpdate {
+            platform: platform.to_string(),
+            appid: appid.to_string(),
+            credential,
+            state,
+            updated_at: clock::now(),
+            pending_cleared: false,
+            info: None,
+        }
+    }
+
+    /// Seals a new or rotated credential from upstream's answer, for the same
+    /// transaction as the token; an exchanged code is cleared either way.
+    fn store_grant(
+        &mut self,
+        link: &Link,
+        node: &Node,
+        sent: &Secret,
+        grant: Option<String>,
+        info: Option<String>,
+    ) {
+        let appid = self.target.app.appid.clone();
+        let kind = grant_kind(link.platform.kind);
+        let new = grant
+            .map(Secret::new)
+            .filter(|g| node.takes_code() || g.expose() != sent.expose());
+        let mut credential = None;
+        if let Some(new) = new {
+            log::info!(
+                "{}: upstream handed a new {kind}; storing it sealed",
+                self.target.app.name
+            );
+            match link.store_key.as_ref().map(|key| {
+                key.seal(new.expose(), &[&link.platform.name, &appid, kind])
+            }) {
+                Some(Ok(sealed)) => credential = Some(sealed),
+                _ => self.failures.push(format!(
+                    "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
+                    link.platform.name
+                )),
+            }
+        }
+        if credential.is_some() || node.takes_code() || info.is_some() {
+            let mut update = self.update(CustomerState::Active, credential);
+            update.pending_cleared = node.takes_code();
+            update.info = info;
+            self.customer = Some(update);
+        }
+    }
+
+    /// The platform's token, anew: `stale` was refused. Done once for all the
+    /// platform's customers in this run: a worker that finds it renewed
+    /// already uses the new one. The new token is stored with this job's
+    /// values (under the platform's name).
+    fn renew_platform(
+        &mut self,
+        client: &Client,
+        link: &Arc<Link>,
+        stale: &str,
+        deadline: Instant,
+    ) -> Option<String> {
+        let mut token = link.token.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(current) = token.as_ref().filter(|t| *t != stale) {
+            return Some(current.clone());
+        }
+        let node = graph::node(link.app.api, own_token(link.platform.kind))?;
+        log::info!(
+            "{}: {} {} is stale; fetching a new one",
+            link.app.name,
+            node.kind.label(),
+            crate::secret::short(stale)
+        );
+        if node.pushed_input().is_some() && link.pushed.is_none() {
+            self.no_pushed_ticket(node);
+            return None;
+        }
+        let call = Call {
+            node: Some(node),
+            secret: Some(&link.secret),
+            pushed: link.pushed.as_deref(),
+            ..Call::default()
+        };
+        let issued = self.fetch_for(client, &link.app, &call, deadline).ok()?;
+        *token = Some(issued.value.clone());
+        Some(issued.value)
+    }
+
+    /// A platform token cannot be made: no recent pushed ticket. Recorded as
+    /// refused (upstream was not called).
+    pub(super) fn no_pushed_ticket(&mut self, node: &Node) {
+        let Some((kind, max_age)) = node.pushed_input() else {
+            return;
+        };
+        let reason = match kind {
+            Kind::ComponentVerifyTicket => format!(
+                "no component_verify_ticket in the last {} hours: check the callback URL (authorization event URL) and `wxtoken push`",
+                max_age / 3600
+            ),
+            _ => format!(
+                "no suite_ticket in the last {} minutes: check the command callback URL and `wxtoken push` (a push can be forced in the provider console: refresh ticket)",
+                max_age / 60
+            ),
+        };
+        self.refused(node.kind, false, &reason);
+    }
+}
