@@ -128,7 +128,7 @@ impl Kind {
     ];
 
     /// The `kind` column of the tokens table.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::AccessToken => "access_token",
             Kind::Ticket(Ticket::Jsapi) => "jsapi_ticket",
@@ -353,7 +353,7 @@ impl Node {
     }
 }
 
-mod nodes;
+pub(crate) mod nodes;
 pub use nodes::NODES;
 
 /// The node that makes `kind` for apps of `api` (for a customer's token: from

@@ -25,9 +25,9 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
 
 /// The kinds of a platform's own token, by platform kind.
 const PLATFORM_TOKENS: [&str; 3] = [
-    "component_access_token",
-    "suite_access_token",
-    "provider_access_token",
+    Kind::ComponentAccessToken.as_str(),
+    Kind::SuiteAccessToken.as_str(),
+    Kind::ProviderAccessToken.as_str(),
 ];
 
 /// What is printed: the row's kind as messages and `--format env` name it.

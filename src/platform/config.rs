@@ -104,6 +104,29 @@ impl PlatformKind {
         self != PlatformKind::WecomProvider
     }
 
+    /// The kind of the platform's own token (stored under the platform's name).
+    pub fn token_kind(self) -> crate::graph::Kind {
+        use crate::graph::Kind;
+        match self {
+            PlatformKind::OpenPlatform => Kind::ComponentAccessToken,
+            PlatformKind::WecomSuite => Kind::SuiteAccessToken,
+            PlatformKind::WecomProvider => Kind::ProviderAccessToken,
+        }
+    }
+
+    /// The ticket WeChat pushes to it, and how long a pushed one stays usable
+    /// (seconds), as the credential graph uses it.
+    pub fn pushed_ticket(self) -> Option<(crate::graph::Kind, i64)> {
+        use crate::graph::{Kind, nodes};
+        match self {
+            PlatformKind::OpenPlatform => {
+                Some((Kind::ComponentVerifyTicket, nodes::VERIFY_TICKET_LIFE))
+            }
+            PlatformKind::WecomSuite => Some((Kind::SuiteTicket, nodes::SUITE_TICKET_LIFE)),
+            PlatformKind::WecomProvider => None,
+        }
+    }
+
     /// What its `appid` field holds, for messages.
     fn appid_meaning(self) -> &'static str {
         match self {

@@ -67,19 +67,11 @@ pub struct CustomerLine {
 
 /// The pushed ticket and its useful life, in seconds.
 fn ticket(kind: PlatformKind) -> Option<(&'static str, i64)> {
-    match kind {
-        PlatformKind::OpenPlatform => Some(("component_verify_ticket", 12 * 3600)),
-        PlatformKind::WecomSuite => Some(("suite_ticket", 30 * 60)),
-        PlatformKind::WecomProvider => None,
-    }
+    kind.pushed_ticket().map(|(k, life)| (k.as_str(), life))
 }
 
 fn token_kind(kind: PlatformKind) -> &'static str {
-    match kind {
-        PlatformKind::OpenPlatform => "component_access_token",
-        PlatformKind::WecomSuite => "suite_access_token",
-        PlatformKind::WecomProvider => "provider_access_token",
-    }
+    kind.token_kind().as_str()
 }
 
 impl<'a> Platforms<'a> {
