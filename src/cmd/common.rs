@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::error::{NoToken, usage};
+use crate::error::{NoToken, no_token, usage};
 use crate::store::{self, Store};
 use crate::{config, text};
 
@@ -42,6 +42,24 @@ pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
         Err(e) if e.is::<NoToken>() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// A "no usable token" error with the database it looked in added, unless the
+/// message names it already: cron and a shell often use different databases.
+/// Other errors are returned as they are.
+pub fn naming_database(err: anyhow::Error, location: &store::Location) -> anyhow::Error {
+    let Some(NoToken(msg)) = err.downcast_ref::<NoToken>() else {
+        return err;
+    };
+    // A PostgreSQL URL is shown with its password replaced.
+    let db = match location {
+        store::Location::Sqlite(path) => text::shown(&path.display().to_string()),
+        store::Location::Postgres(url) => url.to_string(),
+    };
+    if msg.contains(&db) {
+        return err;
+    }
+    no_token(format!("{msg} (database {db})"))
 }
 
 /// `--config`, or the default config file when it exists.

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::{Global, HistoryArgs};
-use crate::cmd::common::{init_logging, open_if_present};
+use crate::cmd::common::{db_location, init_logging, naming_database, open_if_present};
 use crate::error::no_token;
 use crate::render::{self, Table};
 use crate::store::Store;
@@ -17,6 +17,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
     if let Some(app) = &args.app {
         config::name_arg("--app", app)?;
     }
+    let location = db_location(global)?;
     let mut store = open_if_present(global)?;
     list(
         store.as_deref_mut().map(|s| s as &mut dyn Store),
@@ -24,6 +25,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
         args.limit as usize,
         &mut std::io::stdout().lock(),
     )
+    .map_err(|e| naming_database(e, &location))
 }
 
 fn list(
