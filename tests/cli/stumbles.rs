@@ -2,7 +2,7 @@
 //! without access to the database's folder, history as a table or JSON, help
 //! that sets the global options apart, the progress of a long refresh.
 
-use crate::support::{Env, StandIn, both, pg};
+use crate::support::{Env, Run, StandIn, both, pg};
 
 /// How a message names the test's database: the file, or the URL with its
 /// password replaced.
@@ -44,4 +44,87 @@ fn history_without_a_database_names_it() {
         .expect(3)
         .stderr_has("no database yet")
         .stderr_has(&format!("(database {})", env.db.display()));
+}
+
+/// `wxtoken ARGS` run as user `nobody` (group `nogroup`), from a copy of the
+/// binary in the test's folder (the build's may sit where nobody cannot go);
+/// `None` when this process cannot switch users.
+fn as_nobody(env: &Env, args: &[&str]) -> Option<Run> {
+    use std::os::unix::fs::PermissionsExt;
+    let can_switch = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can_switch {
+        crate::support::skipped("switching to user nobody needs root");
+        return None;
+    }
+    let cmd = env.command(args);
+    let program = env.path("wxtoken");
+    if !program.exists() {
+        std::fs::copy(cmd.get_program(), &program).unwrap();
+    }
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let envs: Vec<_> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+        .collect();
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "-g", "nogroup", "--", "env"])
+        .args(&envs)
+        .arg(&program)
+        .args(args)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    Some(Run(out))
+}
+
+/// A reader who cannot enter the database's folder (0700, root's) is told so,
+/// with the fix, and exit 1: not "no database yet" (exit 3), and `status` (a
+/// table or Prometheus's format) prints no empty result.
+#[test]
+fn a_reader_who_cannot_enter_the_folder_is_told_permission_denied() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    let dir = env.db.parent().unwrap().display().to_string();
+    for args in [
+        &["show"][..],
+        &["history"],
+        &["history", "--app", "shop"],
+        &["status"],
+        &["status", "--format", "prometheus"],
+    ] {
+        let Some(run) = as_nobody(&env, args) else {
+            return;
+        };
+        run.expect(1)
+            .stderr_has(&format!(
+                "permission denied on folder {dir} (owner root, group root, mode 0700)"
+            ))
+            .stderr_has("usermod -aG root")
+            .stderr_has("chmod 0750");
+        assert_eq!(run.stdout(), "", "{args:?}");
+        assert!(!run.stderr().contains("no database"), "{}", run.stderr());
+    }
+}
+
+/// The folder lets its group in: joining the group is the whole fix.
+#[test]
+fn a_reader_outside_the_group_is_told_to_join_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    let dir = env.db.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let Some(run) = as_nobody(&env, &["show"]) else {
+        return;
+    };
+    let run = run.expect(1);
+    run.stderr_has("group root, mode 0750")
+        .stderr_has("join its group (`sudo usermod -aG root \"$USER\"`");
+    assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
 }
