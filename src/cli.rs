@@ -90,7 +90,8 @@ pub enum Command {
     /// The recent upstream attempts, newest first
     #[command(after_help = "Examples:
   wxtoken history --app shop
-  wxtoken history --limit 100")]
+  wxtoken history --limit 100
+  wxtoken history --app shop --format json")]
     History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout
     #[command(after_help = "Examples:
@@ -228,6 +229,18 @@ pub struct HistoryArgs {
     /// How many attempts to list
     #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+
+    /// Output format
+    #[arg(long = "format", value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// aligned columns, local times; KIND as `status` shows it
+    Table,
+    /// an array of objects with stable field names
+    Json,
 }
 
 #[derive(Args, Debug)]

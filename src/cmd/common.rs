@@ -62,6 +62,18 @@ pub fn naming_database(err: anyhow::Error, location: &store::Location) -> anyhow
     no_token(format!("{msg} (database {db})"))
 }
 
+/// The KIND column of `status` and `history`: a ticket's name (jsapi, wx_card,
+/// agent_config), or for a token the API that issued it (classic, stable,
+/// wecom), its stored kind when that is not known. Either may come from
+/// another writer of the table.
+pub fn kind_column(kind: &str, api: Option<&str>) -> String {
+    match (kind.strip_suffix("_ticket"), api) {
+        (Some(ticket), _) => text::shown(ticket),
+        (None, Some(api)) => text::shown(api),
+        (None, None) => text::shown(kind),
+    }
+}
+
 /// `--config`, or the default config file when it exists.
 pub fn config_path(global: &Global) -> Option<PathBuf> {
     global.config.clone().or_else(config::default_path)

@@ -128,3 +128,74 @@ fn a_reader_outside_the_group_is_told_to_join_it() {
         .stderr_has("join its group (`sudo usermod -aG root \"$USER\"`");
     assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
 }
+
+/// Attempts at fixed times: `shop` (a classic app with a stored token), and
+/// `mini`, which never got a token (its API is not known from the database).
+fn fixed_history(env: &Env) {
+    env.refresh(&["--name", "shop"]).expect(0);
+    env.exec(
+        "DELETE FROM wxtoken_attempts;
+         INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message) VALUES
+         ('shop', 'access_token', 1767225600000, 120, 'ok', 0, NULL, NULL),
+         ('shop', 'jsapi_ticket', 1767225600250, 80, 'ok', 0, NULL, NULL),
+         ('shop', 'access_token', 1767229200000, 95, 'error', 1, 40164, 'invalid ip 203.0.113.9, not in whitelist'),
+         ('mini', 'access_token', 1767232800000, 10000, 'unreached', 0, NULL, 'could not reach api.weixin.qq.com: timed out');",
+    );
+}
+
+/// `history` (the table, the default): KIND as `status` shows it (the API
+/// for a token, the ticket's name), pinned by a golden file.
+#[test]
+fn history_table() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.set("TZ", "UTC");
+    fixed_history(&env);
+    let table = env.run(&["history"]).expect(0).stdout();
+    assert_eq!(
+        env.run(&["history", "--format", "table"])
+            .expect(0)
+            .stdout(),
+        table
+    );
+    crate::support::golden("history.txt", &table);
+}
+
+/// `history --format json`: an array of objects with stable field names, the
+/// kind as `status --format json` has it; `[]` when there is nothing.
+#[test]
+fn history_json() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let run = env.run(&["history", "--format", "json"]);
+    assert_eq!(run.expect(0).stdout(), "[]\n");
+    fixed_history(&env);
+    let out = env
+        .run(&["history", "--format", "json", "--limit", "2"])
+        .expect(0)
+        .stdout();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!([
+            {
+                "app": "mini", "kind": "access_token", "started_at": 1767232800_i64,
+                "started_ms": 1767232800000_i64, "duration_ms": 10000, "outcome": "unreached",
+                "forced": false, "errcode": null,
+                "message": "could not reach api.weixin.qq.com: timed out"
+            },
+            {
+                "app": "shop", "kind": "access_token", "started_at": 1767229200_i64,
+                "started_ms": 1767229200000_i64, "duration_ms": 95, "outcome": "error",
+                "forced": true, "errcode": 40164,
+                "message": "invalid ip 203.0.113.9, not in whitelist"
+            }
+        ])
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "--format", "json"]).expect(0).stdout()).unwrap();
+    assert_eq!(
+        status[0]["kind"], "access_token",
+        "the same kind names as status"
+    );
+}
