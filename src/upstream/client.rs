@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::classify::classify;
-use super::{Failure, Issued, Proxy, Response};
+use super::{Failure, Issued, Proxy, Response, unreached};
 use crate::app::App;
 use crate::clock;
 use crate::graph::{Kind, Method, Node, Param};
@@ -325,16 +325,20 @@ fn proxy_failure(reason: &str, host: &str, proxy: &Proxy) -> Failure {
         Some(403) => Failure::Blocked(format!(
             "{name} answered 403 Forbidden to a tunnel to {host}: ask its administrator to allow {host}, or list {host} in NO_PROXY if it is reachable directly"
         )),
-        Some(code) => Failure::Unreached(format!("{name} answered {code} to a tunnel to {host}")),
-        None => Failure::Unreached(format!(
-            "{name} closed the connection without answering the tunnel request"
-        )),
+        Some(code) => unreached(
+            host,
+            format!("{name} answered {code} to a tunnel to {host}"),
+        ),
+        None => unreached(
+            host,
+            format!("{name} closed the connection without answering the tunnel request"),
+        ),
     }
 }
 
 /// A transport error in words of our own: ureq's texts may carry the URL.
 /// `host` is upstream's; `proxy` the proxy the call went through, if any.
-fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
+pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failure {
     use std::io::ErrorKind;
     let tls = match &e {
         ureq::Error::Rustls(t) => Some(t),
@@ -346,14 +350,17 @@ fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failu
     }
     if let Some(p) = proxy {
         let unreached = |what: &str| {
-            Failure::Unreached(format!(
-                "could not connect to proxy {} (from {}): {what}",
-                p.shown, p.var
-            ))
+            unreached(
+                host,
+                format!(
+                    "could not connect to proxy {} (from {}): {what}",
+                    p.shown, p.var
+                ),
+            )
         };
         match &e {
             ureq::Error::ConnectProxyFailed(reason) => return proxy_failure(reason, host, p),
-            ureq::Error::HostNotFound => return unreached("host not found"),
+            ureq::Error::HostNotFound => return unreached("host not found").by_dns(),
             ureq::Error::ConnectionFailed => return unreached("could not connect"),
             ureq::Error::Io(io) => match io.kind() {
                 ErrorKind::ConnectionRefused => return unreached("connection refused"),
@@ -361,7 +368,7 @@ fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failu
                     return unreached("no route to the host");
                 }
                 _ if io.to_string().contains("lookup address") => {
-                    return unreached("host name not resolved");
+                    return unreached("host name not resolved").by_dns();
                 }
                 _ => {}
             },
@@ -375,9 +382,9 @@ fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failu
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,
-            ErrorKind::ConnectionRefused => Failure::Unreached("connection refused".to_string()),
+            ErrorKind::ConnectionRefused => unreached(host, "connection refused"),
             ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                Failure::Unreached("no route to the host".to_string())
+                unreached(host, "no route to the host")
             }
             ErrorKind::ConnectionReset => {
                 Failure::Network("connection reset by the server".to_string())
@@ -387,15 +394,15 @@ fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy>) -> Failu
             }
             // Name resolution failures come as uncategorized I/O errors.
             _ if io.to_string().contains("lookup address") => {
-                Failure::Unreached(format!("host name not resolved ({io})"))
+                unreached(host, format!("host name not resolved ({io})")).by_dns()
             }
             _ => Failure::Network(crate::secret::redact(&io.to_string())),
         },
-        ureq::Error::HostNotFound => Failure::Unreached("host not found".to_string()),
-        ureq::Error::ConnectionFailed => Failure::Unreached("could not connect".to_string()),
+        ureq::Error::HostNotFound => unreached(host, "host not found").by_dns(),
+        ureq::Error::ConnectionFailed => unreached(host, "could not connect"),
         ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
         ureq::Error::BadUri(_) => {
-            Failure::Unreached("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
+            unreached(host, "invalid URL: check --api-base / WXTOKEN_API_BASE")
         }
         ureq::Error::InvalidProxyUrl => Failure::Blocked(
             "invalid proxy URL in HTTPS_PROXY / ALL_PROXY / HTTP_PROXY".to_string(),
