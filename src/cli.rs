@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The database: a SQLite file, or a PostgreSQL URL
     /// (postgres://user:password@host:port/dbname) that several hosts share
@@ -60,6 +61,16 @@ pub struct Global {
     /// Errors only on stderr
     #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// `--api-base` on a command that never calls upstream: accepted as before, but
+/// not listed in its help. A command's own argument of the same id keeps the
+/// global one from being added to it (clap adds a global argument to a
+/// subcommand only when it has none of that id).
+#[derive(Args, Debug)]
+pub struct NoUpstream {
+    #[arg(id = "api_base", long = "api-base", value_name = "URL", hide = true)]
+    _api_base: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +181,9 @@ pub struct ShowArgs {
     /// Output format
     #[arg(long = "format", value_enum, default_value_t = ShowFormat::Plain)]
     pub format: ShowFormat,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -192,6 +206,9 @@ pub struct StatusArgs {
     /// instead of stdout
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -218,6 +235,9 @@ pub struct InvalidateArgs {
     /// with); `-` reads it from standard input, so that it never shows in `ps`
     #[arg(long = "if-token", value_name = "TOKEN")]
     pub if_token: Option<String>,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Args, Debug)]
@@ -233,6 +253,9 @@ pub struct HistoryArgs {
     /// Output format
     #[arg(long = "format", value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -199,3 +199,47 @@ fn history_json() {
         "the same kind names as status"
     );
 }
+
+/// `--help` sets the global options apart from the command's own, and does not
+/// list `--api-base` for the commands that never call upstream (which still
+/// accept it, so that a script that passes it to every command keeps working).
+#[test]
+fn help_sets_global_options_apart_and_hides_what_a_command_ignores() {
+    let env = Env::new();
+    for cmd in ["refresh", "show", "status", "history", "invalidate"] {
+        let help = env.run(&[cmd, "--help"]).expect(0).stdout();
+        let (own, global) = help
+            .split_once("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("wxtoken {cmd} --help has no global options:\n{help}"));
+        assert!(own.contains("\nOptions:\n"), "{help}");
+        let global = global.split("\nExamples:").next().unwrap();
+        for flag in ["--db", "--config", "--verbose", "--quiet"] {
+            assert!(
+                global.contains(flag) && !own.contains(flag),
+                "{cmd}: {flag}\n{help}"
+            );
+        }
+        let listed = help.contains("--api-base");
+        let calls_upstream = cmd == "refresh";
+        assert_eq!(listed, calls_upstream, "{cmd}: --api-base\n{help}");
+    }
+    assert!(
+        env.run(&["refresh", "--help"])
+            .stdout()
+            .contains("\n      --jobs <N>"),
+        "refresh's own options stay under Options"
+    );
+    for cmd in [
+        &["show"][..],
+        &["status"],
+        &["history"],
+        &["invalidate", "--app", "shop"],
+    ] {
+        let run = env.run(&[cmd, &["--api-base", "http://127.0.0.1:9"]].concat());
+        assert!(
+            !run.stderr().contains("--api-base"),
+            "{cmd:?} --api-base is still accepted: {}",
+            run.stderr()
+        );
+    }
+}
