@@ -243,3 +243,88 @@ fn help_sets_global_options_apart_and_hides_what_a_command_ignores() {
         );
     }
 }
+
+fn repo_file(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
+}
+
+/// The README's code block that starts after `marker`, fenced as `lang`.
+fn readme_block(marker: &str, lang: &str) -> String {
+    let readme = repo_file("README.md");
+    let (_, after) = readme.split_once(marker).unwrap();
+    let (_, block) = after.split_once(&format!("```{lang}\n")).unwrap();
+    block.split_once("```").unwrap().0.to_string()
+}
+
+/// The README's PHP reader opens the database read-only: a read-write open
+/// (PDO's `sqlite:`) creates a missing file, and files beside it, as the web
+/// server's user. (No PHP here to run it: the block is read.)
+#[test]
+fn the_readmes_php_reader_opens_read_only() {
+    let php = readme_block("\nPHP:\n", "php");
+    assert!(php.contains("SQLITE3_OPEN_READONLY"), "{php}");
+    assert!(!php.contains("PDO('sqlite:"), "{php}");
+    assert!(php.contains("SELECT value FROM wxtoken_tokens"), "{php}");
+}
+
+/// `crontab.example` and the README's cron lines use the README's apps (name,
+/// appid and API as its config example has them), and each job line in
+/// `crontab.example` says which case it is for.
+#[test]
+fn the_cron_lines_use_the_readmes_apps() {
+    let readme = repo_file("README.md");
+    let (_, config) = readme.split_once("# /etc/wxtoken/config.toml\n").unwrap();
+    let config = config.split("```").next().unwrap();
+    let mut apps = std::collections::HashMap::new();
+    for app in config.split("[[app]]").skip(1) {
+        let field = |key: &str| {
+            app.lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{key} = \"")))
+                .map(|v| v.split('"').next().unwrap().to_string())
+        };
+        apps.insert(
+            field("name").unwrap(),
+            (field("appid").unwrap(), field("api").unwrap()),
+        );
+    }
+    assert!(
+        apps.contains_key("shop") && apps.contains_key("mini"),
+        "{apps:?}"
+    );
+    let crontab = repo_file("crontab.example");
+    let cron_block = readme_block("Without a config file, one line per app", "cron");
+    let mut checked = 0;
+    for (source, line) in crontab
+        .lines()
+        .map(|l| ("crontab.example", l))
+        .chain(cron_block.lines().map(|l| ("README", l)))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(i) = words.iter().position(|w| *w == "--name") else {
+            continue;
+        };
+        let name = words[i + 1];
+        let flag = |f: &str| words.iter().position(|w| *w == f).map(|j| words[j + 1]);
+        let (appid, api) = apps
+            .get(name)
+            .unwrap_or_else(|| panic!("{source}: app {name} is not the README's: {line}"));
+        assert_eq!(flag("--appid"), Some(appid.as_str()), "{source}: {line}");
+        assert_eq!(flag("--api").unwrap_or("classic"), api, "{source}: {line}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "two lines in each");
+    // Every job line, commented out or not, follows a comment naming its case.
+    let mut case = false;
+    for line in crontab.lines() {
+        let job = line.trim_start_matches("# ");
+        if job.starts_with(|c: char| c == '*' || c.is_ascii_digit()) && job.contains(" wxtoken ") {
+            assert!(case, "no case before: {line}");
+        } else if line.contains("Case ") || line.contains("Either case") {
+            case = true;
+        }
+    }
+    assert!(
+        crontab.contains("Case A") && crontab.contains("Case B"),
+        "{crontab}"
+    );
+}
