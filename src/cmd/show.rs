@@ -20,7 +20,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
     let location = db_location(global)?;
-    let mut store = store::open_read_only(&location)?;
+    let mut store = store::open_read_only(&location).map_err(|e| naming_database(e, &location))?;
     print(store.as_mut(), args, &mut std::io::stdout().lock())
         .map_err(|e| naming_database(e, &location))
 }
