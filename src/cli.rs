@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The database: a SQLite file, or a PostgreSQL URL
     /// (postgres://user:password@host:port/dbname) that several hosts share
@@ -62,6 +63,16 @@ pub struct Global {
     pub quiet: bool,
 }
 
+/// `--api-base` on a command that never calls upstream: accepted as before, but
+/// not listed in its help. A command's own argument of the same id keeps the
+/// global one from being added to it (clap adds a global argument to a
+/// subcommand only when it has none of that id).
+#[derive(Args, Debug)]
+pub struct NoUpstream {
+    #[arg(id = "api_base", long = "api-base", value_name = "URL", hide = true)]
+    _api_base: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Fetch what is missing or near expiry, store it, exit (for cron)
@@ -90,7 +101,8 @@ pub enum Command {
     /// The recent upstream attempts, newest first
     #[command(after_help = "Examples:
   wxtoken history --app shop
-  wxtoken history --limit 100")]
+  wxtoken history --limit 100
+  wxtoken history --app shop --format json")]
     History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout
     #[command(after_help = "Examples:
@@ -174,6 +186,9 @@ pub struct ShowArgs {
     /// or provider access token)
     #[arg(long = "platform", value_name = "NAME", conflicts_with_all = ["app", "appid", "ticket"])]
     pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -200,6 +215,9 @@ pub struct StatusArgs {
     /// List this third-party platform's customers, one line each
     #[arg(long = "platform", value_name = "NAME")]
     pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,6 +244,9 @@ pub struct InvalidateArgs {
     /// with); `-` reads it from standard input, so that it never shows in `ps`
     #[arg(long = "if-token", value_name = "TOKEN")]
     pub if_token: Option<String>,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +258,21 @@ pub struct HistoryArgs {
     /// How many attempts to list
     #[arg(long = "limit", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+
+    /// Output format
+    #[arg(long = "format", value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+
+    #[command(flatten)]
+    pub no_upstream: NoUpstream,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// aligned columns, local times; KIND as `status` shows it
+    Table,
+    /// an array of objects with stable field names
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -163,6 +163,65 @@ fn not_owned(path: &Path, meta: &Metadata, kind: &str, chown: &str) -> String {
     )
 }
 
+/// When `path` cannot be looked at because a folder on it cannot be entered
+/// (`stat` says EACCES, where `Path::exists` would just say false): a message
+/// naming that folder, its owner, group and mode, and the fix.
+pub fn unreachable(path: &Path, what: &str) -> Option<String> {
+    match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+        _ => return None,
+    }
+    // The deepest folder that can still be looked at is the one that cannot be entered.
+    let (dir, meta) = path
+        .ancestors()
+        .skip(1)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find_map(|d| Some((d, fs::metadata(d).ok()?)))?;
+    let group = group(meta.gid()).unwrap_or_else(|| meta.gid().to_string());
+    let fix = if meta.mode() & 0o010 != 0 {
+        format!("join its group (`sudo usermod -aG {group} \"$USER\"`, then log in again)")
+    } else {
+        format!(
+            "it lets in its owner only: `chmod 0750 {}` and join its group (`sudo usermod -aG {group} \"$USER\"`, then log in again)",
+            dir.display()
+        )
+    };
+    Some(format!(
+        "permission denied on folder {} (owner {}, group {group}, mode {:04o}), so {what} {} cannot be read: {fix}, or point --db at a database you can read",
+        dir.display(),
+        user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid())),
+        meta.mode() & 0o7777,
+        path.display(),
+    ))
+}
+
+/// The group's name, when the group database knows it.
+fn group(gid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16384];
+    // SAFETY: zeroed is a valid `group` (null pointers, zero id); getgrgid_r
+    // writes only into `grp` and `buf` (whose length it is told), and on
+    // success `gr_name` points into `buf`, a NUL-terminated string.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        let rc = libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc == 0 && !found.is_null() && !grp.gr_name.is_null() {
+            return Some(
+                std::ffi::CStr::from_ptr(grp.gr_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    None
+}
+
 /// The user's name, when the user database knows it.
 fn user(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];

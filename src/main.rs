@@ -27,6 +27,7 @@ mod owner;
 // The push and refresh flows that use these building blocks come next.
 #[allow(dead_code)]
 mod platform;
+mod progress;
 mod render;
 mod report;
 mod secret;

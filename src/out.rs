@@ -13,7 +13,9 @@ use std::io::Write;
 /// Writes `line` and a newline to stderr in one write, ignoring any failure.
 pub fn err_line(line: std::fmt::Arguments) {
     let text = format!("{line}\n");
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    crate::progress::suspend(|| {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    });
 }
 
 /// `eprintln!` that never panics: a failed write is dropped.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::error::{NoToken, usage};
+use crate::error::{NoToken, no_token, usage};
 use crate::store::{self, Store};
 use crate::{config, text};
 
@@ -41,6 +41,36 @@ pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
         Ok(store) => Ok(Some(store)),
         Err(e) if e.is::<NoToken>() => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// A "no usable token" error with the database it looked in added, unless the
+/// message names it already: cron and a shell often use different databases.
+/// Other errors are returned as they are.
+pub fn naming_database(err: anyhow::Error, location: &store::Location) -> anyhow::Error {
+    let Some(NoToken(msg)) = err.downcast_ref::<NoToken>() else {
+        return err;
+    };
+    // A PostgreSQL URL is shown with its password replaced.
+    let db = match location {
+        store::Location::Sqlite(path) => text::shown(&path.display().to_string()),
+        store::Location::Postgres(url) => url.to_string(),
+    };
+    if msg.contains(&db) {
+        return err;
+    }
+    no_token(format!("{msg} (database {db})"))
+}
+
+/// The KIND column of `status` and `history`: a ticket's name (jsapi, wx_card,
+/// agent_config), or for a token the API that issued it (classic, stable,
+/// wecom), its stored kind when that is not known. Either may come from
+/// another writer of the table.
+pub fn kind_column(kind: &str, api: Option<&str>) -> String {
+    match (kind.strip_suffix("_ticket"), api) {
+        (Some(ticket), _) => text::shown(ticket),
+        (None, Some(api)) => text::shown(api),
+        (None, None) => text::shown(kind),
     }
 }
 

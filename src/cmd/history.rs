@@ -1,14 +1,17 @@
 //! `wxtoken history`: the recent upstream attempts, newest first.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::Result;
 
-use crate::cli::{Global, HistoryArgs};
-use crate::cmd::common::{init_logging, open_if_present};
+use crate::cli::{Global, HistoryArgs, HistoryFormat};
+use crate::cmd::common::{
+    db_location, init_logging, kind_column, naming_database, open_if_present,
+};
 use crate::error::no_token;
 use crate::render::{self, Table};
-use crate::store::Store;
+use crate::store::{Attempt, Store};
 use crate::text::shown;
 use crate::{clock, config};
 
@@ -17,19 +20,23 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
     if let Some(app) = &args.app {
         config::name_arg("--app", app)?;
     }
+    let location = db_location(global)?;
     let mut store = open_if_present(global)?;
     list(
         store.as_deref_mut().map(|s| s as &mut dyn Store),
         args.app.as_deref(),
         args.limit as usize,
+        args.format,
         &mut std::io::stdout().lock(),
     )
+    .map_err(|e| naming_database(e, &location))
 }
 
 fn list(
     store: Option<&mut dyn Store>,
     app: Option<&str>,
     limit: usize,
+    format: HistoryFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut store = store;
@@ -39,13 +46,30 @@ fn list(
     };
     if let Some(name) = app
         && attempts.is_empty()
-        && let Some(err) = unknown_app(store, name)?
+        && let Some(err) = unknown_app(store.as_deref_mut(), name)?
     {
         return Err(err);
     }
-    if attempts.is_empty() {
-        return render::write(out, "no attempts recorded yet\n");
-    }
+    let text = match format {
+        HistoryFormat::Json => json(&attempts)?,
+        HistoryFormat::Table if attempts.is_empty() => "no attempts recorded yet\n".to_string(),
+        HistoryFormat::Table => {
+            // The token's KIND is the API that issued it, as `status` shows it.
+            let apis: HashMap<String, String> = match store {
+                Some(store) => store
+                    .rows(&[])?
+                    .into_iter()
+                    .map(|r| (r.app, r.api))
+                    .collect(),
+                None => HashMap::new(),
+            };
+            table(&attempts, &apis)
+        }
+    };
+    render::write(out, &text)
+}
+
+fn table(attempts: &[Attempt], apis: &HashMap<String, String>) -> String {
     let mut table = Table::new(
         &[
             "WHEN", "APP", "KIND", "OUTCOME", "ERRCODE", "DURATION", "MESSAGE",
@@ -53,11 +77,11 @@ fn list(
         "  ",
     );
     // Every text column may come from another writer of the table.
-    for a in &attempts {
+    for a in attempts {
         table.push(vec![
             clock::local(a.started_ms.div_euclid(1000), "%Y-%m-%d %H:%M:%S"),
             shown(&a.app),
-            shown(&a.kind),
+            kind_column(&a.kind, apis.get(&a.app).map(String::as_str)),
             if a.forced {
                 format!("{} (forced)", shown(&a.outcome))
             } else {
@@ -68,12 +92,48 @@ fn list(
             a.message.as_deref().map(shown).unwrap_or_default(),
         ]);
     }
-    render::write(out, &table.render())
+    table.render()
+}
+
+/// One attempt in `--format json`: the kind as stored (as `status --format
+/// json` has it), times as Unix seconds and milliseconds.
+#[derive(serde::Serialize)]
+struct Entry<'a> {
+    app: &'a str,
+    kind: &'a str,
+    started_at: i64,
+    started_ms: i64,
+    duration_ms: i64,
+    /// ok | error | unreached | refused
+    outcome: &'a str,
+    forced: bool,
+    errcode: Option<i64>,
+    message: Option<&'a str>,
+}
+
+fn json(attempts: &[Attempt]) -> Result<String> {
+    let entries: Vec<Entry> = attempts
+        .iter()
+        .map(|a| Entry {
+            app: &a.app,
+            kind: &a.kind,
+            started_at: a.started_ms.div_euclid(1000),
+            started_ms: a.started_ms,
+            duration_ms: a.duration_ms,
+            outcome: &a.outcome,
+            forced: a.forced,
+            errcode: a.errcode,
+            message: a.message.as_deref(),
+        })
+        .collect();
+    let mut text = render::json(&entries, true)?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// `--app NAME` with no attempts: exit 3 when the database does not know the
 /// app at all (a typo, or another database than the one refresh writes).
-fn unknown_app(store: Option<&mut dyn Store>, name: &str) -> Result<Option<anyhow::Error>> {
+fn unknown_app(store: Option<&mut (dyn Store + '_)>, name: &str) -> Result<Option<anyhow::Error>> {
     let Some(store) = store else {
         return Ok(Some(no_token(format!(
             "no app {name:?}: there is no database yet (run `wxtoken refresh` first, or check --db)"

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::Kind;
 use crate::cli::{Global, ShowArgs, ShowFormat};
-use crate::cmd::common::db_location;
+use crate::cmd::common::{db_location, naming_database};
 use crate::error::{no_token, usage};
 use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
@@ -19,8 +19,10 @@ use crate::{clock, config, render};
 pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
-    let mut store = store::open_read_only(&db_location(global)?)?;
+    let location = db_location(global)?;
+    let mut store = store::open_read_only(&location).map_err(|e| naming_database(e, &location))?;
     print(store.as_mut(), args, &mut std::io::stdout().lock())
+        .map_err(|e| naming_database(e, &location))
 }
 
 /// The kinds of a platform's own token, by platform kind.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::app::{App, Kind};
 use crate::cli::{Global, StatusArgs, StatusFormat};
 use crate::clock;
-use crate::cmd::common::{config_path, init_logging, open_if_present};
+use crate::cmd::common::{config_path, init_logging, kind_column, open_if_present};
 use crate::config;
 use crate::duration::human;
 use crate::render::{self, Prometheus, Table};
@@ -239,13 +239,9 @@ fn table(lines: &[Line], now: i64) -> String {
     let dash = || "-".to_string();
     for l in lines {
         // Names, appids and outcomes may come from other writers of the table.
-        let kind = match l.kind.strip_suffix("_ticket") {
-            Some(ticket) => shown(ticket),
-            None => l.api.as_deref().map(shown).unwrap_or_else(dash),
-        };
         table.push(vec![
             shown(&l.app),
-            kind,
+            kind_column(&l.kind, l.api.as_deref()),
             l.appid
                 .as_deref()
                 .map(|a| shown(&shorten(a)))

@@ -39,9 +39,14 @@ pub enum Failure {
     BadResponse(String),
     /// No answer within the timeout.
     Timeout,
-    /// Upstream was not reached: no connection (refused, no route, DNS): the
-    /// call cannot have counted against any quota.
-    Unreached(String),
+    /// Upstream (`host`) was not reached: no connection (refused, no route,
+    /// DNS, `dns` when the name did not resolve): the call cannot have counted
+    /// against any quota.
+    Unreached {
+        host: String,
+        what: String,
+        dns: bool,
+    },
     /// Sending or reading failed on an open connection.
     Network(String),
     /// Upstream was not reached, and trying again now cannot help: its TLS
@@ -52,13 +57,34 @@ pub enum Failure {
     Guard(String),
 }
 
+/// `host` was not reached, for `what` reason (not DNS: see [`Failure::by_dns`]).
+fn unreached(host: &str, what: impl Into<String>) -> Failure {
+    Failure::Unreached {
+        host: host.to_string(),
+        what: what.into(),
+        dns: false,
+    }
+}
+
 impl Failure {
+    /// The same failure, caused by a name that did not resolve.
+    fn by_dns(self) -> Failure {
+        match self {
+            Failure::Unreached { host, what, .. } => Failure::Unreached {
+                host,
+                what,
+                dns: true,
+            },
+            other => other,
+        }
+    }
+
     /// Worth trying again within the same run.
     pub fn transient(&self) -> bool {
         match self {
             Failure::Refused { errcode, .. } => *errcode == -1,
             Failure::Http { status } => *status >= 500,
-            Failure::Timeout | Failure::Network(_) | Failure::Unreached(_) => true,
+            Failure::Timeout | Failure::Network(_) | Failure::Unreached { .. } => true,
             Failure::BadResponse(_) | Failure::Guard(_) | Failure::Blocked(_) => false,
         }
     }
@@ -67,7 +93,7 @@ impl Failure {
     pub fn reached_upstream(&self) -> bool {
         !matches!(
             self,
-            Failure::Unreached(_) | Failure::Blocked(_) | Failure::Guard(_)
+            Failure::Unreached { .. } | Failure::Blocked(_) | Failure::Guard(_)
         )
     }
 
@@ -100,10 +126,50 @@ impl Failure {
             Failure::Network(what) => format!(
                 "network error: {what}; check the network path to upstream and HTTPS_PROXY"
             ),
-            Failure::Unreached(what) => format!(
-                "could not reach upstream: {what}; check DNS, the firewall, --api-base and HTTPS_PROXY"
+            Failure::Unreached { host, what, dns } => format!(
+                "could not reach {host}: {what}; check {}the firewall, --api-base and HTTPS_PROXY",
+                if *dns { "DNS, " } else { "" }
             ),
             Failure::Guard(what) | Failure::Blocked(what) => what.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transport::transport_failure;
+
+    fn io(kind: std::io::ErrorKind, text: &str) -> ureq::Error {
+        ureq::Error::Io(std::io::Error::new(kind, text))
+    }
+
+    /// The line names the host that was not reached, and blames DNS only when
+    /// the name did not resolve.
+    #[test]
+    fn unreached_names_the_host_and_blames_dns_only_for_dns() {
+        let host = "api.weixin.qq.com";
+        let cases = [
+            (ureq::Error::HostNotFound, true),
+            (
+                io(
+                    std::io::ErrorKind::Other,
+                    "failed to lookup address information",
+                ),
+                true,
+            ),
+            (io(std::io::ErrorKind::ConnectionRefused, "refused"), false),
+            (io(std::io::ErrorKind::HostUnreachable, "no route"), false),
+            (ureq::Error::ConnectionFailed, false),
+        ];
+        for (e, dns) in cases {
+            let failure = transport_failure(e, host, None);
+            let line = failure.describe(false);
+            assert!(
+                line.starts_with("could not reach api.weixin.qq.com: "),
+                "{line}"
+            );
+            assert_eq!(line.contains("DNS"), dns, "{line}");
+            assert!(!failure.reached_upstream() && failure.transient(), "{line}");
         }
     }
 }

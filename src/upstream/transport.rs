@@ -1,7 +1,7 @@
 //! Transport failures in words of our own: what failed, where, and the fix
 //! (ureq's own texts may carry the request URL, and with it the secret).
 
-use super::{Failure, Proxy};
+use super::{Failure, Proxy, unreached};
 
 /// How to make a CA trusted, for certificate errors.
 const ADD_CA: &str = "if it is a private CA or a TLS-inspecting proxy's, add that CA to the system store (copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates) or point SSL_CERT_FILE at a PEM file holding it";
@@ -57,10 +57,14 @@ fn proxy_failure(reason: &str, host: &str, proxy: &Proxy) -> Failure {
         Some(403) => Failure::Blocked(format!(
             "{name} answered 403 Forbidden to a tunnel to {host}: ask its administrator to allow {host}, or list {host} in NO_PROXY if it is reachable directly"
         )),
-        Some(code) => Failure::Unreached(format!("{name} answered {code} to a tunnel to {host}")),
-        None => Failure::Unreached(format!(
-            "{name} closed the connection without answering the tunnel request"
-        )),
+        Some(code) => unreached(
+            host,
+            format!("{name} answered {code} to a tunnel to {host}"),
+        ),
+        None => unreached(
+            host,
+            format!("{name} closed the connection without answering the tunnel request"),
+        ),
     }
 }
 
@@ -78,14 +82,17 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
     }
     if let Some(p) = proxy {
         let unreached = |what: &str| {
-            Failure::Unreached(format!(
-                "could not connect to proxy {} (from {}): {what}",
-                p.shown, p.var
-            ))
+            unreached(
+                host,
+                format!(
+                    "could not connect to proxy {} (from {}): {what}",
+                    p.shown, p.var
+                ),
+            )
         };
         match &e {
             ureq::Error::ConnectProxyFailed(reason) => return proxy_failure(reason, host, p),
-            ureq::Error::HostNotFound => return unreached("host not found"),
+            ureq::Error::HostNotFound => return unreached("host not found").by_dns(),
             ureq::Error::ConnectionFailed => return unreached("could not connect"),
             ureq::Error::Io(io) => match io.kind() {
                 ErrorKind::ConnectionRefused => return unreached("connection refused"),
@@ -93,7 +100,7 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
                     return unreached("no route to the host");
                 }
                 _ if io.to_string().contains("lookup address") => {
-                    return unreached("host name not resolved");
+                    return unreached("host name not resolved").by_dns();
                 }
                 _ => {}
             },
@@ -107,9 +114,9 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,
-            ErrorKind::ConnectionRefused => Failure::Unreached("connection refused".to_string()),
+            ErrorKind::ConnectionRefused => unreached(host, "connection refused"),
             ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                Failure::Unreached("no route to the host".to_string())
+                unreached(host, "no route to the host")
             }
             ErrorKind::ConnectionReset => {
                 Failure::Network("connection reset by the server".to_string())
@@ -119,15 +126,15 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
             }
             // Name resolution failures come as uncategorized I/O errors.
             _ if io.to_string().contains("lookup address") => {
-                Failure::Unreached(format!("host name not resolved ({io})"))
+                unreached(host, format!("host name not resolved ({io})")).by_dns()
             }
             _ => Failure::Network(crate::secret::redact(&io.to_string())),
         },
-        ureq::Error::HostNotFound => Failure::Unreached("host not found".to_string()),
-        ureq::Error::ConnectionFailed => Failure::Unreached("could not connect".to_string()),
+        ureq::Error::HostNotFound => unreached(host, "host not found").by_dns(),
+        ureq::Error::ConnectionFailed => unreached(host, "could not connect"),
         ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
         ureq::Error::BadUri(_) => {
-            Failure::Unreached("invalid URL: check --api-base / WXTOKEN_API_BASE".to_string())
+            unreached(host, "invalid URL: check --api-base / WXTOKEN_API_BASE")
         }
         ureq::Error::InvalidProxyUrl => Failure::Blocked(
             "invalid proxy URL in HTTPS_PROXY / ALL_PROXY / HTTP_PROXY".to_string(),

@@ -356,7 +356,7 @@ both! {
         env.run(&["invalidate", "--app", "nope"]).expect(2);
         let history = env.run(&["history"]).expect(0).stdout();
         assert_eq!(history.lines().count(), 2, "{history}");
-        assert!(history.lines().nth(1).unwrap().contains("shop  access_token  ok"));
+        assert!(history.lines().nth(1).unwrap().contains("shop  classic  ok"));
         env.refresh(&["--name", "shop"]).expect(0);
         assert_eq!(up.count("/cgi-bin/token"), 2);
         let prom = env.run(&["status", "--format", "prometheus"]).expect(0).stdout();

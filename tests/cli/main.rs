@@ -16,6 +16,7 @@ mod platform_refresh;
 mod platform_refresh_wecom;
 mod platform_standin;
 mod refresh_show;
+mod stumbles;
 mod trust_clocks;
 mod trust_files;
 mod trust_net;

@@ -763,9 +763,14 @@ fn unreached_calls_do_not_count_as_calls() {
         .port();
     let mut env = Env::new();
     env.api_base = Some(format!("http://127.0.0.1:{port}"));
-    env.refresh(&["--timeout", "1s"])
-        .expect(1)
-        .stderr_has("could not reach upstream: connection refused");
+    let run = env.refresh(&["--timeout", "1s"]);
+    run.expect(1)
+        .stderr_has("could not reach 127.0.0.1: connection refused");
+    assert!(
+        !run.stderr().contains("DNS"),
+        "not a DNS failure: {}",
+        run.stderr()
+    );
     let out = env.run(&["status", "--format", "json"]).expect(0).stdout();
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json[0]["last_outcome"], "unreached");

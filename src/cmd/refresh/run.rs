@@ -98,6 +98,7 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
         store: &mut *store,
         opts,
         owner: crate::owner::owner_id(),
+        progress: crate::progress::Progress::start(pending.len()),
         pending,
         watching: Vec::new(),
         in_flight: HashMap::new(),
@@ -141,6 +142,7 @@ struct Run<'a> {
     holders: HashMap<String, Lease>,
     /// When this run started, in Unix milliseconds.
     started_ms: i64,
+    progress: crate::progress::Progress,
 }
 
 impl Run<'_> {
@@ -188,6 +190,8 @@ impl Run<'_> {
                 }
             }
             self.give_up_late()?;
+            let remaining = self.pending.len() + self.watching.len() + self.in_flight.len();
+            self.progress.update(remaining, self.failed);
             if !self.watching.is_empty() && Instant::now() >= next_watch {
                 self.watch()?;
                 next_watch = Instant::now() + WATCH_INTERVAL;

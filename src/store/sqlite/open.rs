@@ -66,6 +66,10 @@ impl Sqlite {
     /// empty database is "no token yet" (exit 3).
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
         if database_file(path, fsafe::trusted(path, "database")?)?.is_none() {
+            // Not "no database yet" to a reader outside the database's group.
+            if let Some(denied) = fsafe::unreachable(path, "database") {
+                bail!(denied);
+            }
             return Err(error::no_token(format!(
                 "no database at {} yet: run `wxtoken refresh` first",
                 path.display()
