@@ -9,6 +9,7 @@ mod keygen;
 mod many_apps;
 mod newcomer;
 mod package;
+mod pg_libpq;
 mod platform_config;
 mod platform_standin;
 mod refresh_show;

@@ -12,6 +12,9 @@
 //! the host name against the system's CA store (see `trust`) or, with
 //! `sslrootcert=FILE`, against that CA only (`sslrootcert=system`, as in libpq
 //! 16, names the system store).
+//!
+//! A URL without a password takes one as libpq would (see `passfile`):
+//! `PGPASSWORD`, or the password file (`passfile=FILE`, `PGPASSFILE`, `~/.pgpass`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -27,6 +30,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::passfile;
 use crate::error::usage;
 use crate::secret::Secret;
 
@@ -39,6 +43,8 @@ pub struct Url {
     /// The URL with its password replaced by `***`.
     shown: String,
     tls: Tls,
+    /// Where the password came from.
+    pub(super) password: passfile::Source,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +70,10 @@ impl Url {
         }
         let (head, query) = split(url);
         let mut shown = head.to_string();
+        let mut source = passfile::Source::Missing(None);
+        let mut passfile = None;
         if let Some((user, password)) = credentials(head) {
+            source = passfile::Source::Url;
             register(password);
             let scheme = &head[..head.find("://").map_or(0, |i| i + 3)];
             let rest = &head[scheme.len() + user.len() + 1 + password.len()..];
@@ -78,12 +87,19 @@ impl Url {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
             match key {
                 "password" => {
+                    source = passfile::Source::Url;
                     register(value);
                     shown_params.push("password=***".to_string());
                     kept.push(param.to_string());
                     continue;
                 }
                 "sslrootcert" => rootcert = Some(PathBuf::from(decode(value))),
+                // libpq's, which the `postgres` crate does not know.
+                "passfile" => {
+                    passfile = Some(PathBuf::from(decode(value)));
+                    shown_params.push(param.to_string());
+                    continue;
+                }
                 "sslmode" => match value {
                     "require" | "verify-ca" | "verify-full" => {
                         tls = Tls::Checked { rootcert: None };
@@ -123,7 +139,15 @@ impl Url {
         if config.get_application_name().is_none() {
             config.application_name("wxtoken");
         }
-        Ok(Url { config, shown, tls })
+        if source != passfile::Source::Url {
+            source = default_password(&mut config, passfile);
+        }
+        Ok(Url {
+            config,
+            shown,
+            tls,
+            password: source,
+        })
     }
 
     /// The TLS connector for this URL's `sslmode`.
@@ -183,6 +207,33 @@ impl fmt::Display for Url {
 impl fmt::Debug for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)
+    }
+}
+
+/// libpq's defaults for a URL without a password: `PGPASSWORD`, then the
+/// password file.
+fn default_password(config: &mut postgres::Config, passfile: Option<PathBuf>) -> passfile::Source {
+    if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
+        config.password(Secret::new(password).expose());
+        return passfile::Source::Env;
+    }
+    let Some(path) = passfile::path(passfile) else {
+        return passfile::Source::Missing(None);
+    };
+    let login = std::env::var("USER").unwrap_or_default();
+    let user = config.get_user().unwrap_or(&login).to_string();
+    let target = passfile::Target {
+        host: passfile::Target::host_of(config.get_hosts().first()),
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        dbname: config.get_dbname().unwrap_or(&user),
+        user: &user,
+    };
+    match passfile::lookup(&path, &target) {
+        Some(password) => {
+            config.password(Secret::new(password).expose());
+            passfile::Source::File(path)
+        }
+        None => passfile::Source::Missing(path.exists().then_some(path)),
     }
 }
 
