@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alert_rules;
 mod faults;
 mod hosts;
 mod keygen;
