@@ -219,3 +219,44 @@ fn a_normal_run_leaves_no_error_in_the_server_log_on_pg() {
         "statements failed (see the ERROR lines in the server's log)"
     );
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
+fn sslmode_takes_libpq_s_values_on_pg() {
+    let Some(ca) = pg::var("WXTOKEN_TEST_PG_CA") else {
+        return;
+    };
+    let up = StandIn::wechat();
+    let mut env = Backend::Pg.with(&up);
+    let url = env.pg.as_ref().unwrap().url.clone();
+    env.refresh(&[]).expect(0);
+    // The server's certificate is for 127.0.0.1: reached under another name
+    // (hostaddr= connects, host= is the name checked), verify-ca accepts it
+    // (signed by the CA) and verify-full does not (not that host's).
+    let other_name = format!(
+        "{}?hostaddr=127.0.0.1&sslrootcert={ca}",
+        url.replacen("@127.0.0.1:", "@db.invalid:", 1)
+    );
+    env.set("WXTOKEN_DB", &format!("{other_name}&sslmode=verify-ca"));
+    env.run(&["show"]).expect(0);
+    env.set("WXTOKEN_DB", &format!("{other_name}&sslmode=verify-full"));
+    env.run(&["show"]).expect(1).stderr_has("certificate");
+    for mode in [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ] {
+        env.set(
+            "WXTOKEN_DB",
+            &format!("{url}?sslmode={mode}&sslrootcert={ca}"),
+        );
+        env.run(&["show"]).expect(0);
+    }
+    env.set("WXTOKEN_DB", &format!("{url}?sslmode=verify_full"));
+    env.run(&["show"])
+        .expect(2)
+        .stderr_has("none of disable, allow, prefer, require, verify-ca, verify-full");
+}
