@@ -65,8 +65,12 @@ impl Postgres {
 /// found out by reading a missing table, which would put an ERROR line in the
 /// server's log on every run against a fresh database.
 pub(super) fn has_meta(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
-    c.query_one("SELECT to_regclass('wxtoken_meta') IS NOT NULL", &[])?
-        .try_get(0)
+    // query_typed: one round trip, no statement prepared first.
+    let rows = c.query_typed("SELECT to_regclass('wxtoken_meta') IS NOT NULL", &[])?;
+    match rows.first() {
+        Some(r) => r.try_get(0),
+        None => Ok(false),
+    }
 }
 
 /// The schema version, `None` when wxtoken has no tables there yet.
