@@ -13,10 +13,12 @@
 //!   version in `wxtoken_meta` (PostgreSQL has no `user_version`); a process that
 //!   finds the current version migrates nothing and takes no lock.
 //!
-//! `show` opens one connection and runs one query, which also reads the schema
-//! version; a missing table means "no token yet". Writers set `lock_timeout`,
-//! `statement_timeout` and `idle_in_transaction_session_timeout`, so that no
-//! statement waits for ever and a frozen process releases its locks.
+//! `show` opens one connection and runs two queries: whether the tables exist
+//! (`to_regclass`: a fresh database leaves no ERROR in the server's log), then
+//! the rows with the schema version. Writers' transactions `SET LOCAL`
+//! `lock_timeout`, `statement_timeout` and `idle_in_transaction_session_timeout`,
+//! so that no statement waits for ever and a frozen process releases its locks;
+//! nothing is set for the session, which a pooler may hand to another client.
 //! A connection lost in the middle of a refresh (a server restart) is opened
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
@@ -24,34 +26,45 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use postgres::Client;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
+use postgres::{Client, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql::{self, select_rows};
 use super::{
-    Attempt, Commit, Customer, CustomerState, Invalidated, Lease, Leases, Lookup, Row, Stats,
-    Store, columns, stored_outcome,
+    Attempt, Commit, Customer, CustomerState, Invalidated, Lease, Leases, Lookup, MIGRATIONS, Row,
+    Stats, Store, columns, stored_outcome,
 };
 use crate::error;
 
 mod connect;
 mod customers;
+mod passfile;
 mod schema;
 pub mod url;
 
 use connect::{Failure, connect, describe};
-use schema::{SCHEMA_VERSION, as_version, check_not_newer};
+use schema::{SCHEMA_VERSION, as_version, check_not_newer, has_meta};
 pub use url::Url;
 
-/// Settings for a writer's session (not `show`'s: it runs one SELECT): no
-/// statement waits long for a lock, and a session stuck in a transaction (a
-/// frozen process) does not hold its locks long. Sent after connecting rather
-/// than as startup options, which connection poolers may refuse.
-const WRITER_SETTINGS: &str = "SET lock_timeout = '10s'; SET statement_timeout = '30s'; \
-     SET idle_in_transaction_session_timeout = '60s'";
-/// `show`'s one round trip: the schema version and the rows (no rows: one row
+/// Settings for a writer's transactions (not `show`'s: it only reads): no
+/// statement waits long for a lock, and a transaction stuck open (a frozen
+/// process) does not hold its locks long. `SET LOCAL`, in each transaction:
+/// a session-level `SET` would stay with a pooled server connection (PgBouncer
+/// in transaction mode) and reach other clients; startup options are refused
+/// by some poolers.
+const TX_SETTINGS: &str = "SET LOCAL lock_timeout = '10s'; SET LOCAL statement_timeout = '30s'; \
+     SET LOCAL idle_in_transaction_session_timeout = '60s'";
+
+/// Begins a writer's transaction, with `TX_SETTINGS`.
+fn begin(c: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
+    let mut tx = c.transaction()?;
+    tx.batch_execute(TX_SETTINGS)?;
+    Ok(tx)
+}
+
+/// `show`'s query: the schema version and the rows (no rows: one row
 /// of NULLs after the version; no version: no row).
 const LOOKUP: &str = concat!(
     "SELECT m.value, t.* FROM wxtoken_meta m LEFT JOIN (",
@@ -66,11 +79,9 @@ pub struct Postgres {
     client: Client,
     url: Url,
     tls: MakeRustlsConnect,
-    /// Opened by `open` (sessions get `WRITER_SETTINGS`).
-    writer: bool,
-    /// Whether the schema version was checked (writers: on open; readers: with
-    /// their first read) and whether the tables exist.
-    tables: Option<bool>,
+    /// The schema version, once checked (writers: on open; readers: with
+    /// their first read other than `show`'s).
+    schema: Option<usize>,
 }
 
 impl Postgres {
@@ -81,15 +92,14 @@ impl Postgres {
             client: connect(url, &tls)?,
             url: url.clone(),
             tls,
-            writer: true,
-            tables: Some(true),
+            schema: None,
         };
-        db.run("set up a session in", |c| c.batch_execute(WRITER_SETTINGS))?;
         db.migrate()?;
+        db.schema = Some(MIGRATIONS.len());
         Ok(db)
     }
 
-    /// Connects, nothing more: `show`'s one query checks the schema version
+    /// Connects, nothing more: `show`'s query checks the schema version
     /// itself; other reads check it first. A missing database is "no token yet".
     pub fn open_read_only(url: &Url) -> Result<Postgres> {
         let tls = url.connector()?;
@@ -101,8 +111,7 @@ impl Postgres {
             client,
             url: url.clone(),
             tls,
-            writer: false,
-            tables: None,
+            schema: None,
         })
     }
 }
@@ -130,7 +139,16 @@ impl Store for Postgres {
             Lookup::App(app) => (Some(app), None),
             Lookup::Appid(appid) => (None, Some(appid)),
         };
-        let result = self.run("read", |c| {
+        let url = self.url.clone();
+        let no_token = || {
+            error::no_token(format!(
+                "database {url} holds no tokens yet: run `wxtoken refresh` first"
+            ))
+        };
+        if !self.run("read", has_meta)? {
+            return Err(no_token());
+        }
+        let rows = self.run("read", |c| {
             c.query_typed(
                 LOOKUP,
                 &[
@@ -140,29 +158,14 @@ impl Store for Postgres {
                     (&SCHEMA_VERSION, Type::TEXT),
                 ],
             )
-        });
-        let rows = match result {
-            Err(e)
-                if e.downcast_ref::<Failure>()
-                    .is_some_and(|f| f.is(&SqlState::UNDEFINED_TABLE)) =>
-            {
-                return Err(error::no_token(format!(
-                    "database {} holds no tokens yet: run `wxtoken refresh` first",
-                    self.url
-                )));
-            }
-            r => r?,
-        };
+        })?;
         let version = match rows.first() {
             Some(r) => as_version(r.try_get(0).map_err(|e| self.error("read", &e))?),
             None => 0,
         };
         check_not_newer(&self.url, version)?;
         if version == 0 {
-            return Err(error::no_token(format!(
-                "database {} holds no tokens yet: run `wxtoken refresh` first",
-                self.url
-            )));
+            return Err(no_token());
         }
         rows.iter()
             .filter(|r| !matches!(r.try_get::<_, Option<String>>(1), Ok(None)))
@@ -183,7 +186,7 @@ impl Store for Postgres {
         // The lease's length as the caller wants it, its times on the server's clock.
         let ttl = expires_at - now;
         self.run("take a lease in", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = begin(c)?;
             let now: i64 = tx
                 .query_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
                 .get(0);
@@ -251,10 +254,12 @@ impl Store for Postgres {
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
         self.run("release a lease in", |c| {
-            c.execute_typed(
+            let mut tx = begin(c)?;
+            tx.execute_typed(
                 "DELETE FROM wxtoken_leases WHERE owner = $2 AND app = ANY($1)",
                 &[(&apps, Type::TEXT_ARRAY), (&owner, Type::TEXT)],
-            )
+            )?;
+            tx.commit()
         })?;
         Ok(())
     }
@@ -262,7 +267,7 @@ impl Store for Postgres {
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {
         let now = crate::clock::now();
         self.run("write to", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = begin(c)?;
             if let Some((kind, value)) = &commit.invalidate {
                 tx.execute(sql::INVALIDATE_STALE.pg, &[&app, kind, value, &now])?;
             }
@@ -339,7 +344,7 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<Invalidated> {
         self.run("write to", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = begin(c)?;
             let current = match tx.query_opt(sql::STORED_VALUE.pg, &[&app, &kind])? {
                 Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
                 None => None,
@@ -390,7 +395,9 @@ impl Store for Postgres {
 
     fn prune(&mut self, before_ms: i64) -> Result<()> {
         self.run("write to", |c| {
-            c.execute_typed(sql::PRUNE.pg, &[(&before_ms, Type::INT8)])
+            let mut tx = begin(c)?;
+            tx.execute_typed(sql::PRUNE.pg, &[(&before_ms, Type::INT8)])?;
+            tx.commit()
         })?;
         Ok(())
     }

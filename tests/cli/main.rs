@@ -3,12 +3,14 @@
 
 mod support;
 
+mod alert_rules;
 mod faults;
 mod hosts;
 mod keygen;
 mod many_apps;
 mod newcomer;
 mod package;
+mod pg_libpq;
 mod platform_config;
 mod platform_read;
 mod platform_read_status;

@@ -9,7 +9,8 @@ use postgres::Client;
 use postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{Postgres, Url, WRITER_SETTINGS};
+use super::passfile::Source;
+use super::{Postgres, Url};
 
 /// How long a lost connection is tried again before the command fails.
 const RECONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -44,10 +45,7 @@ impl Postgres {
         while started.elapsed() < RECONNECT_WITHIN {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(1));
-            let settings = if self.writer { WRITER_SETTINGS } else { "" };
-            match connect_raw(&self.url, &self.tls)
-                .and_then(|mut c| c.batch_execute(settings).map(|()| c))
-            {
+            match connect_raw(&self.url, &self.tls) {
                 Ok(client) => {
                     self.client = client;
                     return Ok(());
@@ -124,9 +122,15 @@ fn connect_hint(e: &postgres::Error, url: &Url) -> String {
     let user = url.config.get_user().unwrap_or("the user");
     let db = url.config.get_dbname().unwrap_or(user);
     match e.code() {
-        Some(c) if *c == SqlState::INVALID_PASSWORD => {
-            "check the user name and password in the URL".to_string()
-        }
+        Some(c) if *c == SqlState::INVALID_PASSWORD => match &url.password {
+            Source::Url => "check the user name and password in the URL".to_string(),
+            Source::Env => "check the user name in the URL and the password in PGPASSWORD".to_string(),
+            Source::File(path) => format!(
+                "check the user name in the URL and its password in {}",
+                path.display()
+            ),
+            Source::Missing(_) => no_password(url),
+        },
         Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
             "the server does not let this user in from this host: check the user, and the server's pg_hba.conf".to_string()
         }
@@ -142,7 +146,9 @@ fn connect_hint(e: &postgres::Error, url: &Url) -> String {
         }
         _ => {
             let text = describe(e);
-            if text.contains("TLS") && text.contains("certificate") {
+            if text.ends_with("password missing") {
+                no_password(url)
+            } else if text.contains("TLS") && text.contains("certificate") {
                 "the server's certificate is not signed by a CA wxtoken trusts for that host name: add sslrootcert=/path/to/ca.pem to the URL, or add the CA to the system store (update-ca-certificates) or SSL_CERT_FILE (or use sslmode=prefer, which does not check it)".to_string()
             } else if text.contains("TLS") {
                 "the server does not offer TLS: enable ssl on the server, or use sslmode=prefer".to_string()
@@ -154,6 +160,17 @@ fn connect_hint(e: &postgres::Error, url: &Url) -> String {
             }
         }
     }
+}
+
+/// The server wants a password and none was found: where libpq users put one.
+fn no_password(url: &Url) -> String {
+    let looked = match &url.password {
+        Source::Missing(Some(path)) => format!(" (none matched in {})", path.display()),
+        _ => String::new(),
+    };
+    format!(
+        "the URL has no password and none was found{looked}: give it in the URL, in PGPASSWORD, or in a password file (~/.pgpass, PGPASSFILE or passfile=FILE in the URL; a line host:port:database:user:password, mode 0600)"
+    )
 }
 
 /// One line for a `postgres` error: the server's message, or the client's

@@ -1,32 +1,22 @@
 //! A platform's customers on the server, and pushed tickets.
 
 use anyhow::Result;
-use postgres::error::SqlState;
 use postgres::types::Type;
 
-use super::connect::Failure;
-use super::{Postgres, columns, sql};
-use crate::store::{Customer, CustomerState, Row};
+use super::{Postgres, begin, columns, sql};
+use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, Row};
 
 impl Postgres {
     /// Runs a read of `wxtoken_customers`; a database not migrated to it yet
-    /// (no such table) has no customers.
+    /// has no customers.
     fn read_customers<T: Default>(
         &mut self,
         f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> Result<T> {
-        if !self.tables()? {
+        if self.schema()? < CUSTOMERS_SINCE {
             return Ok(T::default());
         }
-        match self.run("read", f) {
-            Err(e)
-                if e.downcast_ref::<Failure>()
-                    .is_some_and(|f| f.is(&SqlState::UNDEFINED_TABLE)) =>
-            {
-                Ok(T::default())
-            }
-            r => r,
-        }
+        self.run("read", f)
     }
 
     pub(super) fn customers_of(&mut self, platform: &str) -> Result<Vec<Customer>> {
@@ -77,7 +67,7 @@ impl Postgres {
 
     pub(super) fn upsert(&mut self, customers: &[Customer]) -> Result<()> {
         self.run("write to", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = begin(c)?;
             let upsert = tx.prepare(sql::UPSERT_CUSTOMER.pg)?;
             for c in customers {
                 tx.execute(
@@ -102,7 +92,7 @@ impl Postgres {
     pub(super) fn revoke(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
         let app = format!("{platform}/{appid}");
         self.run("write to", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = begin(c)?;
             let known = tx.execute(sql::REVOKE_CUSTOMER.pg, &[&platform, &appid, &now])? > 0;
             if known {
                 tx.execute(sql::INVALIDATE_APP.pg, &[&app, &now])?;
@@ -114,8 +104,9 @@ impl Postgres {
 
     pub(super) fn pushed(&mut self, v: &Row) -> Result<bool> {
         self.run("write to", |c| {
+            let mut tx = begin(c)?;
             // Not the lease holder (0): stored only over a value fetched earlier.
-            let changed = c.execute(
+            let changed = tx.execute(
                 sql::UPSERT_VALUE.pg,
                 &[
                     &v.app,
@@ -129,6 +120,7 @@ impl Postgres {
                     &0i64,
                 ],
             )?;
+            tx.commit()?;
             Ok(changed > 0)
         })
     }

@@ -3,7 +3,6 @@
 
 use anyhow::{Result, anyhow};
 use postgres::GenericClient;
-use postgres::error::SqlState;
 use postgres::types::Type;
 
 use super::{Postgres, Url};
@@ -22,7 +21,7 @@ impl Postgres {
         }
         check_not_newer(&url, found.unwrap_or(0))?;
         self.run("migrate", |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = super::begin(c)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS wxtoken_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
@@ -44,29 +43,46 @@ impl Postgres {
         })?
     }
 
-    /// For reads other than `show`'s: whether the tables exist (checked once).
-    pub(super) fn tables(&mut self) -> Result<bool> {
-        if let Some(exist) = self.tables {
-            return Ok(exist);
+    /// For reads other than `show`'s: the schema version, 0 when wxtoken has
+    /// no tables there yet (read once).
+    pub(super) fn schema(&mut self) -> Result<usize> {
+        if let Some(v) = self.schema {
+            return Ok(v);
         }
-        let found = self.run("read", version)?;
-        check_not_newer(&self.url, found.unwrap_or(0))?;
-        let exist = found.is_some_and(|v| v > 0);
-        self.tables = Some(exist);
-        Ok(exist)
+        let found = self.run("read", version)?.unwrap_or(0);
+        check_not_newer(&self.url, found)?;
+        self.schema = Some(found);
+        Ok(found)
+    }
+
+    /// Whether wxtoken's tables exist.
+    pub(super) fn tables(&mut self) -> Result<bool> {
+        Ok(self.schema()? > 0)
+    }
+}
+
+/// Whether wxtoken has created its tables in this database. Asked rather than
+/// found out by reading a missing table, which would put an ERROR line in the
+/// server's log on every run against a fresh database.
+pub(super) fn has_meta(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
+    // query_typed: one round trip, no statement prepared first.
+    let rows = c.query_typed("SELECT to_regclass('wxtoken_meta') IS NOT NULL", &[])?;
+    match rows.first() {
+        Some(r) => r.try_get(0),
+        None => Ok(false),
     }
 }
 
 /// The schema version, `None` when wxtoken has no tables there yet.
 fn version(c: &mut impl GenericClient) -> Result<Option<usize>, postgres::Error> {
-    match c.query_typed(
+    if !has_meta(c)? {
+        return Ok(None);
+    }
+    let rows = c.query_typed(
         "SELECT value FROM wxtoken_meta WHERE key = $1",
         &[(&SCHEMA_VERSION, Type::TEXT)],
-    ) {
-        Ok(rows) => Ok(Some(rows.first().map_or(0, |r| as_version(r.get(0))))),
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
-        Err(e) => Err(e),
-    }
+    )?;
+    Ok(Some(rows.first().map_or(0, |r| as_version(r.get(0)))))
 }
 
 pub(super) fn as_version(v: i64) -> usize {

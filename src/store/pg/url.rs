@@ -6,12 +6,16 @@
 //! the user part or as `?password=`) is registered for redaction as soon as the
 //! URL is read, and the URL is only ever shown as `postgres://user:***@host/db`.
 //!
-//! TLS follows libpq's `sslmode`: `disable` never, `prefer` (the default) when
-//! the server offers it, without checking its certificate (as libpq does);
-//! `require`, `verify-ca` and `verify-full` always, checking the certificate and
-//! the host name against the system's CA store (see `trust`) or, with
+//! TLS follows libpq's `sslmode`: `disable` never, `allow` and `prefer` (the
+//! default) when the server offers it, without checking its certificate (as
+//! libpq does); `require`, `verify-ca` and `verify-full` always, checking the
+//! certificate against the system's CA store (see `trust`) or, with
 //! `sslrootcert=FILE`, against that CA only (`sslrootcert=system`, as in libpq
-//! 16, names the system store).
+//! 16, names the system store), and the host name too except with `verify-ca`.
+//! Stricter than libpq: `require` checks what `verify-full` does.
+//!
+//! A URL without a password takes one as libpq would (see `passfile`):
+//! `PGPASSWORD`, or the password file (`passfile=FILE`, `PGPASSFILE`, `~/.pgpass`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,13 +24,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::passfile;
 use crate::error::usage;
 use crate::secret::Secret;
 
@@ -39,14 +47,20 @@ pub struct Url {
     /// The URL with its password replaced by `***`.
     shown: String,
     tls: Tls,
+    /// Where the password came from.
+    pub(super) password: passfile::Source,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Tls {
     /// `sslmode=disable` or `prefer`: the certificate is not checked.
     Unchecked,
-    /// `require`, `verify-ca`, `verify-full`: checked against these roots.
-    Checked { rootcert: Option<PathBuf> },
+    /// `require`, `verify-ca`, `verify-full`: checked against these roots,
+    /// and the host name too unless `verify-ca`.
+    Checked {
+        rootcert: Option<PathBuf>,
+        host_name: bool,
+    },
 }
 
 impl Url {
@@ -64,7 +78,10 @@ impl Url {
         }
         let (head, query) = split(url);
         let mut shown = head.to_string();
+        let mut source = passfile::Source::Missing(None);
+        let mut passfile = None;
         if let Some((user, password)) = credentials(head) {
+            source = passfile::Source::Url;
             register(password);
             let scheme = &head[..head.find("://").map_or(0, |i| i + 3)];
             let rest = &head[scheme.len() + user.len() + 1 + password.len()..];
@@ -78,18 +95,39 @@ impl Url {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
             match key {
                 "password" => {
+                    source = passfile::Source::Url;
                     register(value);
                     shown_params.push("password=***".to_string());
                     kept.push(param.to_string());
                     continue;
                 }
                 "sslrootcert" => rootcert = Some(PathBuf::from(decode(value))),
+                // libpq's, which the `postgres` crate does not know.
+                "passfile" => {
+                    passfile = Some(PathBuf::from(decode(value)));
+                    shown_params.push(param.to_string());
+                    continue;
+                }
                 "sslmode" => match value {
+                    "disable" => kept.push(param.to_string()),
+                    // `allow` (libpq: plain first, TLS if the server insists)
+                    // is taken as `prefer` (TLS first): the same either way
+                    // when the server does not offer TLS.
+                    "allow" | "prefer" => kept.push("sslmode=prefer".to_string()),
                     "require" | "verify-ca" | "verify-full" => {
-                        tls = Tls::Checked { rootcert: None };
+                        tls = Tls::Checked {
+                            rootcert: None,
+                            host_name: value != "verify-ca",
+                        };
                         kept.push("sslmode=require".to_string());
                     }
-                    _ => kept.push(param.to_string()),
+                    _ => {
+                        return Err(usage(format!(
+                            "invalid database URL {}: sslmode={} is none of disable, allow, prefer, require, verify-ca, verify-full",
+                            crate::text::clip(&shown, 200),
+                            crate::text::clip(value, 40)
+                        )));
+                    }
                 },
                 _ => kept.push(param.to_string()),
             }
@@ -98,11 +136,14 @@ impl Url {
         if !shown_params.is_empty() {
             shown = format!("{shown}?{}", shown_params.join("&"));
         }
-        if let Tls::Checked { rootcert: r } = &mut tls {
+        if let Tls::Checked { rootcert: r, .. } = &mut tls {
             *r = rootcert;
         } else if rootcert.is_some() && !kept.iter().any(|p| p == "sslmode=disable") {
             // libpq checks the certificate whenever a root certificate is given.
-            tls = Tls::Checked { rootcert };
+            tls = Tls::Checked {
+                rootcert,
+                host_name: true,
+            };
             kept.retain(|p| !p.starts_with("sslmode="));
             kept.push("sslmode=require".to_string());
         }
@@ -123,7 +164,15 @@ impl Url {
         if config.get_application_name().is_none() {
             config.application_name("wxtoken");
         }
-        Ok(Url { config, shown, tls })
+        if source != passfile::Source::Url {
+            source = default_password(&mut config, passfile);
+        }
+        Ok(Url {
+            config,
+            shown,
+            tls,
+            password: source,
+        })
     }
 
     /// The TLS connector for this URL's `sslmode`.
@@ -139,7 +188,10 @@ impl Url {
                     provider.signature_verification_algorithms,
                 )))
                 .with_no_client_auth(),
-            Tls::Checked { rootcert } => {
+            Tls::Checked {
+                rootcert,
+                host_name,
+            } => {
                 let mut roots = RootCertStore::empty();
                 match rootcert {
                     Some(path) if path.as_os_str() != "system" => {
@@ -167,7 +219,20 @@ impl Url {
                             .store();
                     }
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
+                if *host_name {
+                    builder.with_root_certificates(roots).with_no_client_auth()
+                } else {
+                    let chain = WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        provider.clone(),
+                    )
+                    .build()
+                    .context("could not set up TLS")?;
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(CaOnly(chain)))
+                        .with_no_client_auth()
+                }
             }
         };
         Ok(MakeRustlsConnect::new(config))
@@ -183,6 +248,33 @@ impl fmt::Display for Url {
 impl fmt::Debug for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)
+    }
+}
+
+/// libpq's defaults for a URL without a password: `PGPASSWORD`, then the
+/// password file.
+fn default_password(config: &mut postgres::Config, passfile: Option<PathBuf>) -> passfile::Source {
+    if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
+        config.password(Secret::new(password).expose());
+        return passfile::Source::Env;
+    }
+    let Some(path) = passfile::path(passfile) else {
+        return passfile::Source::Missing(None);
+    };
+    let login = std::env::var("USER").unwrap_or_default();
+    let user = config.get_user().unwrap_or(&login).to_string();
+    let target = passfile::Target {
+        host: passfile::Target::host_of(config.get_hosts().first()),
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        dbname: config.get_dbname().unwrap_or(&user),
+        user: &user,
+    };
+    match passfile::lookup(&path, &target) {
+        Some(password) => {
+            config.password(Secret::new(password).expose());
+            passfile::Source::File(path)
+        }
+        None => passfile::Source::Missing(path.exists().then_some(path)),
     }
 }
 
@@ -232,6 +324,55 @@ fn decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `sslmode=verify-ca`'s verifier: the certificate must be signed by a trusted
+/// CA, for any host name. webpki checks the chain (and revocation) before the
+/// name, so a name error means the chain was good.
+#[derive(Debug)]
+struct CaOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for CaOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// `sslmode=prefer`'s verifier: the connection is encrypted, the certificate is
@@ -316,12 +457,19 @@ mod tests {
             url.config.get_hosts(),
             &[postgres::config::Host::Unix("/run/pg".into())]
         );
-        assert_eq!(url.tls, Tls::Checked { rootcert: None });
+        assert_eq!(
+            url.tls,
+            Tls::Checked {
+                rootcert: None,
+                host_name: true
+            }
+        );
         let url = Url::parse("postgres://wx@db/t?sslrootcert=/etc/ca.pem").unwrap();
         assert_eq!(
             url.tls,
             Tls::Checked {
-                rootcert: Some("/etc/ca.pem".into())
+                rootcert: Some("/etc/ca.pem".into()),
+                host_name: true
             }
         );
         assert_eq!(
@@ -329,6 +477,29 @@ mod tests {
             postgres::config::SslMode::Require
         );
         assert!(Url::parse("postgres://wx@db/t?bogus=1").is_err());
+    }
+
+    #[test]
+    fn sslmode_takes_libpq_s_six_values() {
+        let tls =
+            |mode: &str| Url::parse(&format!("postgres://wx@db/t?sslmode={mode}")).map(|u| u.tls);
+        assert_eq!(tls("disable").unwrap(), Tls::Unchecked);
+        assert_eq!(tls("allow").unwrap(), Tls::Unchecked);
+        assert_eq!(tls("prefer").unwrap(), Tls::Unchecked);
+        let checked = |host_name| Tls::Checked {
+            rootcert: None,
+            host_name,
+        };
+        assert_eq!(tls("require").unwrap(), checked(true));
+        assert_eq!(tls("verify-ca").unwrap(), checked(false));
+        assert_eq!(tls("verify-full").unwrap(), checked(true));
+        let url = Url::parse("postgres://wx@db/t?sslmode=allow").unwrap();
+        assert_eq!(url.config.get_ssl_mode(), postgres::config::SslMode::Prefer);
+        let err = tls("verify_full").unwrap_err().to_string();
+        assert!(
+            err.contains("sslmode=verify_full is none of disable, allow, prefer"),
+            "{err}"
+        );
         assert!(Url::is_url("postgresql://x") && !Url::is_url("/var/lib/x.db"));
     }
 }

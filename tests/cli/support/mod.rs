@@ -1,5 +1,6 @@
 //! Test harness: runs the real `wxtoken` binary in a fresh temp dir, with the
-//! caller's `WXTOKEN_*`, `RUST_LOG`, XDG, proxy and `SSL_CERT_*` variables cleared.
+//! caller's `WXTOKEN_*`, `RUST_LOG`, XDG, proxy, `SSL_CERT_*`, `PGPASSWORD` and
+//! `PGPASSFILE` variables cleared.
 //!
 //! Storage-level tests run against both databases: `both!` turns one test body
 //! into `NAME::sqlite` and `NAME::on_pg`; each PostgreSQL test gets a database
@@ -133,6 +134,8 @@ impl Env {
                 || key == "RUST_LOG"
                 || key.to_ascii_lowercase().ends_with("_proxy")
                 || key.starts_with("SSL_CERT_")
+                || key == "PGPASSWORD"
+                || key == "PGPASSFILE"
             {
                 cmd.env_remove(key);
             }
