@@ -5,5 +5,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod push;
 pub mod storekey;
+pub mod sync;
 pub mod xml;

@@ -274,10 +274,8 @@ pub trait Store {
     // which come next.
 
     /// A platform's customers, by appid, in one query.
-    #[allow(dead_code)]
     fn customers(&mut self, platform: &str) -> Result<Vec<Customer>>;
 
-    #[allow(dead_code)]
     fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>>;
 
     /// Only a customer's state: for `show`'s "authorization revoked", on its
@@ -286,10 +284,8 @@ pub trait Store {
     fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>>;
 
     /// Stores customers (each inserted or replaced whole), in one transaction.
-    #[allow(dead_code)]
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()>;
 
-    #[allow(dead_code)]
     fn upsert_customer(&mut self, customer: &Customer) -> Result<()> {
         self.upsert_customers(std::slice::from_ref(customer))
     }
@@ -297,12 +293,10 @@ pub trait Store {
     /// Marks a customer revoked, forgets its credential and pending code, and
     /// invalidates every token of app `PLATFORM/APPID`, in one transaction.
     /// False when the customer is unknown (then nothing changes).
-    #[allow(dead_code)]
     fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool>;
 
     /// Stores a pushed ticket unless one fetched later is stored (no lease):
     /// whether it was stored.
-    #[allow(dead_code)]
     fn put_pushed(&mut self, row: &Row) -> Result<bool>;
 }
 

@@ -11,6 +11,7 @@ mod newcomer;
 mod package;
 mod platform_config;
 mod platform_standin;
+mod push;
 mod refresh_show;
 mod trust_clocks;
 mod trust_files;
