@@ -12,6 +12,7 @@ mod package;
 mod platform_config;
 mod platform_standin;
 mod push;
+mod push_wecom;
 mod refresh_show;
 mod trust_clocks;
 mod trust_files;
