@@ -3,6 +3,7 @@
 
 mod support;
 
+mod authorizers;
 mod faults;
 mod hosts;
 mod keygen;
