@@ -13,6 +13,7 @@ mod package;
 mod platform_config;
 mod platform_standin;
 mod push;
+mod push_refusals;
 mod push_wecom;
 mod refresh_show;
 mod trust_clocks;
