@@ -276,6 +276,15 @@ fn a_provider_or_unknown_platform_takes_no_pushes() {
     push(&env, "prov", &p)
         .expect(2)
         .stderr_has("push to platform \"prov\": a wecom_provider receives no pushes");
+    // As a CGI program: the server's configuration is wrong, not the push.
+    let run = cgi(&env, "prov", "POST", &p.query, p.body.as_bytes());
+    run.expect(2);
+    assert!(
+        run.stdout()
+            .starts_with("Status: 500 Internal Server Error\r\n"),
+        "{}",
+        run.stdout()
+    );
     push(&env, "nope", &p)
         .expect(2)
         .stderr_has("no platform \"nope\" in config");
