@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::cli::{AuthorizersArgs, AuthorizersCommand, Global, ListFormat};
 use crate::error::usage;
-use crate::platform::config::{Platform, PlatformKind, read_platform_secrets};
+use crate::platform::config::{Platform, PlatformKind, read_push_keys};
 use crate::platform::push::{is_customer_id, pushed_alphabet};
 use crate::secret::Secret;
 use crate::store::{self, Customer, CustomerState};
@@ -215,8 +215,7 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
             "authorizers file {shown_file} has no {pair} lines: nothing to import"
         )));
     }
-    let secrets = read_platform_secrets(platform)?;
-    let key = secrets
+    let key = read_push_keys(platform)?
         .store_key
         .ok_or_else(|| anyhow!("{who}: no store key"))?;
     let mut db = store::open(&common::db_location(global)?)?;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::cli::{Global, PushArgs};
 use crate::error::{Exit, exit_status, usage};
-use crate::platform::config::{Platform, PlatformKind, read_platform_secrets};
+use crate::platform::config::{Platform, PlatformKind, PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused, Status};
 use crate::platform::storekey::StoreKey;
 use crate::platform::xml::MAX_BODY;
@@ -79,9 +79,13 @@ fn handle(global: &Global, args: &PushArgs, cgi: bool) -> Result<String> {
             "{who}: a wecom_provider receives no pushes: point the URL at its wecom_suite platform"
         )));
     }
-    let secrets = read_platform_secrets(platform)
-        .with_context(|| format!("config {}", config_path.display()))?;
-    let (Some(crypt), Some(key)) = (&secrets.crypt, &secrets.store_key) else {
+    let keys =
+        read_push_keys(platform).with_context(|| format!("config {}", config_path.display()))?;
+    let PushKeys {
+        crypt: Some(crypt),
+        store_key: Some(key),
+    } = &keys
+    else {
         return Err(anyhow!("{who}: no message Token or store key"));
     };
     let refused = |e: Refused| anyhow::Error::new(e).context(format!("{who} refused"));

@@ -293,3 +293,32 @@ fn a_provider_or_unknown_platform_takes_no_pushes() {
         .stderr_has("the query has no msg_signature");
     assert_eq!(everything(&env), Vec::<String>::new());
 }
+
+/// The web server that runs `push` needs the Token, the EncodingAESKey and the
+/// store key, never the platform's secret (only `refresh` uses it).
+#[test]
+fn a_push_and_an_import_need_no_platform_secret() {
+    let env = setup(Backend::Sqlite);
+    let p = op_push(&wxcrypt::verify_ticket(
+        COMPONENT_APPID,
+        "ticket@@@nosecret",
+        now(),
+    ));
+    let mut cmd = env.command(&["push", "--platform", "acme", "--query", &p.query]);
+    cmd.env_remove("PLATFORM_SECRET");
+    let run = feed(cmd, p.body.as_bytes());
+    run.expect(0);
+    assert_eq!(run.stdout(), "success");
+    let appid = authorizer_appid(1);
+    let file = env.path("auth.csv");
+    std::fs::write(&file, format!("{appid},refreshtoken@@@x\n")).unwrap();
+    let mut cmd = env.command(&[
+        "authorizers",
+        "import",
+        "--platform",
+        "acme",
+        file.to_str().unwrap(),
+    ]);
+    cmd.env_remove("PLATFORM_SECRET");
+    Run(cmd.output().unwrap()).expect(0);
+}
