@@ -118,6 +118,73 @@ pub enum Command {
   wxtoken keygen /etc/wxtoken/store.key                # then: store_key_file = \"/etc/wxtoken/store.key\"
   sudo -u wxtoken wxtoken keygen /var/lib/wxtoken/store.key")]
     Keygen(KeygenArgs),
+    /// Take one push from WeChat or WeCom (tickets, authorizations) on stdin, or as a CGI program
+    #[command(after_help = "Examples:
+  wxtoken push --platform acme --query \"$QUERY_STRING\" < body.xml
+  # as a CGI program (GATEWAY_INTERFACE set) the web server runs a script:
+  #   exec wxtoken push --platform acme --config /etc/wxtoken/config.toml")]
+    Push(PushArgs),
+    /// A platform's customers: list them, import their credentials, sync them from upstream
+    #[command(after_help = "Examples:
+  wxtoken authorizers list --platform acme
+  wxtoken authorizers import --platform acme authorizers.csv   # appid,refresh_token lines
+  wxtoken authorizers sync --platform acme")]
+    Authorizers(AuthorizersArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The platform of the config file the push is for
+    #[arg(long = "platform", value_name = "NAME")]
+    pub platform: String,
+
+    /// The push URL's query string (msg_signature, timestamp, nonce[, echostr])
+    /// [default: the QUERY_STRING variable when run as a CGI program]
+    #[arg(long = "query", value_name = "QUERY")]
+    pub query: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuthorizersArgs {
+    #[command(subcommand)]
+    pub command: AuthorizersCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthorizersCommand {
+    /// The platform's customers: state, when authorized, whether a credential is stored, token time left
+    List {
+        /// The platform of the config file
+        #[arg(long = "platform", value_name = "NAME")]
+        platform: String,
+        /// Output format
+        #[arg(long = "format", value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Ask upstream for the platform's customers and store the ones missing
+    Sync {
+        /// The platform of the config file
+        #[arg(long = "platform", value_name = "NAME")]
+        platform: String,
+    },
+    /// Store customers' credentials from a file of `appid,refresh_token` (Open
+    /// Platform) or `corpid,permanent_code` (WeCom) lines: all of them or none
+    Import {
+        /// The platform of the config file
+        #[arg(long = "platform", value_name = "NAME")]
+        platform: String,
+        /// The file (trusted like a secret file: it holds credentials)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// aligned columns
+    Table,
+    /// an array of objects with stable field names
+    Json,
 }
 
 #[derive(Args, Debug)]

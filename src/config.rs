@@ -98,7 +98,6 @@ pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
 }
 
 /// Reads and checks the config file and returns its platforms (possibly none).
-#[allow(dead_code)] // for `push` and `refresh` of platforms, which come next
 pub fn load_platforms(path: &Path, api_base: Option<&str>) -> Result<Vec<Platform>> {
     Ok(load_all(path, api_base)?.platforms)
 }

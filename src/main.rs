@@ -24,7 +24,7 @@ mod graph;
 mod logging;
 mod out;
 mod owner;
-// The push and refresh flows that use these building blocks come next.
+// Parts of the platform building blocks serve the refresh flow, which comes next.
 #[allow(dead_code)]
 mod platform;
 mod progress;
@@ -60,5 +60,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args),
         Command::Keygen(args) => cmd::keygen::run(&args.path),
+        Command::Push(args) => cmd::push::run(global, args),
+        Command::Authorizers(args) => cmd::authorizers::run(global, args),
     }
 }

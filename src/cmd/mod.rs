@@ -1,10 +1,12 @@
 //! The commands: each orchestrates config, upstream and store for one subcommand.
 
+pub mod authorizers;
 pub mod common;
 pub mod docs;
 pub mod history;
 pub mod invalidate;
 pub mod keygen;
+pub mod push;
 pub mod refresh;
 pub mod show;
 pub mod status;

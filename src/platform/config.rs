@@ -378,6 +378,25 @@ pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
         )));
     }
     let secret = Secret::new(secret);
+    let PushKeys { crypt, store_key } = read_push_keys(platform)?;
+    Ok(PlatformSecrets {
+        secret,
+        crypt,
+        store_key,
+    })
+}
+
+/// What receiving pushes needs, and nothing more (not the platform's secret:
+/// the web server running `push` need not be able to read it).
+pub struct PushKeys {
+    pub crypt: Option<MsgCrypt>,
+    pub store_key: Option<StoreKey>,
+}
+
+/// Reads a platform's message Token, EncodingAESKey and store key, as
+/// [`read_platform_secrets`] does.
+pub fn read_push_keys(platform: &Platform) -> Result<PushKeys> {
+    let who = format!("platform {}", quoted(&platform.name));
     let crypt = match (&platform.message_token, &platform.aes_key) {
         (Some(token), Some(key)) => {
             let token = read_value(
@@ -407,11 +426,7 @@ pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
         ),
         None => None,
     };
-    Ok(PlatformSecrets {
-        secret,
-        crypt,
-        store_key,
-    })
+    Ok(PushKeys { crypt, store_key })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod crypto;
 pub mod exchange;
+pub mod push;
 pub mod storekey;
 pub mod sync;
 pub mod xml;

@@ -288,7 +288,6 @@ pub trait Store {
     /// Stores customers (each inserted or replaced whole), in one transaction.
     fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()>;
 
-    #[allow(dead_code)]
     fn upsert_customer(&mut self, customer: &Customer) -> Result<()> {
         self.upsert_customers(std::slice::from_ref(customer))
     }
@@ -296,12 +295,10 @@ pub trait Store {
     /// Marks a customer revoked, forgets its credential and pending code, and
     /// invalidates every token of app `PLATFORM/APPID`, in one transaction.
     /// False when the customer is unknown (then nothing changes).
-    #[allow(dead_code)]
     fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool>;
 
     /// Stores a pushed ticket unless one fetched later is stored (no lease):
     /// whether it was stored.
-    #[allow(dead_code)]
     fn put_pushed(&mut self, row: &Row) -> Result<bool>;
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod alert_rules;
+mod authorizers;
 mod faults;
 mod hosts;
 mod keygen;
@@ -17,6 +18,9 @@ mod platform_read_status;
 mod platform_refresh;
 mod platform_refresh_wecom;
 mod platform_standin;
+mod push;
+mod push_refusals;
+mod push_wecom;
 mod refresh_show;
 mod stumbles;
 mod trust_clocks;

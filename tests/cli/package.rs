@@ -50,10 +50,15 @@ fn manual_pages_for_every_command() {
     assert_eq!(
         pages,
         [
+            "wxtoken-authorizers-import.1",
+            "wxtoken-authorizers-list.1",
+            "wxtoken-authorizers-sync.1",
+            "wxtoken-authorizers.1",
             "wxtoken-completions.1",
             "wxtoken-history.1",
             "wxtoken-invalidate.1",
             "wxtoken-keygen.1",
+            "wxtoken-push.1",
             "wxtoken-refresh.1",
             "wxtoken-show.1",
             "wxtoken-status.1",

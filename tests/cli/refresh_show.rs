@@ -780,6 +780,8 @@ fn help_texts_are_pinned() {
         "history",
         "completions",
         "keygen",
+        "push",
+        "authorizers",
     ] {
         all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
         all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());

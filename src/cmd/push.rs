@@ -1,0 +1,272 @@
+//! `wxtoken push --platform NAME`: one push from WeChat or WeCom, on stdin or
+//! as a CGI program (RFC 3875: `GATEWAY_INTERFACE` set). It is checked and read
+//! by `platform::push`, stored here, and answered `success` (or, for WeCom's URL
+//! check, the decrypted `echostr`) only once stored. No HTTP client is made.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::cli::{Global, PushArgs};
+use crate::error::{Exit, exit_status, usage};
+use crate::platform::config::{Platform, PlatformKind, PushKeys, read_push_keys};
+use crate::platform::push::{self, Event, Refused, Status};
+use crate::platform::storekey::StoreKey;
+use crate::platform::xml::MAX_BODY;
+use crate::store::{self, Customer, CustomerState, Row, Store};
+use crate::text::quoted;
+use crate::{clock, config};
+
+use super::common;
+
+pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
+    let cgi = std::env::var_os("GATEWAY_INTERFACE").is_some();
+    let result = handle(global, args, cgi);
+    let answer = match &result {
+        Ok(text) => text.as_str(),
+        Err(_) => "",
+    };
+    if cgi {
+        let status = match &result {
+            Ok(_) => "200 OK",
+            Err(e) => match e.downcast_ref::<Refused>().map(|r| r.status) {
+                Some(Status::BadRequest) => "400 Bad Request",
+                Some(Status::Forbidden) => "403 Forbidden",
+                None if exit_status(e).0 == Exit::Usage => "500 Internal Server Error",
+                None => "503 Service Unavailable",
+            },
+        };
+        let body = if result.is_ok() { answer } else { "refused\n" };
+        write_out(&format!(
+            "Status: {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))?;
+    } else if result.is_ok() {
+        write_out(answer)?;
+    }
+    result.map(|_| ())
+}
+
+fn write_out(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("could not write the answer on stdout")
+}
+
+/// Checks, reads and stores the push; the answer's body.
+fn handle(global: &Global, args: &PushArgs, cgi: bool) -> Result<String> {
+    common::init_logging(global);
+    let now = clock::now();
+    let config_path = common::config_path(global).ok_or_else(|| {
+        usage("push: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)")
+    })?;
+    let platforms = config::load_platforms(&config_path, global.api_base.as_deref())?;
+    let platform = platforms
+        .iter()
+        .find(|p| p.name == args.platform)
+        .ok_or_else(|| {
+            usage(format!(
+                "push: no platform {} in config {}: add a [[platform]] entry or check --platform",
+                quoted(&args.platform),
+                config_path.display()
+            ))
+        })?;
+    let who = format!("push to platform {}", quoted(&platform.name));
+    if platform.kind == PlatformKind::WecomProvider {
+        return Err(usage(format!(
+            "{who}: a wecom_provider receives no pushes: point the URL at its wecom_suite platform"
+        )));
+    }
+    let keys =
+        read_push_keys(platform).with_context(|| format!("config {}", config_path.display()))?;
+    let PushKeys {
+        crypt: Some(crypt),
+        store_key: Some(key),
+    } = &keys
+    else {
+        return Err(anyhow!("{who}: no message Token or store key"));
+    };
+    let refused = |e: Refused| anyhow::Error::new(e).context(format!("{who} refused"));
+    let query = match (&args.query, cgi) {
+        (Some(q), _) => q.clone(),
+        (None, true) => std::env::var("QUERY_STRING").unwrap_or_default(),
+        (None, false) => {
+            return Err(usage(format!(
+                "{who}: no --query: pass the push URL's query string (msg_signature=..&timestamp=..&nonce=..)"
+            )));
+        }
+    };
+    let query = push::parse_query(&query).map_err(refused)?;
+    let body = read_body(&query, cgi).map_err(refused)?;
+    let event = push::read(platform, crypt, &query, &body, now).map_err(refused)?;
+    let mut db = store::open(&common::db_location(global)?)?;
+    keep(global, &mut *db, platform, key, event, now)
+}
+
+/// The request body: none for a URL check (`echostr`), else at most
+/// [`MAX_BODY`] bytes of stdin (CGI: exactly `CONTENT_LENGTH` of them).
+fn read_body(query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>, Refused> {
+    let bad = |why: String| Refused {
+        status: Status::BadRequest,
+        why,
+    };
+    let check = query.contains_key("echostr");
+    let mut limit = MAX_BODY as u64 + 1;
+    if cgi {
+        let method = std::env::var("REQUEST_METHOD").unwrap_or_default();
+        match (method.as_str(), check) {
+            ("GET", true) => return Ok(Vec::new()),
+            ("POST", false) => {}
+            ("GET", false) => return Err(bad("a GET without echostr: pushes are POSTs".into())),
+            _ => {
+                return Err(bad(format!(
+                    "method {} with{} echostr: expected POST (a push) or GET with echostr (WeCom's URL check)",
+                    quoted(&crate::text::clip(&method, 20)),
+                    if check { "" } else { "out" }
+                )));
+            }
+        }
+        let length = std::env::var("CONTENT_LENGTH").unwrap_or_default();
+        let n: u64 = length
+            .trim()
+            .parse()
+            .map_err(|_| bad("CONTENT_LENGTH is missing or not a number".into()))?;
+        if n > MAX_BODY as u64 {
+            return Err(bad(format!(
+                "the body has {n} bytes, more than {MAX_BODY}: not a push"
+            )));
+        }
+        limit = n;
+    } else if check {
+        return Ok(Vec::new());
+    }
+    let mut body = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut body)
+        .map_err(|e| bad(format!("could not read the body: {e}")))?;
+    if body.len() > MAX_BODY {
+        return Err(bad(format!(
+            "the body is larger than {MAX_BODY} bytes: not a push"
+        )));
+    }
+    if cgi && (body.len() as u64) < limit {
+        return Err(bad(format!(
+            "the body ended after {} of CONTENT_LENGTH {limit} bytes",
+            body.len()
+        )));
+    }
+    Ok(body)
+}
+
+/// Stores what the push says; the answer's body.
+fn keep(
+    _global: &Global,
+    db: &mut dyn Store,
+    platform: &Platform,
+    key: &StoreKey,
+    event: Event,
+    now: i64,
+) -> Result<String> {
+    let name = &platform.name;
+    let success = || Ok("success".to_string());
+    match event {
+        Event::Echo(plain) => Ok(plain),
+        Event::Ticket {
+            kind,
+            value,
+            created,
+            expires,
+        } => {
+            let row = Row {
+                app: name.clone(),
+                kind: kind.to_string(),
+                api: platform.kind.as_str().to_string(),
+                appid: platform.appid.clone(),
+                value,
+                fetched_at: created,
+                expires_at: expires,
+                invalidated_at: None,
+                source_token: None,
+            };
+            if !db.put_pushed(&row)? {
+                log::info!(
+                    "platform {}: kept the newer {kind} already stored",
+                    quoted(name)
+                );
+            }
+            success()
+        }
+        Event::Authorized {
+            appid,
+            code_kind,
+            code,
+            created,
+            pending_until,
+        } => {
+            let old = db.customer(name, &appid)?;
+            let sealed = key.seal(code.expose(), &[name, &appid, code_kind])?;
+            let authorized_at = match &old {
+                Some(c) if c.state == CustomerState::Active => c.authorized_at.or(Some(created)),
+                _ => Some(created),
+            };
+            db.upsert_customer(&Customer {
+                platform: name.clone(),
+                appid: appid.clone(),
+                credential: old.as_ref().and_then(|c| c.credential.clone()),
+                pending_code: Some(sealed),
+                pending_until,
+                state: CustomerState::Active,
+                info: old.and_then(|c| c.info),
+                authorized_at,
+                updated_at: now,
+            })?;
+            log::info!(
+                "platform {}: customer {} authorized; its code is kept for the exchange",
+                quoted(name),
+                quoted(&appid)
+            );
+            // Exchanging the code now, within the push's ~3 s, gives the
+            // customer a token at once; without it the next `refresh` does.
+            // exchange: connected at merge
+            success()
+        }
+        Event::Revoked { appid } => {
+            if !db.revoke_customer(name, &appid, now)? {
+                log::info!(
+                    "platform {}: revocation of unknown customer {}: nothing to do",
+                    quoted(name),
+                    quoted(&appid)
+                );
+            }
+            success()
+        }
+        Event::Changed { appid } => {
+            match db.customer(name, &appid)? {
+                // No info: the next refresh reads it again.
+                Some(c) => db.upsert_customer(&Customer {
+                    info: None,
+                    updated_at: now,
+                    ..c
+                })?,
+                None => log::info!(
+                    "platform {}: change of unknown customer {}: nothing to do",
+                    quoted(name),
+                    quoted(&appid)
+                ),
+            }
+            success()
+        }
+        Event::Ignored(info_type) => {
+            log::info!(
+                "platform {}: InfoType {} acknowledged, nothing stored",
+                quoted(name),
+                quoted(&crate::text::clip(&info_type, 60))
+            );
+            success()
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! One push from WeChat or WeCom, checked and read: the query's signature and
+//! age, the decrypted message's receiver id and inner platform id, then what
+//! the message says (an [`Event`]). No IO here: `cmd::push` reads the request
+//! and stores the event. Facts: `wechat-third-party-api.md`, A.1, A.2, B.1, B.3.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha1::{Digest, Sha1};
+
+use super::config::{Platform, PlatformKind};
+use super::crypto::MsgCrypt;
+use super::xml::{self, Fields};
+use crate::secret::Secret;
+use crate::text::quoted;
+use crate::upstream::classify::{MAX_VALUE_LEN, token_alphabet};
+
+/// How far a push's `timestamp` may be from now, either way, in seconds.
+/// WeChat signs each push when it sends it and retries within seconds; an
+/// older signed push is a replay (or a clock that is off: fix NTP).
+pub const MAX_AGE: i64 = 300;
+
+/// The longest query string taken (an `echostr` is a few hundred bytes).
+pub const MAX_QUERY: usize = 8 * 1024;
+
+/// Open Platform's component_verify_ticket lives 12 hours (A.1).
+const VERIFY_TICKET_LIFETIME: i64 = 12 * 3600;
+/// WeCom's suite_ticket lives 30 minutes (B.1).
+const SUITE_TICKET_LIFETIME: i64 = 30 * 60;
+/// The longest lifetime an authorization code is believed to have, when the
+/// push says when it ends.
+const MAX_CODE_LIFETIME: i64 = 7 * 86_400;
+/// The longest customer appid / corpid taken.
+const MAX_CUSTOMER_ID: usize = 64;
+
+/// What the web server should answer a refused push with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not a push this wxtoken can read (missing fields, broken XML).
+    BadRequest,
+    /// Not signed with this platform's Token, stale, or addressed elsewhere.
+    Forbidden,
+}
+
+/// Why a push was refused (never quotes the Token, the key or a secret).
+#[derive(Debug)]
+pub struct Refused {
+    pub status: Status,
+    pub why: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn bad(why: impl Into<String>) -> Refused {
+    Refused {
+        status: Status::BadRequest,
+        why: why.into(),
+    }
+}
+
+fn forbidden(why: impl Into<String>) -> Refused {
+    Refused {
+        status: Status::Forbidden,
+        why: why.into(),
+    }
+}
+
+/// What a verified push says.
+#[derive(Debug)]
+pub enum Event {
+    /// A pushed ticket: store under the platform's own name.
+    Ticket {
+        kind: &'static str,
+        value: String,
+        created: i64,
+        expires: i64,
+    },
+    /// A customer authorized (or re-authorized, or reset its permanent code):
+    /// keep the code, sealed, until it is exchanged.
+    Authorized {
+        appid: String,
+        /// The AAD kind the code is sealed with.
+        code_kind: &'static str,
+        code: Secret,
+        created: i64,
+        pending_until: Option<i64>,
+    },
+    /// The customer withdrew the authorization.
+    Revoked { appid: String },
+    /// The customer changed what it granted: its info is to be read again.
+    Changed { appid: String },
+    /// WeCom's URL check: answer this plaintext alone.
+    Echo(String),
+    /// Verified, but nothing wxtoken keeps (this InfoType).
+    Ignored(String),
+}
+
+/// The query string's fields, percent-decoded (a `+` stays a `+`: base64's).
+pub fn parse_query(query: &str) -> Result<BTreeMap<String, String>, Refused> {
+    if query.len() > MAX_QUERY {
+        return Err(bad(format!(
+            "the query string has {} bytes, more than {MAX_QUERY}",
+            query.len()
+        )));
+    }
+    let mut fields = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| bad(format!("query field {} is not UTF-8", quoted(name))))
+        };
+        let (name, value) = (decode(name)?, decode(value)?);
+        if fields.insert(name.clone(), value).is_some() {
+            return Err(bad(format!("query field {} comes twice", quoted(&name))));
+        }
+    }
+    Ok(fields)
+}
+
+fn field<'a>(
+    fields: &'a BTreeMap<String, String>,
+    name: &str,
+    of: &str,
+) -> Result<&'a str, Refused> {
+    fields
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| bad(format!("{of} has no {name}")))
+}
+
+/// Checks the signature and age of a push and reads it. `query` is the
+/// parsed query string, `body` the request body (ignored for WeCom's URL
+/// check, a GET with `echostr`).
+pub fn read(
+    platform: &Platform,
+    crypt: &MsgCrypt,
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+    now: i64,
+) -> Result<Event, Refused> {
+    let signature = field(query, "msg_signature", "the query")?;
+    let timestamp = field(query, "timestamp", "the query")?;
+    let nonce = field(query, "nonce", "the query")?;
+    if let Some(echostr) = query.get("echostr") {
+        if platform.kind != PlatformKind::WecomSuite {
+            return Err(bad(
+                "a URL check (echostr) is WeCom's; an Open Platform push is a POST of XML",
+            ));
+        }
+        let plain = open(crypt, signature, timestamp, nonce, echostr, now)?;
+        let mut ids = vec![platform.appid.as_str()];
+        ids.extend(platform.provider_corpid.as_deref());
+        receiver(&plain.receive_id, &ids)?;
+        return Ok(Event::Echo(plain.msg));
+    }
+    let envelope = parse_xml(body, "the body")?;
+    let encrypt = field(&envelope, "Encrypt", "the body")?;
+    // The envelope is not signed, but a different id there is a misrouted URL.
+    let to = match platform.kind {
+        PlatformKind::OpenPlatform => "AppId",
+        _ => "ToUserName",
+    };
+    if let Some(id) = envelope.get(to).filter(|id| **id != platform.appid) {
+        return Err(forbidden(format!(
+            "the push is addressed to {} ({to}), not to {}: is the URL of another platform?",
+            quoted(id),
+            quoted(&platform.appid)
+        )));
+    }
+    let plain = open(crypt, signature, timestamp, nonce, encrypt, now)?;
+    receiver(&plain.receive_id, &[&platform.appid])?;
+    let msg = parse_xml(plain.msg.as_bytes(), "the decrypted message")?;
+    match platform.kind {
+        PlatformKind::OpenPlatform => open_platform(platform, &msg, now),
+        PlatformKind::WecomSuite => wecom_suite(platform, &msg, now),
+        PlatformKind::WecomProvider => Err(bad("a wecom_provider receives no pushes")),
+    }
+}
+
+/// Verifies `msg_signature` over `encrypted` (constant time), refuses a stale
+/// timestamp, decrypts.
+fn open(
+    crypt: &MsgCrypt,
+    signature: &str,
+    timestamp: &str,
+    nonce: &str,
+    encrypted: &str,
+    now: i64,
+) -> Result<super::crypto::Decrypted, Refused> {
+    if !crypt.verify(signature, timestamp, nonce, encrypted) {
+        return Err(forbidden(
+            "msg_signature does not match: a forged or altered push, or the message_token is not the platform's current Token",
+        ));
+    }
+    let sent: i64 = timestamp.parse().map_err(|_| {
+        bad(format!(
+            "the query's timestamp {} is not a number",
+            quoted(timestamp)
+        ))
+    })?;
+    let off = now.saturating_sub(sent);
+    if off.unsigned_abs() > MAX_AGE.unsigned_abs() {
+        return Err(forbidden(format!(
+            "the push was signed {off}s from now, more than {MAX_AGE}s: a replay, or this host's clock is off"
+        )));
+    }
+    crypt.decrypt(encrypted).map_err(|e| bad(format!("{e}")))
+}
+
+fn receiver(id: &str, expected: &[&str]) -> Result<(), Refused> {
+    if expected.contains(&id) {
+        return Ok(());
+    }
+    Err(forbidden(format!(
+        "the push was encrypted for {}, not for {}: is the URL of another platform?",
+        quoted(id),
+        expected
+            .iter()
+            .map(|e| quoted(e))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )))
+}
+
+fn parse_xml(body: &[u8], what: &str) -> Result<Fields, Refused> {
+    xml::parse(body).map_err(|e| bad(format!("{what}: {e}")))
+}
+
+/// The message's platform id must be this platform's (several may share a URL).
+fn inner_id(msg: &Fields, name: &str, platform: &Platform) -> Result<(), Refused> {
+    let id = field(msg, name, "the decrypted message")?;
+    if id != platform.appid {
+        return Err(forbidden(format!(
+            "the message's {name} is {}, not {}",
+            quoted(id),
+            quoted(&platform.appid)
+        )));
+    }
+    Ok(())
+}
+
+fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Refused> {
+    inner_id(msg, "AppId", platform)?;
+    let created = time(msg, "CreateTime", now)?;
+    let info_type = field(msg, "InfoType", "the decrypted message")?;
+    match info_type {
+        "component_verify_ticket" => Ok(Event::Ticket {
+            kind: "component_verify_ticket",
+            value: value(msg, "ComponentVerifyTicket")?.to_string(),
+            created,
+            expires: created + VERIFY_TICKET_LIFETIME,
+        }),
+        "authorized" | "updateauthorized" => {
+            // Documented only as "expiry time, unit seconds": kept when it reads
+            // as a time after the push, not long after; else unknown (NULL).
+            let until = msg
+                .get("AuthorizationCodeExpiredTime")
+                .and_then(|t| t.trim().parse::<i64>().ok())
+                .filter(|t| *t > created && *t <= created + MAX_CODE_LIFETIME);
+            Ok(Event::Authorized {
+                appid: customer_id(msg, "AuthorizerAppid")?,
+                code_kind: "authorization_code",
+                code: Secret::new(value(msg, "AuthorizationCode")?.to_string()),
+                created,
+                pending_until: until,
+            })
+        }
+        "unauthorized" => Ok(Event::Revoked {
+            appid: customer_id(msg, "AuthorizerAppid")?,
+        }),
+        other => Ok(Event::Ignored(other.to_string())),
+    }
+}
+
+fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Refused> {
+    inner_id(msg, "SuiteId", platform)?;
+    let created = time(msg, "TimeStamp", now)?;
+    let info_type = field(msg, "InfoType", "the decrypted message")?;
+    match info_type {
+        "suite_ticket" => Ok(Event::Ticket {
+            kind: "suite_ticket",
+            value: value(msg, "SuiteTicket")?.to_string(),
+            created,
+            expires: created + SUITE_TICKET_LIFETIME,
+        }),
+        "create_auth" | "reset_permanent_code" => {
+            let code = value(msg, "AuthCode")?.to_string();
+            // The corpid comes only with the exchange (B.3): until then the
+            // pending entry is keyed by the code's hash, one per code.
+            let appid = match msg.get("AuthCorpId") {
+                Some(_) => customer_id(msg, "AuthCorpId")?,
+                None => pending_key(&code),
+            };
+            Ok(Event::Authorized {
+                appid,
+                code_kind: "auth_code",
+                code: Secret::new(code),
+                created,
+                // Valid 10 minutes (B.3).
+                pending_until: Some(created + 600),
+            })
+        }
+        "change_auth" => Ok(Event::Changed {
+            appid: customer_id(msg, "AuthCorpId")?,
+        }),
+        "cancel_auth" => Ok(Event::Revoked {
+            appid: customer_id(msg, "AuthCorpId")?,
+        }),
+        other => Ok(Event::Ignored(other.to_string())),
+    }
+}
+
+/// The customer key of a WeCom auth code whose corpid is not known yet:
+/// `pending-` and 16 hex digits of the code's SHA-1 (the code is single use
+/// and random: the hash reveals nothing usable).
+pub fn pending_key(code: &str) -> String {
+    let hash = Sha1::digest(code.as_bytes());
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("pending-{hex}")
+}
+
+/// A Unix time field: not before 2001 (a sane push) nor after `now` + [`MAX_AGE`].
+fn time(msg: &Fields, name: &str, now: i64) -> Result<i64, Refused> {
+    let text = field(msg, name, "the decrypted message")?;
+    let t: i64 = text.trim().parse().map_err(|_| {
+        bad(format!(
+            "the message's {name} {} is not a number",
+            quoted(text)
+        ))
+    })?;
+    if !(1_000_000_000..=now + MAX_AGE).contains(&t) {
+        return Err(bad(format!(
+            "the message's {name} {t} is not a time near now ({now})"
+        )));
+    }
+    Ok(t)
+}
+
+/// Whether a pushed value can be stored: WeChat's token alphabet and `@`
+/// (tickets and codes read `ticket@@@...`, `queryauthcode@@@...`). `@` means
+/// nothing to a shell outside `$@`/`@(`, and neither can form here.
+pub fn pushed_alphabet(value: &str) -> bool {
+    value.split('@').all(token_alphabet)
+}
+
+fn value<'a>(msg: &'a Fields, name: &str) -> Result<&'a str, Refused> {
+    let v = field(msg, name, "the decrypted message")?;
+    if v.len() > MAX_VALUE_LEN {
+        return Err(bad(format!(
+            "the message's {name} has {} bytes, more than {MAX_VALUE_LEN}",
+            v.len()
+        )));
+    }
+    if !pushed_alphabet(v) {
+        return Err(bad(format!(
+            "the message's {name} has characters outside [A-Za-z0-9-_.~+/=@]"
+        )));
+    }
+    Ok(v)
+}
+
+/// A customer's appid or corpid: letters, digits, `-`, `_`, at most 64.
+pub fn is_customer_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CUSTOMER_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn customer_id(msg: &Fields, name: &str) -> Result<String, Refused> {
+    let id = field(msg, name, "the decrypted message")?;
+    if !is_customer_id(id) {
+        return Err(bad(format!(
+            "the message's {name} {} is not an appid (letters, digits, - and _, at most {MAX_CUSTOMER_ID})",
+            quoted(&crate::text::clip(id, 80))
+        )));
+    }
+    Ok(id.to_string())
+}
+
+#[cfg(test)]
+mod tests;
