@@ -48,6 +48,9 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     result.map(|_| ())
 }
 
+/// How long a push may spend exchanging an authorization code (WeChat waits
+/// 5 seconds for the answer).
+const EXCHANGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 fn write_out(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -164,7 +167,7 @@ fn read_body(query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>, Ref
 
 /// Stores what the push says; the answer's body.
 fn keep(
-    _global: &Global,
+    global: &Global,
     db: &mut dyn Store,
     platform: &Platform,
     key: &StoreKey,
@@ -231,7 +234,30 @@ fn keep(
             );
             // Exchanging the code now, within the push's ~3 s, gives the
             // customer a token at once; without it the next `refresh` does.
-            // exchange: connected at merge
+            // A WeCom code whose corpid is not known yet is left to `refresh`.
+            if !appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                let deadline = std::time::Instant::now() + EXCHANGE_BUDGET;
+                match crate::platform::exchange::exchange_pending(
+                    global, platform, &appid, deadline,
+                ) {
+                    Ok(true) => log::info!(
+                        "platform {}: customer {}: code exchanged, token stored",
+                        quoted(name),
+                        quoted(&appid)
+                    ),
+                    Ok(false) => log::info!(
+                        "platform {}: customer {}: code not exchanged yet; the next refresh does it",
+                        quoted(name),
+                        quoted(&appid)
+                    ),
+                    Err(e) => log::warn!(
+                        "platform {}: customer {}: the code was kept, its exchange failed ({}); the next refresh tries again",
+                        quoted(name),
+                        quoted(&appid),
+                        crate::report::message(&e)
+                    ),
+                }
+            }
             success()
         }
         Event::Revoked { appid } => {

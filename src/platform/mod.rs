@@ -10,3 +10,7 @@ pub mod push;
 pub mod storekey;
 pub mod sync;
 pub mod xml;
+
+/// The AAD kind under which a pushed authorization code (Open Platform's
+/// `AuthorizationCode`, WeCom's `AuthCode`) is sealed until it is exchanged.
+pub const PENDING_CODE_KIND: &str = "authorization_code";

@@ -269,7 +269,7 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
                 .filter(|t| *t > created && *t <= created + MAX_CODE_LIFETIME);
             Ok(Event::Authorized {
                 appid: customer_id(msg, "AuthorizerAppid")?,
-                code_kind: "authorization_code",
+                code_kind: super::PENDING_CODE_KIND,
                 code: Secret::new(value(msg, "AuthorizationCode")?.to_string()),
                 created,
                 pending_until: until,
@@ -303,7 +303,7 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
             };
             Ok(Event::Authorized {
                 appid,
-                code_kind: "auth_code",
+                code_kind: super::PENDING_CODE_KIND,
                 code: Secret::new(code),
                 created,
                 // Valid 10 minutes (B.3).
@@ -326,8 +326,11 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
 pub fn pending_key(code: &str) -> String {
     let hash = Sha1::digest(code.as_bytes());
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("pending-{hex}")
+    format!("{PENDING_PREFIX}{hex}")
 }
+
+/// The start of a pending WeCom customer's key ([`pending_key`]).
+pub const PENDING_PREFIX: &str = "pending-";
 
 /// A Unix time field: not before 2001 (a sane push) nor after `now` + [`MAX_AGE`].
 fn time(msg: &Fields, name: &str, now: i64) -> Result<i64, Refused> {

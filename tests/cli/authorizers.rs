@@ -124,13 +124,3 @@ fn the_import_file_is_trusted_like_a_secret_file() {
     import(&env, "acme", &file).expect(2).stderr_has("open");
     assert_eq!(everything(&env), Vec::<String>::new());
 }
-
-#[test]
-fn sync_is_not_in_this_build() {
-    let env = setup(Backend::Sqlite);
-    env.run(&["authorizers", "sync", "--platform", "acme"])
-        .expect(1)
-        .stderr_has("authorizers sync is not available in this build");
-    env.run(&["authorizers", "list", "--platform", "acme"])
-        .expect(0);
-}

@@ -269,3 +269,27 @@ fn component_errors_are_clear_lines_with_the_fix(backend) {
     assert_eq!(up.count("api_authorizer_token"), 0, "no customer call without a component token");
 }
 }
+
+both! {
+fn authorizers_sync_fetches_every_authorizer_from_the_list(backend) {
+    let (p, up, env) = setup(backend, "[]", 1_200);
+    // Without a component token there is nothing to list with: say so.
+    env.run(&["authorizers", "sync", "--platform", "acme"])
+        .expect(1)
+        .stderr_has("acme");
+    with_ticket(&p, &env);
+    env.run(&["refresh", "--app", "acme"]).expect(0);
+    let run = env.run(&["authorizers", "sync", "--platform", "acme"]);
+    run.expect(0);
+    assert_eq!(up.count("api_get_authorizer_list"), 3, "1,200 authorizers in pages of 500");
+    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_customers WHERE platform = 'acme' AND state = 'active'"), 1_200);
+    // Stored sealed: no refresh token in the clear.
+    let a7 = authorizer_appid(7);
+    let sealed = env.text(&format!("SELECT credential FROM wxtoken_customers WHERE appid = '{a7}'"));
+    assert!(sealed.starts_with("v1:"), "{sealed}");
+    assert!(!sealed.contains(&first_refresh_token(&a7)));
+    // The synced customers refresh like imported ones.
+    env.run(&["refresh", "--app", &format!("acme/{a7}")]).expect(0);
+    assert!(value(&env, &format!("acme/{a7}"), "access_token").starts_with("authorizertoken-"));
+}
+}

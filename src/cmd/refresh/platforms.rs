@@ -20,9 +20,6 @@ use crate::secret::Secret;
 use crate::store::{Customer, CustomerState, Store};
 use crate::upstream::Client;
 
-/// The AAD kind of a sealed pending authorization code.
-pub const CODE_KIND: &str = "authorization_code";
-
 /// Which of a platform's customers a run refreshes: all, or these appids.
 pub type Pick = Option<Vec<String>>;
 
@@ -287,7 +284,7 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
         };
         let (grant, code) = match (
             open(&c.credential, grant_kind(p.kind)),
-            open(&code, CODE_KIND),
+            open(&code, crate::platform::PENDING_CODE_KIND),
         ) {
             (Ok(g), Ok(code)) => (g, code),
             (Err(e), _) | (_, Err(e)) => {
