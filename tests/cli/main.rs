@@ -12,6 +12,7 @@ mod package;
 mod platform_config;
 mod platform_standin;
 mod refresh_show;
+mod startup;
 mod trust_clocks;
 mod trust_files;
 mod trust_net;
