@@ -207,7 +207,9 @@ pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
     };
     match store.customer(&link.platform.name, &target.app.appid) {
         Ok(Some(c)) => c.pending_code.is_none(),
-        _ => false,
+        // Moved under the corpid its exchange named (a pending WeCom key).
+        Ok(None) => true,
+        Err(_) => false,
     }
 }
 
