@@ -414,6 +414,12 @@ impl Store for Postgres {
         self.revoke(platform, appid, now)
     }
 
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        self.run("write to", |c| {
+            Ok(c.execute(sql::DROP_EXPIRED_CODE.pg, &[&platform, &appid, &now])? > 0)
+        })
+    }
+
     fn put_pushed(&mut self, row: &Row) -> Result<bool> {
         self.pushed(row)
     }

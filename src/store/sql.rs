@@ -208,6 +208,12 @@ sql!(
         authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
 );
 
+sql!(
+    /// A customer known only by an authorization code that ended (?3) unexchanged.
+    DROP_EXPIRED_CODE = "DELETE FROM wxtoken_customers
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL AND pending_until < ?3"
+);
+
 sql!(DELETE_CUSTOMER = "DELETE FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
 
 sql!(

@@ -409,6 +409,17 @@ impl Store for Sqlite {
         Ok(known)
     }
 
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        let (tx, ctx) = self.write("write to")?;
+        let p = params![platform, appid, now];
+        let dropped = tx
+            .execute(sql::DROP_EXPIRED_CODE.sqlite, p)
+            .context(ctx.clone())?
+            > 0;
+        tx.commit().context(ctx)?;
+        Ok(dropped)
+    }
+
     fn put_pushed(&mut self, v: &Row) -> Result<bool> {
         let (tx, ctx) = self.write("write to")?;
         // Not the lease holder (0): stored only over a value fetched earlier.

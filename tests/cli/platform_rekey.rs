@@ -141,3 +141,29 @@ fn a_refused_exchange_keeps_the_pending_code_for_the_next_refresh(backend) {
     stored_under_corpid(&p, &up, &env, CORP);
 }
 }
+
+both! {
+fn a_pending_install_is_listed_as_pending_and_dropped_once_its_code_ended(backend) {
+    let (p, up, env) = setup(backend);
+    push_code(&env, "create_auth", AUTH_CODE);
+    let json = env.run(&["authorizers", "list", "--platform", "suite", "--format", "json"]).expect(0).stdout();
+    assert!(json.contains("\"state\": \"pending\""), "{json}");
+    let table = env.run(&["authorizers", "list", "--platform", "suite"]).expect(0).stdout();
+    let line = table.lines().find(|l| l.starts_with("pending-")).unwrap_or_default();
+    assert!(line.split_whitespace().nth(1) == Some("pending"), "{table}");
+    let json = env.run(&["status", "--format", "json"]).expect(0).stdout();
+    assert!(json.contains("\"total\": 0"), "not a company yet: {json}");
+    let json = env.run(&["status", "--platform", "suite", "--format", "json"]).expect(0).stdout();
+    assert!(json.contains("\"authorization\": \"pending\""), "{json}");
+    // The code ends (10 minutes) before any refresh could exchange it.
+    env.exec("UPDATE wxtoken_customers SET pending_until = 1000");
+    with_ticket(&p, &env);
+    let run = env.run(&["refresh"]);
+    run.expect(0).stderr_has("its install code ended before it could be exchanged; dropped");
+    assert_eq!(up.count("get_permanent_code"), 0);
+    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_customers"), 0);
+    let run = env.run(&["refresh"]);
+    run.expect(0);
+    assert!(!run.stderr().contains("dropped"), "{}", run.stderr());
+}
+}
