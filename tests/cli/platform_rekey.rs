@@ -167,3 +167,20 @@ fn a_pending_install_is_listed_as_pending_and_dropped_once_its_code_ended(backen
     assert!(!run.stderr().contains("dropped"), "{}", run.stderr());
 }
 }
+
+both! {
+fn an_answer_naming_no_valid_corpid_stores_nothing(backend) {
+    let (p, up, env) = setup(backend);
+    for (i, bad) in ["ww/../corp", "pending-0123456789abcdef"].into_iter().enumerate() {
+        let code = format!("{AUTH_CODE}{i}");
+        p.corp_auth_code(&code, bad);
+        push_code(&env, "create_auth", &code);
+    }
+    with_ticket(&p, &env);
+    let run = env.run(&["refresh"]);
+    run.expect(1).stderr_has("the answer names no valid corpid (auth_corp_info.corpid): nothing stored");
+    assert_eq!(up.count("get_permanent_code"), 2);
+    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_tokens WHERE app LIKE 'suite/%'"), 0);
+    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_customers WHERE credential IS NOT NULL"), 0);
+}
+}
