@@ -97,7 +97,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
                     json!({
                         "platform": c.platform,
                         "appid": c.appid,
-                        "state": c.state.as_str(),
+                        "state": state(c),
                         "authorized_at": c.authorized_at,
                         "credential": c.credential.is_some(),
                         "pending_code": c.pending_code.is_some(),
@@ -124,7 +124,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
                 };
                 lines.push([
                     shown(&c.appid),
-                    c.state.as_str().to_string(),
+                    state(c).to_string(),
                     c.authorized_at
                         .map_or("-".to_string(), |t| clock::local(t, "%Y-%m-%d %H:%M")),
                     credential.to_string(),
@@ -253,4 +253,14 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// A customer's state as listed: `pending` for a WeCom install whose code is
+/// not exchanged yet (kept under a pending key, not its corpid).
+fn state(c: &Customer) -> &'static str {
+    if c.appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+        "pending"
+    } else {
+        c.state.as_str()
+    }
 }

@@ -234,29 +234,26 @@ fn keep(
             );
             // Exchanging the code now, within the push's ~3 s, gives the
             // customer a token at once; without it the next `refresh` does.
-            // A WeCom code whose corpid is not known yet is left to `refresh`.
-            if !appid.starts_with(crate::platform::push::PENDING_PREFIX) {
-                let deadline = std::time::Instant::now() + EXCHANGE_BUDGET;
-                match crate::platform::exchange::exchange_pending(
-                    global, platform, &appid, deadline,
-                ) {
-                    Ok(true) => log::info!(
-                        "platform {}: customer {}: code exchanged, token stored",
-                        quoted(name),
-                        quoted(&appid)
-                    ),
-                    Ok(false) => log::info!(
-                        "platform {}: customer {}: code not exchanged yet; the next refresh does it",
-                        quoted(name),
-                        quoted(&appid)
-                    ),
-                    Err(e) => log::warn!(
-                        "platform {}: customer {}: the code was kept, its exchange failed ({}); the next refresh tries again",
-                        quoted(name),
-                        quoted(&appid),
-                        crate::report::message(&e)
-                    ),
-                }
+            // A WeCom code (keyed by the code until then) is stored under
+            // the corpid its exchange names.
+            let deadline = std::time::Instant::now() + EXCHANGE_BUDGET;
+            match crate::platform::exchange::exchange_pending(global, platform, &appid, deadline) {
+                Ok(true) => log::info!(
+                    "platform {}: customer {}: code exchanged, token stored",
+                    quoted(name),
+                    quoted(&appid)
+                ),
+                Ok(false) => log::info!(
+                    "platform {}: customer {}: code not exchanged yet; the next refresh does it",
+                    quoted(name),
+                    quoted(&appid)
+                ),
+                Err(e) => log::warn!(
+                    "platform {}: customer {}: the code was kept, its exchange failed ({}); the next refresh tries again",
+                    quoted(name),
+                    quoted(&appid),
+                    crate::report::message(&e)
+                ),
             }
             success()
         }

@@ -33,6 +33,10 @@ pub struct CustomerUpdate {
     pub pending_cleared: bool,
     /// What upstream says about the customer (JSON); `None` keeps the stored.
     pub info: Option<String>,
+    /// The appid upstream named for a customer stored under a pending key
+    /// (`appid`): it moves there (replacing one stored there) and the
+    /// pending row and its values go.
+    pub rekey: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

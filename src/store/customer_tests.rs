@@ -276,6 +276,7 @@ fn refreshed(credential: Option<&str>, attempts: Vec<Attempt>) -> Commit<'static
             state: CustomerState::Active,
             updated_at: NOW,
             pending_cleared: false,
+            rekey: None,
             info: None,
         }),
         ..Commit::default()

@@ -297,6 +297,10 @@ pub trait Store {
     /// False when the customer is unknown (then nothing changes).
     fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool>;
 
+    /// Deletes a customer known only by an authorization code that ended
+    /// before `now` unexchanged: whether it was deleted.
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool>;
+
     /// Stores a pushed ticket unless one fetched later is stored (no lease):
     /// whether it was stored.
     fn put_pushed(&mut self, row: &Row) -> Result<bool>;

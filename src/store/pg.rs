@@ -300,19 +300,7 @@ impl Store for Postgres {
                 }
             }
             if let Some(u) = &commit.customer {
-                let cleared = i64::from(u.pending_cleared);
-                let p: [&(dyn ToSql + Sync); 7] = [
-                    &u.platform,
-                    &u.appid,
-                    &u.credential,
-                    &u.state.as_str(),
-                    &u.updated_at,
-                    &cleared,
-                    &u.info,
-                ];
-                if tx.execute(sql::UPDATE_CUSTOMER.pg, &p)? == 0 {
-                    log::warn!("{app}: customer not stored; its update was dropped");
-                }
+                customers::update(&mut tx, app, u)?;
             }
             if !commit.attempts.is_empty() {
                 let insert = tx.prepare(sql::INSERT_ATTEMPT.pg)?;
@@ -424,6 +412,12 @@ impl Store for Postgres {
 
     fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
         self.revoke(platform, appid, now)
+    }
+
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        self.run("write to", |c| {
+            Ok(c.execute(sql::DROP_EXPIRED_CODE.pg, &[&platform, &appid, &now])? > 0)
+        })
     }
 
     fn put_pushed(&mut self, row: &Row) -> Result<bool> {

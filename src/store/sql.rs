@@ -196,6 +196,32 @@ sql!(
 );
 
 sql!(
+    /// A pending customer (?1, ?2) exchanged: stored under the appid its
+    /// answer named (?3), replacing one stored there, with its new credential
+    /// ?4, state ?5, info ?6, at ?7. The pending row is deleted after.
+    REKEY_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, state, info, authorized_at, updated_at)
+     SELECT platform, CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS TEXT), CAST(?6 AS TEXT), authorized_at, CAST(?7 AS BIGINT)
+       FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2
+     ON CONFLICT (platform, appid) DO UPDATE SET
+        credential = excluded.credential, pending_code = NULL, pending_until = NULL,
+        state = excluded.state, info = excluded.info,
+        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
+);
+
+sql!(
+    /// A customer known only by an authorization code that ended (?3) unexchanged.
+    DROP_EXPIRED_CODE = "DELETE FROM wxtoken_customers
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL AND pending_until < ?3"
+);
+
+sql!(DELETE_CUSTOMER = "DELETE FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+
+sql!(
+    /// Every value of app ?1 (a pending customer's, once it is stored under its appid).
+    DELETE_APP = "DELETE FROM wxtoken_tokens WHERE app = ?1"
+);
+
+sql!(
     /// A revoked credential is dead: nothing secret is kept.
     REVOKE_CUSTOMER = "UPDATE wxtoken_customers
         SET state = 'revoked', credential = NULL, pending_code = NULL, pending_until = NULL, updated_at = ?3

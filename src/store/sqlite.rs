@@ -44,6 +44,7 @@ pub struct Sqlite {
 }
 
 mod open;
+mod update;
 
 impl Sqlite {
     fn context(&self, what: &str) -> String {
@@ -231,22 +232,7 @@ impl Store for Sqlite {
             }
         }
         if let Some(u) = &commit.customer {
-            let p = params![
-                u.platform,
-                u.appid,
-                u.credential,
-                u.state.as_str(),
-                u.updated_at,
-                i64::from(u.pending_cleared),
-                u.info
-            ];
-            if tx
-                .execute(sql::UPDATE_CUSTOMER.sqlite, p)
-                .context(ctx.clone())?
-                == 0
-            {
-                log::warn!("{app}: customer not stored; its update was dropped");
-            }
+            update::customer(&tx, app, u).context(ctx.clone())?;
         }
         for a in &commit.attempts {
             tx.prepare_cached(sql::INSERT_ATTEMPT.sqlite)
@@ -421,6 +407,17 @@ impl Store for Sqlite {
         }
         tx.commit().context(ctx)?;
         Ok(known)
+    }
+
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        let (tx, ctx) = self.write("write to")?;
+        let p = params![platform, appid, now];
+        let dropped = tx
+            .execute(sql::DROP_EXPIRED_CODE.sqlite, p)
+            .context(ctx.clone())?
+            > 0;
+        tx.commit().context(ctx)?;
+        Ok(dropped)
     }
 
     fn put_pushed(&mut self, v: &Row) -> Result<bool> {

@@ -17,6 +17,7 @@ mod platform_read;
 mod platform_read_status;
 mod platform_refresh;
 mod platform_refresh_wecom;
+mod platform_rekey;
 mod platform_standin;
 mod push;
 mod push_refusals;

@@ -150,6 +150,7 @@ pub fn refresh_customers(
             .filter(|c| c.state == CustomerState::Reauthorize)
             .map(|c| c.appid.clone())
             .collect();
+        let customers = drop_expired_installs(store, link, customers)?;
         let (targets, unopened) = customer_targets(link, &customers);
         if unopened > 0 {
             keep(Err(crate::error::Silent(1).into()));
@@ -207,7 +208,9 @@ pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
     };
     match store.customer(&link.platform.name, &target.app.appid) {
         Ok(Some(c)) => c.pending_code.is_none(),
-        _ => false,
+        // Moved under the corpid its exchange named (a pending WeCom key).
+        Ok(None) => true,
+        Err(_) => false,
     }
 }
 
@@ -239,6 +242,34 @@ pub fn load_token(store: &mut dyn Store, link: &Link) -> Result<bool> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
     Ok(usable)
+}
+
+/// Drops the pending WeCom installs whose code ended unexchanged (kept
+/// under a pending key, they can never be exchanged nor named): said once,
+/// as they are gone after. The company is stored again when WeCom pushes
+/// another code (the company installs again, or the permanent code is reset).
+fn drop_expired_installs(
+    store: &mut dyn Store,
+    link: &Link,
+    customers: Vec<Customer>,
+) -> Result<Vec<Customer>> {
+    let now = clock::now();
+    let mut kept = Vec::new();
+    for c in customers {
+        let expired = c.appid.starts_with(crate::platform::push::PENDING_PREFIX)
+            && c.credential.is_none()
+            && c.pending_until.is_some_and(|until| until < now);
+        if expired && store.drop_expired_code(&c.platform, &c.appid, now)? {
+            log::warn!(
+                "{}/{}: its install code ended before it could be exchanged; dropped: run `wxtoken refresh` more often than every 10 minutes, and have the company install again (or reset its permanent code)",
+                link.platform.name,
+                crate::text::shown(&c.appid)
+            );
+            continue;
+        }
+        kept.push(c);
+    }
+    Ok(kept)
 }
 
 fn picked(customers: Vec<Customer>, pick: &Pick) -> Vec<Customer> {

@@ -397,6 +397,7 @@ impl Run<'_> {
 
     /// Writes one app's results, reports its failures.
     fn finish(&mut self, done: Done) -> Result<()> {
+        let done = done.rekeyed();
         let name = &done.target.app.name;
         if self.in_flight.remove(name).is_none() {
             log::info!("{name}: a result came after this run gave up on it; not stored");

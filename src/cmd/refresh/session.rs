@@ -110,7 +110,11 @@ pub fn exchange(
     let links = [(s.link.clone(), s.pick.clone())];
     let result = platforms::refresh_customers(s.store.as_mut(), &links, &s.opts);
     let customer = s.store.customer(&platform.name, appid)?;
-    let exchanged = customer.is_some_and(|c| c.pending_code.is_none() && c.credential.is_some());
+    // A pending WeCom key is gone once exchanged: stored under its corpid.
+    let exchanged = match customer {
+        Some(c) => c.pending_code.is_none() && c.credential.is_some(),
+        None => appid.starts_with(crate::platform::push::PENDING_PREFIX),
+    };
     match result {
         Err(e) if !exchanged => Err(e),
         _ => Ok(exchanged),

@@ -11,6 +11,7 @@ use super::target::{Link, grant_kind, own_token};
 use super::work::Done;
 use crate::clock;
 use crate::graph::{self, Kind, Node};
+use crate::platform::push::PENDING_PREFIX;
 use crate::secret::Secret;
 use crate::store::{CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client};
@@ -100,6 +101,7 @@ impl Done {
             state,
             updated_at: clock::now(),
             pending_cleared: false,
+            rekey: None,
             info: None,
         }
     }
@@ -114,8 +116,21 @@ impl Done {
         grant: Option<String>,
         info: Option<String>,
     ) {
-        let appid = self.target.app.appid.clone();
+        let mut appid = self.target.app.appid.clone();
         let kind = grant_kind(link.platform.kind);
+        // A WeCom code pushed without its corpid: the answer names the company.
+        let rekey = if node.takes_code() && appid.starts_with(PENDING_PREFIX) {
+            let Some(corpid) = named_corpid(info.as_deref()) else {
+                self.failures.push(
+                    "token: the answer names no valid corpid (auth_corp_info.corpid): nothing stored; the company must reset the permanent code or install again".to_string(),
+                );
+                return;
+            };
+            appid = corpid.clone();
+            Some(corpid)
+        } else {
+            None
+        };
         let new = grant
             .map(Secret::new)
             .filter(|g| node.takes_code() || g.expose() != sent.expose());
@@ -139,8 +154,33 @@ impl Done {
             let mut update = self.update(CustomerState::Active, credential);
             update.pending_cleared = node.takes_code();
             update.info = info;
+            update.rekey = rekey;
             self.customer = Some(update);
         }
+    }
+
+    /// A pending customer's results, under the appid its exchange named: its
+    /// values are stored as `PLATFORM/APPID`. Without one (the exchange
+    /// failed), nothing is stored under the pending key.
+    pub(super) fn rekeyed(mut self) -> Done {
+        if !self.target.app.appid.starts_with(PENDING_PREFIX) {
+            return self;
+        }
+        let Some(appid) = self.customer.as_ref().and_then(|u| u.rekey.clone()) else {
+            self.values.clear();
+            return self;
+        };
+        let old = self.target.app.name.clone();
+        let platform = old.split_once('/').map_or(old.as_str(), |(p, _)| p);
+        let name = format!("{platform}/{appid}");
+        for v in &mut self.values {
+            v.app.clone_from(&name);
+            v.appid.clone_from(&appid);
+        }
+        for a in self.attempts.iter_mut().filter(|a| a.app == old) {
+            a.app.clone_from(&name);
+        }
+        self
     }
 
     /// The platform's token, anew: `stale` was refused. Done once for all the
@@ -198,4 +238,15 @@ impl Done {
         };
         self.refused(node.kind, false, &reason);
     }
+}
+
+/// The corpid an exchange's answer names (`auth_corp_info.corpid`), if it is
+/// one: letters, digits, `-` and `_`, bounded, and not a pending key.
+fn named_corpid(info: Option<&str>) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(info?).ok()?;
+    let id = json.get("corpid")?.as_str()?;
+    (crate::platform::push::is_customer_id(id)
+        && crate::config::check_appid(id).is_ok()
+        && !id.starts_with(PENDING_PREFIX))
+    .then(|| id.to_string())
 }

@@ -58,7 +58,9 @@ pub struct CustomerLine {
     #[serde(flatten)]
     pub token: Line,
     pub platform: String,
-    /// active | revoked | reauthorize (`active` too when only its tokens are stored)
+    /// active | revoked | reauthorize (`active` too when only its tokens are
+    /// stored) | pending (a WeCom install whose code is not exchanged yet,
+    /// under its pending key; not counted in its platform's line)
     pub authorization: &'static str,
     /// Its token and every ticket stored are valid.
     pub fresh: bool,
@@ -143,7 +145,8 @@ impl<'a> Platforms<'a> {
         let ticket_row = pushed.and_then(|(k, _)| index.row(name, k));
         let ticket_age = ticket_row.map(|r| (now - r.fetched_at).max(0));
         let mut counts = Counts::default();
-        for c in customers {
+        // A pending WeCom install is not a company yet (its corpid is not known).
+        for c in customers.iter().filter(|c| c.authorization != "pending") {
             counts.total += 1;
             match c.authorization {
                 "revoked" => counts.revoked += 1,
@@ -210,7 +213,11 @@ impl<'a> Platforms<'a> {
                         now,
                     ),
                     platform: platform.to_string(),
-                    authorization: state.map_or("active", CustomerState::as_str),
+                    authorization: if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                        "pending"
+                    } else {
+                        state.map_or("active", CustomerState::as_str)
+                    },
                     fresh,
                     failing: failing && state.is_none_or(|s| s == CustomerState::Active),
                 }

@@ -4,7 +4,54 @@ use anyhow::Result;
 use postgres::types::Type;
 
 use super::{Postgres, begin, columns, sql};
-use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, Row};
+use postgres::types::ToSql;
+
+use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, CustomerUpdate, Row};
+
+/// Writes `u` in a refresh's transaction: a rotated credential, a new state;
+/// or a pending customer moved under the appid its exchange named, with app
+/// `app`'s values dropped.
+pub(super) fn update(
+    tx: &mut postgres::Transaction<'_>,
+    app: &str,
+    u: &CustomerUpdate,
+) -> Result<(), postgres::Error> {
+    let state = u.state.as_str();
+    let changed = match &u.rekey {
+        Some(appid) => {
+            let p: [&(dyn ToSql + Sync); 7] = [
+                &u.platform,
+                &u.appid,
+                appid,
+                &u.credential,
+                &state,
+                &u.info,
+                &u.updated_at,
+            ];
+            let n = tx.execute(sql::REKEY_CUSTOMER.pg, &p)?;
+            tx.execute(sql::DELETE_CUSTOMER.pg, &[&u.platform, &u.appid])?;
+            tx.execute(sql::DELETE_APP.pg, &[&app])?;
+            n
+        }
+        None => {
+            let cleared = i64::from(u.pending_cleared);
+            let p: [&(dyn ToSql + Sync); 7] = [
+                &u.platform,
+                &u.appid,
+                &u.credential,
+                &state,
+                &u.updated_at,
+                &cleared,
+                &u.info,
+            ];
+            tx.execute(sql::UPDATE_CUSTOMER.pg, &p)?
+        }
+    };
+    if changed == 0 {
+        log::warn!("{app}: customer not stored; its update was dropped");
+    }
+    Ok(())
+}
 
 impl Postgres {
     /// Runs a read of `wxtoken_customers`; a database not migrated to it yet

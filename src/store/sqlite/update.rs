@@ -1,0 +1,44 @@
+//! A customer's row as a refresh leaves it, in the refresh's transaction.
+
+use rusqlite::{Transaction, params};
+
+use super::sql;
+use crate::store::CustomerUpdate;
+
+/// Writes `u` (a rotated credential, a new state; or a pending customer moved
+/// under the appid its exchange named, with app `app`'s values dropped).
+pub(super) fn customer(tx: &Transaction, app: &str, u: &CustomerUpdate) -> rusqlite::Result<()> {
+    let changed = match &u.rekey {
+        Some(appid) => {
+            let p = params![
+                u.platform,
+                u.appid,
+                appid,
+                u.credential,
+                u.state.as_str(),
+                u.info,
+                u.updated_at
+            ];
+            let n = tx.execute(sql::REKEY_CUSTOMER.sqlite, p)?;
+            tx.execute(sql::DELETE_CUSTOMER.sqlite, params![u.platform, u.appid])?;
+            tx.execute(sql::DELETE_APP.sqlite, params![app])?;
+            n
+        }
+        None => {
+            let p = params![
+                u.platform,
+                u.appid,
+                u.credential,
+                u.state.as_str(),
+                u.updated_at,
+                i64::from(u.pending_cleared),
+                u.info
+            ];
+            tx.execute(sql::UPDATE_CUSTOMER.sqlite, p)?
+        }
+    };
+    if changed == 0 {
+        log::warn!("{app}: customer not stored; its update was dropped");
+    }
+    Ok(())
+}
