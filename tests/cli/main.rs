@@ -12,6 +12,7 @@ mod many_apps;
 mod newcomer;
 mod package;
 mod pg_libpq;
+mod platform_chain;
 mod platform_config;
 mod platform_read;
 mod platform_read_status;
