@@ -1,7 +1,9 @@
 //! `wxtoken push --platform NAME`: one push from WeChat or WeCom, on stdin or
 //! as a CGI program (RFC 3875: `GATEWAY_INTERFACE` set). It is checked and read
 //! by `platform::push`, stored here, and answered `success` (or, for WeCom's URL
-//! check, the decrypted `echostr`) only once stored. No HTTP client is made.
+//! check, the decrypted `echostr`) only once stored. An authorization code is
+//! then exchanged at once, within [`EXCHANGE_BUDGET`]; no HTTP client is made
+//! for anything else.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -51,6 +53,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
 /// How long a push may spend exchanging an authorization code (WeChat waits
 /// 5 seconds for the answer).
 const EXCHANGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn write_out(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
