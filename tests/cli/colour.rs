@@ -1,7 +1,8 @@
 //! `status` on a terminal: red for what is broken, yellow for what needs
 //! attention soon; plain into a pipe and with `NO_COLOR`.
 
-use crate::support::{Env, SECRET, StandIn, now, on_a_terminal};
+use crate::platform_read::{customer, row};
+use crate::support::{Backend, Env, SECRET, StandIn, now, on_a_terminal};
 
 const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
@@ -83,4 +84,65 @@ fn status_colours_what_needs_attention_on_a_terminal_only() {
     env.set("NO_COLOR", "");
     let shown = on_a_terminal(&env.command(&["status"])).unwrap();
     assert!(shown.contains(&format!("{RED}expired")), "{shown:?}");
+}
+
+/// Platforms: customers revoked in yellow, a customer's expired token in red,
+/// in the platforms' table and in `--platform NAME`'s.
+#[test]
+fn status_colours_platforms_and_their_customers() {
+    let env = crate::platform_read::stored(Backend::Sqlite);
+    crate::platform_read::plant_platforms(&env);
+    env.exec(
+        &[
+            customer("acme", "wxgone", "revoked"),
+            customer("acme", "wxlate", "active"),
+            row(
+                "acme/wxlate",
+                "access_token",
+                "open_platform",
+                "wxlate",
+                "T",
+                -5,
+                false,
+            ),
+            customer("acme", "wxfine", "active"),
+            row(
+                "acme/wxfine",
+                "access_token",
+                "open_platform",
+                "wxfine",
+                "T",
+                7000,
+                false,
+            ),
+        ]
+        .concat(),
+    );
+    let piped = env
+        .run(&["status", "--platform", "acme"])
+        .expect(0)
+        .stdout();
+    assert!(!piped.contains('\x1b'), "{piped:?}");
+    let Some(shown) = on_a_terminal(&env.command(&["status"])) else {
+        return;
+    };
+    // acme: a valid token, its ticket fresh, one customer revoked (REVOKED in
+    // yellow, the last but one column).
+    let acme = line_of(&shown, "acme");
+    assert!(
+        acme.contains(" valid ") && acme.contains(" fresh "),
+        "{shown:?}"
+    );
+    let last_two: Vec<&str> = acme.split_whitespace().rev().take(2).collect();
+    assert_eq!(last_two, ["0", &format!("{YELLOW}1{RESET}")], "{shown:?}");
+    assert_eq!(acme.matches('\x1b').count(), 2, "{shown:?}");
+    let shown = on_a_terminal(&env.command(&["status", "--platform", "acme"])).unwrap();
+    let gone = line_of(&shown, "wxgone");
+    assert!(
+        gone.contains(&format!("{YELLOW}revoked{RESET}")),
+        "{shown:?}"
+    );
+    let late = line_of(&shown, "wxlate");
+    assert!(late.contains(&format!("{RED}expired{RESET}")), "{shown:?}");
+    assert!(!line_of(&shown, "wxfine").contains('\x1b'), "{shown:?}");
 }
