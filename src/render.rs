@@ -3,7 +3,8 @@
 //! Prometheus text format (`status --format prometheus`). What goes in a cell
 //! or a label is the command's business; how it is laid out and escaped is here.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
@@ -17,6 +18,29 @@ pub fn write(out: &mut dyn Write, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether stdout gets colours: a terminal, and no `NO_COLOR` (any non-empty
+/// value turns them off, as no-color.org asks).
+pub fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A cell's colour on a terminal: red for what is broken, yellow for what
+/// needs attention soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colour {
+    Red,
+    Yellow,
+}
+
+impl Colour {
+    fn sgr(self) -> &'static str {
+        match self {
+            Colour::Red => "\x1b[31m",
+            Colour::Yellow => "\x1b[33m",
+        }
+    }
+}
+
 /// Columns aligned on the widest cell (in characters), `gap` between them,
 /// no trailing spaces; the first row is the header.
 pub struct Table {
@@ -24,6 +48,10 @@ pub struct Table {
     /// Columns from this one on are right-aligned (numbers).
     right_from: usize,
     rows: Vec<Vec<String>>,
+    /// Painted cells by (row, column), the header being row 0; empty unless
+    /// the table is `coloured`.
+    colours: HashMap<(usize, usize), Colour>,
+    coloured: bool,
 }
 
 impl Table {
@@ -32,7 +60,15 @@ impl Table {
             gap,
             right_from: header.len(),
             rows: vec![header.iter().map(|h| h.to_string()).collect()],
+            colours: HashMap::new(),
+            coloured: false,
         }
+    }
+
+    /// Writes the cells painted with `paint` in colour (for a terminal).
+    pub fn coloured(mut self, on: bool) -> Table {
+        self.coloured = on;
+        self
     }
 
     /// Right-aligns the columns from `column` on.
@@ -44,6 +80,13 @@ impl Table {
     /// A row, one cell per header column.
     pub fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
+    }
+
+    /// Colours a cell of the row pushed last (nothing unless `coloured`).
+    pub fn paint(&mut self, column: usize, colour: Option<Colour>) {
+        if let (true, Some(colour)) = (self.coloured, colour) {
+            self.colours.insert((self.rows.len() - 1, column), colour);
+        }
     }
 
     pub fn render(&self) -> String {
@@ -58,10 +101,19 @@ impl Table {
             })
             .collect();
         let mut out = String::new();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let mut line = String::new();
             for (c, cell) in row.iter().enumerate() {
+                // Padded by its visible width; the escape codes take no column.
                 let pad = " ".repeat(widths[c] - cell.chars().count());
+                let painted;
+                let cell = match self.colours.get(&(r, c)) {
+                    Some(colour) => {
+                        painted = format!("{}{cell}\x1b[0m", colour.sgr());
+                        &painted
+                    }
+                    None => cell,
+                };
                 if c > 0 {
                     line.push_str(self.gap);
                 }
@@ -199,6 +251,33 @@ mod tests {
         let mut t = Table::new(&["A", "B"], " ");
         t.push(vec!["long".to_string(), String::new()]);
         assert_eq!(t.render(), "A    B\nlong\n");
+    }
+
+    #[test]
+    fn coloured_cells_keep_the_columns_aligned() {
+        let table = |on: bool| {
+            let mut t = Table::new(&["APP", "STATE", "N"], " ")
+                .right_aligned_from(2)
+                .coloured(on);
+            t.push(vec!["shop".into(), "expired".into(), "3".into()]);
+            t.paint(1, Some(Colour::Red));
+            t.paint(2, Some(Colour::Yellow));
+            t.push(vec!["a".into(), "valid".into(), "12".into()]);
+            t.paint(1, None);
+            t.render()
+        };
+        assert_eq!(
+            table(false),
+            "APP  STATE    N\nshop expired  3\na    valid   12\n"
+        );
+        let coloured = table(true);
+        assert_eq!(
+            coloured,
+            "APP  STATE    N\nshop \x1b[31mexpired\x1b[0m  \x1b[33m3\x1b[0m\na    valid   12\n"
+        );
+        // Without the escape codes, the same layout.
+        let visible = coloured.replace("\x1b[31m", "").replace("\x1b[33m", "");
+        assert_eq!(visible.replace("\x1b[0m", ""), table(false));
     }
 
     #[test]

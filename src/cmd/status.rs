@@ -12,7 +12,7 @@ use crate::clock;
 use crate::cmd::common::{config_path, init_logging, kind_column, open_if_present};
 use crate::config;
 use crate::duration::human;
-use crate::render::{self, Prometheus, Table};
+use crate::render::{self, Colour, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
@@ -69,9 +69,13 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    // Colours for a person at a terminal only: a pipe, a file or a script
+    // reading json gets the bytes it always got.
+    let colour =
+        args.format == StatusFormat::Table && args.output.is_none() && render::colour_stdout();
     // Platforms' own rows and their customers' are summed up per platform,
     // not listed one line each with the apps.
-    let platforms = Platforms::new(&config, &rows, with_customers);
+    let platforms = Platforms::new(&config, &rows, with_customers).coloured(colour);
     let (prows, rows): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| platforms.owns(&r.app));
     let (pstats, stats): (Vec<&Stats>, Vec<&Stats>) =
         stats.iter().partition(|s| platforms.owns(&s.app));
@@ -81,7 +85,7 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
         None => {
             let lines = lines(&rows, &stats, &config.apps, now);
             let plines = platforms.lines(store, &prows, &pstats, now)?;
-            text(&lines, &plines, args.format, now)?
+            text(&lines, &plines, args.format, now, colour)?
         }
     };
     match &args.output {
@@ -167,6 +171,21 @@ fn line(
     }
 }
 
+/// A state's colour: red when there is no usable value, yellow when the
+/// refresh is late.
+fn state_colour(state: &str) -> Option<Colour> {
+    match state {
+        "expired" | "invalidated" | "missing" => Some(Colour::Red),
+        "expiring" => Some(Colour::Yellow),
+        _ => None,
+    }
+}
+
+/// Red when the last attempts failed.
+fn failing_colour(failures: i64) -> Option<Colour> {
+    (failures > 0).then_some(Colour::Red)
+}
+
 /// valid | expiring | expired | invalidated | missing
 fn state(row: Option<&Row>, now: i64) -> &'static str {
     match row {
@@ -186,15 +205,23 @@ enum Entry<'a> {
     Platform(&'a PlatformLine),
 }
 
-fn text(lines: &[Line], plines: &[PlatformLine], format: StatusFormat, now: i64) -> Result<String> {
+fn text(
+    lines: &[Line],
+    plines: &[PlatformLine],
+    format: StatusFormat,
+    now: i64,
+    colour: bool,
+) -> Result<String> {
     Ok(match format {
         StatusFormat::Table if lines.is_empty() && !plines.is_empty() => {
-            platforms_out::table(plines)
+            platforms_out::table(plines, colour)
         }
-        StatusFormat::Table if plines.is_empty() => table(lines, now),
-        StatusFormat::Table => {
-            format!("{}\n{}", table(lines, now), platforms_out::table(plines))
-        }
+        StatusFormat::Table if plines.is_empty() => table(lines, now, colour),
+        StatusFormat::Table => format!(
+            "{}\n{}",
+            table(lines, now, colour),
+            platforms_out::table(plines, colour)
+        ),
         StatusFormat::Json => {
             let entries: Vec<Entry> = (lines.iter().map(Entry::App))
                 .chain(plines.iter().map(Entry::Platform))
@@ -222,8 +249,9 @@ fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
 /// The table: aligned columns, local times, time left as `1h 12m`; fits 80
 /// columns with app names of up to 8 characters. KIND is the token's API
 /// (classic, stable, wecom) or the ticket (jsapi, wx_card, agent_config); a long
-/// appid is shortened (the json format has it whole).
-fn table(lines: &[Line], now: i64) -> String {
+/// appid is shortened (the json format has it whole). With `colour`, what is
+/// broken is red and what needs attention soon yellow.
+fn table(lines: &[Line], now: i64, colour: bool) -> String {
     if lines.is_empty() {
         return "no apps: none is configured and none is stored\n".to_string();
     }
@@ -234,7 +262,8 @@ fn table(lines: &[Line], now: i64) -> String {
         ],
         " ",
     )
-    .right_aligned_from(7);
+    .right_aligned_from(7)
+    .coloured(colour);
     let when = |t: i64| when(t, now);
     let dash = || "-".to_string();
     for l in lines {
@@ -259,6 +288,13 @@ fn table(lines: &[Line], now: i64) -> String {
             l.failures_in_a_row.to_string(),
             l.calls_24h.to_string(),
         ]);
+        table.paint(3, state_colour(l.state));
+        table.paint(7, failing_colour(l.failures_in_a_row));
+        // 80% of the quota guard's budget: the guard refuses soon.
+        let near_budget = l
+            .daily_budget
+            .is_some_and(|b| l.calls_24h * 5 >= i64::from(b) * 4);
+        table.paint(8, near_budget.then_some(Colour::Yellow));
     }
     table.render()
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod alert_rules;
 mod authorizers;
+mod colour;
 mod faults;
 mod hosts;
 mod keygen;

@@ -329,32 +329,6 @@ fn the_cron_lines_use_the_readmes_apps() {
     );
 }
 
-/// `cmd` run with its stdout and stderr on a terminal (`script`'s
-/// pseudo-terminal); what the terminal showed. `None` without `script`.
-fn on_a_terminal(cmd: &std::process::Command) -> Option<String> {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    let mut line = vec!["env".to_string()];
-    for (k, v) in cmd.get_envs() {
-        if let (Some(k), Some(v)) = (k.to_str(), v.and_then(|v| v.to_str())) {
-            line.push(quote(&format!("{k}={v}")));
-        }
-    }
-    line.push(quote(cmd.get_program().to_str().unwrap()));
-    line.extend(cmd.get_args().map(|a| quote(a.to_str().unwrap())));
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line.join(" "), "/dev/null"])
-        .current_dir(cmd.get_current_dir().unwrap())
-        .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Err(e) => {
-            crate::support::skipped(&format!("no `script` to run wxtoken on a terminal: {e}"));
-            None
-        }
-    }
-}
-
 /// More than three dozen apps due: a progress bar on a terminal (apps done of
 /// all, failures, elapsed), none when stderr is a pipe (cron) or with fewer apps.
 #[test]
@@ -370,13 +344,13 @@ fn refresh_shows_progress_only_in_a_terminal() {
     // A pipe, as under cron: nothing on stderr.
     let run = env.run(&["refresh"]);
     assert_eq!(run.expect(0).stderr(), "");
-    let Some(shown) = on_a_terminal(&env.command(&["refresh", "--force"])) else {
+    let Some(shown) = crate::support::on_a_terminal(&env.command(&["refresh", "--force"])) else {
         return;
     };
     assert!(shown.contains("/40 apps, 0 failed"), "{shown:?}");
     // Three dozen apps: no bar.
     let mut few = Env::with(&up);
     few.config_apps(&names[..36], "");
-    let shown = on_a_terminal(&few.command(&["refresh"])).unwrap();
+    let shown = crate::support::on_a_terminal(&few.command(&["refresh"])).unwrap();
     assert!(!shown.contains("apps,"), "{shown:?}");
 }

@@ -22,6 +22,8 @@ pub struct Platforms<'a> {
     config: &'a Config,
     /// Each platform's kind, when the config or a stored row says it.
     kinds: BTreeMap<String, Option<PlatformKind>>,
+    /// Tables in colour, for a terminal.
+    colour: bool,
 }
 
 /// A platform's own token, its pushed ticket, and its customers counted.
@@ -91,7 +93,17 @@ impl<'a> Platforms<'a> {
         for p in &config.platforms {
             kinds.insert(p.name.clone(), Some(p.kind));
         }
-        Platforms { config, kinds }
+        Platforms {
+            config,
+            kinds,
+            colour: false,
+        }
+    }
+
+    /// Writes the tables in colour (for a terminal).
+    pub fn coloured(mut self, on: bool) -> Platforms<'a> {
+        self.colour = on;
+        self
     }
 
     /// Whether `app` is a platform's own or one of its customers (and not a
@@ -249,8 +261,8 @@ impl<'a> Platforms<'a> {
             StatusFormat::Table => {
                 format!(
                     "{}\n{}",
-                    table(&[platform]),
-                    customer_table(&customers, now)
+                    table(&[platform], self.colour),
+                    customer_table(&customers, now, self.colour)
                 )
             }
             StatusFormat::Json => {

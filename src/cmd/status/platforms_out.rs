@@ -2,13 +2,19 @@
 //! table, and per-platform Prometheus gauges.
 
 use super::platforms::{CustomerLine, PlatformLine};
-use super::{shorten, when};
+use super::{failing_colour, shorten, state_colour, when};
 use crate::duration::human;
-use crate::render::{Prometheus, Table};
+use crate::render::{Colour, Prometheus, Table};
 use crate::text::shown;
 
-/// The platforms' table: one line each.
-pub(super) fn table(lines: &[PlatformLine]) -> String {
+/// Yellow when there are some: customers that need their owner's attention.
+fn attention(n: usize) -> Option<Colour> {
+    (n > 0).then_some(Colour::Yellow)
+}
+
+/// The platforms' table: one line each; with `colour`, what is broken is red
+/// and what needs attention soon yellow.
+pub(super) fn table(lines: &[PlatformLine], colour: bool) -> String {
     let mut table = Table::new(
         &[
             "PLATFORM",
@@ -26,7 +32,8 @@ pub(super) fn table(lines: &[PlatformLine]) -> String {
         ],
         " ",
     )
-    .right_aligned_from(6);
+    .right_aligned_from(6)
+    .coloured(colour);
     let dash = || "-".to_string();
     for l in lines {
         let t = &l.token;
@@ -55,18 +62,32 @@ pub(super) fn table(lines: &[PlatformLine]) -> String {
             c.revoked.to_string(),
             c.reauthorize.to_string(),
         ]);
+        table.paint(3, state_colour(t.state));
+        // Without a pushed ticket the platform's token cannot be fetched.
+        table.paint(
+            5,
+            match l.ticket_state {
+                Some("missing") => Some(Colour::Red),
+                Some("stale") => Some(Colour::Yellow),
+                _ => None,
+            },
+        );
+        table.paint(9, failing_colour(c.failing as i64));
+        table.paint(10, attention(c.revoked));
+        table.paint(11, attention(c.reauthorize));
     }
     table.render()
 }
 
 /// One line per customer; STATE is its authorization when not active, else
-/// its token's state.
-pub(super) fn customer_table(customers: &[CustomerLine], now: i64) -> String {
+/// its token's state (yellow when not active: it needs its owner).
+pub(super) fn customer_table(customers: &[CustomerLine], now: i64, colour: bool) -> String {
     if customers.is_empty() {
         return "no customers stored\n".to_string();
     }
     let mut table = Table::new(&["APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS"], " ")
-        .right_aligned_from(5);
+        .right_aligned_from(5)
+        .coloured(colour);
     let dash = || "-".to_string();
     for c in customers {
         let t = &c.token;
@@ -90,6 +111,14 @@ pub(super) fn customer_table(customers: &[CustomerLine], now: i64) -> String {
             },
             t.failures_in_a_row.to_string(),
         ]);
+        table.paint(
+            1,
+            match c.authorization {
+                "active" => state_colour(t.state),
+                _ => Some(Colour::Yellow),
+            },
+        );
+        table.paint(5, failing_colour(t.failures_in_a_row));
     }
     table.render()
 }

@@ -136,6 +136,7 @@ impl Env {
                 || key.starts_with("SSL_CERT_")
                 || key == "PGPASSWORD"
                 || key == "PGPASSFILE"
+                || key == "NO_COLOR"
             {
                 cmd.env_remove(key);
             }
@@ -350,6 +351,38 @@ pub fn golden(name: &str, actual: &str) {
         "{} changed (run with UPDATE_GOLDEN=1 if that is intended)",
         path.display()
     );
+}
+
+/// `cmd` run with its stdout and stderr on a terminal (`script`'s
+/// pseudo-terminal); what the terminal showed. `None` without `script`.
+pub fn on_a_terminal(cmd: &Command) -> Option<String> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = vec!["env".to_string()];
+    let mut set = Vec::new();
+    for (k, v) in cmd.get_envs() {
+        match (k.to_str(), v.map(|v| v.to_str())) {
+            (Some(k), Some(Some(v))) => set.push(quote(&format!("{k}={v}"))),
+            // Removed from the command's environment: from `script`'s too
+            // (env's options come before its assignments).
+            (Some(k), None) => line.extend(["-u".to_string(), quote(k)]),
+            _ => {}
+        }
+    }
+    line.extend(set);
+    line.push(quote(cmd.get_program().to_str().unwrap()));
+    line.extend(cmd.get_args().map(|a| quote(a.to_str().unwrap())));
+    let out = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .current_dir(cmd.get_current_dir().unwrap())
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Err(e) => {
+            skipped(&format!("no `script` to run wxtoken on a terminal: {e}"));
+            None
+        }
+    }
 }
 
 /// Says on the terminal that the calling test cannot run here, and why; the
