@@ -233,14 +233,16 @@ impl Run<'_> {
     /// Takes leases for as many pending apps as there are free workers, and hands
     /// each app whose lease it got (and that is still due) to a worker.
     fn dispatch(&mut self, jobs: &mpsc::Sender<Job>) -> Result<()> {
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.retain(|t| !self.waited_enough(&t.app.name));
-        self.pending = pending;
         let free = self.opts.jobs.saturating_sub(self.in_flight.len());
-        if free == 0 || self.pending.is_empty() {
+        let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
+        // An app left waiting for a worker past its bound fails now; one in
+        // the batch is tried once more first (the lease may just have ended).
+        let mut rest = std::mem::take(&mut self.pending);
+        rest.retain(|t| !self.waited_enough(&t.app.name));
+        self.pending = rest;
+        if batch.is_empty() {
             return Ok(());
         }
-        let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
         let names: Vec<String> = batch.iter().map(|t| t.app.name.clone()).collect();
         let now = clock::now();
         let lease_end = now + self.lease_length().as_secs() as i64;
@@ -280,6 +282,9 @@ impl Run<'_> {
         for target in batch {
             let name = &target.app.name;
             if !taken.contains(name) {
+                if self.waited_enough(name) {
+                    continue;
+                }
                 self.waited.entry(name.clone()).or_insert_with(|| {
                     log::info!("{name}: another process is refreshing it; waiting for its result");
                     Instant::now()
