@@ -19,6 +19,37 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `wxtoken show` alone. Scripts run `show` before every API call, and
+/// building the whole command line (every command, every global option copied
+/// into each) is most of its own work: `main` parses a `show` with this first,
+/// and hands anything it does not take (help, errors, other commands) to
+/// [`Cli`], so that what a user sees is the same.
+#[derive(Parser, Debug)]
+#[command(name = "wxtoken")]
+pub struct ShowOnly {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: ShowCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShowCommand {
+    Show(ShowArgs),
+}
+
+impl ShowOnly {
+    /// The command line as [`Cli`] would have parsed it.
+    pub fn into_cli(self) -> Cli {
+        let ShowCommand::Show(args) = self.command;
+        Cli {
+            global: self.global,
+            command: Command::Show(args),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {

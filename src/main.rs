@@ -42,11 +42,22 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
-    let exit = match Cli::try_parse() {
+    let exit = match parse() {
         Ok(cli) => run(&cli).map_or_else(|err| report::error(&err), |()| error::Exit::Ok),
         Err(e) => report::command_line(&e),
     };
     exit.into()
+}
+
+/// The command line. A `show` is parsed without the other commands first (see
+/// [`cli::ShowOnly`]); whatever that does not take goes to the full parser.
+fn parse() -> Result<Cli, clap::Error> {
+    if std::env::args_os().any(|a| a == "show")
+        && let Ok(show) = cli::ShowOnly::try_parse()
+    {
+        return Ok(show.into_cli());
+    }
+    Cli::try_parse()
 }
 
 fn run(cli: &Cli) -> Result<()> {
