@@ -243,6 +243,46 @@ fn user(uid: u32) -> Option<String> {
     None
 }
 
+/// SQLite's files beside a database: its write-ahead log, its shared-memory
+/// index and its rollback journal. SQLite opens them by name, reads what they
+/// hold and would block on a FIFO there; in a sticky folder another user could
+/// plant them before the database's first writer does.
+const BESIDE: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Checks SQLite's files beside the database `db` (whose metadata is `db_meta`)
+/// that exist: each must be a regular file, not a link, owned by root, the
+/// running user or the database's owner, and writable by its owner only, as
+/// the database itself. A usage error (exit 2) names the file and the fix.
+pub fn trusted_beside(db: &Path, db_meta: &Metadata) -> Result<()> {
+    let trust = Trust {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        euid: unsafe { libc::geteuid() },
+        owner: Some(db_meta.uid()),
+    };
+    for suffix in BESIDE {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let side = PathBuf::from(name);
+        let Some(meta) = lstat(&side).map_err(usage)? else {
+            continue;
+        };
+        let shown = side.display();
+        let kind = if meta.file_type().is_symlink() {
+            Some("a symbolic link")
+        } else {
+            not_regular(&meta)
+        };
+        if let Some(kind) = kind {
+            return Err(usage(format!(
+                "database file {shown} is {kind}, not a regular file: SQLite would use it; remove it (`rm {shown}`) when no wxtoken runs"
+            )));
+        }
+        check(&side, &meta, &trust)
+            .map_err(|p| usage(format!("database {}: {p}", db.display())))?;
+    }
+    Ok(())
+}
+
 /// What a file that is not a regular one is, for messages ("a FIFO").
 pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
     let t = meta.file_type();

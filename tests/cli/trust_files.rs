@@ -449,3 +449,64 @@ fn a_config_writable_by_others_is_refused() {
     chmod(&config, 0o644);
     env.run(&["refresh"]).expect(0);
 }
+
+/// SQLite's files beside the database (`-wal`, `-shm`, `-journal`) are opened
+/// by name: a FIFO or a link planted there is refused at once, by every command,
+/// and nothing is written through the link.
+#[test]
+fn a_fifo_or_link_beside_the_database_is_refused() {
+    let up = StandIn::wechat();
+    let (env, _) = with_token(&up);
+    let side = |suffix: &str| {
+        let mut name = env.db.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let shm = side("-shm");
+    let _ = std::fs::remove_file(&shm);
+    mkfifo(&shm);
+    for args in COMMANDS {
+        within_5s(env.command(args))
+            .expect(2)
+            .stderr_has(&format!("database file {} is a FIFO", shm.display()));
+    }
+    std::fs::remove_file(&shm).unwrap();
+    let victim = env.path("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    let journal = side("-journal");
+    symlink(&victim, &journal).unwrap();
+    for args in COMMANDS {
+        within_5s(env.command(args)).expect(2).stderr_has(&format!(
+            "database file {} is a symbolic link",
+            journal.display()
+        ));
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    std::fs::remove_file(&journal).unwrap();
+    env.run(&["show"]).expect(0);
+}
+
+/// In a sticky folder another user may create the database's `-wal` before its
+/// first writer: SQLite would read their frames as the database's. Refused.
+#[test]
+fn a_wal_of_another_user_beside_the_database_is_refused() {
+    if not_root() {
+        return;
+    }
+    let up = StandIn::wechat();
+    let (env, token) = with_token(&up);
+    let sticky = env.path("shared");
+    std::fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let db = sticky.join("tokens.db");
+    std::fs::copy(&env.db, &db).unwrap();
+    let show = || within_5s(env.command(&["--db", db.to_str().unwrap(), "show"]));
+    assert_eq!(show().expect(0).stdout(), token);
+    let wal = sticky.join("tokens.db-wal");
+    let _ = std::fs::remove_file(&wal);
+    std::fs::write(&wal, b"").unwrap();
+    chown_nobody(&wal);
+    show()
+        .expect(2)
+        .stderr_has("tokens.db-wal (owner nobody, uid 65534, mode 0644) belongs to none of");
+}

@@ -19,7 +19,8 @@ impl Sqlite {
         database_file(path, fsafe::trusted(path, "database")?)?;
         create_private(path)?;
         // Again: the folders and the file may be new.
-        database_file(path, fsafe::trusted(path, "database")?)?;
+        let meta = database_file(path, fsafe::trusted(path, "database")?)?;
+        beside(path, meta.as_ref())?;
         // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
         // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
         let conn = Connection::open_with_flags(
@@ -65,7 +66,8 @@ impl Sqlite {
     /// Opens an existing database read-only: `show`'s path. A missing file or an
     /// empty database is "no token yet" (exit 3).
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
-        if database_file(path, fsafe::trusted(path, "database")?)?.is_none() {
+        let meta = database_file(path, fsafe::trusted(path, "database")?)?;
+        if meta.is_none() {
             // Not "no database yet" to a reader outside the database's group.
             if let Some(denied) = fsafe::unreachable(path, "database") {
                 bail!(denied);
@@ -75,6 +77,7 @@ impl Sqlite {
                 path.display()
             )));
         }
+        beside(path, meta.as_ref())?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -190,6 +193,22 @@ fn database_file(path: &Path, meta: Option<fs::Metadata>) -> Result<Option<fs::M
         ))),
         _ => Ok(meta),
     }
+}
+
+/// SQLite's files beside the database ([`fsafe::trusted_beside`]), where SQLite
+/// looks for them: beside the path as given and, when links lead elsewhere,
+/// beside the file it names.
+fn beside(path: &Path, meta: Option<&fs::Metadata>) -> Result<()> {
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    fsafe::trusted_beside(path, meta)?;
+    if let Ok(real) = fs::canonicalize(path)
+        && real != path
+    {
+        fsafe::trusted_beside(&real, meta)?;
+    }
+    Ok(())
 }
 
 /// Creates the folder (0700) and an empty file (0600) if they are missing:
