@@ -58,6 +58,31 @@ const TX_SETTINGS: &str = "SET LOCAL lock_timeout = '10s'; SET LOCAL statement_t
      SET LOCAL idle_in_transaction_session_timeout = '60s'";
 
 /// Begins a writer's transaction, with `TX_SETTINGS`.
+/// Stores a value unless one fetched later is stored; `held` is 1 when the
+/// writer holds the app's lease (then it replaces whatever is stored). The
+/// number of rows changed: 0 when a later value was kept.
+pub(super) fn upsert_value<S: postgres::ToStatement + ?Sized>(
+    tx: &mut Transaction<'_>,
+    statement: &S,
+    v: &Row,
+    held: i64,
+) -> Result<u64, postgres::Error> {
+    tx.execute(
+        statement,
+        &[
+            &v.app,
+            &v.kind,
+            &v.api,
+            &v.appid,
+            &v.value,
+            &v.fetched_at,
+            &v.expires_at,
+            &v.source_token,
+            &held,
+        ],
+    )
+}
+
 fn begin(c: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
     let mut tx = c.transaction()?;
     tx.batch_execute(TX_SETTINGS)?;
@@ -277,20 +302,7 @@ impl Store for Postgres {
                     .get(0);
                 let upsert = tx.prepare(sql::UPSERT_VALUE.pg)?;
                 for v in &commit.values {
-                    let changed = tx.execute(
-                        &upsert,
-                        &[
-                            &v.app,
-                            &v.kind,
-                            &v.api,
-                            &v.appid,
-                            &v.value,
-                            &v.fetched_at,
-                            &v.expires_at,
-                            &v.source_token,
-                            &held,
-                        ],
-                    )?;
+                    let changed = upsert_value(&mut tx, &upsert, v, held)?;
                     if changed == 0 {
                         log::info!(
                             "{app}: a {} fetched later is already stored; kept it",

@@ -208,22 +208,7 @@ impl Store for Sqlite {
             })
             .context(ctx.clone())?;
         for v in &commit.values {
-            let changed = tx
-                .prepare_cached(sql::UPSERT_VALUE.sqlite)
-                .and_then(|mut s| {
-                    s.execute(params![
-                        v.app,
-                        v.kind,
-                        v.api,
-                        v.appid,
-                        v.value,
-                        v.fetched_at,
-                        v.expires_at,
-                        v.source_token,
-                        held
-                    ])
-                })
-                .context(ctx.clone())?;
+            let changed = upsert_value(&tx, v, held).context(ctx.clone())?;
             if changed == 0 {
                 log::info!(
                     "{app}: a {} fetched later is already stored; kept it",
@@ -423,23 +408,26 @@ impl Store for Sqlite {
     fn put_pushed(&mut self, v: &Row) -> Result<bool> {
         let (tx, ctx) = self.write("write to")?;
         // Not the lease holder (0): stored only over a value fetched earlier.
-        let changed = tx
-            .execute(
-                sql::UPSERT_VALUE.sqlite,
-                params![
-                    v.app,
-                    v.kind,
-                    v.api,
-                    v.appid,
-                    v.value,
-                    v.fetched_at,
-                    v.expires_at,
-                    v.source_token,
-                    0
-                ],
-            )
-            .context(ctx.clone())?;
+        let changed = upsert_value(&tx, v, 0).context(ctx.clone())?;
         tx.commit().context(ctx)?;
         Ok(changed > 0)
     }
+}
+
+/// Stores a value unless one fetched later is stored; `held` is 1 when the
+/// writer holds the app's lease (then it replaces whatever is stored). The
+/// number of rows changed: 0 when a later value was kept.
+fn upsert_value(conn: &Connection, v: &Row, held: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql::UPSERT_VALUE.sqlite)?
+        .execute(params![
+            v.app,
+            v.kind,
+            v.api,
+            v.appid,
+            v.value,
+            v.fetched_at,
+            v.expires_at,
+            v.source_token,
+            held
+        ])
 }

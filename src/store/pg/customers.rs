@@ -153,20 +153,7 @@ impl Postgres {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
             // Not the lease holder (0): stored only over a value fetched earlier.
-            let changed = tx.execute(
-                sql::UPSERT_VALUE.pg,
-                &[
-                    &v.app,
-                    &v.kind,
-                    &v.api,
-                    &v.appid,
-                    &v.value,
-                    &v.fetched_at,
-                    &v.expires_at,
-                    &v.source_token,
-                    &0i64,
-                ],
-            )?;
+            let changed = super::upsert_value(&mut tx, sql::UPSERT_VALUE.pg, v, 0)?;
             tx.commit()?;
             Ok(changed > 0)
         })
