@@ -20,6 +20,8 @@ pub struct App {
     pub api_base: String,
     /// Refuse classic token calls past this many in 24 hours (WeChat allows 2000).
     pub daily_budget: u32,
+    /// A WeCom app's agentid (`sign --ticket agent_config`), when the config names it.
+    pub agentid: Option<u64>,
 }
 
 /// The default `daily_budget`: a margin below WeChat's 2000 classic calls a day.

@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::{Api, Ticket};
 
+mod sign;
+pub use sign::{SignArgs, SignFormat, SignTicket};
+
 /// Keeps WeChat access tokens fresh in a database: cron runs `wxtoken refresh`,
 /// scripts read the token with `wxtoken show` (or one SELECT on the table).
 #[derive(Parser, Debug)]
@@ -161,6 +164,11 @@ pub enum Command {
   wxtoken authorizers import --platform acme authorizers.csv   # appid,refresh_token lines
   wxtoken authorizers sync --platform acme")]
     Authorizers(AuthorizersArgs),
+    /// Sign a page for the JS-SDK's wx.config (or WeCom's wx.agentConfig) with the stored ticket
+    #[command(after_help = "Examples:
+  wxtoken sign --app shop --url 'https://shop.example.com/pay?id=7'
+  wxtoken sign --app hr --ticket agent_config --url \"$PAGE_URL\" --format env")]
+    Sign(SignArgs),
 }
 
 #[derive(Args, Debug)]

@@ -80,6 +80,8 @@ struct RawApp {
     /// Lets the secret go over plain `http://` to another host (a proxy on a trusted network).
     allow_insecure_http: Option<bool>,
     daily_budget: Option<u32>,
+    /// A WeCom app's agentid, for `sign --ticket agent_config`.
+    agentid: Option<u64>,
 }
 
 /// The default config file, if it exists: `$XDG_CONFIG_HOME/wxtoken/config.toml`.
@@ -269,6 +271,13 @@ fn check(
             at("daily_budget")
         );
     }
+    if raw.agentid.is_some() && api != Api::Wecom {
+        return Err(format!(
+            "{}: only WeCom apps have an agentid; remove it from this {} app",
+            at("agentid"),
+            api.as_str()
+        ));
+    }
     let api_base = match api_base {
         Some(base) => base.to_string(),
         None => {
@@ -288,6 +297,7 @@ fn check(
         tickets,
         api_base: api_base.trim_end_matches('/').to_string(),
         daily_budget: raw.daily_budget.unwrap_or(DEFAULT_DAILY_BUDGET),
+        agentid: raw.agentid,
     })
 }
 
@@ -426,5 +436,6 @@ pub fn cli_app(
             .trim_end_matches('/')
             .to_string(),
         daily_budget: DEFAULT_DAILY_BUDGET,
+        agentid: None,
     })
 }

@@ -73,5 +73,6 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Keygen(args) => cmd::keygen::run(&args.path),
         Command::Push(args) => cmd::push::run(global, args),
         Command::Authorizers(args) => cmd::authorizers::run(global, args),
+        Command::Sign(args) => cmd::sign::run(global, args),
     }
 }

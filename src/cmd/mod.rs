@@ -9,4 +9,5 @@ pub mod keygen;
 pub mod push;
 pub mod refresh;
 pub mod show;
+pub mod sign;
 pub mod status;

@@ -25,6 +25,7 @@ mod push;
 mod push_refusals;
 mod push_wecom;
 mod refresh_show;
+mod sign;
 mod stumbles;
 mod trust_clocks;
 mod trust_files;

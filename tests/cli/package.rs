@@ -61,6 +61,7 @@ fn manual_pages_for_every_command() {
             "wxtoken-push.1",
             "wxtoken-refresh.1",
             "wxtoken-show.1",
+            "wxtoken-sign.1",
             "wxtoken-status.1",
             "wxtoken.1"
         ]

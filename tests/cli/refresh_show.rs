@@ -782,6 +782,7 @@ fn help_texts_are_pinned() {
         "keygen",
         "push",
         "authorizers",
+        "sign",
     ] {
         all.push_str(&format!("\n=== wxtoken {cmd} --help\n"));
         all.push_str(&env.run(&[cmd, "--help"]).expect(0).stdout());

@@ -21,6 +21,7 @@ fn target(api: Api, tickets: &[Ticket]) -> Arc<Target> {
         tickets: tickets.to_vec(),
         api_base: "http://127.0.0.1:1".to_string(),
         daily_budget: 1800,
+        agentid: None,
     };
     // What this run saw first: "TOKEN" for every kind (what `row` stores).
     let seen = Kind::ALL.map(|k| (k, "TOKEN".to_string())).into();

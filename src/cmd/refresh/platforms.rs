@@ -67,6 +67,7 @@ fn as_app(p: &Platform) -> App {
         tickets: Vec::new(),
         api_base: p.api_base.clone(),
         daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
+        agentid: None,
     }
 }
 

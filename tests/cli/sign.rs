@@ -1,0 +1,196 @@
+//! `wxtoken sign`: JS-SDK signatures from the stored ticket, on both backends.
+
+use sha1::{Digest, Sha1};
+
+use crate::support::{Env, StandIn, both, now};
+
+/// The JS-SDK page's worked example (the ticket, nonce and timestamp).
+const TICKET: &str =
+    "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg";
+const NONCE: &str = "Wm3WZYTPz0wzccnW";
+const TIMESTAMP: &str = "1414587457";
+
+/// A classic app `shop` and a WeCom app `corp` (agentid 1000002), each with its
+/// tickets fetched from the stand-in.
+fn env_with_tickets(backend: crate::support::Backend, up: &StandIn) -> Env {
+    let mut env = backend.with(up);
+    let config = "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_env = \"S\"\ntickets = [\"jsapi\"]\n\n\
+                  [[app]]\nname = \"corp\"\napi = \"wecom\"\nappid = \"wwcorp\"\nsecret_env = \"S\"\n\
+                  tickets = [\"jsapi\", \"agent_config\"]\nagentid = 1000002\n";
+    let path = env.path("config.toml");
+    std::fs::write(&path, config).unwrap();
+    env.set("WXTOKEN_CONFIG", path.to_str().unwrap());
+    env.set("S", crate::support::SECRET);
+    env.run(&["refresh"]).expect(0);
+    env
+}
+
+fn sha1_hex(text: &str) -> String {
+    Sha1::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+both! {
+    fn the_official_examples_byte_for_byte(backend) {
+        let up = StandIn::wechat();
+        let env = env_with_tickets(backend, &up);
+        env.exec(&format!(
+            "UPDATE wxtoken_tokens SET value = '{TICKET}' WHERE app = 'shop' AND kind = 'jsapi_ticket'"
+        ));
+        let sign = |url: &str, format: &str| {
+            env.run(&["sign", "--app", "shop", "--url", url, "--nonce", NONCE, "--timestamp", TIMESTAMP, "--format", format])
+                .expect(0)
+                .stdout()
+        };
+        // The current revision of the page, and the older one.
+        assert_eq!(sign("http://mp.weixin.qq.com?params=value", "plain"), "0f9de62fce790f9a083d5c99e95740ceb90c27ed\n");
+        assert_eq!(sign("http://mp.weixin.qq.com", "plain"), "f4d90daf4b3bca3078ab155816175ba34c443a7b\n");
+        // The fragment is not signed.
+        assert_eq!(sign("http://mp.weixin.qq.com?params=value#/pay?x=1", "plain"), "0f9de62fce790f9a083d5c99e95740ceb90c27ed\n");
+        assert_eq!(
+            sign("http://mp.weixin.qq.com?params=value", "json"),
+            "{\"appId\":\"wxshop\",\"nonceStr\":\"Wm3WZYTPz0wzccnW\",\"signature\":\"0f9de62fce790f9a083d5c99e95740ceb90c27ed\",\"timestamp\":1414587457}\n"
+        );
+        assert_eq!(
+            sign("http://mp.weixin.qq.com", "env"),
+            "WX_APPID='wxshop'\nWX_TIMESTAMP='1414587457'\nWX_NONCESTR='Wm3WZYTPz0wzccnW'\nWX_SIGNATURE='f4d90daf4b3bca3078ab155816175ba34c443a7b'\n"
+        );
+    }
+}
+
+both! {
+    fn fresh_input_signs_with_the_stored_ticket_a_random_nonce_and_now(backend) {
+        let up = StandIn::wechat();
+        let env = env_with_tickets(backend, &up);
+        let ticket = env.text("SELECT value FROM wxtoken_tokens WHERE app = 'shop' AND kind = 'jsapi_ticket'");
+        assert!(ticket.starts_with("TICKET-"), "{ticket}");
+        let url = "https://shop.example.com/pay?id=7&from=menu";
+        let before = now();
+        let a = json(&env.run(&["sign", "--app", "shop", "--url", &format!("{url}#top")]).expect(0).stdout());
+        let b = json(&env.run(&["sign", "--app", "shop", "--url", url]).expect(0).stdout());
+        for out in [&a, &b] {
+            let nonce = out["nonceStr"].as_str().unwrap();
+            assert!(nonce.len() >= 16 && nonce.bytes().all(|c| c.is_ascii_alphanumeric()), "{nonce}");
+            let ts = out["timestamp"].as_i64().unwrap();
+            assert!(ts >= before && ts <= now(), "{ts}");
+            assert_eq!(out["appId"], "wxshop");
+            let expected = sha1_hex(&format!("jsapi_ticket={ticket}&noncestr={nonce}&timestamp={ts}&url={url}"));
+            assert_eq!(out["signature"], expected.as_str());
+        }
+        assert_ne!(a["nonceStr"], b["nonceStr"], "a new nonce each time");
+    }
+}
+
+both! {
+    fn agent_config_signs_with_the_agent_ticket_and_names_the_agentid(backend) {
+        let up = StandIn::wechat();
+        let env = env_with_tickets(backend, &up);
+        let ticket = env.text("SELECT value FROM wxtoken_tokens WHERE app = 'corp' AND kind = 'agent_config_ticket'");
+        let url = "https://hr.example.com/leave";
+        let out = json(&env.run(&["sign", "--app", "corp", "--ticket", "agent_config", "--url", url, "--nonce", NONCE, "--timestamp", TIMESTAMP]).expect(0).stdout());
+        assert_eq!(out["corpid"], "wwcorp");
+        assert_eq!(out["agentid"], "1000002");
+        let expected = sha1_hex(&format!("jsapi_ticket={ticket}&noncestr={NONCE}&timestamp={TIMESTAMP}&url={url}"));
+        assert_eq!(out["signature"], expected.as_str());
+        // wx.config of the same WeCom app signs with the company's jsapi ticket.
+        let company = env.text("SELECT value FROM wxtoken_tokens WHERE app = 'corp' AND kind = 'jsapi_ticket'");
+        assert_ne!(company, ticket);
+        let config = json(&env.run(&["sign", "--app", "corp", "--url", url, "--nonce", NONCE, "--timestamp", TIMESTAMP]).expect(0).stdout());
+        assert_eq!(config["appId"], "wwcorp");
+        let expected = sha1_hex(&format!("jsapi_ticket={company}&noncestr={NONCE}&timestamp={TIMESTAMP}&url={url}"));
+        assert_eq!(config["signature"], expected.as_str());
+    }
+}
+
+both! {
+    fn no_valid_ticket_exits_3(backend) {
+        let up = StandIn::wechat();
+        let env = env_with_tickets(backend, &up);
+        let url = "https://shop.example.com/";
+        env.run(&["sign", "--app", "nosuch", "--url", url]).expect(3).stderr_has("no jsapi ticket stored for app \"nosuch\"");
+        // A classic app has no agent_config ticket.
+        env.run(&["sign", "--app", "shop", "--ticket", "agent_config", "--url", url]).expect(3);
+        env.run(&["invalidate", "--app", "shop", "--ticket", "jsapi"]).expect(0);
+        env.run(&["sign", "--app", "shop", "--url", url]).expect(3).stderr_has("invalidated");
+        env.exec(&format!(
+            "UPDATE wxtoken_tokens SET invalidated_at = NULL, expires_at = {} WHERE app = 'shop' AND kind = 'jsapi_ticket'",
+            now() - 1
+        ));
+        let run = env.run(&["sign", "--app", "shop", "--url", url]);
+        run.expect(3).stderr_has("expired");
+        assert_eq!(run.stdout(), "");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_the_fix() {
+    let up = StandIn::wechat();
+    let env = env_with_tickets(crate::support::Backend::Sqlite, &up);
+    let sign = |args: &[&str]| {
+        let mut all = vec!["sign", "--app", "shop"];
+        all.extend_from_slice(args);
+        env.run(&all)
+    };
+    sign(&["--url", "shop.example.com/pay"])
+        .expect(2)
+        .stderr_has("not a page's full URL");
+    sign(&["--url", "https://shop.example.com/a b"])
+        .expect(2)
+        .stderr_has("spaces or control characters");
+    sign(&[
+        "--url",
+        "https://shop.example.com/",
+        "--nonce",
+        "x&url=evil",
+    ])
+    .expect(2)
+    .stderr_has("--nonce must be");
+    sign(&["--url", "https://shop.example.com/", "--format", "plain"])
+        .expect(2)
+        .stderr_has("give --nonce and --timestamp");
+    sign(&["--url", "https://shop.example.com/", "--timestamp", "-5"]).expect(2);
+    // A WeCom app without an agentid in the config.
+    let text = std::fs::read_to_string(env.path("config.toml")).unwrap();
+    std::fs::write(
+        env.path("config.toml"),
+        text.replace("agentid = 1000002\n", ""),
+    )
+    .unwrap();
+    env.run(&[
+        "sign",
+        "--app",
+        "corp",
+        "--ticket",
+        "agent_config",
+        "--url",
+        "https://hr.example.com/",
+    ])
+    .expect(2)
+    .stderr_has("add `agentid = 1000002`");
+    // agentid on an app that is not WeCom's.
+    std::fs::write(
+        env.path("config.toml"),
+        text.replace(
+            "tickets = [\"jsapi\"]\n",
+            "tickets = [\"jsapi\"]\nagentid = 5\n",
+        ),
+    )
+    .unwrap();
+    env.run(&[
+        "sign",
+        "--app",
+        "corp",
+        "--ticket",
+        "agent_config",
+        "--url",
+        "https://hr.example.com/",
+    ])
+    .expect(2)
+    .stderr_has("only WeCom apps have an agentid");
+}
