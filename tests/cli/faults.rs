@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Backend, Env, Reply, SECRET, StandIn, both, standin};
+use crate::support::{Backend, Env, Reply, SECRET, StandIn, both, needs, standin};
 
 const APPID: &str = "wx85871939f7f9b647";
 
@@ -188,16 +188,8 @@ fn hostile_upstreams_end_within_the_bound() {
 /// Runs `script` in a private mount namespace (to mount a small or read-only file
 /// system there), with wxtoken's test environment plus `BIN` (the binary), `SRC`
 /// (the folder of the test's database) and `D` (a mount point; `WXTOKEN_DB` is
-/// `$D/tokens.db`). `None` where that is not possible (not root, no unshare).
-fn in_mount_namespace(env: &Env, script: &str) -> Option<Output> {
-    let probe = Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"])
-        .output()
-        .ok()?;
-    if !probe.status.success() {
-        crate::support::skipped("no private mount namespace (needs root and unshare)");
-        return None;
-    }
+/// `$D/tokens.db`). Only in `needs! { unshare: }` tests.
+fn in_mount_namespace(env: &Env, script: &str) -> Output {
     let base = env.command(&[]);
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "sh", "-c", script]);
@@ -211,7 +203,7 @@ fn in_mount_namespace(env: &Env, script: &str) -> Option<Output> {
         .env("SRC", env.db.parent().unwrap())
         .env("D", env.path("mnt"))
         .env("WXTOKEN_DB", env.path("mnt/tokens.db"));
-    Some(cmd.output().unwrap())
+    cmd.output().unwrap()
 }
 
 fn text(out: &Output) -> String {
@@ -222,59 +214,59 @@ fn text(out: &Output) -> String {
     )
 }
 
-#[test]
-fn a_full_disk_fails_clearly_and_keeps_the_token() {
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let token = env.run(&["show"]).expect(0).stdout();
-    let script = r#"
-        mkdir -p "$D" && mount -t tmpfs -o size=256k tmpfs "$D"
-        cp "$SRC/tokens.db" "$D/"
-        dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null || true
-        "$BIN" refresh --appid wx85871939f7f9b647 --force; echo "refresh=$?"
-        rm -f "$D/fill"
-        "$BIN" show; echo "show=$?"
-        cp "$D/tokens.db" "$SRC/after.db"
-    "#;
-    let Some(out) = in_mount_namespace(&env, script) else {
-        return;
-    };
-    let all = text(&out);
-    assert!(all.contains("refresh=1"), "{all}");
-    assert!(
-        all.contains("disk is full") || all.contains("disk is not full"),
-        "{all}"
-    );
-    assert!(all.contains(&format!("{}show=0", token)), "{all}");
-    assert_eq!(
-        crate::support::dump(&env.db.parent().unwrap().join("after.db")),
-        env.dump()
-    );
+needs! {
+    unshare:
+    fn a_full_disk_fails_clearly_and_keeps_the_token() {
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let token = env.run(&["show"]).expect(0).stdout();
+        let script = r#"
+            mkdir -p "$D" && mount -t tmpfs -o size=256k tmpfs "$D"
+            cp "$SRC/tokens.db" "$D/"
+            dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null || true
+            "$BIN" refresh --appid wx85871939f7f9b647 --force; echo "refresh=$?"
+            rm -f "$D/fill"
+            "$BIN" show; echo "show=$?"
+            cp "$D/tokens.db" "$SRC/after.db"
+        "#;
+        let out = in_mount_namespace(&env, script);
+        let all = text(&out);
+        assert!(all.contains("refresh=1"), "{all}");
+        assert!(
+            all.contains("disk is full") || all.contains("disk is not full"),
+            "{all}"
+        );
+        assert!(all.contains(&format!("{}show=0", token)), "{all}");
+        assert_eq!(
+            crate::support::dump(&env.db.parent().unwrap().join("after.db")),
+            env.dump()
+        );
+    }
 }
 
-#[test]
-fn a_read_only_database_fails_clearly_and_keeps_the_token() {
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let script = r#"
-        mkdir -p "$D" && mount -t tmpfs tmpfs "$D"
-        cp "$SRC/tokens.db" "$D/" && mount -o remount,ro "$D"
-        "$BIN" refresh --appid wx85871939f7f9b647 --force; echo "refresh=$?"
-    "#;
-    let Some(out) = in_mount_namespace(&env, script) else {
-        return;
-    };
-    let all = text(&out);
-    assert!(all.contains("refresh=1"), "{all}");
-    assert!(all.contains("mnt/tokens.db"), "{all}");
-    assert!(all.contains("read-only file system"), "{all}");
-    assert_eq!(
-        up.count("/cgi-bin/token"),
-        1,
-        "no call without a writable database"
-    );
+needs! {
+    unshare:
+    fn a_read_only_database_fails_clearly_and_keeps_the_token() {
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let script = r#"
+            mkdir -p "$D" && mount -t tmpfs tmpfs "$D"
+            cp "$SRC/tokens.db" "$D/" && mount -o remount,ro "$D"
+            "$BIN" refresh --appid wx85871939f7f9b647 --force; echo "refresh=$?"
+        "#;
+        let out = in_mount_namespace(&env, script);
+        let all = text(&out);
+        assert!(all.contains("refresh=1"), "{all}");
+        assert!(all.contains("mnt/tokens.db"), "{all}");
+        assert!(all.contains("read-only file system"), "{all}");
+        assert_eq!(
+            up.count("/cgi-bin/token"),
+            1,
+            "no call without a writable database"
+        );
+    }
 }
 
 /// A writer that holds the database longer than the busy timeout: refresh fails

@@ -114,7 +114,7 @@ fn a_lease_left_by_a_killed_refresh_expires_and_the_next_one_takes_over_on_pg() 
 #[test]
 #[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_restart_between_two_refreshes_on_pg() {
-    let Some(spare) = Spare::lock() else { return };
+    let spare = Spare::lock();
     let up = StandIn::wechat();
     let env = env_on(&up, &spare);
     env.refresh(&[]).expect(0);
@@ -133,7 +133,7 @@ fn a_server_restart_between_two_refreshes_on_pg() {
 #[test]
 #[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
-    let Some(spare) = Spare::lock() else { return };
+    let spare = Spare::lock();
     let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
     let env = env_on(&up, &spare);
     let url = env.db_arg();
@@ -154,7 +154,7 @@ fn a_server_restart_during_a_refresh_is_ridden_out_on_pg() {
 #[test]
 #[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
-    let Some(spare) = Spare::lock() else { return };
+    let spare = Spare::lock();
     let up = StandIn::start(standin::wechat(Duration::from_secs(3), 7200));
     let env = env_on(&up, &spare);
     let url = env.db_arg();
@@ -280,7 +280,8 @@ fn the_url_forms_on_pg() {
     let token = format!("TOKEN-1-{APPID}\n");
     assert_eq!(env.run(&["--db", &alias, "show"]).expect(0).stdout(), token);
     // The Unix socket: ?host=/socket/dir (with the server's port).
-    if let Some(socket) = pg::var("WXTOKEN_TEST_PG_SOCKET") {
+    {
+        let socket = pg::var("WXTOKEN_TEST_PG_SOCKET");
         let port = admin.rsplit(':').next().unwrap().split('/').next().unwrap();
         let url = format!(
             "postgres://wxtoken@/{}?host={socket}&port={port}&sslmode=disable",
@@ -303,9 +304,7 @@ fn the_url_forms_on_pg() {
 #[test]
 #[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn tls_require_checks_the_certificate_on_pg() {
-    let Some(ca) = pg::var("WXTOKEN_TEST_PG_CA") else {
-        return;
-    };
+    let ca = pg::var("WXTOKEN_TEST_PG_CA");
     let up = StandIn::wechat();
     let db = Database::create();
     let env = env_at(&up, &db.url);

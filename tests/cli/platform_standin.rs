@@ -342,18 +342,50 @@ fn plain_endpoints_still_answer_and_latency_applies() {
 }
 
 /// The `standin` example, which `cargo test` builds next to this test binary.
-fn example() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples/standin");
-    path.exists().then_some(path)
+/// Missing, or older than its sources, it fails the test: a stale example
+/// would test yesterday's stand-in (`cargo test --test cli` alone does not
+/// build it: `cargo build --example standin` does).
+#[track_caller]
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/standin");
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| {
+            panic!(
+                "the standin example {} is not built ({e}): `cargo test` or `cargo build --example standin` builds it",
+                path.display()
+            )
+        });
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for source in [
+        "examples/standin.rs",
+        "tests/cli/support/platform.rs",
+        "tests/cli/support/platform_open.rs",
+        "tests/cli/support/platform_work.rs",
+        "tests/cli/support/standin.rs",
+        "tests/cli/support/wxcrypt.rs",
+    ] {
+        let changed = std::fs::metadata(root.join(source))
+            .and_then(|m| m.modified())
+            .unwrap();
+        assert!(
+            changed <= built,
+            "the standin example {} is older than {source}: `cargo build --example standin` (or `cargo test`) rebuilds it",
+            path.display()
+        );
+    }
+    path
 }
 
 #[test]
 fn the_example_prints_signed_encrypted_ticket_pushes() {
-    let Some(standin) = example() else {
-        eprintln!("skipped: the standin example is not built (cargo test builds it)");
-        return;
-    };
+    let standin = example();
     let key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
     let crypt = WxCrypt::new("tok", key);
     let run = |target: &[&str], ticket: &[&str]| {
@@ -396,10 +428,7 @@ impl Drop for Killed {
 
 #[test]
 fn the_example_serves_pre_registered_platforms() {
-    let Some(standin) = example() else {
-        eprintln!("skipped: the standin example is not built (cargo test builds it)");
-        return;
-    };
+    let standin = example();
     let mut child = Killed(
         Command::new(standin)
             .args(["--platform", "3"])

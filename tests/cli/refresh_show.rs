@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Reply, SECRET, StandIn, both};
+use crate::support::{Env, Reply, SECRET, StandIn, both, needs};
 
 const APPID: &str = "wx85871939f7f9b647";
 
@@ -868,85 +868,79 @@ fn a_short_test_secret_does_not_garble_messages() {
     assert!(!err.contains("***"), "{err}");
 }
 
-/// A program running as another user, given read access to the database and
-/// its -wal and -shm files (which writers keep), reads the token with show and
-/// with a plain read-only SQLite connection. Needs root to switch users.
-#[test]
-fn another_user_with_read_access_can_read_the_token() {
-    let can_switch = std::process::Command::new("runuser")
-        .args(["-u", "nobody", "--", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !can_switch {
-        crate::support::skipped("switching to user nobody needs root");
-        return;
-    }
-    let up = StandIn::script(vec![Reply::token("SHARED-TOKEN", 7200)]);
-    let env = Env::with(&up);
-    env.refresh(&["--name", "shop"]).expect(0);
-    let dir = env.db.parent().unwrap();
-    let group = |p: &std::path::Path| {
-        std::process::Command::new("chgrp")
-            .arg("nogroup")
-            .arg(p)
-            .status()
+needs! {
+    runuser:
+    /// A program running as another user, given read access to the database and
+    /// its -wal and -shm files (which writers keep), reads the token with show and
+    /// with a plain read-only SQLite connection.
+    fn another_user_with_read_access_can_read_the_token() {
+        let up = StandIn::script(vec![Reply::token("SHARED-TOKEN", 7200)]);
+        let env = Env::with(&up);
+        env.refresh(&["--name", "shop"]).expect(0);
+        let dir = env.db.parent().unwrap();
+        let group = |p: &std::path::Path| {
+            std::process::Command::new("chgrp")
+                .arg("nogroup")
+                .arg(p)
+                .status()
+                .unwrap();
+        };
+        for (path, mode) in [(env.dir.path(), 0o755), (dir, 0o750)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        group(dir);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", env.db.display()));
+            assert!(file.exists(), "{} is kept", file.display());
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+            group(&file);
+        }
+        let cmd = env.command(&["show", "--app", "shop"]);
+        // The build's binary may sit where nobody cannot go (a clone in a 0700
+        // folder): nobody runs a copy in the test's own folder.
+        let program = env.path("wxtoken");
+        std::fs::copy(cmd.get_program(), &program).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let envs: Vec<_> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+            .collect();
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "nobody", "-g", "nogroup", "--", "env"])
+            .args(&envs)
+            .arg(&program)
+            .args(["show", "--app", "shop"])
+            .current_dir("/")
+            .output()
             .unwrap();
-    };
-    for (path, mode) in [(env.dir.path(), 0o755), (dir, 0o750)] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "SHARED-TOKEN\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The README's Python reader, as the same user.
+        let script = format!(
+            "import sqlite3, time\n\
+             db = sqlite3.connect('file:{}?mode=ro', uri=True)\n\
+             row = db.execute(\"SELECT value FROM wxtoken_tokens WHERE app = ? AND kind = 'access_token' AND invalidated_at IS NULL AND expires_at > ?\", ('shop', int(time.time()) + 60)).fetchone()\n\
+             print(row[0])\n",
+            env.db.display()
+        );
+        let out = std::process::Command::new("runuser")
+            .args([
+                "-u", "nobody", "-g", "nogroup", "--", "python3", "-c", &script,
+            ])
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "SHARED-TOKEN\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    group(dir);
-    for suffix in ["", "-wal", "-shm"] {
-        let file = std::path::PathBuf::from(format!("{}{suffix}", env.db.display()));
-        assert!(file.exists(), "{} is kept", file.display());
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
-        group(&file);
-    }
-    let cmd = env.command(&["show", "--app", "shop"]);
-    // The build's binary may sit where nobody cannot go (a clone in a 0700
-    // folder): nobody runs a copy in the test's own folder.
-    let program = env.path("wxtoken");
-    std::fs::copy(cmd.get_program(), &program).unwrap();
-    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let envs: Vec<_> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
-        .collect();
-    let out = std::process::Command::new("runuser")
-        .args(["-u", "nobody", "-g", "nogroup", "--", "env"])
-        .args(&envs)
-        .arg(&program)
-        .args(["show", "--app", "shop"])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "SHARED-TOKEN\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The README's Python reader, as the same user.
-    let script = format!(
-        "import sqlite3, time\n\
-         db = sqlite3.connect('file:{}?mode=ro', uri=True)\n\
-         row = db.execute(\"SELECT value FROM wxtoken_tokens WHERE app = ? AND kind = 'access_token' AND invalidated_at IS NULL AND expires_at > ?\", ('shop', int(time.time()) + 60)).fetchone()\n\
-         print(row[0])\n",
-        env.db.display()
-    );
-    let out = std::process::Command::new("runuser")
-        .args([
-            "-u", "nobody", "-g", "nogroup", "--", "python3", "-c", &script,
-        ])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "SHARED-TOKEN\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `expires_at` counts from when the request was sent, not from when the

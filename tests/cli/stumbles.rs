@@ -2,7 +2,7 @@
 //! without access to the database's folder, history as a table or JSON, help
 //! that sets the global options apart, the progress of a long refresh.
 
-use crate::support::{Env, Run, StandIn, both, pg};
+use crate::support::{Env, Run, StandIn, both, needs, pg};
 
 /// How a message names the test's database: the file, or the URL with its
 /// password replaced.
@@ -47,18 +47,10 @@ fn history_without_a_database_names_it() {
 }
 
 /// `wxtoken ARGS` run as user `nobody` (group `nogroup`), from a copy of the
-/// binary in the test's folder (the build's may sit where nobody cannot go);
-/// `None` when this process cannot switch users.
-fn as_nobody(env: &Env, args: &[&str]) -> Option<Run> {
+/// binary in the test's folder (the build's may sit where nobody cannot go).
+/// Only in `needs! { runuser: }` tests.
+fn as_nobody(env: &Env, args: &[&str]) -> Run {
     use std::os::unix::fs::PermissionsExt;
-    let can_switch = std::process::Command::new("runuser")
-        .args(["-u", "nobody", "--", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !can_switch {
-        crate::support::skipped("switching to user nobody needs root");
-        return None;
-    }
     let cmd = env.command(args);
     let program = env.path("wxtoken");
     if !program.exists() {
@@ -78,55 +70,55 @@ fn as_nobody(env: &Env, args: &[&str]) -> Option<Run> {
         .current_dir("/")
         .output()
         .unwrap();
-    Some(Run(out))
+    Run(out)
 }
 
-/// A reader who cannot enter the database's folder (0700, root's) is told so,
-/// with the fix, and exit 1: not "no database yet" (exit 3), and `status` (a
-/// table or Prometheus's format) prints no empty result.
-#[test]
-fn a_reader_who_cannot_enter_the_folder_is_told_permission_denied() {
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let dir = env.db.parent().unwrap().display().to_string();
-    for args in [
-        &["show"][..],
-        &["history"],
-        &["history", "--app", "shop"],
-        &["status"],
-        &["status", "--format", "prometheus"],
-    ] {
-        let Some(run) = as_nobody(&env, args) else {
-            return;
-        };
-        run.expect(1)
-            .stderr_has(&format!(
-                "permission denied on folder {dir} (owner root, group root, mode 0700)"
-            ))
-            .stderr_has("usermod -aG root")
-            .stderr_has("chmod 0750");
-        assert_eq!(run.stdout(), "", "{args:?}");
-        assert!(!run.stderr().contains("no database"), "{}", run.stderr());
+needs! {
+    runuser:
+    /// A reader who cannot enter the database's folder (0700, root's) is told so,
+    /// with the fix, and exit 1: not "no database yet" (exit 3), and `status` (a
+    /// table or Prometheus's format) prints no empty result.
+    fn a_reader_who_cannot_enter_the_folder_is_told_permission_denied() {
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let dir = env.db.parent().unwrap().display().to_string();
+        for args in [
+            &["show"][..],
+            &["history"],
+            &["history", "--app", "shop"],
+            &["status"],
+            &["status", "--format", "prometheus"],
+        ] {
+            let run = as_nobody(&env, args);
+            run.expect(1)
+                .stderr_has(&format!(
+                    "permission denied on folder {dir} (owner root, group root, mode 0700)"
+                ))
+                .stderr_has("usermod -aG root")
+                .stderr_has("chmod 0750");
+            assert_eq!(run.stdout(), "", "{args:?}");
+            assert!(!run.stderr().contains("no database"), "{}", run.stderr());
+        }
     }
 }
 
-/// The folder lets its group in: joining the group is the whole fix.
-#[test]
-fn a_reader_outside_the_group_is_told_to_join_it() {
-    use std::os::unix::fs::PermissionsExt;
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let dir = env.db.parent().unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
-    let Some(run) = as_nobody(&env, &["show"]) else {
-        return;
-    };
-    let run = run.expect(1);
-    run.stderr_has("group root, mode 0750")
-        .stderr_has("join its group (`sudo usermod -aG root \"$USER\"`");
-    assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
+needs! {
+    runuser:
+    /// The folder lets its group in: joining the group is the whole fix.
+    fn a_reader_outside_the_group_is_told_to_join_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let dir = env.db.parent().unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let run = as_nobody(&env, &["show"]);
+        let run = run.expect(1);
+        run.stderr_has("group root, mode 0750")
+            .stderr_has("join its group (`sudo usermod -aG root \"$USER\"`");
+        assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
+    }
 }
 
 /// Attempts at fixed times: `shop` (a classic app with a stored token), and
@@ -329,28 +321,28 @@ fn the_cron_lines_use_the_readmes_apps() {
     );
 }
 
-/// More than three dozen apps due: a progress bar on a terminal (apps done of
-/// all, failures, elapsed), none when stderr is a pipe (cron) or with fewer apps.
-#[test]
-fn refresh_shows_progress_only_in_a_terminal() {
-    let names: Vec<String> = (0..40).map(|i| format!("app{i:02}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let up = StandIn::start(crate::support::standin::wechat(
-        std::time::Duration::from_millis(150),
-        7200,
-    ));
-    let mut env = Env::with(&up);
-    env.config_apps(&names, "");
-    // A pipe, as under cron: nothing on stderr.
-    let run = env.run(&["refresh"]);
-    assert_eq!(run.expect(0).stderr(), "");
-    let Some(shown) = crate::support::on_a_terminal(&env.command(&["refresh", "--force"])) else {
-        return;
-    };
-    assert!(shown.contains("/40 apps, 0 failed"), "{shown:?}");
-    // Three dozen apps: no bar.
-    let mut few = Env::with(&up);
-    few.config_apps(&names[..36], "");
-    let shown = crate::support::on_a_terminal(&few.command(&["refresh"])).unwrap();
-    assert!(!shown.contains("apps,"), "{shown:?}");
+needs! {
+    script:
+    /// More than three dozen apps due: a progress bar on a terminal (apps done of
+    /// all, failures, elapsed), none when stderr is a pipe (cron) or with fewer apps.
+    fn refresh_shows_progress_only_in_a_terminal() {
+        let names: Vec<String> = (0..40).map(|i| format!("app{i:02}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let up = StandIn::start(crate::support::standin::wechat(
+            std::time::Duration::from_millis(150),
+            7200,
+        ));
+        let mut env = Env::with(&up);
+        env.config_apps(&names, "");
+        // A pipe, as under cron: nothing on stderr.
+        let run = env.run(&["refresh"]);
+        assert_eq!(run.expect(0).stderr(), "");
+        let shown = crate::support::on_a_terminal(&env.command(&["refresh", "--force"]));
+        assert!(shown.contains("/40 apps, 0 failed"), "{shown:?}");
+        // Three dozen apps: no bar.
+        let mut few = Env::with(&up);
+        few.config_apps(&names[..36], "");
+        let shown = crate::support::on_a_terminal(&few.command(&["refresh"]));
+        assert!(!shown.contains("apps,"), "{shown:?}");
+    }
 }

@@ -2,26 +2,17 @@
 //! and `status --output` pass the StrictModes check, are opened only when they
 //! are regular files (a FIFO never blocks), and are created exclusively.
 //!
-//! Tests that plant files owned by another user (`nobody`) need root; without
-//! it they print `skipped: ...` and return.
+//! Tests that plant files owned by another user (`nobody`) need root: they are
+//! `needs! { root: }` tests (see `support::needs`).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, Run, SECRET, StandIn};
+use crate::support::{Env, Run, SECRET, StandIn, needs};
 
 const APPID: &str = "wx85871939f7f9b647";
-
-/// True when this process cannot chown files to `nobody`; says so.
-fn not_root() -> bool {
-    let me = tempfile::tempfile().unwrap().metadata().unwrap().uid();
-    if me != 0 {
-        crate::support::skipped("needs root to plant files owned by another user");
-    }
-    me != 0
-}
 
 fn chown_nobody(path: &Path) {
     let ok = Command::new("chown")
@@ -156,96 +147,92 @@ fn a_link_loop_at_the_database_path_is_refused() {
         .stderr_has("more than 40 symbolic links");
 }
 
-#[test]
-fn a_database_folder_of_another_user_is_refused() {
-    if not_root() {
-        return;
+needs! {
+    root:
+    fn a_database_folder_of_another_user_is_refused() {
+        let up = StandIn::wechat();
+        let (env, _) = with_token(&up);
+        let dir = env.db.parent().unwrap();
+        chown_nobody(dir);
+        for args in COMMANDS {
+            env.run(args)
+                .expect(2)
+                .stderr_has(&format!(
+                    "folder {} (owner nobody, uid 65534, mode 0700) belongs to none of",
+                    dir.display()
+                ))
+                .stderr_has(&format!("`chown root {}`", dir.display()));
+        }
     }
-    let up = StandIn::wechat();
-    let (env, _) = with_token(&up);
-    let dir = env.db.parent().unwrap();
-    chown_nobody(dir);
-    for args in COMMANDS {
-        env.run(args)
+}
+
+needs! {
+    root:
+    fn a_link_of_another_user_to_the_database_is_refused() {
+        let up = StandIn::wechat();
+        let (env, token) = with_token(&up);
+        let link = env.path("link.db");
+        symlink(&env.db, &link).unwrap();
+        let show = |env: &Env| env.run(&["--db", link.to_str().unwrap(), "show"]);
+        assert_eq!(show(&env).expect(0).stdout(), token, "root's own link");
+        chown_nobody(&link);
+        show(&env)
             .expect(2)
             .stderr_has(&format!(
-                "folder {} (owner nobody, uid 65534, mode 0700) belongs to none of",
-                dir.display()
+                "symbolic link {} (owner nobody, uid 65534, mode 0777) belongs",
+                link.display()
             ))
-            .stderr_has(&format!("`chown root {}`", dir.display()));
+            .stderr_has("chown -h root");
     }
 }
 
-#[test]
-fn a_link_of_another_user_to_the_database_is_refused() {
-    if not_root() {
-        return;
+needs! {
+    root:
+    /// In a sticky folder (such as /tmp) anyone may create entries but not touch
+    /// those of others: an entry of root's is trusted, one of another user's is not.
+    fn a_sticky_folder_is_trusted_for_entries_of_trusted_users_only() {
+        let up = StandIn::wechat();
+        let (env, token) = with_token(&up);
+        let sticky = env.path("shared");
+        std::fs::create_dir(&sticky).unwrap();
+        chmod(&sticky, 0o1777);
+        for who in ["mine", "theirs"] {
+            std::fs::create_dir(sticky.join(who)).unwrap();
+            std::fs::copy(&env.db, sticky.join(who).join("tokens.db")).unwrap();
+        }
+        chown_nobody(&sticky.join("theirs"));
+        let show = |who: &str| {
+            let db = sticky.join(who).join("tokens.db");
+            env.run(&["--db", db.to_str().unwrap(), "show"])
+        };
+        assert_eq!(show("mine").expect(0).stdout(), token);
+        show("theirs")
+            .expect(2)
+            .stderr_has("theirs (owner nobody, uid 65534, mode 0755) belongs to none of");
+        chmod(&sticky, 0o777);
+        show("mine")
+            .expect(2)
+            .stderr_has("shared (owner root, mode 0777) is writable by group and others");
     }
-    let up = StandIn::wechat();
-    let (env, token) = with_token(&up);
-    let link = env.path("link.db");
-    symlink(&env.db, &link).unwrap();
-    let show = |env: &Env| env.run(&["--db", link.to_str().unwrap(), "show"]);
-    assert_eq!(show(&env).expect(0).stdout(), token, "root's own link");
-    chown_nobody(&link);
-    show(&env)
-        .expect(2)
-        .stderr_has(&format!(
-            "symbolic link {} (owner nobody, uid 65534, mode 0777) belongs",
-            link.display()
-        ))
-        .stderr_has("chown -h root");
 }
 
-/// In a sticky folder (such as /tmp) anyone may create entries but not touch
-/// those of others: an entry of root's is trusted, one of another user's is not.
-#[test]
-fn a_sticky_folder_is_trusted_for_entries_of_trusted_users_only() {
-    if not_root() {
-        return;
+needs! {
+    root:
+    /// The documented set-up: the `wxtoken` user (here: nobody) owns the folder and
+    /// the file; root reads them (and so does a reader in their group, tested in
+    /// refresh_show.rs).
+    fn a_database_of_its_own_user_is_read_by_root() {
+        let up = StandIn::wechat();
+        let (env, token) = with_token(&up);
+        let dir = env.db.parent().unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            chown_nobody(Path::new(&format!("{}{suffix}", env.db.display())));
+        }
+        chown_nobody(dir);
+        chmod(dir, 0o750);
+        chmod(&env.db, 0o640);
+        assert_eq!(env.run(&["show"]).expect(0).stdout(), token);
     }
-    let up = StandIn::wechat();
-    let (env, token) = with_token(&up);
-    let sticky = env.path("shared");
-    std::fs::create_dir(&sticky).unwrap();
-    chmod(&sticky, 0o1777);
-    for who in ["mine", "theirs"] {
-        std::fs::create_dir(sticky.join(who)).unwrap();
-        std::fs::copy(&env.db, sticky.join(who).join("tokens.db")).unwrap();
-    }
-    chown_nobody(&sticky.join("theirs"));
-    let show = |who: &str| {
-        let db = sticky.join(who).join("tokens.db");
-        env.run(&["--db", db.to_str().unwrap(), "show"])
-    };
-    assert_eq!(show("mine").expect(0).stdout(), token);
-    show("theirs")
-        .expect(2)
-        .stderr_has("theirs (owner nobody, uid 65534, mode 0755) belongs to none of");
-    chmod(&sticky, 0o777);
-    show("mine")
-        .expect(2)
-        .stderr_has("shared (owner root, mode 0777) is writable by group and others");
-}
-
-/// The documented set-up: the `wxtoken` user (here: nobody) owns the folder and
-/// the file; root reads them (and so does a reader in their group, tested in
-/// refresh_show.rs).
-#[test]
-fn a_database_of_its_own_user_is_read_by_root() {
-    if not_root() {
-        return;
-    }
-    let up = StandIn::wechat();
-    let (env, token) = with_token(&up);
-    let dir = env.db.parent().unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        chown_nobody(Path::new(&format!("{}{suffix}", env.db.display())));
-    }
-    chown_nobody(dir);
-    chmod(dir, 0o750);
-    chmod(&env.db, 0o640);
-    assert_eq!(env.run(&["show"]).expect(0).stdout(), token);
 }
 
 /// `status --output` behind a link planted at the temporary name the old code
@@ -403,29 +390,28 @@ fn a_secret_file_in_a_folder_writable_by_others_is_refused() {
     assert!(up.requests().is_empty());
 }
 
-#[test]
-fn a_secret_file_in_a_folder_of_another_user_is_refused() {
-    if not_root() {
-        return;
+needs! {
+    root:
+    fn a_secret_file_in_a_folder_of_another_user_is_refused() {
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        let dir = env.path("secrets");
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("app.secret");
+        std::fs::write(&file, SECRET).unwrap();
+        chmod(&file, 0o600);
+        chown_nobody(&dir);
+        refresh_with_secret_file(&env, &file)
+            .output()
+            .map(Run)
+            .unwrap()
+            .expect(2)
+            .stderr_has(&format!(
+                "folder {} (owner nobody, uid 65534, mode 0755) belongs",
+                dir.display()
+            ));
+        assert!(up.requests().is_empty());
     }
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    let dir = env.path("secrets");
-    std::fs::create_dir(&dir).unwrap();
-    let file = dir.join("app.secret");
-    std::fs::write(&file, SECRET).unwrap();
-    chmod(&file, 0o600);
-    chown_nobody(&dir);
-    refresh_with_secret_file(&env, &file)
-        .output()
-        .map(Run)
-        .unwrap()
-        .expect(2)
-        .stderr_has(&format!(
-            "folder {} (owner nobody, uid 65534, mode 0755) belongs",
-            dir.display()
-        ));
-    assert!(up.requests().is_empty());
 }
 
 #[test]
@@ -486,27 +472,26 @@ fn a_fifo_or_link_beside_the_database_is_refused() {
     env.run(&["show"]).expect(0);
 }
 
-/// In a sticky folder another user may create the database's `-wal` before its
-/// first writer: SQLite would read their frames as the database's. Refused.
-#[test]
-fn a_wal_of_another_user_beside_the_database_is_refused() {
-    if not_root() {
-        return;
+needs! {
+    root:
+    /// In a sticky folder another user may create the database's `-wal` before its
+    /// first writer: SQLite would read their frames as the database's. Refused.
+    fn a_wal_of_another_user_beside_the_database_is_refused() {
+        let up = StandIn::wechat();
+        let (env, token) = with_token(&up);
+        let sticky = env.path("shared");
+        std::fs::create_dir(&sticky).unwrap();
+        chmod(&sticky, 0o1777);
+        let db = sticky.join("tokens.db");
+        std::fs::copy(&env.db, &db).unwrap();
+        let show = || within_5s(env.command(&["--db", db.to_str().unwrap(), "show"]));
+        assert_eq!(show().expect(0).stdout(), token);
+        let wal = sticky.join("tokens.db-wal");
+        let _ = std::fs::remove_file(&wal);
+        std::fs::write(&wal, b"").unwrap();
+        chown_nobody(&wal);
+        show()
+            .expect(2)
+            .stderr_has("tokens.db-wal (owner nobody, uid 65534, mode 0644) belongs to none of");
     }
-    let up = StandIn::wechat();
-    let (env, token) = with_token(&up);
-    let sticky = env.path("shared");
-    std::fs::create_dir(&sticky).unwrap();
-    chmod(&sticky, 0o1777);
-    let db = sticky.join("tokens.db");
-    std::fs::copy(&env.db, &db).unwrap();
-    let show = || within_5s(env.command(&["--db", db.to_str().unwrap(), "show"]));
-    assert_eq!(show().expect(0).stdout(), token);
-    let wal = sticky.join("tokens.db-wal");
-    let _ = std::fs::remove_file(&wal);
-    std::fs::write(&wal, b"").unwrap();
-    chown_nobody(&wal);
-    show()
-        .expect(2)
-        .stderr_has("tokens.db-wal (owner nobody, uid 65534, mode 0644) belongs to none of");
 }

@@ -457,9 +457,7 @@ fn no_proxy_follows_curls_rules() {
 #[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
 fn postgres_tls_trusts_ssl_cert_file_on_pg() {
     use crate::support::pg;
-    let Some(ca) = pg::var("WXTOKEN_TEST_PG_CA") else {
-        return;
-    };
+    let ca = pg::var("WXTOKEN_TEST_PG_CA");
     let up = StandIn::wechat();
     let mut env = Env::with(&up);
     env.pg = Some(pg::Database::create());

@@ -6,6 +6,7 @@
 //! into `NAME::sqlite` and `NAME::on_pg`; each PostgreSQL test gets a database
 //! of its own on the server `WXTOKEN_TEST_PG_URL` names (see `pg`).
 
+pub mod needs;
 pub mod net;
 pub mod pg;
 pub mod platform;
@@ -19,6 +20,7 @@ use std::process::{Command, Output, Stdio};
 
 use rusqlite::types::ValueRef;
 
+pub(crate) use needs::needs;
 pub use standin::{Reply, StandIn};
 
 /// The secret every test app uses: the leak checks look for it.
@@ -354,8 +356,10 @@ pub fn golden(name: &str, actual: &str) {
 }
 
 /// `cmd` run with its stdout and stderr on a terminal (`script`'s
-/// pseudo-terminal); what the terminal showed. `None` without `script`.
-pub fn on_a_terminal(cmd: &Command) -> Option<String> {
+/// pseudo-terminal); what the terminal showed. Only in `needs! { script: }`
+/// tests.
+#[track_caller]
+pub fn on_a_terminal(cmd: &Command) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let mut line = vec!["env".to_string()];
     let mut set = Vec::new();
@@ -375,22 +379,9 @@ pub fn on_a_terminal(cmd: &Command) -> Option<String> {
         .args(["-qec", &line.join(" "), "/dev/null"])
         .current_dir(cmd.get_current_dir().unwrap())
         .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Err(e) => {
-            skipped(&format!("no `script` to run wxtoken on a terminal: {e}"));
-            None
-        }
-    }
-}
-
-/// Says on the terminal that the calling test cannot run here, and why; the
-/// test then returns. Straight to stderr: the harness captures `eprintln!`
-/// and would show a bare "ok".
-pub fn skipped(reason: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(format!("skipped: {reason}\n").as_bytes());
+        .output()
+        .unwrap_or_else(|e| panic!("`script` runs wxtoken on a terminal: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Unix seconds now.

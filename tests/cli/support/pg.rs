@@ -13,8 +13,8 @@
 //! Every PostgreSQL test is `#[ignore]`d, so that a plain `cargo test` reports
 //! it ignored rather than passed; `cargo test -- --include-ignored` runs them,
 //! and then a missing `WXTOKEN_TEST_PG_URL` fails them. The other variables
-//! serve a few tests each: without one, those tests print `skipped:` and end
-//! (with `CI=true` they fail instead).
+//! serve a few tests each: without one, those tests fail too (a test that was
+//! asked for and cannot run never reports "ok": see `needs`).
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,16 +33,16 @@ pub fn server() -> String {
         })
 }
 
-/// An environment variable a few PostgreSQL tests need.
-pub fn var(name: &str) -> Option<String> {
-    let v = std::env::var(name).ok().filter(|v| !v.is_empty());
-    if v.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{name} is not set: on CI the PostgreSQL tests must run (see .ci/run)");
-        }
-        super::skipped(&format!("{name} is not set (`bash .ci/run` sets it)"));
-    }
-    v
+/// An environment variable a few PostgreSQL tests need: a test that cannot
+/// have it fails.
+#[track_caller]
+pub fn var(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{name} is not set: this PostgreSQL test needs it (`bash .ci/run` sets it)")
+        })
 }
 
 /// `url` with another database name.
@@ -154,11 +154,12 @@ pub struct Spare {
 }
 
 impl Spare {
-    /// The spare server, for this test alone (`None`: skipped, see `var`).
-    pub fn lock() -> Option<Spare> {
+    /// The spare server, for this test alone (a test without one fails).
+    #[track_caller]
+    pub fn lock() -> Spare {
         static TURN: Mutex<()> = Mutex::new(());
-        let url = var("WXTOKEN_TEST_PG_RESTART_URL")?;
-        let ctl = var("WXTOKEN_TEST_PG_CTL")?;
+        let url = var("WXTOKEN_TEST_PG_RESTART_URL");
+        let ctl = var("WXTOKEN_TEST_PG_CTL");
         let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let spare = Spare {
             url,
@@ -167,7 +168,7 @@ impl Spare {
         };
         // A test that failed half-way may have left it stopped.
         spare.ctl_quiet(&["start"]);
-        Some(spare)
+        spare
     }
 
     /// Runs `pg_ctl ARGS` on the spare server.
