@@ -261,6 +261,12 @@ pub struct RefreshArgs {
     #[arg(long = "timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout)]
     pub timeout: Duration,
 
+    /// Wait this long for the answer to the exchange of a one-use code (an
+    /// authorization code is sent once, never again) [default: each platform's
+    /// exchange_timeout, or 30s]
+    #[arg(long = "exchange-timeout", value_name = "DURATION", value_parser = timeout)]
+    pub exchange_timeout: Option<Duration>,
+
     /// Refresh at most this many apps at once
     #[arg(long = "jobs", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: u16,
@@ -418,7 +424,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 /// The longest `--timeout`: leases are sized from it (see `cmd::refresh`).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn timeout(s: &str) -> Result<Duration, String> {
+pub(crate) fn timeout(s: &str) -> Result<Duration, String> {
     match crate::duration::parse(s)? {
         d if d.is_zero() => Err("a timeout must be at least 1s".to_string()),
         d if d > MAX_TIMEOUT => Err("a timeout must be at most 5m".to_string()),

@@ -41,6 +41,7 @@ pub(crate) struct RawPlatform {
     provider_corpid: Option<String>,
     api_base: Option<String>,
     allow_insecure_http: Option<bool>,
+    exchange_timeout: Option<String>,
 }
 
 impl RawPlatform {
@@ -48,6 +49,11 @@ impl RawPlatform {
         self.allow_insecure_http == Some(true)
     }
 }
+
+/// How long the exchange of a one-use code waits for its answer unless the
+/// config or `--exchange-timeout` says otherwise (WeCom calls the classic
+/// `get_permanent_code` slow).
+pub const DEFAULT_EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a platform is, and so which credentials it makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -160,6 +166,8 @@ pub struct Platform {
     pub provider_corpid: Option<String>,
     /// The upstream base URL, without a trailing slash.
     pub api_base: String,
+    /// How long the exchange of a one-use code waits for its answer.
+    pub exchange_timeout: std::time::Duration,
 }
 
 /// A platform's secrets, read and checked (all registered for redaction).
@@ -324,7 +332,14 @@ pub(crate) fn check(
             base
         }
     };
+    let exchange_timeout = match raw.exchange_timeout {
+        None => DEFAULT_EXCHANGE_TIMEOUT,
+        Some(t) => {
+            crate::cli::timeout(&t).map_err(|e| format!("{}: {e}", at("exchange_timeout")))?
+        }
+    };
     Ok(Platform {
+        exchange_timeout,
         name,
         kind,
         appid,

@@ -39,6 +39,30 @@ pub struct CustomerUpdate {
     pub rekey: Option<String>,
 }
 
+/// What becomes of a customer's pending one-use code (an authorization code,
+/// an auth code): it is sent upstream at most once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeStep {
+    /// Marks the code sent, only if it is still this sealed code and was not
+    /// sent: true when this caller took it (and alone may send it).
+    Claim { sealed: String },
+    /// The request never left (no connection): the code may be sent again.
+    Release,
+    /// The code is forgotten (refused as used or expired, or sent with no
+    /// answer): a customer without a credential is marked `reauthorize`
+    /// (one known only by a pending key is deleted). True when a credential
+    /// remains.
+    Drop,
+    /// The exchange's answer, stored the moment it is read: the customer is
+    /// `appid` (moved there from a pending key), with this sealed
+    /// credential and info, active, its code gone.
+    Exchanged {
+        appid: String,
+        credential: String,
+        info: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CustomerState {
     Active,

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::error::usage;
 
-pub use customer::{Customer, CustomerState, CustomerUpdate};
+pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate};
 
 mod columns;
 mod customer;
@@ -81,8 +81,10 @@ pub fn open_read_only(location: &Location) -> Result<Box<dyn Store>> {
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// Migration 2: platforms' customers (`wxtoken_customers`).
 pub const SCHEMA_CUSTOMERS: &str = include_str!("../../schema-2.sql");
+/// Migration 3: when a customer's one-use code was sent (`code_sent_at`).
+pub const SCHEMA_CODES: &str = include_str!("../../schema-3.sql");
 /// Migrations, in order; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS];
+pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS, SCHEMA_CODES];
 /// The schema version that has `wxtoken_customers`: a reader of an older
 /// database (not migrated yet) finds no customers.
 pub const CUSTOMERS_SINCE: usize = 2;
@@ -304,6 +306,16 @@ pub trait Store {
     /// Stores a pushed ticket unless one fetched later is stored (no lease):
     /// whether it was stored.
     fn put_pushed(&mut self, row: &Row) -> Result<bool>;
+
+    /// One step of a customer's pending one-use code ([`CodeStep`]), in one
+    /// transaction: whether it happened (a claim: whether this caller took
+    /// the code; a drop: whether the customer still has a credential).
+    fn code_step(&mut self, platform: &str, appid: &str, step: &CodeStep, now: i64)
+    -> Result<bool>;
+
+    /// The customers of `platform` whose pending code was sent, and when:
+    /// (appid, code_sent_at). Read by `refresh` (on a migrated database).
+    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>>;
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use super::{
 };
 use crate::error;
 
+mod codes;
 mod connect;
 mod customers;
 mod passfile;
@@ -434,5 +435,18 @@ impl Store for Postgres {
 
     fn put_pushed(&mut self, row: &Row) -> Result<bool> {
         self.pushed(row)
+    }
+    fn code_step(
+        &mut self,
+        platform: &str,
+        appid: &str,
+        step: &super::CodeStep,
+        now: i64,
+    ) -> Result<bool> {
+        self.step(platform, appid, step, now)
+    }
+
+    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
+        self.sent(platform)
     }
 }

@@ -182,7 +182,9 @@ sql!(
      ON CONFLICT (platform, appid) DO UPDATE SET
         credential = excluded.credential, pending_code = excluded.pending_code,
         pending_until = excluded.pending_until, state = excluded.state, info = excluded.info,
-        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
+        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at,
+        code_sent_at = CASE WHEN excluded.pending_code = wxtoken_customers.pending_code
+                            THEN wxtoken_customers.code_sent_at ELSE NULL END"
 );
 
 sql!(
@@ -191,6 +193,7 @@ sql!(
         SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5,
             pending_code = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_code END,
             pending_until = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_until END,
+            code_sent_at = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE code_sent_at END,
             info = COALESCE(CAST(?7 AS TEXT), info)
       WHERE platform = ?1 AND appid = ?2"
 );
@@ -204,7 +207,7 @@ sql!(
        FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2
      ON CONFLICT (platform, appid) DO UPDATE SET
         credential = excluded.credential, pending_code = NULL, pending_until = NULL,
-        state = excluded.state, info = excluded.info,
+        code_sent_at = NULL, state = excluded.state, info = excluded.info,
         authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
 );
 
@@ -224,13 +227,59 @@ sql!(
 sql!(
     /// A revoked credential is dead: nothing secret is kept.
     REVOKE_CUSTOMER = "UPDATE wxtoken_customers
-        SET state = 'revoked', credential = NULL, pending_code = NULL, pending_until = NULL, updated_at = ?3
+        SET state = 'revoked', credential = NULL, pending_code = NULL, pending_until = NULL,
+            code_sent_at = NULL, updated_at = ?3
       WHERE platform = ?1 AND appid = ?2"
 );
 
 sql!(
     /// Marks every value of app ?1 invalidated at ?2 (those already invalidated keep their time).
     INVALIDATE_APP = "UPDATE wxtoken_tokens SET invalidated_at = ?2 WHERE app = ?1 AND invalidated_at IS NULL"
+);
+
+sql!(
+    /// Takes customer (?1, ?2)'s pending code ?3 for sending, at ?4, unless
+    /// it was sent (or replaced) already.
+    CLAIM_CODE = "UPDATE wxtoken_customers SET code_sent_at = ?4
+      WHERE platform = ?1 AND appid = ?2 AND pending_code = ?3 AND code_sent_at IS NULL"
+);
+
+sql!(
+    /// The claimed code never left: it may be sent again.
+    RELEASE_CODE = "UPDATE wxtoken_customers SET code_sent_at = NULL WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(
+    /// The code is forgotten; a customer without a credential must authorize again.
+    DROP_CODE = "UPDATE wxtoken_customers
+        SET pending_code = NULL, pending_until = NULL, code_sent_at = NULL, updated_at = ?3,
+            state = CASE WHEN credential IS NULL THEN 'reauthorize' ELSE state END
+      WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(
+    /// A customer (known by a pending key) that has nothing left.
+    DELETE_UNCREDENTIALED = "DELETE FROM wxtoken_customers
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL"
+);
+
+sql!(
+    HAS_CREDENTIAL = "SELECT COUNT(*) FROM wxtoken_customers
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NOT NULL"
+);
+
+sql!(
+    /// The exchange's answer: credential ?3, info ?4 (NULL keeps the stored), at ?5.
+    EXCHANGED = "UPDATE wxtoken_customers
+        SET credential = ?3, info = COALESCE(CAST(?4 AS TEXT), info), state = 'active',
+            pending_code = NULL, pending_until = NULL, code_sent_at = NULL, updated_at = ?5
+      WHERE platform = ?1 AND appid = ?2"
+);
+
+sql!(
+    /// A platform's customers whose pending code was sent.
+    SENT_CODES = "SELECT appid, code_sent_at FROM wxtoken_customers
+      WHERE platform = ?1 AND code_sent_at IS NOT NULL ORDER BY appid"
 );
 
 #[cfg(test)]
@@ -257,6 +306,14 @@ mod tests {
         &UPDATE_CUSTOMER,
         &REVOKE_CUSTOMER,
         &INVALIDATE_APP,
+        &REKEY_CUSTOMER,
+        &CLAIM_CODE,
+        &RELEASE_CODE,
+        &DROP_CODE,
+        &DELETE_UNCREDENTIALED,
+        &HAS_CREDENTIAL,
+        &EXCHANGED,
+        &SENT_CODES,
     ];
 
     #[test]

@@ -43,6 +43,7 @@ pub struct Sqlite {
     path: PathBuf,
 }
 
+mod codes;
 mod open;
 mod update;
 
@@ -411,6 +412,19 @@ impl Store for Sqlite {
         let changed = upsert_value(&tx, v, 0).context(ctx.clone())?;
         tx.commit().context(ctx)?;
         Ok(changed > 0)
+    }
+    fn code_step(
+        &mut self,
+        platform: &str,
+        appid: &str,
+        step: &super::CodeStep,
+        now: i64,
+    ) -> Result<bool> {
+        self.step(platform, appid, step, now)
+    }
+
+    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
+        self.sent(platform)
     }
 }
 

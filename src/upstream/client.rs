@@ -35,6 +35,10 @@ pub struct Call<'a> {
     pub pushed: Option<&'a str>,
     /// A customer's opened credential or pending code.
     pub grant: Option<&'a str>,
+    /// A one-use code goes with the request: it is sent at most once (tried
+    /// again only when the request never left: no connection), and a
+    /// connection that takes the whole timeout counts as never made.
+    pub once: bool,
 }
 
 impl Call<'_> {
@@ -59,6 +63,9 @@ pub struct Reply {
     pub result: Result<(Issued, i64), Failure>,
     /// Seconds that upstream's `Date` header differed from the local clock, if it did.
     pub clock_skew: Option<i64>,
+    /// The last answer's JSON object, whatever it said (a one-use code's
+    /// answer holds a credential even when it holds no token).
+    pub answer: Option<serde_json::Value>,
 }
 
 /// The HTTP client. Cheap to share between threads.
@@ -119,12 +126,14 @@ impl Client {
                 tries: Vec::new(),
                 result: Err(Failure::BadResponse("no request".to_string())),
                 clock_skew: None,
+                answer: None,
             };
         };
         // A forced call is never repeated (stable: WeChat allows 20 a day, 30 s apart).
         let max_tries = if call.forced() { 1 } else { MAX_TRIES };
         let mut tries = Vec::new();
         let mut clock_skew = None;
+        let mut answer = None;
         let mut backoff = FIRST_BACKOFF;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -138,6 +147,9 @@ impl Client {
                         if let Some(skew) = date.as_deref().and_then(|d| skew_from(d, started_ms)) {
                             clock_skew = Some(skew);
                         }
+                        answer = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .filter(serde_json::Value::is_object);
                         let response = Response {
                             status,
                             body: &body,
@@ -151,7 +163,7 @@ impl Client {
             let duration_ms = clock_start.elapsed().as_millis() as i64;
             let sent = started_ms.div_euclid(1000);
             let retry = match &result {
-                Err(f) => f.transient(),
+                Err(f) => f.transient() && !(call.once && f.reached_upstream()),
                 Ok(_) => false,
             };
             tries.push(Try {
@@ -166,6 +178,7 @@ impl Client {
                     tries,
                     result: result.map(|issued| (issued, sent)),
                     clock_skew,
+                    answer,
                 };
             }
             log::info!(
@@ -256,10 +269,14 @@ impl Client {
                     body.insert(name.to_string(), v);
                 }
                 log::debug!("{}: POST {base}{}{shown}", app.name, request.path);
+                // A connection not made within the time is a request that
+                // never left (`Unreached`): a one-use code may go again.
+                let connect = call.once.then(|| timeout.mul_f64(0.9));
                 agent
                     .post(&url)
                     .config()
                     .timeout_global(Some(timeout))
+                    .timeout_connect(connect)
                     .build()
                     .header("content-type", "application/json")
                     .send(serde_json::Value::Object(body).to_string())

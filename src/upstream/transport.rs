@@ -111,6 +111,9 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
         ureq::Error::Tls(what) => Failure::Blocked(format!(
             "TLS with {host} could not start: {what}; check --api-base / api_base"
         )),
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            unreached(host, "no connection within the timeout")
+        }
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,

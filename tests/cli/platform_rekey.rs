@@ -132,7 +132,8 @@ fn a_refused_exchange_keeps_the_pending_code_for_the_next_refresh(backend) {
     p.corp_auth_code(AUTH_CODE, CORP);
     push_code(&env, "create_auth", AUTH_CODE);
     with_ticket(&p, &env);
-    p.fail_next("get_permanent_code", 40078);
+    // Refused before the code was looked at (the IP whitelist): still good.
+    p.fail_next("get_permanent_code", 60020);
     env.run(&["refresh"]).expect(1).stderr_has("suite/pending-");
     assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_customers WHERE appid LIKE 'pending-%' AND pending_code IS NOT NULL"), 1);
     assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_tokens WHERE app LIKE 'suite/%'"), 0);

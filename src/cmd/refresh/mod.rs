@@ -6,6 +6,7 @@
 //! upstream calls, in the credential graph's order. This file is the command's
 //! entry: which apps, their secrets, and the options.
 
+mod codes;
 mod plan;
 mod platforms;
 mod run;
@@ -43,6 +44,8 @@ pub struct Options {
     pub jobs: usize,
     /// The proxy for upstream calls (from the environment), if any.
     pub proxy: Option<upstream::Proxy>,
+    /// `--exchange-timeout`: over every platform's `exchange_timeout`.
+    pub exchange_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -138,6 +141,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         timeout: args.timeout,
         jobs: usize::from(args.jobs),
         proxy,
+        exchange_timeout: args.exchange_timeout,
     };
     let mut result = run::run(store.as_mut(), ready, &opts);
     // Customers come after their platforms' tokens, whatever became of the

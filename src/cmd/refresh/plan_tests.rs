@@ -60,6 +60,7 @@ fn opts(force: bool) -> Options {
         timeout: Duration::from_secs(10),
         jobs: 1,
         proxy: None,
+        exchange_timeout: None,
     }
 }
 

@@ -152,6 +152,12 @@ pub fn refresh_customers(
             .map(|c| c.appid.clone())
             .collect();
         let customers = drop_expired_installs(store, link, customers)?;
+        let timeout = super::codes::exchange_timeout(link, opts.exchange_timeout);
+        let proxy = opts.proxy.clone();
+        if !super::codes::finish_pending(store, link, &customers, timeout, proxy)? {
+            keep(Err(crate::error::Silent(1).into()));
+        }
+        let customers = picked(store.customers(&link.platform.name)?, pick);
         let (targets, unopened) = customer_targets(link, &customers);
         if unopened > 0 {
             keep(Err(crate::error::Silent(1).into()));
@@ -288,7 +294,6 @@ fn picked(customers: Vec<Customer>, pick: &Pick) -> Vec<Customer> {
 /// printed and counted.
 fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, usize) {
     let p = &link.platform;
-    let now = clock::now();
     let mut unopened = 0;
     let mut out = Vec::new();
     for c in customers {
@@ -310,10 +315,8 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
                 .map(|plain| Some(Secret::new(plain)))
                 .map_err(|e| e.to_string())
         };
-        let code = match c.pending_until {
-            Some(until) if until < now => None,
-            _ => c.pending_code.clone(),
-        };
+        // Pending codes were exchanged before (`codes`): only credentials here.
+        let code = None;
         let (grant, code) = match (
             open(&c.credential, grant_kind(p.kind)),
             open(&code, crate::platform::PENDING_CODE_KIND),

@@ -47,6 +47,7 @@ fn options(timeout: Duration) -> Result<Options> {
         timeout,
         jobs: 1,
         proxy: crate::upstream::Proxy::from_env().map_err(usage)?,
+        exchange_timeout: None,
     })
 }
 
@@ -105,7 +106,9 @@ pub fn exchange(
         return Ok(false);
     }
     let pick = Some(vec![appid.to_string()]);
-    let mut s = session(global, platform.clone(), pick, options(timeout)?)?;
+    let mut opts = options(timeout)?;
+    opts.exchange_timeout = Some(remaining.saturating_sub(timeout * 3).max(timeout));
+    let mut s = session(global, platform.clone(), pick, opts)?;
     s.own_token()?;
     let links = [(s.link.clone(), s.pick.clone())];
     let result = platforms::refresh_customers(s.store.as_mut(), &links, &s.opts);

@@ -166,6 +166,7 @@ impl Done {
             platform_appid,
             pushed,
             grant: None,
+            once: false,
         };
         self.fetch_for(client, &target.app, &call, deadline)
             .map(|issued| issued.value)
@@ -190,6 +191,7 @@ impl Done {
             tries,
             result,
             clock_skew,
+            ..
         } = client.call(app, call, deadline);
         self.clock_skew = self.clock_skew.or(clock_skew);
         for t in tries {

@@ -60,6 +60,7 @@ impl Done {
                 platform_appid: Some(&link.app.appid),
                 pushed: None,
                 grant: Some(grant.expose()),
+                once: node.takes_code(),
             };
             match self.fetch_for(client, &target.app, &call, deadline) {
                 Ok(issued) => {

@@ -18,6 +18,7 @@ fn platform(kind: PlatformKind) -> Platform {
         tickets: Vec::new(),
         provider_corpid: Some("wwprovider".to_string()),
         api_base: "https://api.weixin.qq.com".to_string(),
+        exchange_timeout: std::time::Duration::from_secs(30),
     }
 }
 

@@ -62,6 +62,19 @@ enum Kind {
     Provider,
 }
 
+/// What happens to the next answer of an endpoint, once its work is done
+/// (a code is spent, a credential issued): what WeChat does on a bad day.
+#[derive(Clone, Copy, Debug)]
+pub enum Twist {
+    /// The answer comes this late.
+    Slow(Duration),
+    /// The answer is replaced by this HTTP status (a gateway's 5xx).
+    Http(u16),
+    /// The answer carries no token (`access_token`, `authorizer_access_token`,
+    /// `expires_in` removed), as WeCom's 代开发 and v2 exchanges answer.
+    NoToken,
+}
+
 /// Why a token was refused.
 enum Refused {
     Missing,
@@ -82,6 +95,8 @@ struct State {
     latency: Duration,
     /// (path suffix, errcode) answered once, in order, instead of the real answer.
     failures: Vec<(String, i64)>,
+    /// (path suffix, twist) applied once to the real answer, after its work.
+    twists: Vec<(String, Twist)>,
     open: open::Open,
     work: work::Work,
 }
@@ -138,6 +153,7 @@ impl Platforms {
                 expires_in: 7200,
                 latency: Duration::ZERO,
                 failures: Vec::new(),
+                twists: Vec::new(),
                 open: open::Open::default(),
                 work: work::Work::default(),
             })),
@@ -154,11 +170,35 @@ impl Platforms {
         let me = self.clone();
         let plain = standin::wechat(Duration::ZERO, self.lock().expires_in);
         move |req: &Request| {
-            let (reply, latency) = {
+            let (reply, latency, twist) = {
                 let mut s = me.lock();
-                (answer(&mut s, req), s.latency)
+                let reply = answer(&mut s, req);
+                let i = s.twists.iter().position(|(p, _)| req.path.ends_with(p));
+                let twist = i.filter(|_| reply.is_some()).map(|i| s.twists.remove(i).1);
+                (reply, s.latency, twist)
             };
-            reply.unwrap_or_else(|| plain(req)).delayed(latency)
+            let reply = reply.unwrap_or_else(|| plain(req)).delayed(latency);
+            match twist {
+                None => reply,
+                Some(Twist::Slow(d)) => reply.delayed(d.max(latency)),
+                Some(Twist::Http(status)) => {
+                    Reply::status(status, "<html>bad gateway</html>").delayed(latency)
+                }
+                Some(Twist::NoToken) => {
+                    let mut json: serde_json::Value =
+                        serde_json::from_slice(&reply.body).unwrap_or_default();
+                    if let Some(o) = json.as_object_mut() {
+                        o.remove("access_token");
+                        o.remove("expires_in");
+                        let info = o.get_mut("authorization_info");
+                        if let Some(info) = info.and_then(|i| i.as_object_mut()) {
+                            info.remove("authorizer_access_token");
+                            info.remove("expires_in");
+                        }
+                    }
+                    Reply::json(json.to_string()).delayed(latency)
+                }
+            }
         }
     }
 
@@ -177,6 +217,12 @@ impl Platforms {
     /// `"api_authorizer_token"`) gets `errcode` instead of its answer.
     pub fn fail_next(&self, endpoint: &str, errcode: i64) {
         self.lock().failures.push((endpoint.to_string(), errcode));
+    }
+
+    /// The next answer of the endpoint whose path ends with `endpoint` gets
+    /// `twist` once its work is done.
+    pub fn twist_next(&self, endpoint: &str, twist: Twist) {
+        self.lock().twists.push((endpoint.to_string(), twist));
     }
 
     /// Makes an issued token of any kind expire now (errcode 42001/42009 after).

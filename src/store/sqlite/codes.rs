@@ -1,0 +1,78 @@
+//! A customer's one-use code on SQLite: claimed before it is sent, released
+//! when the request never left, dropped, or replaced by the exchange's answer.
+
+use anyhow::{Context, Result};
+use rusqlite::params;
+
+use super::Sqlite;
+use crate::store::CodeStep;
+use crate::store::sql;
+
+impl Sqlite {
+    /// [`crate::store::Store::code_step`].
+    pub(super) fn step(
+        &mut self,
+        platform: &str,
+        appid: &str,
+        step: &CodeStep,
+        now: i64,
+    ) -> Result<bool> {
+        let (tx, ctx) = self.write("write to")?;
+        let done = (|| -> rusqlite::Result<bool> {
+            Ok(match step {
+                CodeStep::Claim { sealed } => {
+                    tx.execute(
+                        sql::CLAIM_CODE.sqlite,
+                        params![platform, appid, sealed, now],
+                    )? > 0
+                }
+                CodeStep::Release => {
+                    tx.execute(sql::RELEASE_CODE.sqlite, params![platform, appid])? > 0
+                }
+                CodeStep::Drop => {
+                    tx.execute(sql::DROP_CODE.sqlite, params![platform, appid, now])?;
+                    if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                        tx.execute(sql::DELETE_UNCREDENTIALED.sqlite, params![platform, appid])?;
+                    }
+                    let p = params![platform, appid];
+                    tx.query_row(sql::HAS_CREDENTIAL.sqlite, p, |r| r.get::<_, i64>(0))? > 0
+                }
+                CodeStep::Exchanged {
+                    appid: named,
+                    credential,
+                    info,
+                } if named == appid => {
+                    let p = params![platform, appid, credential, info, now];
+                    tx.execute(sql::EXCHANGED.sqlite, p)? > 0
+                }
+                CodeStep::Exchanged {
+                    appid: named,
+                    credential,
+                    info,
+                } => {
+                    let p = params![platform, appid, named, credential, "active", info, now];
+                    let n = tx.execute(sql::REKEY_CUSTOMER.sqlite, p)?;
+                    tx.execute(sql::DELETE_CUSTOMER.sqlite, params![platform, appid])?;
+                    let app = format!("{platform}/{appid}");
+                    tx.execute(sql::DELETE_APP.sqlite, params![app])?;
+                    n > 0
+                }
+            })
+        })()
+        .context(ctx.clone())?;
+        tx.commit().context(ctx)?;
+        Ok(done)
+    }
+
+    /// [`crate::store::Store::sent_codes`].
+    pub(super) fn sent(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
+        let ctx = self.context("read");
+        self.conn
+            .prepare_cached(sql::SENT_CODES.sqlite)
+            .and_then(|mut s| {
+                s.query_map(params![platform], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .context(ctx)
+    }
+}
