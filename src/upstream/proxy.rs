@@ -49,9 +49,30 @@ impl Proxy {
     /// The proxy the environment names, if any. An error names the variable
     /// and what is wrong, never the credentials.
     pub fn from_env() -> Result<Option<Proxy>, String> {
+        Proxy::from_vars(|var| std::env::var(var).ok())
+    }
+
+    /// [`Proxy::from_env`] with the variables `get` gives.
+    ///
+    /// Run as a CGI program (`GATEWAY_INTERFACE` or `REQUEST_METHOD` set),
+    /// `HTTP_PROXY` is whatever the request's `Proxy:` header said (httpoxy,
+    /// CVE-2016-5385): it and `http_proxy` are never read there, as Go's
+    /// net/http and curl do. `HTTPS_PROXY` and `ALL_PROXY` still are: no
+    /// request header becomes them.
+    fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<Proxy>, String> {
+        let cgi = ["GATEWAY_INTERFACE", "REQUEST_METHOD"]
+            .iter()
+            .any(|v| get(v).is_some());
         let Some((var, url)) = PROXY_VARS.into_iter().find_map(|var| {
-            std::env::var(var)
-                .ok()
+            if cgi && var.eq_ignore_ascii_case("HTTP_PROXY") {
+                if get(var).is_some_and(|v| !v.trim().is_empty()) {
+                    log::warn!(
+                        "{var} ignored: run as a CGI program it may come from a request's Proxy: header; set HTTPS_PROXY for a proxy"
+                    );
+                }
+                return None;
+            }
+            get(var)
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| (var, v))
         }) else {
@@ -59,7 +80,7 @@ impl Proxy {
         };
         let no_proxy = NO_PROXY_VARS
             .into_iter()
-            .find_map(|v| std::env::var(v).ok())
+            .find_map(&get)
             .map(|v| parse_no_proxy(&v))
             .unwrap_or_default();
         parse(var, url.trim(), no_proxy).map(Some)
@@ -248,6 +269,35 @@ mod tests {
                 .unwrap()
                 .bypassed("api.weixin.qq.com")
         );
+    }
+
+    fn from(vars: &[(&str, &str)]) -> Option<Proxy> {
+        Proxy::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cgi_program_never_takes_http_proxy_httpoxy() {
+        let shown = |vars: &[(&str, &str)]| from(vars).map(|p| (p.var, p.shown));
+        let header = ("HTTP_PROXY", "http://203.0.113.9:8080");
+        let lower = ("http_proxy", "http://203.0.113.10:8080");
+        assert_eq!(
+            shown(&[header]),
+            Some(("HTTP_PROXY", "203.0.113.9:8080".to_string()))
+        );
+        for cgi in [("GATEWAY_INTERFACE", "CGI/1.1"), ("REQUEST_METHOD", "POST")] {
+            assert_eq!(shown(&[cgi, header]), None, "{cgi:?}");
+            assert_eq!(shown(&[cgi, lower]), None, "{cgi:?}");
+            assert_eq!(
+                shown(&[cgi, header, ("HTTPS_PROXY", "http://proxy.corp:3128")]),
+                Some(("HTTPS_PROXY", "proxy.corp:3128".to_string())),
+                "{cgi:?}"
+            );
+        }
     }
 
     #[test]
