@@ -20,7 +20,7 @@ mod secrets;
 
 pub(crate) use base_url::split_host_port;
 pub(crate) use base_url::{check_base, insecure_http_allowed};
-pub(crate) use secrets::{read_secret, read_value};
+pub(crate) use secrets::{read_private_value, read_secret, read_value};
 
 /// The classic token calls WeChat allows an app a day.
 const WECHAT_DAILY_QUOTA: u32 = 2000;

@@ -76,11 +76,37 @@ pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
 
 /// [`read_secret_file`] for the config field `field` (`aes_key_file`, ...).
 pub(crate) fn read_secret_file_as(path: &Path, who: &str, field: &str) -> Result<String> {
+    read_file_value(path, who, field, false)
+}
+
+/// [`read_value`] for a value with which anyone who reads it forges pushes
+/// (the message Token, the EncodingAESKey): a file that group or others can
+/// read is refused (exit 2), as the store key's is.
+pub(crate) fn read_private_value(
+    source: &SecretSource,
+    who: &str,
+    field: &str,
+    hint: &str,
+) -> Result<String> {
+    match source {
+        SecretSource::File(path) => read_file_value(path, who, &format!("{field}_file"), true),
+        _ => read_value(source, who, field, hint),
+    }
+}
+
+fn read_file_value(path: &Path, who: &str, field: &str, private: bool) -> Result<String> {
     let shown = path.display();
     let label = field.replace('_', " ");
     let (bytes, meta) =
         fsafe::read_trusted(path, field, MAX_SECRET).map_err(|e| usage(format!("{who}: {e:#}")))?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        if private && mode & 0o044 != 0 {
+            return Err(usage(format!(
+                "{who}: {label} {shown} (mode {:04o}) is readable by group or others, who could forge pushes with it: chmod 600 {shown} (owned by the user that runs push)",
+                mode & 0o7777
+            )));
+        }
         log::warn!("{who}: {label} {shown} is readable by group or others: chmod 600 {shown}");
     }
     let text = String::from_utf8(bytes)

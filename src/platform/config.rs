@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use crate::app::{SecretSource, Ticket};
 use crate::config::{
-    check_appid, check_base, check_env_name, check_name, read_value, secret_source,
+    check_appid, check_base, check_env_name, check_name, read_private_value, read_value,
+    secret_source,
 };
 use crate::error::usage;
 use crate::platform::crypto::{KeyError, MsgCrypt};
@@ -414,14 +415,15 @@ pub fn read_push_keys(platform: &Platform) -> Result<PushKeys> {
     let who = format!("platform {}", quoted(&platform.name));
     let crypt = match (&platform.message_token, &platform.aes_key) {
         (Some(token), Some(key)) => {
-            let token = read_value(
+            let token = read_private_value(
                 token,
                 &who,
                 "message_token",
                 "a message Token has at most 32 characters",
             )?;
             Secret::new(token.clone());
-            let key = read_value(key, &who, "aes_key", "an EncodingAESKey has 43 characters")?;
+            let key =
+                read_private_value(key, &who, "aes_key", "an EncodingAESKey has 43 characters")?;
             Secret::new(key.clone());
             let crypt = MsgCrypt::new(&token, &key).map_err(|e| {
                 let field = match e {

@@ -90,8 +90,9 @@ fn setup(dir: &Path, url: &str) -> (Global, StoreKey) {
         "store.key",
         &crate::platform::storekey::new_key_line().unwrap(),
     );
-    let key = dir.join("store.key");
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for f in ["store.key", "token", "aes"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let platform = |name: &str, kind: &str| {
         format!(
             "[[platform]]\nname = \"{name}\"\nkind = \"{kind}\"\nappid = \"{APPID}\"\nsecret_file = \"secret\"\nmessage_token_file = \"token\"\naes_key_file = \"aes\"\nstore_key_file = \"store.key\"\n"
@@ -123,7 +124,7 @@ fn setup(dir: &Path, url: &str) -> (Global, StoreKey) {
             source_token: None,
         })
         .unwrap();
-    (global, StoreKey::load(&key).unwrap())
+    (global, StoreKey::load(&dir.join("store.key")).unwrap())
 }
 
 fn db(global: &Global) -> Box<dyn Store> {
