@@ -156,7 +156,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   wxtoken push --platform acme --query \"$QUERY_STRING\" < body.xml
   # as a CGI program (GATEWAY_INTERFACE set) the web server runs a script:
-  #   exec wxtoken push --platform acme --config /etc/wxtoken/config.toml")]
+  #   exec wxtoken push --platform acme --config /etc/wxtoken/config.toml
+  # behind a web server, one process per connection (wxtoken-push.socket):
+  systemd-socket-activate --accept --inetd -l /run/wxtoken/push.sock wxtoken push --inetd")]
     Push(PushArgs),
     /// A platform's customers: list them, import their credentials, sync them from upstream
     #[command(after_help = "Examples:
@@ -174,13 +176,27 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct PushArgs {
     /// The platform of the config file the push is for
-    #[arg(long = "platform", value_name = "NAME")]
-    pub platform: String,
+    #[arg(
+        long = "platform",
+        value_name = "NAME",
+        required_unless_present = "inetd"
+    )]
+    pub platform: Option<String>,
 
     /// The push URL's query string (msg_signature, timestamp, nonce[, echostr])
     /// [default: the QUERY_STRING variable when run as a CGI program]
-    #[arg(long = "query", value_name = "QUERY")]
+    #[arg(long = "query", value_name = "QUERY", conflicts_with = "inetd")]
     pub query: Option<String>,
+
+    /// Serve one HTTP/1.1 request on stdin, its answer on stdout (systemd
+    /// socket activation with Accept=yes, or inetd); the platform is the
+    /// request's path, /NAME
+    #[arg(long = "inetd", conflicts_with = "platform")]
+    pub inetd: bool,
+
+    /// With --inetd: the longest time the whole request may take to arrive
+    #[arg(long = "read-timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout, requires = "inetd")]
+    pub read_timeout: Duration,
 }
 
 #[derive(Args, Debug)]

@@ -22,22 +22,42 @@ use crate::{clock, config};
 
 use super::common;
 
+mod inetd;
+
 pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
+    if args.inetd {
+        return inetd::run(global, args);
+    }
     let cgi = std::env::var_os("GATEWAY_INTERFACE").is_some();
-    let result = handle(global, args, cgi);
+    let Some(platform) = &args.platform else {
+        return Err(usage(
+            "push: no --platform: name the platform of the config the push is for (or serve HTTP with --inetd)",
+        ));
+    };
+    // The web server's address for the client (RFC 3875), for the log line.
+    let peer = cgi
+        .then(|| std::env::var("REMOTE_ADDR").ok())
+        .flatten()
+        .filter(|a| !a.is_empty());
+    let query = match (&args.query, cgi) {
+        (Some(q), _) => Some(q.clone()),
+        (None, true) => Some(std::env::var("QUERY_STRING").unwrap_or_default()),
+        (None, false) => None,
+    };
+    let result = handle(global, platform, peer.as_deref(), query, &mut |q| {
+        read_body(q, cgi).map_err(anyhow::Error::new)
+    });
     let answer = match &result {
         Ok(text) => text.as_str(),
         Err(_) => "",
     };
     if cgi {
-        let status = match &result {
-            Ok(_) => "200 OK",
-            Err(e) => match e.downcast_ref::<Refused>().map(|r| r.status) {
-                Some(Status::BadRequest) => "400 Bad Request",
-                Some(Status::Forbidden) => "403 Forbidden",
-                None if exit_status(e).0 == Exit::Usage => "500 Internal Server Error",
-                None => "503 Service Unavailable",
-            },
+        let status = match http_status(&result) {
+            200 => "200 OK",
+            400 => "400 Bad Request",
+            403 => "403 Forbidden",
+            404 | 500 => "500 Internal Server Error",
+            _ => "503 Service Unavailable",
         };
         let body = if result.is_ok() { answer } else { "refused\n" };
         write_out(&format!(
@@ -48,6 +68,26 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         write_out(answer)?;
     }
     result.map(|_| ())
+}
+
+/// The HTTP status a push's outcome is answered with: 200; 400 or 403 for a
+/// refused request ([`Refused`], or an [`inetd`] refusal); 404 for a platform
+/// the config does not have; 500 for a configuration error; 503 otherwise
+/// (the database, say: WeChat sends the push again).
+fn http_status(result: &Result<String>) -> u16 {
+    let Err(e) = result else { return 200 };
+    if let Some(status) = e.downcast_ref::<inetd::HttpRefusal>().map(|r| r.status) {
+        return status;
+    }
+    if e.downcast_ref::<UnknownPlatform>().is_some() {
+        return 404;
+    }
+    match e.downcast_ref::<Refused>().map(|r| r.status) {
+        Some(Status::BadRequest) => 400,
+        Some(Status::Forbidden) => 403,
+        None if exit_status(e).0 == Exit::Usage => 500,
+        None => 503,
+    }
 }
 
 /// How long a push may spend exchanging an authorization code (WeChat waits
@@ -61,32 +101,65 @@ fn write_out(text: &str) -> Result<()> {
         .context("could not write the answer on stdout")
 }
 
-/// Checks, reads and stores the push; the answer's body.
-fn handle(global: &Global, args: &PushArgs, cgi: bool) -> Result<String> {
+/// A push for a platform the config does not name (an error's context; HTTP
+/// 404 when served with `--inetd`).
+#[derive(Debug)]
+struct UnknownPlatform(String);
+
+impl std::fmt::Display for UnknownPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads the request body once the query is known to be a push's.
+type ReadBody<'a> = dyn FnMut(&BTreeMap<String, String>) -> Result<Vec<u8>> + 'a;
+
+/// Checks, reads and stores the push for `platform` (a name from the command
+/// line or the request path), from `peer` (the client's address as the web
+/// server gave it) with `query` (the URL's query string; `None`: none was
+/// given); the answer's body. Every error names the platform and the peer: it
+/// is the one line a refused push leaves on stderr.
+fn handle(
+    global: &Global,
+    platform: &str,
+    peer: Option<&str>,
+    query: Option<String>,
+    read_body: &mut ReadBody<'_>,
+) -> Result<String> {
     common::init_logging(global);
     let now = clock::now();
+    let who = match peer {
+        Some(peer) => format!(
+            "push to platform {} from {}",
+            quoted(platform),
+            crate::text::clip(peer, 64)
+        ),
+        None => format!("push to platform {}", quoted(platform)),
+    };
     let config_path = common::config_path(global).ok_or_else(|| {
-        usage("push: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)")
+        usage(format!(
+            "{who}: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)"
+        ))
     })?;
-    let platforms = config::load_platforms(&config_path, global.api_base.as_deref())?;
-    let platform = platforms
-        .iter()
-        .find(|p| p.name == args.platform)
-        .ok_or_else(|| {
-            usage(format!(
-                "push: no platform {} in config {}: add a [[platform]] entry or check --platform",
-                quoted(&args.platform),
-                config_path.display()
-            ))
-        })?;
-    let who = format!("push to platform {}", quoted(&platform.name));
+    let platforms = config::load_platforms(&config_path, global.api_base.as_deref())
+        .with_context(|| who.clone())?;
+    let Some(platform) = platforms.iter().find(|p| p.name == platform) else {
+        return Err(usage(format!(
+            "no platform {} in config {}: add a [[platform]] entry or check the platform's name",
+            quoted(platform),
+            config_path.display()
+        ))
+        .context(UnknownPlatform(format!("{who} refused"))));
+    };
     if platform.kind == PlatformKind::WecomProvider {
         return Err(usage(format!(
             "{who}: a wecom_provider receives no pushes: point the URL at its wecom_suite platform"
         )));
     }
-    let keys =
-        read_push_keys(platform).with_context(|| format!("config {}", config_path.display()))?;
+    let keys = read_push_keys(platform)
+        .with_context(|| format!("config {}", config_path.display()))
+        .with_context(|| who.clone())?;
     let PushKeys {
         crypt: Some(crypt),
         store_key: Some(key),
@@ -94,21 +167,21 @@ fn handle(global: &Global, args: &PushArgs, cgi: bool) -> Result<String> {
     else {
         return Err(anyhow!("{who}: no message Token or store key"));
     };
-    let refused = |e: Refused| anyhow::Error::new(e).context(format!("{who} refused"));
-    let query = match (&args.query, cgi) {
-        (Some(q), _) => q.clone(),
-        (None, true) => std::env::var("QUERY_STRING").unwrap_or_default(),
-        (None, false) => {
-            return Err(usage(format!(
-                "{who}: no --query: pass the push URL's query string (msg_signature=..&timestamp=..&nonce=..)"
-            )));
-        }
+    let refused = |e: anyhow::Error| e.context(format!("{who} refused"));
+    let Some(query) = query else {
+        return Err(usage(format!(
+            "{who}: no --query: pass the push URL's query string (msg_signature=..&timestamp=..&nonce=..)"
+        )));
     };
-    let query = push::parse_query(&query).map_err(refused)?;
-    let body = read_body(&query, cgi).map_err(refused)?;
-    let event = push::read(platform, crypt, &query, &body, now).map_err(refused)?;
-    let mut db = store::open(&common::db_location(global)?)?;
-    keep(global, &mut *db, platform, key, event, now)
+    let query = push::parse_query(&query)
+        .map_err(anyhow::Error::new)
+        .map_err(refused)?;
+    let body = read_body(&query).map_err(refused)?;
+    let event = push::read(platform, crypt, &query, &body, now)
+        .map_err(anyhow::Error::new)
+        .map_err(refused)?;
+    let mut db = store::open(&common::db_location(global)?).with_context(|| who.clone())?;
+    keep(global, &mut *db, platform, key, event, now).with_context(|| who.clone())
 }
 
 /// The request body: none for a URL check (`echostr`), else at most

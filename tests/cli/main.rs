@@ -23,6 +23,7 @@ mod platform_refresh_wecom;
 mod platform_rekey;
 mod platform_standin;
 mod push;
+mod push_inetd;
 mod push_refusals;
 mod push_wecom;
 mod refresh_show;

@@ -239,3 +239,66 @@ fn as_a_cgi_program_refusals_are_403_or_400() {
         .stderr_has("a GET without echostr");
     assert_eq!(everything(&env), Vec::<String>::new());
 }
+
+/// Under any front, the one stderr line names the platform, the reason and
+/// the client's address (CGI: `REMOTE_ADDR`), so that a forged push can be
+/// told from a rotated Token in the web server's error log.
+#[test]
+fn a_cgi_refusal_names_the_platform_the_reason_and_the_peer() {
+    let env = setup(Backend::Sqlite);
+    let forged = WxCrypt::new("anotherToken", AES_KEY).open_platform_push(
+        COMPONENT_APPID,
+        &wxcrypt::verify_ticket(COMPONENT_APPID, "ticket@@@bad", now()),
+        &ts(),
+        NONCE,
+    );
+    let mut cmd = env.command(&["push", "--platform", "acme"]);
+    cmd.env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", "POST")
+        .env("REMOTE_ADDR", "198.51.100.23")
+        .env("QUERY_STRING", &forged.query)
+        .env("CONTENT_LENGTH", forged.body.len().to_string());
+    let run = feed(cmd, forged.body.as_bytes());
+    run.expect(1);
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "push to platform \"acme\" from 198.51.100.23 refused: msg_signature does not match"
+        ),
+        "{err}"
+    );
+}
+
+/// With the Token and the EncodingAESKey anyone forges pushes: a file of
+/// them that group or others can read is refused (exit 2) before anything
+/// is read from the request.
+#[test]
+fn token_and_aes_key_files_others_can_read_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = setup(Backend::Sqlite);
+    let p = op_push(&wxcrypt::verify_ticket(
+        COMPONENT_APPID,
+        "ticket@@@x",
+        now(),
+    ));
+    for (file, field) in [
+        ("push.token", "message token file"),
+        ("push.aeskey", "aes key file"),
+    ] {
+        for mode in [0o644, 0o640, 0o604] {
+            let path = env.path(file);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let run = push_raw(&env, "acme", &p.query, p.body.as_bytes());
+            run.expect(2).stderr_has(&format!(
+                "{field} {} (mode {mode:04o}) is readable by group or others",
+                path.display()
+            ));
+            assert!(run.stderr().contains("chmod 600"), "{}", run.stderr());
+            assert!(!run.stderr().contains(TOKEN) && !run.stderr().contains(AES_KEY));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    assert_eq!(everything(&env), Vec::<String>::new());
+    push_raw(&env, "acme", &p.query, p.body.as_bytes()).expect(0);
+}
