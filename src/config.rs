@@ -84,13 +84,16 @@ struct RawApp {
     agentid: Option<u64>,
 }
 
-/// The default config file, if it exists: `$XDG_CONFIG_HOME/wxtoken/config.toml`.
-pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
+/// The default config file: the user's own (`$XDG_CONFIG_HOME/wxtoken/config.toml`)
+/// when it exists, else `system` (the package's, `/etc/wxtoken/config.toml`) when it exists.
+pub fn default_path(system: PathBuf) -> Option<PathBuf> {
+    let own = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("wxtoken").join("config.toml")).filter(|p| p.is_file())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|base| base.join("wxtoken").join("config.toml"));
+    own.filter(|p| p.is_file())
+        .or_else(|| Some(system).filter(|p| p.is_file()))
 }
 
 /// Reads and checks the config file and returns its apps (none when it lists

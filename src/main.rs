@@ -43,7 +43,10 @@ use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let exit = match parse() {
-        Ok(cli) => run(&cli).map_or_else(|err| report::error(&err), |()| error::Exit::Ok),
+        Ok(cli) => run(&cli).map_or_else(
+            |err| report::error(&err, &places(&cli)),
+            |()| error::Exit::Ok,
+        ),
         Err(e) => report::command_line(&e),
     };
     exit.into()
@@ -58,6 +61,18 @@ fn parse() -> Result<Cli, clap::Error> {
         return Ok(show.into_cli());
     }
     Cli::try_parse()
+}
+
+/// What a failing command names: the database it used, and the config file
+/// for the commands that read one.
+fn places(cli: &Cli) -> Vec<String> {
+    let config = match &cli.command {
+        Command::Show(_) | Command::History(_) | Command::Invalidate(_) => false,
+        Command::Refresh(args) => args.appid.is_none(),
+        Command::Status(_) | Command::Push(_) | Command::Authorizers(_) => true,
+        Command::Completions(_) | Command::Man(_) | Command::Keygen(_) => return Vec::new(),
+    };
+    cmd::common::places(&cli.global, config)
 }
 
 fn run(cli: &Cli) -> Result<()> {

@@ -11,17 +11,32 @@ use crate::{out, secret, store, text};
 
 /// Reports a command's error on stderr (unless it was reported already) and
 /// gives its exit status. A closed stdout is no error: its reader had enough.
-pub fn error(err: &anyhow::Error) -> Exit {
+/// `places` (the database and config the command used, see
+/// `cmd::common::places`) end the line, those the message does not name already.
+pub fn error(err: &anyhow::Error, places: &[String]) -> Exit {
     if is_broken_pipe(err) {
         return Exit::Ok;
     }
     let (exit, print) = exit_status(err);
     if print {
+        let message = message(err);
         let hint = hint(err).map(|h| format!(": {h}")).unwrap_or_default();
+        let unnamed: Vec<&str> = places
+            .iter()
+            .filter(|p| {
+                let path = p.split_once(' ').map_or(p.as_str(), |(_, path)| path);
+                !message.contains(path)
+            })
+            .map(String::as_str)
+            .collect();
+        let places = match unnamed.as_slice() {
+            [] => String::new(),
+            some => format!(" ({})", some.join(", ")),
+        };
         // Messages may quote paths and values others control.
         out::errln!(
             "wxtoken: {}",
-            text::shown(&secret::redact(&format!("{}{hint}", message(err))))
+            text::shown(&secret::redact(&format!("{message}{hint}{places}")))
         );
     }
     exit

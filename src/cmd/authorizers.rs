@@ -17,7 +17,7 @@ use crate::error::usage;
 use crate::platform::config::{Platform, PlatformKind, read_push_keys};
 use crate::platform::push::{is_customer_id, pushed_alphabet};
 use crate::secret::Secret;
-use crate::store::{self, Customer, CustomerState};
+use crate::store::{Customer, CustomerState};
 use crate::text::{quoted, shown};
 use crate::upstream::classify::MAX_VALUE_LEN;
 use crate::{clock, config, fsafe};
@@ -218,7 +218,7 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
     let key = read_push_keys(platform)?
         .store_key
         .ok_or_else(|| anyhow!("{who}: no store key"))?;
-    let mut db = store::open(&common::db_location(global)?)?;
+    let mut db = common::open_for_writing(global)?;
     let old: HashMap<String, Customer> = db
         .customers(&platform.name)?
         .into_iter()

@@ -1,15 +1,53 @@
 //! What the commands share: where the database and the config file are.
 
-use std::path::PathBuf;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::Global;
 use crate::error::{NoToken, no_token, usage};
 use crate::store::{self, Store};
 use crate::{config, text};
 
-/// `--db`, or `$XDG_DATA_HOME/wxtoken/tokens.db` (`~/.local/share/wxtoken/tokens.db`).
+/// The package's database: the default when the user has none of their own.
+const SYSTEM_DB: &str = "/var/lib/wxtoken/tokens.db";
+/// The package's config file: the default when the user has none of their own.
+const SYSTEM_CONFIG: &str = "/etc/wxtoken/config.toml";
+
+/// A path of the package's layout. Debug builds (the tests') may move it under
+/// `WXTOKEN_TEST_SYSTEM_ROOT`; release builds never read that variable.
+pub fn system_path(path: &str) -> PathBuf {
+    #[cfg(debug_assertions)]
+    if let Some(root) = std::env::var_os("WXTOKEN_TEST_SYSTEM_ROOT") {
+        return PathBuf::from(root).join(path.trim_start_matches('/'));
+    }
+    PathBuf::from(path)
+}
+
+/// Whether something is at `path`, as far as this user can tell: a path they
+/// may not look at (a folder of another group's) counts as there, so that a
+/// reader outside the package's group is told so rather than sent elsewhere.
+fn present(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::PermissionDenied,
+    }
+}
+
+/// The user's own database: `$XDG_DATA_HOME/wxtoken/tokens.db`
+/// (`~/.local/share/wxtoken/tokens.db`), whether it exists or not.
+fn own_db() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|base| base.join("wxtoken").join("tokens.db"))
+}
+
+/// `--db`; else the user's own database when it exists; else the package's
+/// (`/var/lib/wxtoken/tokens.db`) when it exists; else the user's own, to be
+/// created by `refresh`. No more than a `stat` or two: `show` runs this.
 pub fn db_location(global: &Global) -> Result<store::Location> {
     if let Some(db) = &global.db {
         if db.as_os_str().is_empty() {
@@ -17,22 +55,65 @@ pub fn db_location(global: &Global) -> Result<store::Location> {
         }
         return store::Location::parse(db.clone());
     }
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|base| base.join("wxtoken").join("tokens.db"))
-        .ok_or_else(|| {
-            usage("no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)")
-        })
-        .and_then(|path| {
-            text::max_bytes(
-                "the default database path (under XDG_DATA_HOME or HOME)",
-                &path.to_string_lossy(),
-                store::MAX_DB_ARG,
-            )?;
-            Ok(store::Location::Sqlite(path))
-        })
+    let own = own_db();
+    let system = system_path(SYSTEM_DB);
+    let path = match own {
+        Some(own) if present(&own) => own,
+        _ if present(&system) => system,
+        Some(own) => own,
+        None => {
+            return Err(usage(
+                "no database path: set --db / WXTOKEN_DB (neither XDG_DATA_HOME nor HOME is set)",
+            ));
+        }
+    };
+    text::max_bytes(
+        "the default database path (under XDG_DATA_HOME or HOME)",
+        &path.to_string_lossy(),
+        store::MAX_DB_ARG,
+    )?;
+    Ok(store::Location::Sqlite(path))
+}
+
+/// The database for writing (`refresh`, `push`, ...), created when missing.
+/// SQLite creates the database's own folder only, so that a mistyped `--db`
+/// starts no second database in a new tree; the user's default is the
+/// exception: its parents (`~/.local/share`) are made here, private.
+pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
+    let location = db_location(global)?;
+    if let store::Location::Sqlite(path) = &location
+        && global.db.is_none()
+        && let Some(parents) = path.parent().and_then(Path::parent)
+        && !parents.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parents)
+            .with_context(|| format!("could not create folder {}", parents.display()))?;
+    }
+    store::open(&location)
+}
+
+/// What a failing command names, so that a user whose shell and cron (or
+/// sudo) see different defaults can tell where it looked: `database PATH`
+/// (a URL with its password replaced), and with `config` the config file
+/// used, if any. Only stats, as for `show`.
+pub fn places(global: &Global, config: bool) -> Vec<String> {
+    let mut places = Vec::new();
+    // A path too long to be used was refused already, quoted in part.
+    let named = |what: &str, place: String| format!("{what} {}", text::clip(&place, 300));
+    match db_location(global) {
+        Ok(store::Location::Sqlite(path)) => {
+            places.push(named("database", path.display().to_string()));
+        }
+        Ok(store::Location::Postgres(url)) => places.push(named("database", url.to_string())),
+        Err(_) => {}
+    }
+    if config && let Some(path) = config_path(global) {
+        places.push(named("config", path.display().to_string()));
+    }
+    places
 }
 
 /// The database for reading, or `None` when there is none yet.
@@ -76,7 +157,10 @@ pub fn kind_column(kind: &str, api: Option<&str>) -> String {
 
 /// `--config`, or the default config file when it exists.
 pub fn config_path(global: &Global) -> Option<PathBuf> {
-    global.config.clone().or_else(config::default_path)
+    global
+        .config
+        .clone()
+        .or_else(|| config::default_path(system_path(SYSTEM_CONFIG)))
 }
 
 /// stderr diagnostics at the level of `-v` / `-q` (not for `show`, which logs nothing).

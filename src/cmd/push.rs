@@ -16,7 +16,7 @@ use crate::platform::config::{Platform, PlatformKind, PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused, Status};
 use crate::platform::storekey::StoreKey;
 use crate::platform::xml::MAX_BODY;
-use crate::store::{self, Customer, CustomerState, Row, Store};
+use crate::store::{Customer, CustomerState, Row, Store};
 use crate::text::quoted;
 use crate::{clock, config};
 
@@ -180,7 +180,7 @@ fn handle(
     let event = push::read(platform, crypt, &query, &body, now)
         .map_err(anyhow::Error::new)
         .map_err(refused)?;
-    let mut db = store::open(&common::db_location(global)?).with_context(|| who.clone())?;
+    let mut db = common::open_for_writing(global).with_context(|| who.clone())?;
     keep(global, &mut *db, platform, key, event, now).with_context(|| who.clone())
 }
 

@@ -6,6 +6,7 @@ mod support;
 mod alert_rules;
 mod authorizers;
 mod colour;
+mod defaults;
 mod exchange_failures;
 mod faults;
 mod hosts;

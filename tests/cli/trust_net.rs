@@ -54,7 +54,14 @@ fn plain_http_is_refused_for_another_host() {
         &run,
         "wxtoken: --api-base / WXTOKEN_API_BASE: \"http://wxtoken-test.invalid",
     );
-    assert!(!run.stderr().contains("config.toml"), "{}", run.stderr());
+    // The places a failing command names (its database and config) end the line.
+    let blamed = run
+        .stderr()
+        .split(" (database ")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!blamed.contains("config.toml"), "{}", run.stderr());
     assert!(up.requests().is_empty());
     assert!(!env.db.exists(), "a refused config created the database");
 }
@@ -141,7 +148,14 @@ fn a_huge_api_base_is_refused_without_echoing_it() {
             &run,
             "--api-base / WXTOKEN_API_BASE: the URL is 70016 bytes long",
         );
-        assert!(!run.stderr().contains("config"), "{}", run.stderr());
+        // The places a failing command names (its database and config) end the line.
+        let blamed = run
+            .stderr()
+            .split(" (database ")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(!blamed.contains("config"), "{}", run.stderr());
     }
     // The config file.
     let mut env = Env::new();

@@ -131,7 +131,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         return Err(error::Silent(2).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
-    let mut store = store::open(&crate::cmd::common::db_location(global)?)?;
+    let mut store = crate::cmd::common::open_for_writing(global)?;
     let links = platforms::links(store.as_mut(), platforms)?;
     ready.extend(platforms::own_targets(&links));
     let names: Vec<String> = ready.iter().map(|t| t.app.name.clone()).collect();

@@ -12,7 +12,7 @@ use super::{Link, Options, run};
 use crate::cli::Global;
 use crate::error::{Silent, usage};
 use crate::platform::config::Platform;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::text::{quoted, shown};
 
 pub struct Session {
@@ -80,7 +80,7 @@ fn session(global: &Global, platform: Platform, pick: Pick, opts: Options) -> Re
     if unreadable > 0 {
         return Err(Silent(2).into());
     }
-    let mut store = store::open(&crate::cmd::common::db_location(global)?)?;
+    let mut store = crate::cmd::common::open_for_writing(global)?;
     let mut links = platforms::links(store.as_mut(), ready)?;
     let (link, _) = links.pop().ok_or(Silent(2))?;
     Ok(Session {

@@ -66,7 +66,13 @@ impl Sqlite {
     /// Opens an existing database read-only: `show`'s path. A missing file or an
     /// empty database is "no token yet" (exit 3).
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
-        let meta = database_file(path, fsafe::trusted(path, "database")?)?;
+        // A reader outside the group of the database's folder cannot see the
+        // file, so nor whose it is: the trust check would blame the folder's
+        // owner (the service's user) and advise a chown that breaks the
+        // service. What stops that reader is the folder's mode: say so (exit 1).
+        let trusted = fsafe::trusted(path, "database")
+            .map_err(|e| fsafe::unreachable(path, "database").map_or(e, anyhow::Error::msg))?;
+        let meta = database_file(path, trusted)?;
         if meta.is_none() {
             // Not "no database yet" to a reader outside the database's group.
             if let Some(denied) = fsafe::unreachable(path, "database") {
@@ -211,17 +217,28 @@ fn beside(path: &Path, meta: Option<&fs::Metadata>) -> Result<()> {
     Ok(())
 }
 
-/// Creates the folder (0700) and an empty file (0600) if they are missing:
-/// exclusively, never through a link (a link to nowhere is refused).
+/// Creates the database's own folder (0700) and an empty file (0600) if they
+/// are missing: exclusively, never through a link (a link to nowhere is
+/// refused). Only that one folder: a missing folder above it is more likely a
+/// typo in `--db` than a place for a second database (exit 2, naming it).
 fn create_private(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("could not create folder {}", dir.display()))?;
+        if let Some(up) = dir.parent().filter(|d| !d.as_os_str().is_empty())
+            && !up.is_dir()
+        {
+            return Err(error::usage(format!(
+                "database {}: folder {} does not exist: check --db / WXTOKEN_DB, or create the folder first",
+                path.display(),
+                up.display()
+            )));
+        }
+        match fs::DirBuilder::new().mode(0o700).create(dir) {
+            // Another process, starting at the same moment, made it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            other => other.with_context(|| format!("could not create folder {}", dir.display()))?,
+        }
     }
     match fsafe::create_exclusive(path, 0o600) {
         Ok(_) => Ok(()),
