@@ -16,10 +16,14 @@ use crate::platform::config::{Platform, RawPlatform};
 use crate::text::quoted;
 
 mod base_url;
+mod checks;
 mod secrets;
 
 pub(crate) use base_url::split_host_port;
 pub(crate) use base_url::{check_base, insecure_http_allowed};
+use checks::check_credential;
+pub use checks::{appid_arg, check_name, name_arg};
+pub(crate) use checks::{check_appid, check_env_name, in_config_dir};
 pub(crate) use secrets::{read_private_value, read_secret, read_value};
 
 /// The classic token calls WeChat allows an app a day.
@@ -130,8 +134,20 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
         .map_err(|_| usage(format!("config {file} is not UTF-8 text: save it as UTF-8")))?;
     let parsed: File = toml::from_str(&text).map_err(|e| {
         let mut msg = crate::text::clip(e.message(), 300);
+        // `[app]` for `[[app]]`: a table where a list of tables belongs. (A
+        // field such as `tickets = "jsapi"` wants a list too, of strings.)
+        let at = e.span().map_or("", |s| text[s.start..].trim_start());
         if msg.contains("expected a sequence") {
-            msg.push_str(": write each app as [[app]] (two brackets)");
+            if let Some(table) = ["app", "platform"]
+                .into_iter()
+                .find(|t| at.starts_with(&format!("[{t}]")))
+            {
+                msg.push_str(&format!(
+                    ": write each {table} as [[{table}]] (two brackets)"
+                ));
+            } else if !at.starts_with('[') {
+                msg.push_str(": write a list, e.g. tickets = [\"jsapi\"]");
+            }
         }
         let line = e
             .span()
@@ -170,6 +186,7 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
         }
         apps.push(app);
     }
+    one_name_per_classic_appid(&apps).map_err(|e| usage(format!("config {file}: {e}")))?;
     let mut platforms = Vec::new();
     for (i, raw) in parsed.platform.into_iter().enumerate() {
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -198,6 +215,25 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
         }
     }
     Ok(Config { apps, platforms })
+}
+
+/// One classic appid under two names would be two fetchers of one token, each
+/// fetch ending the other's token five minutes later: exactly what wxtoken is
+/// for preventing. (Stable tokens do not end each other; WeCom apps of one
+/// company share its corpid, each with its own secret and token.)
+fn one_name_per_classic_appid(apps: &[App]) -> Result<(), String> {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for app in apps.iter().filter(|a| a.api == Api::Classic) {
+        if let Some(first) = seen.insert(&app.appid, &app.name) {
+            return Err(format!(
+                "apps {} and {} both fetch classic tokens for appid {}: each fetch ends the other's token 5 minutes later; keep one app (programs read its token by name or with `show --appid`)",
+                quoted(first),
+                quoted(&app.name),
+                quoted(&app.appid)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks one `[[app]]` entry; a relative `secret_file` is relative to `dir`, the
@@ -316,7 +352,8 @@ pub(crate) fn secret_source(
     let at = |field: &str| format!("{who}: field {field}");
     let mut sources = Vec::new();
     if let Some(f) = file {
-        sources.push(("secret_file", SecretSource::File(dir.join(f))));
+        let f = in_config_dir(dir, f).map_err(|e| format!("{}: {e}", at("secret_file")))?;
+        sources.push(("secret_file", SecretSource::File(f)));
     }
     if let Some(v) = env {
         check_env_name(&v).map_err(|e| format!("{}: {e}", at("secret_env")))?;
@@ -335,75 +372,27 @@ pub(crate) fn secret_source(
     }
 }
 
-/// A `*_env` field names a variable of reasonable length.
-pub(crate) fn check_env_name(var: &str) -> Result<(), String> {
-    if var.len() > MAX_ENV_NAME {
-        return Err(format!("a variable name longer than {MAX_ENV_NAME} bytes"));
+/// The one source of a non-secret-kind value (`FIELD_file` or `FIELD_env`), if any.
+pub(crate) fn value_source(
+    who: &str,
+    field: &str,
+    dir: &Path,
+    file: Option<PathBuf>,
+    env: Option<String>,
+) -> Result<Option<SecretSource>, String> {
+    if let Some(v) = &env {
+        check_env_name(v).map_err(|e| format!("{who}: field {field}_env: {e}"))?;
     }
-    Ok(())
-}
-
-/// A credential name is a file name in `$CREDENTIALS_DIRECTORY`.
-fn check_credential(id: &str) -> Result<(), String> {
-    if id.len() > 255 {
-        return Err(format!(
-            "{} is longer than a file name (255 bytes): use the name of LoadCredential=NAME:PATH",
-            quoted(id)
-        ));
+    match (file, env) {
+        (Some(_), Some(_)) => Err(format!(
+            "{who}: fields {field}_file and {field}_env are both set: keep one"
+        )),
+        (Some(f), None) => in_config_dir(dir, f)
+            .map(|f| Some(SecretSource::File(f)))
+            .map_err(|e| format!("{who}: field {field}_file: {e}")),
+        (None, Some(v)) => Ok(Some(SecretSource::Env(v))),
+        (None, None) => Ok(None),
     }
-    if id.is_empty() || id == "." || id == ".." {
-        return Err(format!(
-            "{} is not a credential name: use the name of LoadCredential=NAME:PATH",
-            quoted(id)
-        ));
-    }
-    if id.contains('/') {
-        return Err(format!(
-            "{} contains '/': a credential is named, not a path (LoadCredential=NAME:PATH in the unit)",
-            quoted(id)
-        ));
-    }
-    Ok(())
-}
-
-/// App names are keys in the database and words in messages: printable, not too
-/// long, and read as written (no bidirectional controls).
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("the name is empty".to_string());
-    }
-    if name.chars().nth(MAX_NAME).is_some() {
-        return Err(format!("the name is longer than {MAX_NAME} characters"));
-    }
-    if name.chars().any(crate::text::is_hostile) {
-        return Err(
-            "the name contains control characters or bidirectional controls (such as U+202E)"
-                .to_string(),
-        );
-    }
-    Ok(())
-}
-
-/// Appids and corpids go into requests and the database: as for names, and at
-/// most `MAX_APPID` bytes.
-pub(crate) fn check_appid(appid: &str) -> Result<(), String> {
-    if appid.len() > MAX_APPID {
-        return Err(format!("the appid is longer than {MAX_APPID} bytes"));
-    }
-    if appid.chars().any(crate::text::is_hostile) {
-        return Err("the appid contains control characters or bidirectional controls".to_string());
-    }
-    Ok(())
-}
-
-/// `--app NAME` as a lookup: any name the database may hold, up to the bound.
-pub fn name_arg(flag: &str, name: &str) -> Result<()> {
-    crate::text::max_chars(flag, name, MAX_NAME)
-}
-
-/// `--appid ID` as a lookup.
-pub fn appid_arg(flag: &str, appid: &str) -> Result<()> {
-    crate::text::max_bytes(flag, appid, MAX_APPID)
 }
 
 /// The one app of `refresh --appid ID [--name NAME] [--api API] [--secret-file PATH]`.

@@ -69,7 +69,7 @@ fn places(cli: &Cli) -> Vec<String> {
     let config = match &cli.command {
         Command::Show(_) | Command::History(_) | Command::Invalidate(_) => false,
         Command::Refresh(args) => args.appid.is_none(),
-        Command::Status(_) | Command::Push(_) | Command::Authorizers(_) => true,
+        Command::Status(_) | Command::Push(_) | Command::Authorizers(_) | Command::Sign(_) => true,
         Command::Completions(_) | Command::Man(_) | Command::Keygen(_) => return Vec::new(),
     };
     cmd::common::places(&cli.global, config)

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::app::Kind;
+use crate::app::{Api, Kind};
 use crate::cli::{Global, ShowArgs, ShowFormat};
 use crate::cmd::common::{db_location, naming_database};
 use crate::error::{no_token, usage};
@@ -66,6 +66,7 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
             )));
         }
         (0, Some(app), _) => {
+            no_such_ticket(store, app, kind)?;
             return Err(no_token(format!(
                 "no {what} stored for app {}: list it in the app's tickets in the config file (classic and stable apps issue jsapi and wx_card, WeCom apps jsapi and agent_config), then run `wxtoken refresh`",
                 quoted(app)
@@ -146,6 +147,7 @@ fn revoked(store: &mut dyn Store, app: &str) -> Result<()> {
     };
     // The exit-3 reason at hand stands when this cannot be read.
     let state = store.customer_state(platform, appid).ok().flatten();
+    let unknown = state.is_none() && is_platform(store, platform);
     let (app, platform) = (quoted(app), quoted(platform));
     match state {
         Some(CustomerState::Revoked) => Err(no_token(format!(
@@ -154,8 +156,54 @@ fn revoked(store: &mut dyn Store, app: &str) -> Result<()> {
         Some(CustomerState::Reauthorize) => Err(no_token(format!(
             "app {app}: needs re-authorization: upstream refused its stored credential; the customer must authorize platform {platform} again (or try `wxtoken authorizers sync --platform {platform}`)"
         ))),
-        Some(CustomerState::Active) | None => Ok(()),
+        Some(CustomerState::Active) => Ok(()),
+        None if unknown => Err(no_token(format!(
+            "app {app}: platform {platform} has no customer {} stored: customers arrive with their authorization push (or `wxtoken authorizers link`), or from WeChat's list with `wxtoken authorizers sync --platform {platform}`, or from a file with `authorizers import`",
+            quoted(appid)
+        ))),
+        None => Ok(()),
     }
+}
+
+/// Whether the database knows `name` as a platform: its own token or pushed
+/// ticket is stored, or customers are.
+fn is_platform(store: &mut dyn Store, name: &str) -> bool {
+    let own = [
+        Kind::ComponentAccessToken,
+        Kind::SuiteAccessToken,
+        Kind::ProviderAccessToken,
+        Kind::ComponentVerifyTicket,
+        Kind::SuiteTicket,
+    ];
+    store.rows(&[name.to_string()]).is_ok_and(|rows| {
+        rows.iter()
+            .any(|r| own.iter().any(|k| k.as_str() == r.kind))
+    }) || store
+        .customer_platforms()
+        .is_ok_and(|p| p.iter().any(|p| p == name))
+}
+
+/// A usage error (exit 2) when `app` is stored with an API that cannot issue
+/// the ticket `kind` (WeCom has no wx_card): no config change would help.
+fn no_such_ticket(store: &mut dyn Store, app: &str, kind: Kind) -> Result<()> {
+    let Kind::Ticket(ticket) = kind else {
+        return Ok(());
+    };
+    let rows = store.lookup(Lookup::App(app), Kind::AccessToken.as_str())?;
+    let Some(api) = rows.first().and_then(|r| Api::parse(&r.api)) else {
+        return Ok(());
+    };
+    if api.tickets().contains(&ticket) {
+        return Ok(());
+    }
+    let known: Vec<&str> = api.tickets().iter().map(|t| t.as_str()).collect();
+    Err(usage(format!(
+        "app {} is a {} app, which has no {} ticket: it issues {}",
+        quoted(app),
+        api.as_str(),
+        ticket.as_str(),
+        known.join(" and ")
+    )))
 }
 
 /// Prints `row` unless it is unusable now (exit 3, saying why).

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::app::{SecretSource, Ticket};
 use crate::config::{
-    check_appid, check_base, check_env_name, check_name, read_private_value, read_value,
-    secret_source,
+    check_appid, check_base, check_name, in_config_dir, read_private_value, read_value,
+    secret_source, value_source,
 };
 use crate::error::usage;
 use crate::platform::crypto::{KeyError, MsgCrypt};
@@ -249,7 +249,11 @@ pub(crate) fn check(
         raw.message_token_env,
     )?;
     let aes_key = value_source(&who, "aes_key", dir, raw.aes_key_file, raw.aes_key_env)?;
-    let store_key_file = raw.store_key_file.map(|f| dir.join(f));
+    let store_key_file = (raw
+        .store_key_file
+        .map(|f| in_config_dir(dir, f))
+        .transpose())
+    .map_err(|e| format!("{who}: field store_key_file: {e}"))?;
     let (message_token, aes_key, store_key_file) = if kind.receives_pushes() {
         let missing = |field: &str, what: &str| {
             format!(
@@ -352,27 +356,6 @@ pub(crate) fn check(
         provider_corpid,
         api_base: api_base.trim_end_matches('/').to_string(),
     })
-}
-
-/// The one source of a non-secret-kind value (`FIELD_file` or `FIELD_env`), if any.
-fn value_source(
-    who: &str,
-    field: &str,
-    dir: &Path,
-    file: Option<PathBuf>,
-    env: Option<String>,
-) -> Result<Option<SecretSource>, String> {
-    if let Some(v) = &env {
-        check_env_name(v).map_err(|e| format!("{who}: field {field}_env: {e}"))?;
-    }
-    match (file, env) {
-        (Some(_), Some(_)) => Err(format!(
-            "{who}: fields {field}_file and {field}_env are both set: keep one"
-        )),
-        (Some(f), None) => Ok(Some(SecretSource::File(dir.join(f)))),
-        (None, Some(v)) => Ok(Some(SecretSource::Env(v))),
-        (None, None) => Ok(None),
-    }
 }
 
 /// Reads a platform's secret, message Token, EncodingAESKey and store key

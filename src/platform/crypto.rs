@@ -59,7 +59,8 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::KeyLength(n) => write!(
                 f,
-                "the EncodingAESKey has {n} characters, not {KEY_CHARS}: copy it again from the platform's settings"
+                "the EncodingAESKey has {n} character{}, not {KEY_CHARS}: copy it again from the platform's settings (it is 43 letters or digits, of your choosing)",
+                if *n == 1 { "" } else { "s" }
             ),
             KeyError::KeyChar(at) => write!(
                 f,

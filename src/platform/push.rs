@@ -210,8 +210,13 @@ fn open(
     })?;
     let off = now.saturating_sub(sent);
     if off.unsigned_abs() > MAX_AGE.unsigned_abs() {
+        let when = if off > 0 {
+            format!("{off}s ago")
+        } else {
+            format!("{}s ahead of this host's clock", off.unsigned_abs())
+        };
         return Err(forbidden(format!(
-            "the push was signed {off}s from now, more than {MAX_AGE}s: a replay, or this host's clock is off"
+            "the push was signed {when}, more than {MAX_AGE}s: a replay, or this host's clock is off"
         )));
     }
     crypt.decrypt(encrypted).map_err(|e| bad(format!("{e}")))

@@ -12,6 +12,7 @@ mod faults;
 mod hosts;
 mod keygen;
 mod many_apps;
+mod misleading;
 mod newcomer;
 mod package;
 mod pg_libpq;

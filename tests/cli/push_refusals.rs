@@ -96,14 +96,14 @@ fn refusals() -> Vec<(&'static str, String, String, &'static str, &'static str)>
             stale.query,
             stale.body,
             "403",
-            "more than 300s",
+            "s ago, more than 300s",
         ),
         (
             "a timestamp far ahead",
             future.query,
             future.body,
             "403",
-            "more than 300s",
+            "s ahead of this host's clock, more than 300s",
         ),
         (
             "another receiver id",

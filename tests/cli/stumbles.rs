@@ -121,43 +121,43 @@ needs! {
     }
 }
 
-/// The package's layout: the folder and database belong to the service's
-/// user (here `daemon`), mode 0750 and 0640. A reader outside its group cannot
-/// see whose the file is, and is told to join the group (exit 1), never to
-/// chown the folder, which would break the service.
-#[test]
-fn a_reader_outside_the_packages_group_is_told_to_join_it() {
-    use std::os::unix::fs::{PermissionsExt, chown};
-    let up = StandIn::wechat();
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let dir = env.db.parent().unwrap();
-    let daemon = Some(1);
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        chown(&path, daemon, daemon).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    }
-    chown(dir, daemon, daemon).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
-    for args in [
-        &["show", "--app", "wx85871939f7f9b647"][..],
-        &["status"],
-        &["history"],
-    ] {
-        let Some(run) = as_nobody(&env, args) else {
-            return;
-        };
-        run.expect(1)
-            .stderr_has(&format!("permission denied on folder {}", dir.display()))
-            .stderr_has("mode 0750")
-            .stderr_has("join its group (`sudo usermod -aG daemon \"$USER\"`");
-        assert!(
-            !run.stderr().contains("chown"),
-            "{args:?}: {}",
-            run.stderr()
-        );
-        assert_eq!(run.stdout(), "", "{args:?}");
+needs! {
+    runuser:
+    /// The package's layout: the folder and database belong to the service's
+    /// user (here `daemon`), mode 0750 and 0640. A reader outside its group cannot
+    /// see whose the file is, and is told to join the group (exit 1), never to
+    /// chown the folder, which would break the service.
+    fn a_reader_outside_the_packages_group_is_told_to_join_it() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let dir = env.db.parent().unwrap();
+        let daemon = Some(1);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            chown(&path, daemon, daemon).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        chown(dir, daemon, daemon).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        for args in [
+            &["show", "--app", "wx85871939f7f9b647"][..],
+            &["status"],
+            &["history"],
+        ] {
+            let run = as_nobody(&env, args);
+            run.expect(1)
+                .stderr_has(&format!("permission denied on folder {}", dir.display()))
+                .stderr_has("mode 0750")
+                .stderr_has("join its group (`sudo usermod -aG daemon \"$USER\"`");
+            assert!(
+                !run.stderr().contains("chown"),
+                "{args:?}: {}",
+                run.stderr()
+            );
+            assert_eq!(run.stdout(), "", "{args:?}");
+        }
     }
 }
 

@@ -132,6 +132,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
     let mut store = crate::cmd::common::open_for_writing(global)?;
+    warn_of_other_names(store.as_mut(), &ready);
     let links = platforms::links(store.as_mut(), platforms)?;
     ready.extend(platforms::own_targets(&links));
     let names: Vec<String> = ready.iter().map(|t| t.app.name.clone()).collect();
@@ -161,6 +162,38 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         Ok(()) if unreadable > 0 => Err(error::Silent(2).into()),
         Err(e) if unreadable > 0 && e.is::<error::Silent>() => Err(error::Silent(2).into()),
         other => other,
+    }
+}
+
+/// A classic appid that the database also holds under another name (the
+/// one-app command line stores it under the appid, a config then under
+/// `shop`): two names are two fetchers, each ending the other's token five
+/// minutes after it fetches. Said once per app and run.
+fn warn_of_other_names(store: &mut dyn Store, targets: &[Target]) {
+    let classic = Api::Classic.as_str();
+    let apps: Vec<&app::App> = targets
+        .iter()
+        .filter(|t| matches!(t.role, Role::App) && t.app.api == Api::Classic)
+        .map(|t| &t.app)
+        .collect();
+    if apps.is_empty() {
+        return;
+    }
+    let Ok(rows) = store.rows(&[]) else { return };
+    for app in apps {
+        let other = rows
+            .iter()
+            .filter(|r| r.api == classic && r.kind == Kind::AccessToken.as_str())
+            .find(|r| r.appid == app.appid && r.app != app.name);
+        if let Some(other) = other {
+            let shown = text::quoted(&other.app);
+            log::warn!(
+                "app {}: appid {} is also stored under the name {shown}: two names fetch two classic tokens, and each fetch ends the other's 5 minutes later; keep one (stop refreshing {shown} and delete its rows: DELETE FROM wxtoken_tokens WHERE app = '{}')",
+                text::quoted(&app.name),
+                text::quoted(&app.appid),
+                text::shown(&other.app.replace('\'', "''"))
+            );
+        }
     }
 }
 

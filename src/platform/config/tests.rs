@@ -220,6 +220,7 @@ fn secrets_are_read_checked_and_redacted() {
 fn a_bad_encoding_aes_key_names_the_field() {
     for (key, needle) in [
         (&AES_KEY[..42], "has 42 characters, not 43"),
+        ("7", "has 1 character, not 43"),
         (&format!("{AES_KEY}A")[..], "has 44 characters, not 43"),
         (
             "abcdefghijklmnopqrstuvwxyz0123456789ABCDE-G",

@@ -1,0 +1,119 @@
+//! The checks on single fields: names, appids, variable and credential
+//! names, paths. Each returns what is wrong as text; the caller adds where.
+
+use std::path::Path;
+
+use super::{MAX_APPID, MAX_ENV_NAME, MAX_NAME};
+use crate::text::quoted;
+
+/// A path in the config is taken as written: `~` is not expanded (whose home
+/// would it be, under cron, sudo or a unit?), so a path that starts with it is
+/// refused rather than read relative to the config's folder.
+fn not_home_relative(path: &Path) -> Result<(), String> {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"~") {
+        return Err(format!(
+            "{}: `~` is not expanded in the config file: write the full path (e.g. /home/NAME/{})",
+            quoted(&path.display().to_string()),
+            path.display()
+                .to_string()
+                .trim_start_matches('~')
+                .split_once('/')
+                .map_or("", |(_, rest)| rest)
+        ));
+    }
+    Ok(())
+}
+
+/// A path from the config: as written when absolute, else in the config's
+/// folder `dir`; one starting with `~` is refused ([`not_home_relative`]).
+pub(crate) fn in_config_dir(
+    dir: &Path,
+    path: std::path::PathBuf,
+) -> Result<std::path::PathBuf, String> {
+    not_home_relative(&path)?;
+    Ok(dir.join(path))
+}
+
+/// A `*_env` field names a variable of reasonable length.
+pub(crate) fn check_env_name(var: &str) -> Result<(), String> {
+    if var.len() > MAX_ENV_NAME {
+        return Err(format!("a variable name longer than {MAX_ENV_NAME} bytes"));
+    }
+    Ok(())
+}
+
+/// A credential name is a file name in `$CREDENTIALS_DIRECTORY`.
+pub(super) fn check_credential(id: &str) -> Result<(), String> {
+    if id.len() > 255 {
+        return Err(format!(
+            "{} is longer than a file name (255 bytes): use the name of LoadCredential=NAME:PATH",
+            quoted(id)
+        ));
+    }
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(format!(
+            "{} is not a credential name: use the name of LoadCredential=NAME:PATH",
+            quoted(id)
+        ));
+    }
+    if id.contains('/') {
+        return Err(format!(
+            "{} contains '/': a credential is named, not a path (LoadCredential=NAME:PATH in the unit)",
+            quoted(id)
+        ));
+    }
+    Ok(())
+}
+
+/// App names are keys in the database and words in messages: printable, not too
+/// long, and read as written (no bidirectional controls).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("the name is empty".to_string());
+    }
+    if name.chars().nth(MAX_NAME).is_some() {
+        return Err(format!("the name is longer than {MAX_NAME} characters"));
+    }
+    if name.chars().any(crate::text::is_hostile) {
+        return Err(
+            "the name contains control characters or bidirectional controls (such as U+202E)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Appids and corpids go into requests and the database: as for names, and at
+/// most `MAX_APPID` bytes.
+pub(crate) fn check_appid(appid: &str) -> Result<(), String> {
+    if appid.len() > MAX_APPID {
+        return Err(format!("the appid is longer than {MAX_APPID} bytes"));
+    }
+    if appid.chars().any(crate::text::is_hostile) {
+        return Err("the appid contains control characters or bidirectional controls".to_string());
+    }
+    // WeChat's appids, corpids and suite ids are letters and digits (`-` and
+    // `_` allowed for ids of test stand-ins); anything else (a space, a slash,
+    // a quote) is a copying mistake and would end up in a request's URL.
+    if let Some(c) = appid
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "the appid {} contains {}: an appid (or corpid) has letters and digits only: copy it again",
+            quoted(appid),
+            quoted(&c.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// `--app NAME` as a lookup: any name the database may hold, up to the bound.
+pub fn name_arg(flag: &str, name: &str) -> anyhow::Result<()> {
+    crate::text::max_chars(flag, name, MAX_NAME)
+}
+
+/// `--appid ID` as a lookup.
+pub fn appid_arg(flag: &str, appid: &str) -> anyhow::Result<()> {
+    crate::text::max_bytes(flag, appid, MAX_APPID)
+}
