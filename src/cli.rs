@@ -197,6 +197,17 @@ pub struct PushArgs {
     /// With --inetd: the longest time the whole request may take to arrive
     #[arg(long = "read-timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout, requires = "inetd")]
     pub read_timeout: Duration,
+
+    /// How long the exchange of a pushed code (run after the answer, in a
+    /// process of its own) waits for upstream [default: the platform's
+    /// exchange_timeout, or 30s]
+    #[arg(long = "exchange-timeout", value_name = "DURATION", value_parser = timeout)]
+    pub exchange_timeout: Option<Duration>,
+
+    /// Only store a pushed code; the next `wxtoken refresh` exchanges it (for
+    /// a web server whose user must not call out)
+    #[arg(long = "no-exchange")]
+    pub no_exchange: bool,
 }
 
 #[derive(Args, Debug)]

@@ -2,8 +2,8 @@
 //! as a CGI program (RFC 3875: `GATEWAY_INTERFACE` set). It is checked and read
 //! by `platform::push`, stored here, and answered `success` (or, for WeCom's URL
 //! check, the decrypted `echostr`) only once stored. An authorization code is
-//! then exchanged at once, within [`EXCHANGE_BUDGET`]; no HTTP client is made
-//! for anything else.
+//! stored sealed, answered, and then exchanged by a process of its own
+//! ([`start_exchanges`]); `push` itself calls nothing upstream.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -67,6 +67,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     } else if result.is_ok() {
         write_out(answer)?;
     }
+    start_exchanges(global, args);
     result.map(|_| ())
 }
 
@@ -90,9 +91,28 @@ fn http_status(result: &Result<String>) -> u16 {
     }
 }
 
-/// How long a push may spend exchanging an authorization code (WeChat waits
-/// 5 seconds for the answer).
-const EXCHANGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+/// The codes this push stored, to exchange once it has answered (platform,
+/// customer appid).
+static EXCHANGES: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Starts the exchange of each code this push stored, now that its answer is
+/// complete: each in a detached process of its own (`platform::exchange`),
+/// unless `--no-exchange`. One that cannot start is left to the next refresh.
+fn start_exchanges(global: &Global, args: &PushArgs) {
+    let codes = std::mem::take(&mut *EXCHANGES.lock().unwrap_or_else(|e| e.into_inner()));
+    for (platform, appid) in codes.into_iter().filter(|_| !args.no_exchange) {
+        if let Err(e) =
+            crate::platform::exchange::detach(global, &platform, &appid, args.exchange_timeout)
+        {
+            log::warn!(
+                "platform {}: customer {}: {}; the next refresh exchanges its code",
+                quoted(&platform),
+                quoted(&appid),
+                crate::report::message(&e)
+            );
+        }
+    }
+}
 
 fn write_out(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -181,7 +201,7 @@ fn handle(
         .map_err(anyhow::Error::new)
         .map_err(refused)?;
     let mut db = common::open_for_writing(global).with_context(|| who.clone())?;
-    keep(global, &mut *db, platform, key, event, now).with_context(|| who.clone())
+    keep(&mut *db, platform, key, event, now).with_context(|| who.clone())
 }
 
 /// The request body: none for a URL check (`echostr`), else at most
@@ -243,7 +263,6 @@ fn read_body(query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>, Ref
 
 /// Stores what the push says; the answer's body.
 fn keep(
-    global: &Global,
     db: &mut dyn Store,
     platform: &Platform,
     key: &StoreKey,
@@ -308,29 +327,9 @@ fn keep(
                 quoted(name),
                 quoted(&appid)
             );
-            // Exchanging the code now, within the push's ~3 s, gives the
-            // customer a token at once; without it the next `refresh` does.
-            // A WeCom code (keyed by the code until then) is stored under
-            // the corpid its exchange names.
-            let deadline = std::time::Instant::now() + EXCHANGE_BUDGET;
-            match crate::platform::exchange::exchange_pending(global, platform, &appid, deadline) {
-                Ok(true) => log::info!(
-                    "platform {}: customer {}: code exchanged, token stored",
-                    quoted(name),
-                    quoted(&appid)
-                ),
-                Ok(false) => log::info!(
-                    "platform {}: customer {}: code not exchanged yet; the next refresh does it",
-                    quoted(name),
-                    quoted(&appid)
-                ),
-                Err(e) => log::warn!(
-                    "platform {}: customer {}: the code was kept, its exchange failed ({}); the next refresh tries again",
-                    quoted(name),
-                    quoted(&appid),
-                    crate::report::message(&e)
-                ),
-            }
+            // Answered first (WeCom: within 1000 ms); the exchange runs
+            // after, in a process of its own, with its whole timeout.
+            (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner())).push((name.clone(), appid));
             success()
         }
         Event::Revoked { appid } => {

@@ -1,4 +1,4 @@
-//! `authorizers sync` and `exchange_pending` against a small fake of the
+//! `authorizers sync` against a small fake of the
 //! component APIs on 127.0.0.1 (the CLI's tests use the full stand-in).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -6,7 +6,6 @@ use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -205,51 +204,5 @@ fn sync_refuses_a_wecom_suite_naming_the_reason() {
             .unwrap_err()
             .to_string()
             .contains("unknown platform")
-    );
-}
-
-#[test]
-fn exchange_pending_stores_the_refresh_token_within_the_deadline() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, log) = fake();
-    let (global, key) = setup(dir.path(), &url);
-    let code = key
-        .seal(
-            "queryauthcode@@@1",
-            &["acme", "wxnew", "authorization_code"],
-        )
-        .unwrap();
-    db(&global)
-        .upsert_customer(&customer("wxnew", None, Some(code), CustomerState::Active))
-        .unwrap();
-    let config = crate::config::load_all(global.config.as_ref().unwrap(), Some(&url)).unwrap();
-    let platform = config
-        .platforms
-        .into_iter()
-        .find(|p| p.name == "acme")
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    assert!(
-        crate::platform::exchange::exchange_pending(&global, &platform, "wxnew", deadline).unwrap()
-    );
-    let c = db(&global).customer("acme", "wxnew").unwrap().unwrap();
-    assert_eq!(c.pending_code, None);
-    let opened = key.open(
-        c.credential.as_deref().unwrap(),
-        &["acme", "wxnew", "authorizer_refresh_token"],
-    );
-    assert_eq!(opened.unwrap(), "rt@@@new");
-    let rows = db(&global).rows(&["acme/wxnew".to_string()]).unwrap();
-    assert_eq!(rows[0].value, "AT-1");
-    let bodies = log.lock().unwrap();
-    let exchange = bodies
-        .iter()
-        .find(|(p, _)| p.ends_with("api_query_auth"))
-        .unwrap();
-    assert_eq!(exchange.1["authorization_code"], "queryauthcode@@@1");
-    // No time left: nothing is called.
-    assert!(
-        !crate::platform::exchange::exchange_pending(&global, &platform, "wxnew", Instant::now())
-            .unwrap()
     );
 }

@@ -219,3 +219,23 @@ fn a_kill_before_the_answer_is_stored_is_recovered(backend) {
     assert_eq!(up.count("api_query_auth"), 1);
 }
 }
+
+both! {
+fn push_answers_first_and_exchanges_in_a_process_of_its_own(backend) {
+    let (p, up, env) = setup(backend);
+    p.auth_code(CODE, APPID);
+    p.twist_next("api_query_auth", Twist::Slow(Duration::from_secs(5)));
+    let msg = crate::push::authorized(APPID, CODE, "authorized", crate::support::now(), crate::support::now() + 3600);
+    // `output()` waits for the end of stdout and stderr: the exchange's
+    // process holds neither, so the answer is complete before upstream's.
+    let crypt = crate::support::wxcrypt::WxCrypt::new("QDG6eK", AES_KEY);
+    let pushed = crypt.open_platform_push(COMPONENT_APPID, &msg, &crate::support::now().to_string(), "n1");
+    let run = crate::push::push_exchanging(&env, "acme", &pushed);
+    assert_eq!(run.expect(0).stdout(), "success");
+    let stored = format!("SELECT COUNT(*) FROM wxtoken_customers WHERE appid = '{APPID}' AND credential IS NOT NULL");
+    assert_eq!(env.int(&stored), 0, "push answered before the exchange ended");
+    crate::push::wait_until("the exchange after the answer", || env.int(&stored) == 1);
+    authorizer_whole(&p, &env, "after push");
+    assert_eq!(up.count("api_query_auth"), 1);
+}
+}

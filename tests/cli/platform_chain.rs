@@ -4,7 +4,7 @@
 //! the customer's token is read like an app's, its refresh token goes bad and
 //! is recovered from the authorizer list, and the merchant withdraws.
 
-use crate::push::{authorized, push};
+use crate::push::{authorized, push, push_exchanging, wait_until};
 use crate::support::platform::*;
 use crate::support::platform_env::*;
 use crate::support::wxcrypt::{WxCrypt, verify_ticket};
@@ -40,7 +40,11 @@ fn push_refresh_authorize_recover_and_revoke(backend) {
 
     // 2. A merchant authorizes: push exchanges the code at once.
     p.auth_code(AUTH_CODE, &appid);
-    wechat_pushes(&env, &authorized(&appid, AUTH_CODE, "authorized", now(), now() + 3600));
+    let msg = authorized(&appid, AUTH_CODE, "authorized", now(), now() + 3600);
+    let pushed = crypt().open_platform_push(COMPONENT_APPID, &msg, &now().to_string(), "chain2");
+    assert_eq!(push_exchanging(&env, "acme", &pushed).expect(0).stdout(), "success");
+    let stored = format!("SELECT COUNT(*) FROM wxtoken_tokens WHERE app = 'acme/{appid}'");
+    wait_until("the exchange after the answer", || env.int(&stored) > 0);
     assert_eq!(up.count("api_query_auth"), 1);
     let token = env.run(&["show", "--appid", &appid]);
     let token = token.expect(0).stdout();

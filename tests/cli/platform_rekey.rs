@@ -3,7 +3,7 @@
 //! corpid (permanent code sealed for it, tokens as `suite/CORPID`), whether
 //! `refresh` or `push` itself exchanges it.
 
-use crate::push::push;
+use crate::push::{push, push_exchanging, wait_until};
 use crate::support::platform::*;
 use crate::support::platform_env::*;
 use crate::support::wxcrypt::WxCrypt;
@@ -27,14 +27,25 @@ fn with_ticket(p: &Platforms, env: &Env) {
 
 /// WeCom's `create_auth` (or `reset_permanent_code`) push: an AuthCode, no corpid.
 fn push_code(env: &Env, info_type: &str, code: &str) {
+    let run = push(env, "suite", &code_push(info_type, code));
+    run.expect(0);
+    assert_eq!(run.stdout(), "success");
+}
+
+/// The same push, its code exchanged after the answer (waited for).
+fn push_code_exchanged(env: &Env, info_type: &str, code: &str) {
+    let run = push_exchanging(env, "suite", &code_push(info_type, code));
+    assert_eq!(run.expect(0).stdout(), "success");
+    let pending = "SELECT COUNT(*) FROM wxtoken_customers WHERE pending_code IS NOT NULL";
+    wait_until("the exchange after the answer", || env.int(pending) == 0);
+}
+
+fn code_push(info_type: &str, code: &str) -> crate::support::wxcrypt::Push {
     let msg = format!(
         "<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[{info_type}]]></InfoType><TimeStamp>{}</TimeStamp><AuthCode><![CDATA[{code}]]></AuthCode><State><![CDATA[s]]></State></xml>",
         now()
     );
-    let p = WxCrypt::new("QDG6eK", AES_KEY).wecom_push(SUITE_ID, &msg, &now().to_string(), "n1");
-    let run = push(env, "suite", &p);
-    run.expect(0);
-    assert_eq!(run.stdout(), "success");
+    WxCrypt::new("QDG6eK", AES_KEY).wecom_push(SUITE_ID, &msg, &now().to_string(), "n1")
 }
 
 fn pending(env: &Env) -> i64 {
@@ -100,7 +111,7 @@ fn push_exchanges_the_code_and_stores_the_company_under_its_corpid(backend) {
     with_ticket(&p, &env);
     env.run(&["refresh", "--app", "suite"]).expect(0);
     p.corp_auth_code(AUTH_CODE, CORP);
-    push_code(&env, "create_auth", AUTH_CODE);
+    push_code_exchanged(&env, "create_auth", AUTH_CODE);
     assert_eq!(up.count("get_permanent_code"), 1);
     assert_eq!(up.count("get_suite_token"), 1, "the stored suite token was used");
     stored_under_corpid(&p, &up, &env, CORP);
@@ -117,7 +128,7 @@ fn a_reset_permanent_code_replaces_the_stored_one(backend) {
     env.run(&["refresh"]).expect(0);
     let old = value(&env, &format!("suite/{corp}"), "access_token");
     p.corp_auth_code(AUTH_CODE, &corp);
-    push_code(&env, "reset_permanent_code", AUTH_CODE);
+    push_code_exchanged(&env, "reset_permanent_code", AUTH_CODE);
     assert_eq!(up.count("get_permanent_code"), 1);
     assert_ne!(credential(&env, "suite", &corp, CODE), first_permanent_code(&corp));
     assert_ne!(value(&env, &format!("suite/{corp}"), "access_token"), old);

@@ -79,20 +79,43 @@ pub fn feed(mut cmd: Command, body: &[u8]) -> Run {
 }
 
 /// `push --platform NAME --query Q` with `body` on stdin.
+/// `push` storing a pushed code only (`--no-exchange`): the tests of what it
+/// stores need no exchange racing them (see [`push_exchanging`]).
 pub fn push_raw(env: &Env, platform: &str, query: &str, body: &[u8]) -> Run {
-    feed(
-        env.command(&["push", "--platform", platform, "--query", query]),
-        body,
-    )
+    let args = [
+        "push",
+        "--platform",
+        platform,
+        "--query",
+        query,
+        "--no-exchange",
+    ];
+    feed(env.command(&args), body)
 }
 
 pub fn push(env: &Env, platform: &str, p: &Push) -> Run {
     push_raw(env, platform, &p.query, p.body.as_bytes())
 }
 
-/// `push --platform NAME` as a CGI program.
+/// `push` as WeChat runs it: a pushed code is exchanged after the answer, by
+/// a process of its own.
+pub fn push_exchanging(env: &Env, platform: &str, p: &Push) -> Run {
+    let args = ["push", "--platform", platform, "--query", &p.query];
+    feed(env.command(&args), p.body.as_bytes())
+}
+
+/// Waits (up to 20 s) until `done` says the detached exchange has finished.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "not within 20 s: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `push --platform NAME --no-exchange` as a CGI program.
 pub fn cgi(env: &Env, platform: &str, method: &str, query: &str, body: &[u8]) -> Run {
-    let mut cmd = env.command(&["push", "--platform", platform]);
+    let mut cmd = env.command(&["push", "--platform", platform, "--no-exchange"]);
     cmd.env("GATEWAY_INTERFACE", "CGI/1.1")
         .env("REQUEST_METHOD", method)
         .env("QUERY_STRING", query)

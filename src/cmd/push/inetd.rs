@@ -85,6 +85,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         head.push_str("Allow: GET, POST\r\n");
     }
     let written = super::write_out(&format!("{head}\r\n{body}"));
+    super::start_exchanges(global, args);
     if !drained {
         conn.linger();
     }

@@ -16,7 +16,7 @@ mod work;
 mod work_platform;
 
 pub use platforms::{client, deadline};
-pub use session::{exchange, platform_session};
+pub use session::platform_session;
 pub use target::{Link, Role, Target};
 
 use std::collections::HashMap;

@@ -1,13 +1,12 @@
 //! One platform's refresh outside `refresh` itself: for `authorizers sync`
-//! (the platform's token, to list its authorizers) and for `push` (a pending
-//! authorization code exchanged at once).
+//! (the platform's token, to list its authorizers).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 
-use super::platforms::{self, Pick};
+use super::platforms;
 use super::{Link, Options, run};
 use crate::cli::Global;
 use crate::error::{Silent, usage};
@@ -19,7 +18,6 @@ pub struct Session {
     pub store: Box<dyn Store>,
     pub link: Arc<Link>,
     pub opts: Options,
-    pick: Pick,
 }
 
 impl Session {
@@ -71,55 +69,17 @@ pub fn platform_session(global: &Global, name: &str) -> Result<Session> {
                 path.display()
             ))
         })?;
-    session(global, platform, None, options(Duration::from_secs(10))?)
+    session(global, platform, options(Duration::from_secs(10))?)
 }
 
-fn session(global: &Global, platform: Platform, pick: Pick, opts: Options) -> Result<Session> {
+fn session(global: &Global, platform: Platform, opts: Options) -> Result<Session> {
     let file = crate::cmd::common::config_path(global).unwrap_or_default();
-    let (ready, unreadable) = platforms::read(vec![(platform, pick.clone())], &file);
+    let (ready, unreadable) = platforms::read(vec![(platform, None)], &file);
     if unreadable > 0 {
         return Err(Silent(2).into());
     }
     let mut store = crate::cmd::common::open_for_writing(global)?;
     let mut links = platforms::links(store.as_mut(), ready)?;
     let (link, _) = links.pop().ok_or(Silent(2))?;
-    Ok(Session {
-        store,
-        link,
-        opts,
-        pick,
-    })
-}
-
-/// `exchange_pending`: refreshes the customer `appid` of `platform` within
-/// `deadline`; true when its pending code was exchanged and stored.
-pub fn exchange(
-    global: &Global,
-    platform: &Platform,
-    appid: &str,
-    deadline: Instant,
-) -> Result<bool> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    // Two values (the platform's token, the customer's), each within 3 x timeout.
-    let timeout = (remaining / 6).min(crate::cli::MAX_TIMEOUT);
-    if timeout < Duration::from_millis(100) {
-        return Ok(false);
-    }
-    let pick = Some(vec![appid.to_string()]);
-    let mut opts = options(timeout)?;
-    opts.exchange_timeout = Some(remaining.saturating_sub(timeout * 3).max(timeout));
-    let mut s = session(global, platform.clone(), pick, opts)?;
-    s.own_token()?;
-    let links = [(s.link.clone(), s.pick.clone())];
-    let result = platforms::refresh_customers(s.store.as_mut(), &links, &s.opts);
-    let customer = s.store.customer(&platform.name, appid)?;
-    // A pending WeCom key is gone once exchanged: stored under its corpid.
-    let exchanged = match customer {
-        Some(c) => c.pending_code.is_none() && c.credential.is_some(),
-        None => appid.starts_with(crate::platform::push::PENDING_PREFIX),
-    };
-    match result {
-        Err(e) if !exchanged => Err(e),
-        _ => Ok(exchanged),
-    }
+    Ok(Session { store, link, opts })
 }
