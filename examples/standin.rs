@@ -1,5 +1,8 @@
 //! A local stand-in of the WeChat token API, for trying wxtoken without a WeChat
-//! account and for the benchmarks. Every appid and secret is accepted.
+//! account and for the benchmarks. Every appid is accepted; the secret it first
+//! comes with is its secret from then on. It checks what WeChat checks (grant
+//! type, secret, tokens it issued and alive at the ticket endpoints, ticket
+//! types), and a new classic token ends the previous one 5 minutes later.
 //!
 //!     standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
@@ -69,9 +72,18 @@ fn main() -> ExitCode {
     let addr = format!("127.0.0.1:{port}");
     let latency = Duration::from_millis(latency_ms);
     let server = match platforms {
-        None => standin::StandIn::start_on(&addr, standin::wechat(latency, expires_in)),
+        None => {
+            let rules = standin::Rules {
+                latency,
+                expires_in,
+                secret: None,
+                ..standin::Rules::default()
+            };
+            standin::StandIn::start_on(&addr, standin::strict(rules))
+        }
         Some(n) => {
             let p = platform::Platforms::new();
+            p.set_plain_secret(None);
             p.set_latency(latency);
             p.set_expires_in(expires_in);
             p.push_ticket(platform::TICKET);

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::{Env, StandIn};
+use crate::support::{Env, StandIn, standin};
 
 /// The README's quick start (`standin sh -c 'refresh ... && show ...'`, the
 /// example's command mode is `StandIn::run`) stores the demo token in a
@@ -17,7 +17,11 @@ fn the_quick_start_leaves_the_real_database_alone() {
     let script = format!(
         "WXTOKEN_SECRET=demo-secret {wxtoken} refresh --appid wxdemo0123456789 && {wxtoken} show --app wxdemo0123456789 && echo \"$WXTOKEN_DB\""
     );
-    let up = StandIn::wechat();
+    // As the standin example: the secret an appid first comes with is its own.
+    let up = StandIn::start(standin::strict(standin::Rules {
+        secret: None,
+        ..standin::Rules::default()
+    }));
     let mut cmd = Command::new("sh");
     for (key, _) in std::env::vars() {
         if key.starts_with("WXTOKEN_") || key.starts_with("XDG_") {

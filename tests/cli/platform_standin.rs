@@ -328,9 +328,10 @@ fn plain_endpoints_still_answer_and_latency_applies() {
     p.set_latency(std::time::Duration::from_millis(200));
     let up = p.start();
     let start = std::time::Instant::now();
+    let secret = crate::support::SECRET;
     let token = get(
         &up,
-        "/cgi-bin/token?grant_type=client_credential&appid=wxplain&secret=s",
+        &format!("/cgi-bin/token?grant_type=client_credential&appid=wxplain&secret={secret}"),
     );
     assert!(start.elapsed() >= std::time::Duration::from_millis(200));
     let token = text(&token, "access_token");
@@ -339,6 +340,24 @@ fn plain_endpoints_still_answer_and_latency_applies() {
         &format!("/cgi-bin/ticket/getticket?access_token={token}&type=jsapi"),
     );
     assert_eq!(errcode(&ticket), 0, "{ticket}");
+    // The plain handler is as strict: a token shaped like its own but never
+    // issued, a wrong secret, a missing grant type.
+    for target in [
+        "/cgi-bin/ticket/getticket?access_token=TOKEN-9-wxplain&type=jsapi".to_string(),
+        "/cgi-bin/ticket/getticket?access_token=TOKEN-forged&type=jsapi".to_string(),
+    ] {
+        assert_eq!(errcode(&get(&up, &target)), 40001, "{target}");
+    }
+    let wrong = get(
+        &up,
+        "/cgi-bin/token?grant_type=client_credential&appid=wxplain&secret=s",
+    );
+    assert_eq!(errcode(&wrong), 40125, "{wrong}");
+    let no_grant = get(
+        &up,
+        &format!("/cgi-bin/token?appid=wxplain&secret={secret}"),
+    );
+    assert_eq!(errcode(&no_grant), 40002, "{no_grant}");
 }
 
 /// The `standin` example, which `cargo test` builds next to this test binary.

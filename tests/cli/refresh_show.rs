@@ -506,7 +506,7 @@ fn secret_file_is_read_and_trimmed() {
     let up = StandIn::wechat();
     let env = Env::with(&up);
     let file = env.path("app.secret");
-    std::fs::write(&file, "from-file-secret\n").unwrap();
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut cmd = env.command(&[
         "refresh",
@@ -522,7 +522,7 @@ fn secret_file_is_read_and_trimmed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(up.requests()[0].query["secret"], "from-file-secret");
+    assert_eq!(up.requests()[0].query["secret"], SECRET);
     env.run(&[
         "refresh",
         "--appid",
@@ -535,7 +535,7 @@ fn secret_file_is_read_and_trimmed() {
 }
 
 /// A secret with the characters that percent-encoders disagree about.
-const ODD_SECRET: &str = "Ab1!()*'~;-x_9";
+pub(crate) const ODD_SECRET: &str = "Ab1!()*'~;-x_9";
 
 /// `secret` in every encoding a log line, an error or a stored row could carry:
 /// raw; percent-encoded with any safe set (each subset of its non-alphanumeric
@@ -591,7 +591,7 @@ fn encodings(secret: &str) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_no_secret(secret: &str, what: &str, bytes: &[u8]) {
+pub(crate) fn assert_no_secret(secret: &str, what: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     for form in encodings(secret) {
         assert!(

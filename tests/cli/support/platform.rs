@@ -5,7 +5,7 @@
 //! Unlike the plain stand-in it remembers what it issued and checks every
 //! credential where WeChat checks it, so a test proves that wxtoken sends the
 //! right ticket, token, refresh token or permanent code. Paths it does not
-//! serve (and tickets asked with a plain `TOKEN-...`) go to the plain
+//! serve (and tickets asked with a token it did not issue) go to the plain
 //! [`standin::wechat`] handler, so one stand-in serves a mixed config. Tests
 //! count requests with [`StandIn::count`], as for the plain stand-in.
 #![allow(dead_code)]
@@ -97,6 +97,8 @@ struct State {
     failures: Vec<(String, i64)>,
     /// (path suffix, twist) applied once to the real answer, after its work.
     twists: Vec<(String, Twist)>,
+    /// The plain apps' secret (see [`standin::Rules::secret`]).
+    plain_secret: Option<String>,
     open: open::Open,
     work: work::Work,
 }
@@ -154,6 +156,7 @@ impl Platforms {
                 latency: Duration::ZERO,
                 failures: Vec::new(),
                 twists: Vec::new(),
+                plain_secret: Some(standin::SECRET.to_string()),
                 open: open::Open::default(),
                 work: work::Work::default(),
             })),
@@ -168,7 +171,15 @@ impl Platforms {
     /// The handler [`Platforms::start`] serves, for [`StandIn::start_on`].
     pub fn handler(&self) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
         let me = self.clone();
-        let plain = standin::wechat(Duration::ZERO, self.lock().expires_in);
+        let (expires_in, secret) = {
+            let s = self.lock();
+            (s.expires_in, s.plain_secret.clone())
+        };
+        let plain = standin::strict(standin::Rules {
+            expires_in,
+            secret,
+            ..standin::Rules::default()
+        });
         move |req: &Request| {
             let (reply, latency, twist) = {
                 let mut s = me.lock();
@@ -200,6 +211,12 @@ impl Platforms {
                 }
             }
         }
+    }
+
+    /// The plain apps' secret for handlers made from now on (`None`: the first
+    /// one each id comes with, as in the demo).
+    pub fn set_plain_secret(&self, secret: Option<&str>) {
+        self.lock().plain_secret = secret.map(str::to_string);
     }
 
     /// Every answer waits `latency` first.
@@ -243,14 +260,24 @@ fn answer(s: &mut State, req: &Request) -> Option<Reply> {
         let (_, code) = s.failures.remove(i);
         return Some(Reply::errcode(code, "forced by the test"));
     }
-    let plain_token = req
+    // A ticket asked with a token the platforms never issued goes to the plain
+    // handler, which answers it only when it issued that token itself.
+    let platform_token = req
         .query
         .get("access_token")
-        .is_some_and(|t| t.starts_with("TOKEN-"));
-    if plain_token {
+        .is_some_and(|t| s.issued.contains_key(t));
+    if req.query.contains_key("access_token") && !platform_token && is_ticket(&req.path) {
         return None;
     }
     open::answer(s, req).or_else(|| work::answer(s, req))
+}
+
+/// The ticket endpoints both the plain and the platform handlers serve.
+fn is_ticket(path: &str) -> bool {
+    matches!(
+        path,
+        "/cgi-bin/ticket/getticket" | "/cgi-bin/get_jsapi_ticket" | "/cgi-bin/ticket/get"
+    )
 }
 
 /// The JSON body, or WeChat's answer to a body that is not JSON.

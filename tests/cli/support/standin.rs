@@ -247,31 +247,172 @@ impl Drop for StandIn {
     }
 }
 
-/// A handler that answers like WeChat and WeCom: a new token on every token call
-/// (`TOKEN-<n>-<appid>`), tickets likewise, after `latency`.
+/// The secret of every appid and corpid the tests' stand-in knows.
+pub const SECRET: &str = "s3cr3t-5ecret-d0-not-leak-7f3a9c";
+
+/// What the plain stand-in checks, and how its tokens live and die.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Every answer waits this long first.
+    pub latency: Duration,
+    /// The `expires_in` of tokens and tickets.
+    pub expires_in: i64,
+    /// The secret of every appid and corpid; `None`: the secret an id is first
+    /// asked for with is its secret from then on (the demo and the benchmarks).
+    pub secret: Option<String>,
+    /// How long a classic token keeps working after a newer one was issued
+    /// for its appid (WeChat: about 5 minutes).
+    pub grace: Duration,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            latency: Duration::ZERO,
+            expires_in: 7200,
+            secret: Some(SECRET.to_string()),
+            grace: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Which API issued a token: a WeChat token (classic or stable) is no WeCom
+/// token, and the other way round.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    WeChat,
+    WeCom,
+}
+
+struct Issued {
+    api: Api,
+    id: String,
+    until: Instant,
+    /// A newer classic token was issued for its appid.
+    superseded: bool,
+}
+
+#[derive(Default)]
+struct Book {
+    secrets: HashMap<String, String>,
+    tokens: HashMap<String, Issued>,
+    /// Each appid's newest classic token.
+    classic: HashMap<String, String>,
+}
+
+/// A handler that answers like WeChat and WeCom (see [`strict`]) with the
+/// default [`Rules`], after `latency`.
 pub fn wechat(latency: Duration, expires_in: i64) -> impl Fn(&Request) -> Reply + Send + Sync {
+    strict(Rules {
+        latency,
+        expires_in,
+        ..Rules::default()
+    })
+}
+
+/// A handler that checks what WeChat and WeCom check: `grant_type`, the id and
+/// its secret at the token endpoints (40002, 41002, 41004, 40125; WeCom 40001);
+/// at the ticket endpoints a token it issued, of the right API, alive (40001
+/// for one never issued, of the other API, or superseded; 42001 expired), and
+/// the ticket `type` (40097; WeCom 40058). A new token on every token call
+/// (`TOKEN-<n>-<id>`); a new classic token ends the previous one `grace` later.
+/// Tickets are `TICKET-<n>-<id>-<type>`.
+pub fn strict(rules: Rules) -> impl Fn(&Request) -> Reply + Send + Sync {
     let counter = AtomicUsize::new(0);
+    let book = Mutex::new(Book::default());
     move |req: &Request| {
         let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-        let id = req
-            .param("appid")
-            .or_else(|| req.param("corpid"))
-            .unwrap_or_default();
+        let mut book = book.lock().unwrap_or_else(|e| e.into_inner());
         let reply = match req.path.as_str() {
-            "/cgi-bin/token" | "/cgi-bin/stable_token" | "/cgi-bin/gettoken" => {
-                Reply::token(&format!("TOKEN-{n}-{id}"), expires_in)
+            "/cgi-bin/token" | "/cgi-bin/stable_token" => {
+                token(&mut book, &rules, req, n, Api::WeChat)
             }
-            "/cgi-bin/ticket/getticket" | "/cgi-bin/get_jsapi_ticket" | "/cgi-bin/ticket/get" => {
-                if req.param("access_token").is_none_or(|t| t.is_empty()) {
-                    Reply::errcode(41001, "access_token missing")
-                } else {
-                    let kind = req.param("type").unwrap_or_else(|| "jsapi".into());
-                    Reply::ticket(&format!("TICKET-{n}-{kind}"), expires_in)
+            "/cgi-bin/gettoken" => token(&mut book, &rules, req, n, Api::WeCom),
+            "/cgi-bin/ticket/getticket" => match req.param("type").as_deref() {
+                Some(kind @ ("jsapi" | "wx_card")) => {
+                    ticket(&book, &rules, req, n, Api::WeChat, kind)
                 }
-            }
+                _ => Reply::errcode(40097, "invalid args"),
+            },
+            "/cgi-bin/get_jsapi_ticket" => ticket(&book, &rules, req, n, Api::WeCom, "jsapi"),
+            "/cgi-bin/ticket/get" => match req.param("type").as_deref() {
+                Some("agent_config") => ticket(&book, &rules, req, n, Api::WeCom, "agent_config"),
+                _ => Reply::errcode(40058, "invalid type"),
+            },
             _ => Reply::status(404, r#"{"errcode":404,"errmsg":"not found"}"#),
         };
-        reply.delayed(latency)
+        reply.delayed(rules.latency)
+    }
+}
+
+/// A token endpoint: the checks, then a new token.
+fn token(book: &mut Book, rules: &Rules, req: &Request, n: usize, api: Api) -> Reply {
+    let given = |key: &str| req.param(key).filter(|v| !v.is_empty());
+    let (id, secret) = match api {
+        Api::WeChat => {
+            if given("grant_type").as_deref() != Some("client_credential") {
+                return Reply::errcode(40002, "invalid grant_type");
+            }
+            (given("appid"), given("secret"))
+        }
+        Api::WeCom => (given("corpid"), given("corpsecret")),
+    };
+    let Some(id) = id else {
+        return Reply::errcode(41002, "appid missing");
+    };
+    let Some(secret) = secret else {
+        return Reply::errcode(41004, "appsecret missing");
+    };
+    let expected = match &rules.secret {
+        Some(s) => s.clone(),
+        None => book
+            .secrets
+            .entry(id.clone())
+            .or_insert(secret.clone())
+            .clone(),
+    };
+    if secret != expected {
+        return match api {
+            Api::WeChat => Reply::errcode(40125, "invalid appsecret"),
+            Api::WeCom => Reply::errcode(40001, "invalid credential"),
+        };
+    }
+    let now = Instant::now();
+    let value = format!("TOKEN-{n}-{id}");
+    if api == Api::WeChat && req.path == "/cgi-bin/token" {
+        let previous = book.classic.insert(id.clone(), value.clone());
+        if let Some(old) = previous.and_then(|t| book.tokens.get_mut(&t)) {
+            old.until = old.until.min(now + rules.grace);
+            old.superseded = true;
+        }
+    }
+    let until = now + Duration::from_secs(rules.expires_in.max(0) as u64);
+    book.tokens.insert(
+        value.clone(),
+        Issued {
+            api,
+            id,
+            until,
+            superseded: false,
+        },
+    );
+    Reply::token(&value, rules.expires_in)
+}
+
+/// A ticket endpoint: a live token of `api` it issued, then a new ticket.
+fn ticket(book: &Book, rules: &Rules, req: &Request, n: usize, api: Api, kind: &str) -> Reply {
+    let Some(token) = req.param("access_token").filter(|t| !t.is_empty()) else {
+        return Reply::errcode(41001, "access_token missing");
+    };
+    match book.tokens.get(&token) {
+        Some(t) if t.api == api && t.until > Instant::now() => {
+            Reply::ticket(&format!("TICKET-{n}-{}-{kind}", t.id), rules.expires_in)
+        }
+        Some(t) if t.api == api && !t.superseded => Reply::errcode(42001, "access_token expired"),
+        _ => Reply::errcode(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        ),
     }
 }
 
