@@ -84,7 +84,10 @@ pub fn object(resp: &Response) -> Result<serde_json::Map<String, serde_json::Val
     let json: serde_json::Value = match serde_json::from_slice(resp.body) {
         Ok(v) => v,
         Err(e) => {
-            let start = String::from_utf8_lossy(&resp.body[..resp.body.len().min(40)]);
+            // Redacted before it is cut: a cut secret would not be recognized.
+            let head = &resp.body[..resp.body.len().min(4096)];
+            let start = crate::secret::redact(&String::from_utf8_lossy(head));
+            let start: String = start.chars().take(40).collect();
             let what = if e.is_eof() {
                 "truncated JSON"
             } else {

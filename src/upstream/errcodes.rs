@@ -255,8 +255,9 @@ pub fn meaning(errcode: i64, errmsg: &str, from_credential: bool) -> (String, St
             (meaning.replace(IP, &ip), fix.replace(IP, &ip))
         }
         Some((_, _, meaning, fix)) => (meaning.to_string(), fix.to_string()),
+        // Redacted before it is cut: a cut secret would not be recognized.
         None => (
-            crate::text::clip(errmsg, 120),
+            crate::text::clip(&crate::secret::redact(errmsg), 120),
             "see WeChat's global error code list".to_string(),
         ),
     }
