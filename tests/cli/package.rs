@@ -63,7 +63,8 @@ fn manual_pages_for_every_command() {
             "wxtoken-show.1",
             "wxtoken-sign.1",
             "wxtoken-status.1",
-            "wxtoken.1"
+            "wxtoken.1",
+            "wxtoken.toml.5"
         ]
     );
     let refresh = std::fs::read_to_string(dir.join("wxtoken-refresh.1")).unwrap();
@@ -72,6 +73,128 @@ fn manual_pages_for_every_command() {
     env.run(&["man", env.path("nowhere").to_str().unwrap()])
         .expect(2)
         .stderr_has("is not a folder");
+}
+
+/// Each command's page has its examples under EXAMPLES, and ENVIRONMENT
+/// (every WXTOKEN_* variable the program reads, and CREDENTIALS_DIRECTORY),
+/// EXIT STATUS, FILES and SEE ALSO; wxtoken.toml(5) describes every field.
+#[test]
+fn manual_pages_say_what_help_leaves_out() {
+    let env = Env::new();
+    let dir = env.path("man");
+    std::fs::create_dir(&dir).unwrap();
+    env.run(&["man", dir.to_str().unwrap()]).expect(0);
+    let variables = wxtoken_variables();
+    assert!(
+        variables.contains(&"WXTOKEN_DB".to_string()),
+        "{variables:?}"
+    );
+    for page in ["wxtoken.1", "wxtoken-refresh.1", "wxtoken-show.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        for section in [
+            ".SH ENVIRONMENT",
+            ".SH \"EXIT STATUS\"",
+            ".SH FILES",
+            ".SH \"SEE ALSO\"",
+            "/var/lib/wxtoken/tokens.db",
+            "/etc/wxtoken/config.toml",
+            "wxtoken.toml\\fR(5)",
+            "CREDENTIALS_DIRECTORY",
+        ] {
+            assert!(text.contains(section), "{page} lacks {section}");
+        }
+        let environment = text.split(".SH ENVIRONMENT").nth(1).unwrap();
+        for var in &variables {
+            assert!(environment.contains(var), "{page}: ENVIRONMENT lacks {var}");
+        }
+        assert!(!text.contains(".SH EXTRA"), "{page}");
+    }
+    let show = std::fs::read_to_string(dir.join("wxtoken-show.1")).unwrap();
+    let examples = show.split(".SH EXAMPLES\n").nth(1).unwrap();
+    assert!(
+        examples.starts_with(".nf\n") && examples.contains("wxtoken show"),
+        "{show}"
+    );
+    let toml = std::fs::read_to_string(dir.join("wxtoken.toml.5")).unwrap();
+    for field in [
+        "name",
+        "api",
+        "appid",
+        "secret_file",
+        "secret_env",
+        "secret_credential",
+        "tickets",
+        "daily_budget",
+        "api_base",
+        "allow_insecure_http",
+        "kind",
+        "message_token_file",
+        "aes_key_file",
+        "store_key_file",
+        "provider_corpid",
+    ] {
+        assert!(
+            toml.contains(&format!("\\fB{field}\\fR")),
+            "wxtoken.toml.5 lacks {field}"
+        );
+    }
+}
+
+/// The `WXTOKEN_*` variables the program's source reads (not the tests' own).
+fn wxtoken_variables() -> Vec<String> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.match_indices("\"WXTOKEN_") {
+                    let name: String = text[i + 1..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if !name.starts_with("WXTOKEN_TEST_") && !found.contains(&name) {
+                        found.push(name);
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    found
+}
+
+/// The hidden `man` is not offered, and values that are not paths (an app's
+/// name) are not completed with file names; paths (`--config`) still are.
+#[test]
+fn completions_offer_no_hidden_command_and_no_file_names_for_names() {
+    let env = Env::new();
+    std::fs::write(env.path("shopfile"), "").unwrap();
+    let bash = env.run(&["completions", "bash"]).expect(0).stdout();
+    let complete = |words: &str| {
+        let n = words.split(' ').count() - 1;
+        let script = format!(
+            "{bash}\ncd {}; COMP_WORDS=({words}); COMP_CWORD={n}; _wxtoken wxtoken \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; echo \"${{COMPREPLY[@]}}\"",
+            env.dir.path().display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete("wxtoken ma"), "", "the hidden man is offered");
+    assert_eq!(complete("wxtoken show --app sho"), "sho");
+    assert_eq!(complete("wxtoken show --config sho"), "shopfile");
+    let zsh = env.run(&["completions", "zsh"]).expect(0).stdout();
+    assert!(!zsh.contains("'man:"), "zsh offers man");
+    let fish = env.run(&["completions", "fish"]).expect(0).stdout();
+    assert!(!fish.contains("-a \"man\""), "fish offers man");
 }
 
 /// A config whose one app reads its secret from the systemd credential `shop`.
