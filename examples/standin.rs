@@ -8,6 +8,7 @@
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
 //!     standin push-ticket --token T --aes-key K (--appid A | --suite-id S)
 //!             [--ticket X] [--timestamp N] [--nonce N]
+//!     standin url-check --token T --aes-key K --suite-id S [--echostr X]
 //!
 //! `--platform N` also serves the third-party platform APIs (tests/cli/support/
 //! platform.rs), which check every credential: one Open Platform component and
@@ -20,7 +21,9 @@
 //! ticket (`--appid`) or WeCom a suite_ticket (`--suite-id`), signed and
 //! encrypted with the callback Token and EncodingAESKey: the query string on the
 //! first line, the XML body after it. The ticket defaults to the one
-//! `--platform` accepts.
+//! `--platform` accepts. `url-check` prints the query of WeCom's URL check (a
+//! GET whose `echostr` the receiver decrypts and answers). The callback Token
+//! and EncodingAESKey are the user's to choose, as in the platform's settings.
 //!
 //! With a command, it runs it with `WXTOKEN_API_BASE` pointing here and
 //! `WXTOKEN_DB` naming a throwaway database (removed afterwards: the stand-in's
@@ -45,16 +48,24 @@ use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]";
+const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]\n       standin url-check --token T --aes-key K --suite-id S [--echostr X]\nT and K are the callback Token and EncodingAESKey of your platform's config: yours to\nchoose (K: 43 letters or digits), the same in the platform's settings and in wxtoken's.";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
+    if args.next_if(|a| a == "-h" || a == "--help").is_some() {
+        println!("{}", USAGE.trim_start_matches("standin: "));
+        return ExitCode::SUCCESS;
+    }
     if args.next_if_eq("push-ticket").is_some() {
-        return push_ticket(args.collect());
+        return push_ticket(args.collect(), false);
+    }
+    if args.next_if_eq("url-check").is_some() {
+        return push_ticket(args.collect(), true);
     }
     let (mut port, mut latency_ms, mut expires_in) = (0u16, 0u64, 7200i64);
     let (mut load, mut concurrency, mut platforms) = (None, 1usize, None);
-    while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
+    // A flag it does not know is a mistake, not a command named `-x`.
+    while let Some(flag) = args.next_if(|a| a.starts_with('-')) {
         let value = args.next().and_then(|v| v.parse::<i64>().ok());
         match (flag.as_str(), value) {
             ("--port", Some(v)) => port = v as u16,
@@ -184,7 +195,9 @@ fn describe_platforms(n: usize) {
         "standin: component {COMPONENT_APPID} secret {COMPONENT_SECRET} ticket {TICKET}\n\
          standin: suite {SUITE_ID} secret {SUITE_SECRET} ticket {SUITE_TICKET}\n\
          standin: provider {PROVIDER_CORPID} secret {PROVIDER_SECRET}\n\
-         standin: {n} authorizers {}.. (refresh token {}), {n} corps {}.. (permanent code {})",
+         standin: {n} authorizers {}.. (refresh token {}), {n} corps {}.. (permanent code {})\n\
+         standin: the callback Token and EncodingAESKey (43 letters or digits) are yours to choose: \
+         put them in the platform's config, and give the same to `standin push-ticket` or `standin url-check`",
         authorizer_appid(0),
         first_refresh_token("<appid>"),
         corpid(0),
@@ -193,7 +206,9 @@ fn describe_platforms(n: usize) {
 }
 
 /// `push-ticket`: a signed, encrypted ticket push, as the receiver gets it.
-fn push_ticket(args: Vec<String>) -> ExitCode {
+/// `url-check` (`check`): the query of WeCom's URL check, a GET whose
+/// `echostr` the receiver decrypts and answers (`--echostr`, default a number).
+fn push_ticket(args: Vec<String>, check: bool) -> ExitCode {
     let mut flags = std::collections::HashMap::new();
     let mut pairs = args.chunks(2);
     for pair in pairs.by_ref() {
@@ -205,6 +220,7 @@ fn push_ticket(args: Vec<String>) -> ExitCode {
             "--ticket",
             "--timestamp",
             "--nonce",
+            "--echostr",
         ];
         match pair {
             [flag, value] if known.contains(&flag.as_str()) => {
@@ -220,7 +236,7 @@ fn push_ticket(args: Vec<String>) -> ExitCode {
     let key_ok = key.len() == 43 && key.bytes().all(|b| b.is_ascii_alphanumeric());
     let (Some(token), true) = (flags.get("--token"), key_ok) else {
         eprintln!(
-            "standin: push-ticket needs --token and --aes-key (43 letters and digits)\n{USAGE}"
+            "standin: push-ticket and url-check need --token and --aes-key (43 letters and digits)\n{USAGE}"
         );
         return ExitCode::from(2);
     };
@@ -240,6 +256,15 @@ fn push_ticket(args: Vec<String>) -> ExitCode {
         return ExitCode::from(2);
     };
     let crypt = wxcrypt::WxCrypt::new(token, &key);
+    if check {
+        let Some(suite) = flags.get("--suite-id") else {
+            eprintln!("standin: url-check needs --suite-id (or the provider's corpid)\n{USAGE}");
+            return ExitCode::from(2);
+        };
+        let echostr = flags.get("--echostr").cloned().unwrap_or_else(|| nonce.clone());
+        println!("{}", crypt.wecom_echostr(suite, &echostr, &timestamp, &nonce));
+        return ExitCode::SUCCESS;
+    }
     let push = match (flags.get("--appid"), flags.get("--suite-id")) {
         (Some(appid), None) => {
             let ticket = flags

@@ -141,3 +141,50 @@ fn a_daily_budget_above_wechats_quota_is_warned_about() {
     let run = env.run(&["refresh", "--force"]);
     assert_eq!(run.expect(0).stderr(), "");
 }
+
+/// `standin -h` prints its usage (a command named `-h` is not run), which
+/// says that the callback Token and EncodingAESKey are the user's to choose;
+/// an unknown flag is exit 2; `url-check` prints WeCom's URL check.
+#[test]
+fn the_standin_explains_itself() {
+    let standin = crate::platform_standin::example();
+    let out = Command::new(&standin).arg("-h").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.starts_with("usage: standin"), "{stdout}");
+    assert!(
+        stdout.contains("yours to\nchoose (K: 43 letters or digits)"),
+        "{stdout}"
+    );
+    for bad in ["-x", "--bogus"] {
+        let out = Command::new(&standin).arg(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    let out = Command::new(&standin)
+        .args(["url-check", "--token", "tok", "--aes-key", key])
+        .args(["--suite-id", "wwsuite", "--echostr", "hello"])
+        .args(["--timestamp", "1700000000", "--nonce", "42"])
+        .output()
+        .unwrap();
+    let crypt = crate::support::wxcrypt::WxCrypt::new("tok", key);
+    let query = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(query.len(), query.trim_end().len() + 1, "{query}");
+    // The random bytes differ each time: what the receiver decrypts is checked.
+    let echostr = query.trim_end().rsplit("echostr=").next().unwrap();
+    let echostr = percent_decode(echostr);
+    assert!(
+        query.contains(&format!(
+            "msg_signature={}",
+            crypt.msg_signature("1700000000", "42", &echostr)
+        )),
+        "{query}"
+    );
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
+}

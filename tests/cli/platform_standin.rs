@@ -365,7 +365,7 @@ fn plain_endpoints_still_answer_and_latency_applies() {
 /// would test yesterday's stand-in (`cargo test --test cli` alone does not
 /// build it: `cargo build --example standin` does).
 #[track_caller]
-fn example() -> PathBuf {
+pub(crate) fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe
         .parent()
