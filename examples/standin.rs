@@ -261,8 +261,14 @@ fn push_ticket(args: Vec<String>, check: bool) -> ExitCode {
             eprintln!("standin: url-check needs --suite-id (or the provider's corpid)\n{USAGE}");
             return ExitCode::from(2);
         };
-        let echostr = flags.get("--echostr").cloned().unwrap_or_else(|| nonce.clone());
-        println!("{}", crypt.wecom_echostr(suite, &echostr, &timestamp, &nonce));
+        let echostr = flags
+            .get("--echostr")
+            .cloned()
+            .unwrap_or_else(|| nonce.clone());
+        println!(
+            "{}",
+            crypt.wecom_echostr(suite, &echostr, &timestamp, &nonce)
+        );
         return ExitCode::SUCCESS;
     }
     let push = match (flags.get("--appid"), flags.get("--suite-id")) {

@@ -152,7 +152,7 @@ impl Kind {
         match self {
             Kind::AccessToken => "WX_ACCESS_TOKEN",
             Kind::Ticket(Ticket::Jsapi) => "WX_JSAPI_TICKET",
-            Kind::Ticket(Ticket::WxCard) => "WX_WX_CARD_TICKET",
+            Kind::Ticket(Ticket::WxCard) => "WX_CARD_TICKET",
             Kind::Ticket(Ticket::AgentConfig) => "WX_AGENT_CONFIG_TICKET",
             Kind::ComponentAccessToken => "WX_COMPONENT_ACCESS_TOKEN",
             Kind::SuiteAccessToken => "WX_SUITE_ACCESS_TOKEN",

@@ -188,3 +188,48 @@ fn percent_decode(s: &str) -> String {
         .unwrap()
         .into_owned()
 }
+
+/// Every markdown page of the documentation: the README and `docs/`.
+pub(crate) fn all_docs() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(root.join("README.md")).unwrap();
+    if let Ok(dir) = std::fs::read_dir(root.join("docs")) {
+        for entry in dir {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "md") {
+                text.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    text
+}
+
+/// `show --format env` names each kind once (`WX_CARD_TICKET`, not
+/// `WX_WX_CARD_TICKET`), and the documentation lists every name.
+#[test]
+fn env_names_are_the_documented_ones() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop"], "tickets = [\"jsapi\", \"wx_card\"]");
+    env.run(&["refresh"]).expect(0);
+    let docs = all_docs();
+    for (ticket, name) in [
+        (None, "WX_ACCESS_TOKEN"),
+        (Some("jsapi"), "WX_JSAPI_TICKET"),
+        (Some("wx_card"), "WX_CARD_TICKET"),
+    ] {
+        let mut args = vec!["show", "--app", "shop", "--format", "env"];
+        args.extend(ticket.iter().flat_map(|t| ["--ticket", *t]));
+        let out = env.run(&args).expect(0).stdout();
+        assert!(out.starts_with(&format!("{name}='")), "{out}");
+        assert!(docs.contains(name), "the docs do not name {name}");
+    }
+    for name in [
+        "WX_AGENT_CONFIG_TICKET",
+        "WX_COMPONENT_ACCESS_TOKEN",
+        "WX_SUITE_ACCESS_TOKEN",
+        "WX_PROVIDER_ACCESS_TOKEN",
+    ] {
+        assert!(docs.contains(name), "the docs do not name {name}");
+    }
+}
