@@ -20,7 +20,7 @@ mod checks;
 mod secrets;
 
 pub(crate) use base_url::split_host_port;
-pub(crate) use base_url::{check_base, insecure_http_allowed};
+pub(crate) use base_url::{check_base, insecure_http_allowed, is_loopback};
 use checks::check_credential;
 pub use checks::{appid_arg, check_name, name_arg};
 pub(crate) use checks::{check_appid, check_env_name, in_config_dir};
@@ -129,7 +129,8 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
     if let Some(base) = api_base {
         check_base(base, true).map_err(blame_override)?;
     }
-    let (bytes, _) = fsafe::read_trusted(path, "config", MAX_CONFIG_BYTES)?;
+    let (bytes, _) =
+        fsafe::read_checked(path, "config", MAX_CONFIG_BYTES, fsafe::Owners::RootOrMe)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| usage(format!("config {file} is not UTF-8 text: save it as UTF-8")))?;
     let parsed: File = toml::from_str(&text).map_err(|e| {

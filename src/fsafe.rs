@@ -33,16 +33,37 @@ const MAX_LINKS: u32 = 40;
 /// e.g. "database". A path that does not exist yet passes when its existing
 /// folders do. Returns what the path names (links followed), if it exists.
 pub fn trusted(path: &Path, what: &str) -> Result<Option<Metadata>> {
-    problem(path).map_err(|p| usage(format!("{what} {}: {p}", path.display())))
+    problem(path, Owners::AndFileOwner)
+        .map_err(|p| usage(format!("{what} {}: {p}", path.display())))
+}
+
+/// [`trusted`] with the owners a path may have.
+pub fn trusted_as(path: &Path, what: &str, owners: Owners) -> Result<Option<Metadata>> {
+    problem(path, owners).map_err(|p| usage(format!("{what} {}: {p}", path.display())))
+}
+
+/// Whose files and folders a path may pass through.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Owners {
+    /// Root, the running user, or the owner of the file itself (a database
+    /// its own user keeps, which root and its readers may use).
+    AndFileOwner,
+    /// Root or the running user only: for a file that chooses what wxtoken
+    /// reads and where it sends it (the config), which no other user may write.
+    RootOrMe,
 }
 
 /// [`trusted`], with the problem as text.
-fn problem(path: &Path) -> Result<Option<Metadata>, String> {
+fn problem(path: &Path, owners: Owners) -> Result<Option<Metadata>, String> {
     let target = fs::metadata(path).ok();
     let trust = Trust {
         // SAFETY: geteuid has no preconditions and cannot fail.
         euid: unsafe { libc::geteuid() },
-        owner: target.as_ref().map(MetadataExt::uid),
+        owner: target
+            .as_ref()
+            .map(MetadataExt::uid)
+            .filter(|_| owners == Owners::AndFileOwner),
+        owners,
     };
     let mut links = 0;
     let mut at = PathBuf::from("/");
@@ -60,6 +81,7 @@ struct Trust {
     euid: u32,
     /// The owner of the file the path names, when it exists.
     owner: Option<u32>,
+    owners: Owners,
 }
 
 impl Trust {
@@ -102,7 +124,13 @@ fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result
                     continue;
                 }
                 if !trust.allows(meta.uid()) {
-                    return Err(not_owned(at, &meta, "symbolic link", "chown -h root"));
+                    return Err(not_owned(
+                        at,
+                        &meta,
+                        "symbolic link",
+                        "chown -h root",
+                        trust,
+                    ));
                 }
                 *links += 1;
                 if *links > MAX_LINKS {
@@ -135,7 +163,7 @@ fn lstat(path: &Path) -> Result<Option<Metadata>, String> {
 fn check(path: &Path, meta: &Metadata, trust: &Trust) -> Result<(), String> {
     let kind = if meta.is_dir() { "folder" } else { "file" };
     if !trust.allows(meta.uid()) {
-        return Err(not_owned(path, meta, kind, "chown root"));
+        return Err(not_owned(path, meta, kind, "chown root", trust));
     }
     let sticky_folder = meta.is_dir() && meta.mode() & 0o1000 != 0;
     let who = match meta.mode() & 0o022 {
@@ -153,10 +181,16 @@ fn check(path: &Path, meta: &Metadata, trust: &Trust) -> Result<(), String> {
     ))
 }
 
-fn not_owned(path: &Path, meta: &Metadata, kind: &str, chown: &str) -> String {
+fn not_owned(path: &Path, meta: &Metadata, kind: &str, chown: &str, trust: &Trust) -> String {
     let uid = meta.uid();
+    let whom = match trust.owners {
+        Owners::AndFileOwner => "none of root, the running user and the file's owner",
+        Owners::RootOrMe => {
+            "neither root nor the running user (a file that chooses what wxtoken reads, trusts or sends must be theirs)"
+        }
+    };
     format!(
-        "{kind} {p} (owner {}, mode {:04o}) belongs to none of root, the running user and the file's owner: `{chown} {p}`, or move the file to a folder of theirs",
+        "{kind} {p} (owner {}, mode {:04o}) belongs to {whom}: `{chown} {p}`, or move the file to a folder of theirs",
         user(uid).map_or_else(|| format!("uid {uid}"), |name| format!("{name}, uid {uid}")),
         meta.mode() & 0o7777,
         p = path.display(),
@@ -258,6 +292,7 @@ pub fn trusted_beside(db: &Path, db_meta: &Metadata) -> Result<()> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         euid: unsafe { libc::geteuid() },
         owner: Some(db_meta.uid()),
+        owners: Owners::AndFileOwner,
     };
     for suffix in BESIDE {
         let mut name = db.as_os_str().to_owned();
@@ -307,8 +342,18 @@ pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
 /// bytes long; `what` names it in errors (all exit 2). Returns its bytes and
 /// its metadata (from the open file).
 pub fn read_trusted(path: &Path, what: &str, max: u64) -> Result<(Vec<u8>, Metadata)> {
+    read_checked(path, what, max, Owners::AndFileOwner)
+}
+
+/// [`read_trusted`] with the owners a path may have.
+pub fn read_checked(
+    path: &Path,
+    what: &str,
+    max: u64,
+    owners: Owners,
+) -> Result<(Vec<u8>, Metadata)> {
     let shown = path.display();
-    if let Some(meta) = trusted(path, what)?
+    if let Some(meta) = problem(path, owners).map_err(|p| usage(format!("{what} {shown}: {p}")))?
         && let Some(kind) = not_regular(&meta)
     {
         return Err(usage(format!(
@@ -357,6 +402,9 @@ pub fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
 /// one, never half of it: a new file with a random name in the same folder
 /// (created exclusively, with `mode` less the umask), written, synced, then
 /// renamed over `path`. The folder must pass [`trusted`]; `what` names the path.
+/// Everything after the check happens relative to the folder opened once and
+/// found to be the one checked (`openat`, `renameat`): a folder swapped on the
+/// path meanwhile is refused, never written into.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32, what: &str) -> Result<()> {
     let shown = path.display();
     let name = path
@@ -366,30 +414,64 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32, what: &str) -> Res
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    problem(dir).map_err(|p| usage(format!("{what} {shown}: {p}")))?;
-    let (tmp, mut file) = (0..100)
+    let checked = problem(dir, Owners::AndFileOwner)
+        .map_err(|p| usage(format!("{what} {shown}: {p}")))?
+        .ok_or_else(|| {
+            usage(format!(
+                "{what} {shown}: folder {} does not exist",
+                dir.display()
+            ))
+        })?;
+    write_in(dir, &checked, name, bytes, mode).with_context(|| format!("could not write {shown}"))
+}
+
+/// [`write_atomically`] once the folder `dir` was checked (`checked`).
+fn write_in(
+    dir: &Path,
+    checked: &Metadata,
+    name: &std::ffi::OsStr,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags, fstat, fsync, openat, renameat, unlinkat};
+    let folder = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+    .with_context(|| format!("could not open folder {}", dir.display()))?;
+    let st = fstat(&folder).map_err(io::Error::from)?;
+    if st.st_dev != checked.dev() || st.st_ino != checked.ino() {
+        return Err(usage(format!(
+            "folder {} was replaced after it was checked (is another user changing it?): nothing was written",
+            dir.display()
+        )));
+    }
+    let (tmp, file) = (0..100)
         .find_map(|_| {
-            let tmp = dir.join(format!(".{}.{:016x}.tmp", name.to_string_lossy(), random()));
-            match create_exclusive(&tmp, mode) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
-                other => Some(other.map(|f| (tmp, f))),
+            let tmp = format!(".{}.{:016x}.tmp", name.to_string_lossy(), random());
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match openat(&folder, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+                Err(rustix::io::Errno::EXIST) => None,
+                other => Some(other.map(|f| (tmp, File::from(f)))),
             }
         })
-        .unwrap_or_else(|| Err(io::ErrorKind::AlreadyExists.into()))
+        .unwrap_or(Err(rustix::io::Errno::EXIST))
+        .map_err(io::Error::from)
         .with_context(|| format!("could not create a new file in {}", dir.display()))?;
-    let written = file
+    let written = (&file)
         .write_all(bytes)
         .and_then(|()| file.sync_all())
-        .and_then(|()| fs::rename(&tmp, path));
+        .and_then(|()| renameat(&folder, tmp.as_str(), &folder, name).map_err(io::Error::from));
     if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = unlinkat(&folder, tmp.as_str(), AtFlags::empty());
     }
-    written.with_context(|| format!("could not write {shown}"))?;
+    written?;
     // The rename itself lasts once the folder is synced; a failure here loses
     // nothing that was not already written.
-    if let Ok(folder) = File::open(dir) {
-        let _ = folder.sync_all();
-    }
+    let _ = fsync(&folder);
     Ok(())
 }
 
@@ -406,44 +488,4 @@ fn random() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::symlink;
-
-    #[test]
-    fn creation_is_exclusive_and_never_through_a_link() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("target");
-        let link = dir.path().join("link");
-        symlink(&target, &link).unwrap();
-        let err = create_exclusive(&link, 0o600).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert!(!target.exists());
-        let file = dir.path().join("file");
-        create_exclusive(&file, 0o600).unwrap();
-        assert_eq!(
-            create_exclusive(&file, 0o600).unwrap_err().kind(),
-            io::ErrorKind::AlreadyExists
-        );
-        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
-    }
-
-    #[test]
-    fn an_atomic_write_replaces_a_link_and_leaves_its_target_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("target");
-        fs::write(&target, "precious").unwrap();
-        let out = dir.path().join("out");
-        symlink(&target, &out).unwrap();
-        write_atomically(&out, b"new", 0o600, "--output").unwrap();
-        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
-        assert!(fs::symlink_metadata(&out).unwrap().is_file());
-        assert_eq!(fs::read_to_string(&out).unwrap(), "new");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no leftovers");
-    }
-
-    #[test]
-    fn temporary_names_differ() {
-        assert_ne!(random(), random());
-    }
-}
+mod tests;

@@ -55,6 +55,12 @@ fn main() -> std::process::ExitCode {
 /// The command line. A `show` is parsed without the other commands first (see
 /// [`cli::ShowOnly`]); whatever that does not take goes to the full parser.
 fn parse() -> Result<Cli, clap::Error> {
+    if let Some(option) = cli::repeated_global(std::env::args_os().skip(1)) {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!("the global option '{option}' is given more than once: give it once"),
+        ));
+    }
     if std::env::args_os().any(|a| a == "show")
         && let Ok(show) = cli::ShowOnly::try_parse()
     {

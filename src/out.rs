@@ -11,8 +11,13 @@
 use std::io::Write;
 
 /// Writes `line` and a newline to stderr in one write, ignoring any failure.
+/// This is the one place every diagnostic passes: whatever it quotes (an appid
+/// from the database, a server's notice, a path), control and bidirectional
+/// characters leave the process escaped ([`crate::text::shown`]), a line break
+/// as a space.
 pub fn err_line(line: std::fmt::Arguments) {
-    let text = format!("{line}\n");
+    let line = line.to_string().replace('\n', " ");
+    let text = format!("{}\n", crate::text::shown(&line));
     crate::progress::suspend(|| {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     });

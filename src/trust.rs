@@ -48,7 +48,39 @@ fn load() -> Result<Roots, String> {
         .into_iter()
         .filter(|v| std::env::var_os(v).is_some())
         .collect();
+    for var in &from_env {
+        checked(var)?;
+    }
     choose(rustls_native_certs::load_native_certs(), &from_env)
+}
+
+/// The CA file or folders a variable names pass the StrictModes check with
+/// root or the running user as their only owners (as the config: whoever can
+/// rewrite a CA file chooses whom wxtoken trusts), and so does each file in a
+/// folder. `SSL_CERT_DIR` may list folders separated by `:`.
+fn checked(var: &str) -> Result<(), String> {
+    use crate::fsafe::{Owners, trusted_as};
+    let value = std::env::var_os(var).unwrap_or_default();
+    let paths: Vec<std::path::PathBuf> = match var {
+        "SSL_CERT_DIR" => std::env::split_paths(&value).collect(),
+        _ => vec![value.into()],
+    };
+    let check = |path: &std::path::Path| {
+        trusted_as(path, var, Owners::RootOrMe)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    };
+    for path in paths.iter().filter(|p| !p.as_os_str().is_empty()) {
+        check(path)?;
+        if var == "SSL_CERT_DIR"
+            && let Ok(entries) = std::fs::read_dir(path)
+        {
+            for entry in entries.flatten() {
+                check(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What was found, given the variables (`from_env`) that chose where to look.

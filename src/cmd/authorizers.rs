@@ -105,7 +105,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
                     })
                 })
                 .collect();
-            text = serde_json::to_string_pretty(&items)?;
+            text = crate::render::json(&items, true)?;
             text.push('\n');
         }
         ListFormat::Table => {

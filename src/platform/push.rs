@@ -161,7 +161,7 @@ pub fn read(
         let mut ids = vec![platform.appid.as_str()];
         ids.extend(platform.provider_corpid.as_deref());
         receiver(&plain.receive_id, &ids)?;
-        return Ok(Event::Echo(plain.msg));
+        return echo(plain.msg);
     }
     let envelope = parse_xml(body, "the body")?;
     let encrypt = field(&envelope, "Encrypt", "the body")?;
@@ -220,6 +220,26 @@ fn open(
         )));
     }
     crypt.decrypt(encrypted).map_err(|e| bad(format!("{e}")))
+}
+
+/// The longest URL-check plaintext answered. WeCom's is a short random
+/// string; anything else decrypted here is a captured push replayed as a URL
+/// check (its `Encrypt` as the `echostr`), whose plaintext must not be printed.
+pub const MAX_ECHO: usize = 128;
+
+fn echo(plain: String) -> Result<Event, Refused> {
+    if plain.len() > MAX_ECHO {
+        return Err(forbidden(format!(
+            "the URL check's echostr decrypts to {} bytes, more than {MAX_ECHO}: a push replayed as a URL check?",
+            plain.len()
+        )));
+    }
+    if !plain.bytes().all(|b| b.is_ascii_graphic()) || plain.contains('<') {
+        return Err(forbidden(
+            "the URL check's echostr decrypts to XML or control characters, not a random string: a push replayed as a URL check?",
+        ));
+    }
+    Ok(Event::Echo(plain))
 }
 
 fn receiver(id: &str, expected: &[&str]) -> Result<(), Refused> {
@@ -337,7 +357,10 @@ pub fn pending_key(code: &str) -> String {
 /// The start of a pending WeCom customer's key ([`pending_key`]).
 pub const PENDING_PREFIX: &str = "pending-";
 
-/// A Unix time field: not before 2001 (a sane push) nor after `now` + [`MAX_AGE`].
+/// A Unix time field, within [`MAX_AGE`] of `now` either way. The query's
+/// `timestamp` and `nonce` are signed as a sorted set, so a numeric nonce can
+/// stand in for an old timestamp: the message's own time, inside the
+/// encryption, is what a replay cannot change.
 fn time(msg: &Fields, name: &str, now: i64) -> Result<i64, Refused> {
     let text = field(msg, name, "the decrypted message")?;
     let t: i64 = text.trim().parse().map_err(|_| {
@@ -346,9 +369,10 @@ fn time(msg: &Fields, name: &str, now: i64) -> Result<i64, Refused> {
             quoted(text)
         ))
     })?;
-    if !(1_000_000_000..=now + MAX_AGE).contains(&t) {
-        return Err(bad(format!(
-            "the message's {name} {t} is not a time near now ({now})"
+    let off = now.saturating_sub(t);
+    if off.unsigned_abs() > MAX_AGE.unsigned_abs() {
+        return Err(forbidden(format!(
+            "the message's {name} {t} is {off}s from now, more than {MAX_AGE}s: a replay, or this host's clock is off"
         )));
     }
     Ok(t)

@@ -66,18 +66,21 @@ pub fn list(client: &Client, link: &Link, deadline: Instant) -> Result<Vec<Liste
             else {
                 continue;
             };
-            let sane = |v: &str, max: usize| {
-                !v.is_empty() && v.len() <= max && !v.chars().any(|c| c.is_control() || c == '/')
-            };
-            if sane(&appid, 64) && sane(&refresh_token, 2048) {
-                crate::secret::Secret::new(refresh_token.clone());
-                let auth_time = item.get("auth_time").and_then(|v| v.as_i64());
-                out.push(Listed {
-                    appid,
-                    refresh_token,
-                    auth_time,
-                });
+            if let Some(why) = refused(&appid, &refresh_token) {
+                log::warn!(
+                    "platform {}: authorizer list: skipped the entry {}: {why}",
+                    link.platform.name,
+                    crate::text::quoted_max(&appid, 80)
+                );
+                continue;
             }
+            crate::secret::Secret::new(refresh_token.clone());
+            let auth_time = item.get("auth_time").and_then(|v| v.as_i64());
+            out.push(Listed {
+                appid,
+                refresh_token,
+                auth_time,
+            });
         }
         // `offset` counts listed entries, kept or not.
         offset += got;
@@ -85,6 +88,26 @@ pub fn list(client: &Client, link: &Link, deadline: Instant) -> Result<Vec<Liste
             return Ok(out);
         }
     }
+}
+
+/// Why a listed authorizer is not stored, if it is not: the checks of `push`
+/// and `authorizers import` (an appid of letters, digits, `-` and `_`; a
+/// token of WeChat's alphabet, at most [`MAX_VALUE_LEN`] bytes).
+fn refused(appid: &str, refresh_token: &str) -> Option<&'static str> {
+    use crate::platform::push::{is_customer_id, pushed_alphabet};
+    use crate::upstream::classify::MAX_VALUE_LEN;
+    if !is_customer_id(appid) {
+        return Some("not an appid (letters, digits, - and _, at most 64)");
+    }
+    if refresh_token.is_empty()
+        || refresh_token.len() > MAX_VALUE_LEN
+        || !pushed_alphabet(refresh_token)
+    {
+        return Some(
+            "its refresh_token is empty, too long or has characters outside [A-Za-z0-9-_.~+/=@]",
+        );
+    }
+    None
 }
 
 /// Recovers the refresh tokens of `customers` (in Reauthorize) from the

@@ -45,6 +45,7 @@ pub struct Sqlite {
 
 mod codes;
 mod open;
+mod pinned;
 mod update;
 
 impl Sqlite {

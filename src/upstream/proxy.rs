@@ -86,9 +86,16 @@ impl Proxy {
         parse(var, url.trim(), no_proxy).map(Some)
     }
 
-    /// Whether calls to `host` go direct.
+    /// Whether calls to `host` go direct. This machine (`localhost`,
+    /// 127.0.0.0/8, `::1`) always does, whatever `NO_PROXY` says: a proxy
+    /// cannot reach it, and a plain `http://` call to it would hand the
+    /// secret to the proxy in clear (a `HTTP_PROXY` of `/etc/environment`
+    /// reaches cron jobs), and store what the proxy answers.
     pub fn bypassed(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        if crate::config::is_loopback(host) {
+            return true;
+        }
         let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         let ip = host.parse::<IpAddr>().ok();
         self.no_proxy.iter().any(|entry| match entry {
@@ -269,6 +276,11 @@ mod tests {
                 .unwrap()
                 .bypassed("api.weixin.qq.com")
         );
+        // This machine goes direct, whatever NO_PROXY says.
+        let none = proxy("http://p:1", "").unwrap();
+        for host in ["127.0.0.1", "127.9.8.7", "localhost", "LOCALHOST.", "[::1]"] {
+            assert!(none.bypassed(host), "{host} should go direct");
+        }
     }
 
     fn from(vars: &[(&str, &str)]) -> Option<Proxy> {

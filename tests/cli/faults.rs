@@ -88,6 +88,9 @@ fn readers_never_wait_for_a_refresh() {
 /// Kills a forced refresh at `stage` with SIGKILL; the old token stays readable and
 /// the next refresh recovers by itself once the dead process's lease expires.
 fn killed_at(backend: Backend, stage: &str) {
+    if stage != "during-call" {
+        crate::support::need_pause_seam();
+    }
     let up = StandIn::start(standin::wechat(Duration::ZERO, 7200));
     let mut env = backend.with(&up);
     env.refresh(&[]).expect(0);

@@ -35,5 +35,7 @@ mod stumbles;
 mod trust_clocks;
 mod trust_files;
 mod trust_net;
+mod trust_output;
 mod trust_pipes;
+mod trust_smuggle;
 mod trust_values;

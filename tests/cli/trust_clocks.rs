@@ -159,6 +159,7 @@ both! {
     /// given up at the end of its app's lease (3 x 1s + 5 s): the run does not
     /// wait for it, and releases the lease.
     fn a_stuck_worker_is_given_up_when_its_lease_ends(backend) {
+        crate::support::need_pause_seam();
         let up = StandIn::wechat();
         let mut env = backend.with(&up);
         let marker = env.path("paused");

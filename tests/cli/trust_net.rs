@@ -195,6 +195,20 @@ fn attempts(env: &Env) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A host that is not this machine (TEST-NET-1, RFC 5737), for calls through
+/// a proxy: wxtoken never sends calls to this machine through one. The test
+/// proxies connect to this machine's port whatever they are asked for.
+const FAR: &str = "192.0.2.1";
+
+/// An https stand-in at 127.0.0.1 whose certificate (of a throwaway CA) also
+/// names [`FAR`], which the test proxies lead to it.
+fn far_https_standin(ca: &Ca) -> (StandIn, TlsFront, String) {
+    let up = StandIn::wechat();
+    let front = TlsFront::start(&ca.issue(&["127.0.0.1", FAR]), up.addr());
+    let url = format!("https://{FAR}:{}", front.port());
+    (up, front, url)
+}
+
 /// An https stand-in at 127.0.0.1 with a certificate of a throwaway CA.
 fn https_standin(ca: &Ca) -> (StandIn, TlsFront) {
     let up = StandIn::wechat();
@@ -378,10 +392,10 @@ fn a_proxy_that_forbids_or_hangs_up_is_not_wechat() {
 #[test]
 fn https_goes_through_a_tunnel_and_trusts_ssl_cert_file() {
     let ca = Ca::new("corp CA");
-    let (up, front) = https_standin(&ca);
+    let (up, front, far) = far_https_standin(&ca);
     let proxy = ConnectProxy::start(Behaviour::Tunnel);
     let mut env = Env::new();
-    env.api_base = Some(front.url());
+    env.api_base = Some(far);
     env.set("HTTPS_PROXY", &format!("http://{}", proxy.addr()));
     ca.write(&env.path("ca.pem"));
     env.set("SSL_CERT_FILE", env.path("ca.pem").to_str().unwrap());
@@ -390,7 +404,7 @@ fn https_goes_through_a_tunnel_and_trusts_ssl_cert_file() {
     let asked = proxy.asked();
     assert_eq!(asked.len(), 1);
     assert!(
-        asked[0].starts_with(&format!("CONNECT 127.0.0.1:{} ", front.port())),
+        asked[0].starts_with(&format!("CONNECT {FAR}:{} ", front.port())),
         "{asked:?}"
     );
 }
@@ -400,10 +414,10 @@ fn https_goes_through_a_tunnel_and_trusts_ssl_cert_file() {
 #[test]
 fn a_socks5_proxy_is_used() {
     let ca = Ca::new("corp CA");
-    let (up, front) = https_standin(&ca);
+    let (up, _front, far) = far_https_standin(&ca);
     let socks = Socks5::start();
     let mut env = Env::new();
-    env.api_base = Some(front.url());
+    env.api_base = Some(far);
     env.set("ALL_PROXY", &format!("socks5://{}", socks.addr()));
     ca.write(&env.path("ca.pem"));
     env.set("SSL_CERT_FILE", env.path("ca.pem").to_str().unwrap());
@@ -456,9 +470,10 @@ fn no_proxy_follows_curls_rules() {
     }
     assert_eq!(up.count("/cgi-bin/token"), 5);
     assert!(proxy.asked().is_empty());
-    // Not on the list: through the proxy.
+    // Not on the list: through the proxy (this machine never is).
     let mut env = Env::new();
-    env.api_base = Some(format!("http://127.0.0.1:{port}"));
+    env.api_base = Some(format!("http://{FAR}:{port}"));
+    env.set("WXTOKEN_ALLOW_INSECURE_HTTP", "1");
     env.set("HTTPS_PROXY", &format!("http://{}", proxy.addr()));
     env.set("NO_PROXY", "127.0.0.2,10.0.0.0/8,.example.com");
     env.refresh(&[]).expect(1).stderr_has("answered 403");

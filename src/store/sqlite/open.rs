@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rusqlite::{Connection, FileControl, OpenFlags};
+use rusqlite::{FileControl, OpenFlags};
 
 use super::{BUSY_TIMEOUT, Sqlite, WAL_SIZE_LIMIT};
 use crate::store::MIGRATIONS;
@@ -21,13 +21,14 @@ impl Sqlite {
         // Again: the folders and the file may be new.
         let meta = database_file(path, fsafe::trusted(path, "database")?)?;
         beside(path, meta.as_ref())?;
+        let meta = meta.ok_or_else(|| anyhow::anyhow!("database {} vanished", path.display()))?;
         // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
         // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
-        let conn = Connection::open_with_flags(
+        let conn = super::pinned::open(
             path,
+            &meta,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("could not open database {}", path.display()))?;
+        )?;
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
@@ -72,8 +73,8 @@ impl Sqlite {
         // service. What stops that reader is the folder's mode: say so (exit 1).
         let trusted = fsafe::trusted(path, "database")
             .map_err(|e| fsafe::unreachable(path, "database").map_or(e, anyhow::Error::msg))?;
-        let meta = database_file(path, trusted)?;
-        if meta.is_none() {
+        let checked = database_file(path, trusted)?;
+        let Some(meta) = checked else {
             // Not "no database yet" to a reader outside the database's group.
             if let Some(denied) = fsafe::unreachable(path, "database") {
                 bail!(denied);
@@ -82,13 +83,13 @@ impl Sqlite {
                 "no database at {} yet: run `wxtoken refresh` first",
                 path.display()
             )));
-        }
-        beside(path, meta.as_ref())?;
-        let conn = Connection::open_with_flags(
+        };
+        beside(path, Some(&meta))?;
+        let conn = super::pinned::open(
             path,
+            &meta,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("could not open database {}", path.display()))?;
+        )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let db = Sqlite {
             conn,

@@ -385,6 +385,15 @@ pub fn on_a_terminal(cmd: &Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Fails the calling test, with the reason, when the binary under test has no
+/// `WXTOKEN_TEST_PAUSE` seam (a release build: it exists with debug
+/// assertions only): a test that cannot do its work fails rather than pass.
+#[track_caller]
+pub fn need_pause_seam() {
+    #[cfg(not(debug_assertions))]
+    panic!("WXTOKEN_TEST_PAUSE exists in debug builds only: run this test without --release");
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
