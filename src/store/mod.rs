@@ -13,6 +13,7 @@ pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate};
 
 mod columns;
 mod customer;
+mod objects;
 pub mod pg;
 mod sql;
 pub mod sqlite;

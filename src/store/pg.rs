@@ -108,6 +108,9 @@ pub struct Postgres {
     /// The schema version, once checked (writers: on open; readers: with
     /// their first read other than `show`'s).
     schema: Option<usize>,
+    /// Whether wxtoken's table names were found to be its own tables
+    /// (`store::objects`), once.
+    objects: bool,
 }
 
 impl Postgres {
@@ -119,8 +122,13 @@ impl Postgres {
             url: url.clone(),
             tls,
             schema: None,
+            objects: false,
         };
+        db.objects()?;
         db.migrate()?;
+        // What the migration created, or kept (CREATE TABLE IF NOT EXISTS).
+        db.objects = false;
+        db.objects()?;
         db.schema = Some(MIGRATIONS.len());
         Ok(db)
     }
@@ -138,7 +146,19 @@ impl Postgres {
             url: url.clone(),
             tls,
             schema: None,
+            objects: false,
         })
+    }
+
+    /// Refuses names wxtoken uses that are not its own plain tables
+    /// (`store::objects`); checked once a connection.
+    fn objects(&mut self) -> Result<()> {
+        if !self.objects {
+            let found = self.run("check the tables of", super::objects::pg_find)?;
+            super::objects::pg(&found, &self.url.to_string())?;
+            self.objects = true;
+        }
+        Ok(())
     }
 }
 
@@ -149,7 +169,7 @@ impl Store for Postgres {
         }
         const SQL: &str = concat!(
             select_rows!(),
-            " WHERE cardinality($1) = 0 OR app = ANY($1)"
+            " WHERE pg_catalog.cardinality($1) = 0 OR app = ANY($1)"
         );
         self.run("read", |c| {
             c.query_typed(SQL, &[(&apps, Type::TEXT_ARRAY)])?
@@ -171,6 +191,7 @@ impl Store for Postgres {
                 "database {url} holds no tokens yet: run `wxtoken refresh` first"
             ))
         };
+        self.objects()?;
         if !self.run("read", has_meta)? {
             return Err(no_token());
         }

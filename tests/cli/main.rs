@@ -37,5 +37,6 @@ mod trust_files;
 mod trust_net;
 mod trust_output;
 mod trust_pipes;
+mod trust_schema;
 mod trust_smuggle;
 mod trust_values;

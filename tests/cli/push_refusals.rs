@@ -175,7 +175,7 @@ fn refusals() -> Vec<(&'static str, String, String, &'static str, &'static str)>
             "a CreateTime far ahead",
             future_ticket.query,
             future_ticket.body,
-            "400",
+            "403",
             "CreateTime",
         ),
     ]

@@ -92,7 +92,7 @@ both! {
         let run = push(&env, "suite", &suite_push(&wxcrypt::suite_ticket(SUITE_ID, "suiteticket-B", t - 5)));
         run.expect(0);
         assert_eq!(run.stdout(), "success");
-        push(&env, "suite", &suite_push(&wxcrypt::suite_ticket(SUITE_ID, "suiteticket-A", t - 600))).expect(0);
+        push(&env, "suite", &suite_push(&wxcrypt::suite_ticket(SUITE_ID, "suiteticket-A", t - 250))).expect(0);
         let rows = env.rows("SELECT app, value, fetched_at, expires_at, api, appid FROM wxtoken_tokens");
         let text = |s: &str| Some(s.to_string());
         assert_eq!(rows, vec![vec![text("suite"), text("suiteticket-B"), text(&(t - 5).to_string()),

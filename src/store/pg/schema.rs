@@ -49,6 +49,7 @@ impl Postgres {
         if let Some(v) = self.schema {
             return Ok(v);
         }
+        self.objects()?;
         let found = self.run("read", version)?.unwrap_or(0);
         check_not_newer(&self.url, found)?;
         self.schema = Some(found);
@@ -66,7 +67,10 @@ impl Postgres {
 /// server's log on every run against a fresh database.
 pub(super) fn has_meta(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
     // query_typed: one round trip, no statement prepared first.
-    let rows = c.query_typed("SELECT to_regclass('wxtoken_meta') IS NOT NULL", &[])?;
+    let rows = c.query_typed(
+        "SELECT pg_catalog.to_regclass('wxtoken_meta') IS NOT NULL",
+        &[],
+    )?;
     match rows.first() {
         Some(r) => r.try_get(0),
         None => Ok(false),

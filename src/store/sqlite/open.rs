@@ -29,6 +29,8 @@ impl Sqlite {
             &meta,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        crate::store::objects::sqlite(&conn, &path.display().to_string())?;
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
@@ -91,6 +93,7 @@ impl Sqlite {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        crate::store::objects::sqlite(&conn, &path.display().to_string())?;
         let db = Sqlite {
             conn,
             path: path.to_path_buf(),
