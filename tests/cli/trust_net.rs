@@ -500,7 +500,12 @@ fn postgres_tls_trusts_ssl_cert_file_on_pg() {
             .expect(1)
             .stderr_has("update-ca-certificates");
     }
-    env.set("SSL_CERT_FILE", &ca);
+    // A copy of the server's CA in a folder of this user's: the server's own
+    // folder belongs to the server's user, and a CA file must be root's or
+    // the running user's.
+    let copy = env.path("pg-ca.pem");
+    std::fs::copy(&ca, &copy).unwrap();
+    env.set("SSL_CERT_FILE", copy.to_str().unwrap());
     for db in [&require, &system] {
         let token = env.run(&["--db", db, "show"]).expect(0).stdout();
         assert!(token.starts_with("TOKEN-1-"), "{token}");
