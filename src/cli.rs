@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::{Api, Ticket};
 
+mod authorizers;
 mod sign;
+pub use authorizers::{AddArgs, AuthorizersArgs, AuthorizersCommand, LinkArgs, ListFormat};
 pub use sign::{SignArgs, SignFormat, SignTicket};
 
 /// Keeps WeChat access tokens fresh in a database: cron runs `wxtoken refresh`,
@@ -162,6 +164,8 @@ pub enum Command {
     Push(PushArgs),
     /// A platform's customers: list them, import their credentials, sync them from upstream
     #[command(after_help = "Examples:
+  wxtoken authorizers link --platform acme --redirect https://shop.example/cgi-bin/wx-add
+  wxtoken authorizers add --platform acme --code \"$AUTH_CODE\"     # the redirect's auth_code
   wxtoken authorizers list --platform acme
   wxtoken authorizers import --platform acme authorizers.csv   # appid,refresh_token lines
   wxtoken authorizers sync --platform acme")]
@@ -208,49 +212,6 @@ pub struct PushArgs {
     /// a web server whose user must not call out)
     #[arg(long = "no-exchange")]
     pub no_exchange: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct AuthorizersArgs {
-    #[command(subcommand)]
-    pub command: AuthorizersCommand,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AuthorizersCommand {
-    /// The platform's customers: state, when authorized, whether a credential is stored, token time left
-    List {
-        /// The platform of the config file
-        #[arg(long = "platform", value_name = "NAME")]
-        platform: String,
-        /// Output format
-        #[arg(long = "format", value_enum, default_value_t = ListFormat::Table)]
-        format: ListFormat,
-    },
-    /// Ask upstream for the platform's customers and store the ones missing
-    Sync {
-        /// The platform of the config file
-        #[arg(long = "platform", value_name = "NAME")]
-        platform: String,
-    },
-    /// Store customers' credentials from a file of `appid,refresh_token` (Open
-    /// Platform) or `corpid,permanent_code` (WeCom) lines: all of them or none
-    Import {
-        /// The platform of the config file
-        #[arg(long = "platform", value_name = "NAME")]
-        platform: String,
-        /// The file (trusted like a secret file: it holds credentials)
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    /// aligned columns
-    Table,
-    /// an array of objects with stable field names
-    Json,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
-//! `wxtoken authorizers list|sync|import --platform NAME`: a platform's
-//! customers (Open Platform authorizers, WeCom companies).
+//! `wxtoken authorizers list|sync|import|add|link --platform NAME`: a
+//! platform's customers (Open Platform authorizers, WeCom companies); `add`
+//! and `link` are in their own files.
 //!
 //! `import` takes credentials a previous system kept (`appid,refresh_token` or
 //! `corpid,permanent_code` lines): the file is read like a secret file, every
@@ -44,8 +45,13 @@ pub fn run(global: &Global, args: &AuthorizersArgs) -> Result<()> {
             let platform = find(global, platform)?;
             import(global, &platform, file)
         }
+        AuthorizersCommand::Add(args) => add::run(global, args),
+        AuthorizersCommand::Link(args) => link::run(global, args),
     }
 }
+
+mod add;
+mod link;
 
 /// The named platform of the config file.
 fn find(global: &Global, name: &str) -> Result<Platform> {

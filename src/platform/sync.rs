@@ -48,7 +48,7 @@ pub fn list(client: &Client, link: &Link, deadline: Instant) -> Result<Vec<Liste
             "count": PAGE,
         });
         let query = [("component_access_token", token.as_str())];
-        let page = client.post_json(&link.app, LIST_PATH, &query, &body, deadline)?;
+        let page = client.post_json(&link.app, LIST_PATH, &query, Some(&body), deadline)?;
         let total = page
             .get("total_count")
             .and_then(|v| v.as_u64())

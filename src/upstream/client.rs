@@ -285,15 +285,15 @@ impl Client {
         read_response(response.map_err(failure)?, failure)
     }
 
-    /// A POST of `body` to `path` with `query`, for a list (no value to
-    /// store): the answer's JSON object, or the failure. Transient failures
-    /// are retried as for values, within `deadline`.
+    /// A POST of `body` (a GET without one) to `path` with `query`, for a
+    /// list or a link (no value to store): the answer's JSON object, or the
+    /// failure. Transient failures are retried as for values, within `deadline`.
     pub fn post_json(
         &self,
         app: &App,
         path: &str,
         query: &[(&str, &str)],
-        body: &serde_json::Value,
+        body: Option<&serde_json::Value>,
         deadline: Instant,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
         let base = &app.api_base;
@@ -312,14 +312,24 @@ impl Client {
             if remaining.is_zero() {
                 return Err(Failure::Timeout);
             }
-            log::debug!("{}: POST {base}{path}", app.name);
-            let result = agent
-                .post(&url)
-                .config()
-                .timeout_global(Some(remaining.min(self.timeout)))
-                .build()
-                .header("content-type", "application/json")
-                .send(body.to_string())
+            log::debug!(
+                "{}: {} {base}{path}",
+                app.name,
+                if body.is_some() { "POST" } else { "GET" }
+            );
+            let timeout = Some(remaining.min(self.timeout));
+            let sent = match body {
+                Some(body) => (agent.post(&url).config().timeout_global(timeout).build())
+                    .header("content-type", "application/json")
+                    .send(body.to_string()),
+                None => agent
+                    .get(&url)
+                    .config()
+                    .timeout_global(timeout)
+                    .build()
+                    .call(),
+            };
+            let result = sent
                 .map_err(failure)
                 .and_then(|r| read_response(r, failure))
                 .and_then(|(status, _, body)| {

@@ -15,6 +15,7 @@ mod keygen;
 mod many_apps;
 mod misleading;
 mod newcomer;
+mod onboarding;
 mod package;
 mod pg_libpq;
 mod platform_chain;

@@ -50,7 +50,9 @@ fn manual_pages_for_every_command() {
     assert_eq!(
         pages,
         [
+            "wxtoken-authorizers-add.1",
             "wxtoken-authorizers-import.1",
+            "wxtoken-authorizers-link.1",
             "wxtoken-authorizers-list.1",
             "wxtoken-authorizers-sync.1",
             "wxtoken-authorizers.1",

@@ -78,8 +78,7 @@ pub fn feed(mut cmd: Command, body: &[u8]) -> Run {
     Run(child.wait_with_output().unwrap())
 }
 
-/// `push --platform NAME --query Q` with `body` on stdin.
-/// `push` storing a pushed code only (`--no-exchange`): the tests of what it
+/// `push --platform NAME --query Q` with `body` on stdin, storing a pushed code only (`--no-exchange`): the tests of what it
 /// stores need no exchange racing them (see [`push_exchanging`]).
 pub fn push_raw(env: &Env, platform: &str, query: &str, body: &[u8]) -> Run {
     let args = [

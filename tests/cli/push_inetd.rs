@@ -19,11 +19,11 @@ pub fn post(path_query: &str, body: &str) -> String {
     )
 }
 
-fn get(path_query: &str) -> String {
+pub fn get(path_query: &str) -> String {
     format!("GET {path_query} HTTP/1.1\r\nHost: localhost\r\nX-Real-IP: 203.0.113.9\r\n\r\n")
 }
 
-fn inetd(env: &Env, request: &[u8]) -> Run {
+pub fn inetd(env: &Env, request: &[u8]) -> Run {
     feed(env.command(&["push", "--inetd"]), request)
 }
 
@@ -32,7 +32,7 @@ fn push_request(platform: &str, p: &Push) -> String {
 }
 
 /// The status line and body of an answer, checking it is complete.
-fn answer(run: &Run) -> (String, String) {
+pub fn answer(run: &Run) -> (String, String) {
     let out = run.stdout();
     let (head, body) = out.split_once("\r\n\r\n").expect("a complete head");
     let status = head.lines().next().unwrap().to_string();
@@ -279,15 +279,18 @@ fn the_url_check_answers_the_plaintext() {
 }
 
 #[test]
-fn the_authorization_redirect_is_answered_with_what_to_do() {
+fn an_authorization_redirect_that_cannot_be_exchanged_is_502() {
+    // No verify ticket here: no component token, so nothing is sent or
+    // stored (the exchange itself: onboarding.rs).
     let env = setup(Backend::Sqlite);
     let run = inetd(
         &env,
         get("/acme?auth_code=queryauthcode%40%40%40abc&expires_in=3600").as_bytes(),
     );
-    run.expect(1)
-        .stderr_has("push to platform \"acme\" from 203.0.113.9 refused: a GET with auth_code");
-    assert_eq!(answer(&run).0, "HTTP/1.1 501 Not Implemented");
+    run.expect(1).stderr_has(
+        "push to platform \"acme\" from 203.0.113.9 refused: the redirect's auth_code was not exchanged",
+    );
+    assert_eq!(answer(&run).0, "HTTP/1.1 502 Bad Gateway");
     assert!(!run.stderr().contains("queryauthcode"), "{}", run.stderr());
     assert_eq!(everything(&env), Vec::<String>::new());
 }

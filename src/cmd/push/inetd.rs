@@ -106,6 +106,7 @@ fn reason(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         _ => "Service Unavailable",
     }
 }
@@ -150,12 +151,24 @@ fn serve(global: &Global, conn: &mut Conn, drained: &mut bool) -> Result<String>
         }
         "POST" => {}
         "GET" if fields.contains_key("auth_code") && !fields.contains_key("echostr") => {
-            return Err(refuse(
-                501,
-                "a GET with auth_code (the authorization redirect) is not served by this version: \
-                 the authorization push stores the customer; `wxtoken authorizers sync` fetches it",
-            )
-            .context(who));
+            // The authorization redirect: the customer's code, exchanged now
+            // (`wxtoken authorizers add`); details of a failure on stderr.
+            let code = crate::cmd::refresh::check_code(&fields["auth_code"])
+                .map_err(|e| refuse(400, crate::report::message(&e)).context(who.clone()))?;
+            return match crate::cmd::refresh::add_code(global, platform, &code, None) {
+                Ok(name) => Ok(format!("authorized: {name}\n")),
+                Err(e) => Err(refuse(
+                    502,
+                    format!(
+                        "the redirect's auth_code was not exchanged{}",
+                        match e.is::<crate::error::Silent>() {
+                            true => String::new(),
+                            false => format!(": {}", crate::report::message(&e)),
+                        }
+                    ),
+                )
+                .context(who)),
+            };
         }
         "GET" if fields.contains_key("echostr") => {
             *drained = head.content_length.unwrap_or(0) == 0 && !head.chunked;

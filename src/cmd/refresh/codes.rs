@@ -289,6 +289,13 @@ fn spent(link: &Link, name: &str, errcode: i64, kept: bool) {
         log::warn!(
             "{name}: its code was refused as used or expired (errcode {errcode}); dropped: the stored {kind} goes on"
         );
+    } else if name.contains(PENDING_PREFIX) {
+        // A code from the redirect: the push of the same authorization may
+        // have brought (and spent) it first.
+        crate::out::errln!(
+            "wxtoken: {name}: its code was refused as used or expired (errcode {errcode}): if the authorization push came first, the customer is stored already (`wxtoken authorizers list --platform {p}`); else send it a new link (`wxtoken authorizers link --platform {p}`)",
+            p = link.platform.name
+        );
     } else {
         crate::out::errln!(
             "wxtoken: {name}: its code was refused as used or expired (errcode {errcode}) and no {kind} is stored: it must authorize again: send it a new link (`wxtoken authorizers link --platform {}`)",

@@ -7,6 +7,7 @@
 //! entry: which apps, their secrets, and the options.
 
 mod codes;
+mod onboard;
 mod plan;
 mod platforms;
 mod run;
@@ -15,6 +16,7 @@ mod target;
 mod work;
 mod work_platform;
 
+pub use onboard::{add_code, check_code};
 pub use platforms::{client, deadline};
 pub use session::platform_session;
 pub use target::{Link, Role, Target};

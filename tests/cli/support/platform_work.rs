@@ -28,6 +28,9 @@ pub(super) struct Work {
     corps: HashMap<String, String>,
     /// Permanent codes refused with 40084 although current.
     dead: HashSet<String>,
+    /// Pre-auth codes issued, and those set_session_info made test ones.
+    pre_auth: HashSet<String>,
+    test_sessions: HashSet<String>,
 }
 
 impl Platforms {
@@ -69,6 +72,11 @@ impl Platforms {
         self.lock().work.dead.insert(code.to_string());
     }
 
+    /// Whether set_session_info made `pre_auth_code` a test authorization.
+    pub fn test_session(&self, pre_auth_code: &str) -> bool {
+        self.lock().work.test_sessions.contains(pre_auth_code)
+    }
+
     /// The corp uninstalls the suite: 48004 for its corp token from now on.
     pub fn uninstall(&self, corpid: &str) {
         self.lock().work.corps.remove(corpid);
@@ -88,6 +96,8 @@ pub(super) fn answer(s: &mut State, req: &Request) -> Option<Reply> {
             with_token(s, req, auth_info)
         }
         "/cgi-bin/service/get_corp_token" => with_token(s, req, corp_token),
+        "/cgi-bin/service/get_pre_auth_code" => pre_auth_code(s, req),
+        "/cgi-bin/service/set_session_info" => with_token(s, req, session_info),
         "/cgi-bin/get_jsapi_ticket" => ticket(s, req, "jsapi"),
         "/cgi-bin/ticket/get" => {
             if req.query.get("type").is_some_and(|t| t == "agent_config") {
@@ -212,4 +222,31 @@ fn ticket(s: &mut State, req: &Request, kind: &str) -> Result<Reply, Reply> {
     };
     let ticket = format!("ticket-{}-{kind}-{corpid}", s.next());
     Ok(Reply::ticket(&ticket, s.expires_in))
+}
+
+/// GET `get_pre_auth_code` (/path/90601): no body, the suite token in the query.
+fn pre_auth_code(s: &mut State, req: &Request) -> Result<Reply, Reply> {
+    if req.method != "GET" {
+        return Err(Reply::errcode(43001, "require GET method"));
+    }
+    s.check(req.query.get("suite_access_token"), Kind::Suite)
+        .map_err(|_| Reply::errcode(40082, "invalid suite_acccess_token"))?;
+    let code = format!("preauthcode-{}", s.next());
+    s.work.pre_auth.insert(code.clone());
+    Ok(ok(
+        json!({"errcode": 0, "errmsg": "ok", "pre_auth_code": code, "expires_in": 1200}),
+    ))
+}
+
+/// `set_session_info` (/path/90602): auth_type 1 makes a test authorization.
+fn session_info(s: &mut State, b: &serde_json::Value) -> Result<Reply, Reply> {
+    let code = field(b, "pre_auth_code");
+    if !s.work.pre_auth.contains(&code) {
+        return Err(Reply::errcode(40077, "invalid pre_auth_code"));
+    }
+    let auth_type = b.get("session_info").and_then(|i| i.get("auth_type"));
+    if auth_type.and_then(serde_json::Value::as_i64) == Some(1) {
+        s.work.test_sessions.insert(code);
+    }
+    Ok(ok(json!({"errcode": 0, "errmsg": "ok"})))
 }
