@@ -84,13 +84,18 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     if status == 405 {
         head.push_str("Allow: GET, POST\r\n");
     }
+    // The line first: once the client has its answer, the journal has the reason.
+    let result = result.map(|_| ()).map_err(|e| {
+        let exit = crate::report::error(&e, &super::common::places(global, true));
+        anyhow::Error::new(crate::error::Silent::from(exit))
+    });
     let written = super::write_out(&format!("{head}\r\n{body}"));
     super::start_exchanges(global, args);
     if !drained {
         conn.linger();
     }
     written?;
-    result.map(|_| ())
+    result
 }
 
 fn reason(status: u16) -> &'static str {
