@@ -28,6 +28,7 @@ mod platform_rekey;
 mod platform_standin;
 mod push;
 mod push_inetd;
+mod push_nginx;
 mod push_refusals;
 mod push_wecom;
 mod refresh_show;

@@ -1,5 +1,6 @@
 //! Tests that need what not every machine has: root, switching to user
-//! `nobody`, a private mount namespace, `script`'s terminal.
+//! `nobody`, a private mount namespace, `script`'s terminal, nginx in front of
+//! `systemd-socket-activate`.
 //!
 //! The rule: a test that cannot run never reports "ok". Such a test is written
 //! `needs! { root: fn name() { ... } }`, which makes it `name::needs_root`,
@@ -25,6 +26,8 @@ pub enum Need {
     Unshare,
     /// `script` (util-linux) runs a command on a pseudo-terminal.
     Script,
+    /// nginx (Debian's `nginx`) and `systemd-socket-activate` (`systemd`).
+    Nginx,
 }
 
 impl Need {
@@ -48,6 +51,10 @@ impl Need {
                 &["-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
             ),
             Need::Script => ok("script", &["-qec", "true", "/dev/null"]),
+            Need::Nginx => {
+                ok(crate::push_nginx::nginx(), &["-v"])
+                    && ok("systemd-socket-activate", &["--version"])
+            }
         }
     }
 
@@ -57,6 +64,9 @@ impl Need {
             Need::Runuser => "needs `runuser -u nobody` (root and util-linux)",
             Need::Unshare => "needs `unshare -m` with tmpfs mounts (root and util-linux)",
             Need::Script => "needs `script` (util-linux) for a pseudo-terminal",
+            Need::Nginx => {
+                "needs nginx and systemd-socket-activate (Debian's nginx and systemd packages)"
+            }
         }
     }
 }
@@ -73,7 +83,7 @@ pub fn need(need: Need) {
     }
 }
 
-/// A test that needs `root`, `runuser`, `unshare` or `script` (see the module
+/// A test that needs `root`, `runuser`, `unshare`, `script` or `nginx` (see the module
 /// comment): `NAME::needs_root` etc., ignored unless asked for.
 macro_rules! needs {
     (root: $(#[$attr:meta])* fn $name:ident() $body:block) => {
@@ -94,6 +104,11 @@ macro_rules! needs {
     (script: $(#[$attr:meta])* fn $name:ident() $body:block) => {
         crate::support::needs!(@ $name needs_script Script
             "needs script (util-linux): cargo test -- --ignored ::needs_"
+            $(#[$attr])* $body);
+    };
+    (nginx: $(#[$attr:meta])* fn $name:ident() $body:block) => {
+        crate::support::needs!(@ $name needs_nginx Nginx
+            "needs nginx and systemd-socket-activate: cargo test -- --ignored ::needs_"
             $(#[$attr])* $body);
     };
     (@ $name:ident $test:ident $need:ident $reason:literal $(#[$attr:meta])* $body:block) => {
