@@ -198,8 +198,8 @@ pub struct PushArgs {
     #[arg(long = "inetd", conflicts_with = "platform")]
     pub inetd: bool,
 
-    /// With --inetd: the longest time the whole request may take to arrive
-    #[arg(long = "read-timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout, requires = "inetd")]
+    /// The longest time the request (--inetd) or the body (stdin, CGI) may take to arrive
+    #[arg(long = "read-timeout", value_name = "DURATION", default_value = "10s", value_parser = timeout)]
     pub read_timeout: Duration,
 
     /// How long the exchange of a pushed code (run after the answer, in a

@@ -6,7 +6,7 @@
 //! ([`start_exchanges`]); `push` itself calls nothing upstream.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use anyhow::{Context, Result, anyhow};
 
@@ -23,6 +23,9 @@ use crate::{clock, config};
 use super::common;
 
 mod inetd;
+mod input;
+
+use input::Input;
 
 pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     if args.inetd {
@@ -44,26 +47,32 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         (None, true) => Some(std::env::var("QUERY_STRING").unwrap_or_default()),
         (None, false) => None,
     };
+    let mut input = Input::stdin(args.read_timeout);
     let result = handle(global, platform, peer.as_deref(), query, &mut |q| {
-        read_body(q, cgi).map_err(anyhow::Error::new)
+        read_body(&mut input, q, cgi)
     });
     let answer = match &result {
         Ok(text) => text.as_str(),
         Err(_) => "",
     };
     if cgi {
+        // An unknown platform is the server's configuration here, not the URL.
         let status = match http_status(&result) {
-            200 => "200 OK",
-            400 => "400 Bad Request",
-            403 => "403 Forbidden",
-            404 | 500 => "500 Internal Server Error",
-            _ => "503 Service Unavailable",
+            404 => 500,
+            s => s,
         };
         let body = if result.is_ok() { answer } else { "refused\n" };
-        write_out(&format!(
-            "Status: {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        let written = write_out(&format!(
+            "Status: {status} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            inetd::reason(status),
             body.len()
-        ))?;
+        ));
+        // Refused, perhaps before the body was read: let the web server
+        // finish writing it, so that it does not cut the answer short.
+        if result.is_err() && cgi_content_length().is_some_and(|n| n > 0) {
+            input.linger();
+        }
+        written?;
     } else if result.is_ok() {
         write_out(answer)?;
     }
@@ -206,13 +215,15 @@ fn handle(
 
 /// The request body: none for a URL check (`echostr`), else at most
 /// [`MAX_BODY`] bytes of stdin (CGI: exactly `CONTENT_LENGTH` of them).
-fn read_body(query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>, Refused> {
-    let bad = |why: String| Refused {
-        status: Status::BadRequest,
-        why,
+fn read_body(input: &mut Input, query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>> {
+    let bad = |why: String| {
+        anyhow::Error::new(Refused {
+            status: Status::BadRequest,
+            why,
+        })
     };
     let check = query.contains_key("echostr");
-    let mut limit = MAX_BODY as u64 + 1;
+    let mut limit = MAX_BODY + 1;
     if cgi {
         let method = std::env::var("REQUEST_METHOD").unwrap_or_default();
         match (method.as_str(), check) {
@@ -227,38 +238,35 @@ fn read_body(query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>, Ref
                 )));
             }
         }
-        let length = std::env::var("CONTENT_LENGTH").unwrap_or_default();
-        let n: u64 = length
-            .trim()
-            .parse()
-            .map_err(|_| bad("CONTENT_LENGTH is missing or not a number".into()))?;
+        let n = cgi_content_length()
+            .ok_or_else(|| bad("CONTENT_LENGTH is missing or not a number".into()))?;
         if n > MAX_BODY as u64 {
             return Err(bad(format!(
                 "the body has {n} bytes, more than {MAX_BODY}: not a push"
             )));
         }
-        limit = n;
+        limit = n as usize;
     } else if check {
         return Ok(Vec::new());
     }
-    let mut body = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(limit)
-        .read_to_end(&mut body)
-        .map_err(|e| bad(format!("could not read the body: {e}")))?;
+    input.fill(limit)?;
+    let body = std::mem::take(&mut input.buf);
     if body.len() > MAX_BODY {
         return Err(bad(format!(
             "the body is larger than {MAX_BODY} bytes: not a push"
         )));
     }
-    if cgi && (body.len() as u64) < limit {
+    if cgi && body.len() < limit {
         return Err(bad(format!(
             "the body ended after {} of CONTENT_LENGTH {limit} bytes",
             body.len()
         )));
     }
     Ok(body)
+}
+
+fn cgi_content_length() -> Option<u64> {
+    std::env::var("CONTENT_LENGTH").ok()?.trim().parse().ok()
 }
 
 /// Stores what the push says; the answer's body.

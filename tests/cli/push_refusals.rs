@@ -2,6 +2,8 @@
 //! malformed, too large) stores nothing, says why on one line, and as a CGI
 //! program answers 403 or 400.
 
+use std::io::Write;
+
 use crate::push::{
     AES_KEY, NONCE, TOKEN, cgi, crypt, everything, feed, op_push, push_raw, setup, ts,
 };
@@ -301,4 +303,68 @@ fn token_and_aes_key_files_others_can_read_are_refused() {
     }
     assert_eq!(everything(&env), Vec::<String>::new());
     push_raw(&env, "acme", &p.query, p.body.as_bytes()).expect(0);
+}
+
+/// A CGI body that does not come within --read-timeout ends the process
+/// (408), however slowly it trickles.
+#[test]
+fn a_cgi_body_that_does_not_come_ends_at_the_read_timeout() {
+    let env = setup(Backend::Sqlite);
+    let p = op_push(&wxcrypt::verify_ticket(
+        COMPONENT_APPID,
+        "ticket@@@x",
+        now(),
+    ));
+    let mut cmd = env.command(&["push", "--platform", "acme", "--read-timeout", "1s"]);
+    cmd.env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", "POST")
+        .env("QUERY_STRING", &p.query)
+        .env("CONTENT_LENGTH", p.body.len().to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&p.body.as_bytes()[..20]).unwrap();
+    let run = Run(child.wait_with_output().unwrap());
+    drop(stdin);
+    run.expect(1)
+        .stderr_has("did not arrive within the read timeout (20 bytes came)");
+    assert!(
+        run.stdout().starts_with("Status: 408 Request Timeout\r\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(everything(&env), Vec::<String>::new());
+}
+
+/// Refused before its body is read, a CGI program still takes what the web
+/// server writes (up to 64 KiB, for a moment): a server that cannot finish
+/// writing the body cuts the answer short.
+#[test]
+fn a_cgi_refusal_before_the_body_lets_the_server_finish_writing_it() {
+    let env = setup(Backend::Sqlite);
+    let p = op_push(&wxcrypt::verify_ticket(
+        COMPONENT_APPID,
+        "ticket@@@x",
+        now(),
+    ));
+    // More than a pipe holds (64 KiB), refused for its CONTENT_LENGTH unread.
+    let body = vec![b'x'; 100_000];
+    let mut cmd = env.command(&["push", "--platform", "acme"]);
+    cmd.env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", "POST")
+        .env("QUERY_STRING", &p.query)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let wrote = stdin.write_all(&body);
+    drop(stdin);
+    let run = Run(child.wait_with_output().unwrap());
+    run.expect(1).stderr_has("100000 bytes, more than 65536");
+    assert!(wrote.is_ok(), "the web server's write failed: {wrote:?}");
+    assert!(run.stdout().starts_with("Status: 400 Bad Request\r\n"));
 }

@@ -12,14 +12,10 @@
 //! config that the unit's own environment names, and that is all.
 
 use std::fmt;
-use std::fs::File;
-use std::io::Read;
-use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::input::Input;
 use crate::cli::{Global, PushArgs};
 use crate::platform::push::MAX_QUERY;
 use crate::platform::xml::MAX_BODY;
@@ -30,9 +26,6 @@ use crate::text::{clip, quoted};
 pub const MAX_HEAD: usize = MAX_QUERY + 8 * 1024;
 /// The most header lines taken.
 const MAX_HEADERS: usize = 64;
-/// How long the answer waits for the client to finish sending what it will
-/// not be read, so that closing does not reset the connection under it.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// A request refused by its HTTP form (not by the push's content): its
 /// status and why.
@@ -50,7 +43,7 @@ impl fmt::Display for HttpRefusal {
 
 impl std::error::Error for HttpRefusal {}
 
-fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
+pub(super) fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
     HttpRefusal {
         status,
         why: why.into(),
@@ -59,16 +52,7 @@ fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
-    let mut conn = Conn {
-        input: ManuallyDrop::new(
-            // SAFETY: fd 0 is open for the whole process (the connection under
-            // socket activation, a pipe or file otherwise); ManuallyDrop never
-            // closes it.
-            unsafe { File::from_raw_fd(0) },
-        ),
-        deadline: Instant::now() + args.read_timeout,
-        buf: Vec::new(),
-    };
+    let mut conn = Input::stdin(args.read_timeout);
     let mut drained = false;
     let result = serve(global, &mut conn, &mut drained);
     let status = super::http_status(&result);
@@ -98,7 +82,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     result
 }
 
-fn reason(status: u16) -> &'static str {
+pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
@@ -130,7 +114,7 @@ struct Head {
 
 /// Reads the request and hands it to the push; `drained` says whether all
 /// that the client sent was read.
-fn serve(global: &Global, conn: &mut Conn, drained: &mut bool) -> Result<String> {
+fn serve(global: &Global, conn: &mut Input, drained: &mut bool) -> Result<String> {
     let head = conn
         .head()
         .map_err(|e| e.context(who(None, &fallback_peer())))?;
@@ -228,43 +212,13 @@ fn fallback_peer() -> String {
         .unwrap_or_else(|| "the web server (no X-Real-IP)".to_string())
 }
 
-/// The connection: stdin, read against one deadline.
-struct Conn {
-    input: ManuallyDrop<File>,
-    deadline: Instant,
-    buf: Vec<u8>,
+/// Reading the request from the connection.
+trait Conn {
+    fn head(&mut self) -> Result<Head>;
+    fn body(&mut self, head: &Head) -> Result<Vec<u8>>;
 }
 
-impl Conn {
-    /// Reads up to `want` more bytes into the buffer before the deadline; 0
-    /// at the end of the input.
-    fn more(&mut self, want: usize) -> Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if !readable(left) {
-            return Err(refuse(
-                408,
-                format!(
-                    "the request did not arrive within the read timeout ({} bytes came)",
-                    self.buf.len()
-                ),
-            ));
-        }
-        let old = self.buf.len();
-        self.buf.resize(old + want, 0);
-        let n = loop {
-            match self.input.read(&mut self.buf[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(old);
-                    return Err(refuse(400, format!("could not read the request: {e}")));
-                }
-            }
-        };
-        self.buf.truncate(old + n);
-        Ok(n)
-    }
-
+impl Conn for Input {
     /// The request line and headers.
     fn head(&mut self) -> Result<Head> {
         loop {
@@ -323,61 +277,17 @@ impl Conn {
             ));
         }
         let end = head.end + length as usize;
-        while self.buf.len() < end {
-            let want = end - self.buf.len();
-            if self.more(want)? == 0 {
-                return Err(refuse(
-                    400,
-                    format!(
-                        "the body ended after {} of Content-Length {length} bytes",
-                        self.buf.len() - head.end
-                    ),
-                ));
-            }
+        self.fill(end)?;
+        if self.buf.len() < end {
+            return Err(refuse(
+                400,
+                format!(
+                    "the body ended after {} of Content-Length {length} bytes",
+                    self.buf.len() - head.end
+                ),
+            ));
         }
         Ok(self.buf[head.end..end].to_vec())
-    }
-
-    /// Ends the answer (`shutdown` of a socket's sending side), then reads and
-    /// drops what the client still sends, for at most [`LINGER`] and
-    /// [`MAX_BODY`] bytes, so that closing with unread data does not reset
-    /// the connection before the client has read the answer.
-    fn linger(&mut self) {
-        // SAFETY: shutdown on fd 1 changes no memory; on a pipe it fails (ENOTSOCK).
-        unsafe { libc::shutdown(1, libc::SHUT_WR) };
-        let until = Instant::now() + LINGER;
-        let mut scratch = [0u8; 4096];
-        let mut total = 0;
-        while total < MAX_BODY {
-            if !readable(until.saturating_duration_since(Instant::now())) {
-                return;
-            }
-            match self.input.read(&mut scratch) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => total += n,
-            }
-        }
-    }
-}
-
-/// Waits until stdin can be read (data or its end) for at most `left`.
-fn readable(left: Duration) -> bool {
-    let deadline = Instant::now() + left;
-    loop {
-        let ms = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
-        let mut fd = libc::pollfd {
-            fd: 0,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, for the duration of the call.
-        let n = unsafe { libc::poll(&mut fd, 1, ms) };
-        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return n > 0;
-        }
     }
 }
 

@@ -1,0 +1,121 @@
+//! Standard input read against one deadline, for every way a push arrives
+//! (`--inetd`, CGI, a pipe): `poll` before each read, so that a slow or
+//! silent sender ends the process instead of holding it. And the polite end
+//! of an answer: what the sender still sends is read and dropped for a
+//! moment, so that closing with unread data does not reset the connection
+//! before the answer is read.
+
+use std::fs::File;
+use std::io::Read;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::inetd::refuse;
+use crate::platform::xml::MAX_BODY;
+
+/// How long the end of an answer waits for the sender to finish sending what
+/// will not be read.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Standard input, read before a deadline into a buffer.
+pub struct Input {
+    fd: ManuallyDrop<File>,
+    deadline: Instant,
+    pub buf: Vec<u8>,
+}
+
+impl Input {
+    /// Standard input, to be read within `timeout` from now.
+    pub fn stdin(timeout: Duration) -> Input {
+        Input {
+            // SAFETY: fd 0 is open for the whole process (a connection, a pipe
+            // or a file); ManuallyDrop never closes it.
+            fd: ManuallyDrop::new(unsafe { File::from_raw_fd(0) }),
+            deadline: Instant::now() + timeout,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Reads up to `want` more bytes into the buffer before the deadline; 0
+    /// at the end of the input. Past the deadline: HTTP 408.
+    pub fn more(&mut self, want: usize) -> Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if !readable(left) {
+            return Err(refuse(
+                408,
+                format!(
+                    "the request did not arrive within the read timeout ({} bytes came)",
+                    self.buf.len()
+                ),
+            ));
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + want, 0);
+        let n = loop {
+            match self.fd.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(refuse(400, format!("could not read the request: {e}")));
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        Ok(n)
+    }
+
+    /// Reads until the buffer holds `len` bytes or the input ends.
+    pub fn fill(&mut self, len: usize) -> Result<()> {
+        while self.buf.len() < len {
+            if self.more(len - self.buf.len())? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the answer (`shutdown` of a socket's sending side), then reads and
+    /// drops what the sender still sends, for at most [`LINGER`] and
+    /// [`MAX_BODY`] bytes.
+    pub fn linger(&mut self) {
+        // SAFETY: shutdown on fd 1 changes no memory; on a pipe it fails (ENOTSOCK).
+        unsafe { libc::shutdown(1, libc::SHUT_WR) };
+        let until = Instant::now() + LINGER;
+        let mut scratch = [0u8; 4096];
+        let mut total = 0;
+        while total < MAX_BODY {
+            if !readable(until.saturating_duration_since(Instant::now())) {
+                return;
+            }
+            match self.fd.read(&mut scratch) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    }
+}
+
+/// Waits until stdin can be read (data or its end) for at most `left`.
+fn readable(left: Duration) -> bool {
+    let deadline = Instant::now() + left;
+    loop {
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
+        let mut fd = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let n = unsafe { libc::poll(&mut fd, 1, ms) };
+        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return n > 0;
+        }
+    }
+}
