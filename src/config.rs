@@ -58,6 +58,7 @@ struct File {
     app: Vec<RawApp>,
     #[serde(default)]
     platform: Vec<RawPlatform>,
+    export_dir: Option<PathBuf>,
 }
 
 /// Everything a config file lists, checked.
@@ -214,6 +215,10 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
                 quoted(prefix)
             )));
         }
+    }
+    // Read by the commands that write (`cmd::common::open_store`); checked here too.
+    if let Some(dir) = parsed.export_dir {
+        crate::store::export::check_dir(dir, &file)?;
     }
     Ok(Config { apps, platforms })
 }

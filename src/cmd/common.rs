@@ -116,6 +116,48 @@ pub fn places(global: &Global, config: bool) -> Vec<String> {
     places
 }
 
+/// The database for writing (created when missing), exporting its values to
+/// the config's `export_dir` when it names one (see `store::export`).
+pub fn open_store(global: &Global) -> Result<Box<dyn Store>> {
+    let store = open_for_writing(global)?;
+    let dir = match config_path(global) {
+        Some(path) => configured_export_dir(&path)?,
+        None => None,
+    };
+    store::export::wrap(store, dir.as_deref())
+}
+
+/// The config's `export_dir`, read alone: the command checked the whole file
+/// already, or (`invalidate`) needs nothing else of it.
+fn configured_export_dir(path: &std::path::Path) -> Result<Option<PathBuf>> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        export_dir: Option<PathBuf>,
+    }
+    let (bytes, _) = crate::fsafe::read_trusted(path, "config", config::MAX_CONFIG_BYTES)?;
+    let file = path.display();
+    let top: Top = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| toml::from_str(text).ok())
+        .ok_or_else(|| {
+            usage(format!(
+                "config {file}: not a valid config file: check it with `wxtoken status`"
+            ))
+        })?;
+    top.export_dir
+        .map(|d| store::export::check_dir(d, &file))
+        .transpose()
+}
+
+/// Exit 1 when `export_dir` files could not be kept (each reported already),
+/// unless the command failed otherwise.
+pub fn export_outcome(store: &dyn Store, result: Result<()>) -> Result<()> {
+    match result {
+        Ok(()) if store.export_problems() > 0 => Err(crate::error::Silent(1).into()),
+        other => other,
+    }
+}
+
 /// The database for reading, or `None` when there is none yet.
 pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
     match store::open_read_only(&db_location(global)?) {

@@ -10,9 +10,9 @@ use anyhow::Result;
 
 use crate::app::Kind;
 use crate::cli::{Global, InvalidateArgs};
-use crate::cmd::common::{db_location, init_logging, open_if_present};
+use crate::cmd::common::{init_logging, open_if_present};
 use crate::error::usage;
-use crate::store::{self, Invalidated, Store};
+use crate::store::{Invalidated, Store};
 use crate::text::quoted;
 use crate::{clock, config};
 
@@ -23,16 +23,16 @@ pub fn run(global: &Global, args: &InvalidateArgs) -> Result<()> {
     init_logging(global);
     config::name_arg("--app", &args.app)?;
     let if_token = if_token(args.if_token.as_deref(), &mut std::io::stdin().lock())?;
-    let location = db_location(global)?;
     // Opening read-only first: invalidate never creates a database.
     if open_if_present(global)?.is_none() {
         return Err(usage(
             "no database yet: nothing to invalidate (run `wxtoken refresh` first)",
         ));
     }
-    let mut store = store::open(&location)?;
+    let mut store = crate::cmd::common::open_store(global)?;
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
-    mark(store.as_mut(), &args.app, kind, if_token.as_deref())
+    let result = mark(store.as_mut(), &args.app, kind, if_token.as_deref());
+    crate::cmd::common::export_outcome(store.as_ref(), result)
 }
 
 /// The token of `--if-token`: the argument itself, or with `-` one line of

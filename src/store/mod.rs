@@ -13,6 +13,7 @@ pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate};
 
 mod columns;
 mod customer;
+pub mod export;
 mod objects;
 pub mod pg;
 mod sql;
@@ -317,6 +318,16 @@ pub trait Store {
     /// The customers of `platform` whose pending code was sent, and when:
     /// (appid, code_sent_at). Read by `refresh` (on a migrated database).
     fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>>;
+
+    /// Makes `export_dir`'s files of `apps` agree with their stored rows (see
+    /// [`export`]); nothing without `export_dir`.
+    fn export(&mut self, _apps: &[String]) {}
+
+    /// How many `export_dir` files could not be written or removed (each
+    /// reported already): the command then exits 1.
+    fn export_problems(&self) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod colour;
 mod defaults;
 mod edges;
 mod exchange_failures;
+mod export;
 mod faults;
 mod hosts;
 mod keygen;

@@ -133,7 +133,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         return Err(error::Silent(2).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
-    let mut store = crate::cmd::common::open_for_writing(global)?;
+    let mut store = crate::cmd::common::open_store(global)?;
     warn_of_other_names(store.as_mut(), &ready);
     let links = platforms::links(store.as_mut(), platforms)?;
     ready.extend(platforms::own_targets(&links));
@@ -158,6 +158,11 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         result = platforms::worse(result, customers);
     }
     warn_if_ahead_outlasts_tokens(store.as_mut(), &names, opts.ahead);
+    // export_dir's files, also of values this run found fresh (every app
+    // stored when the run took the whole config).
+    let whole = args.apps.is_empty() && args.appid.is_none();
+    store.export(if whole { &[] } else { &names });
+    let result = crate::cmd::common::export_outcome(store.as_ref(), result);
     match result {
         // The apps with unreadable secrets make it a configuration error; the
         // others' failures were printed already.

@@ -1,0 +1,438 @@
+//! `export_dir`: every stored valid value also as a file, `export_dir/NAME/KIND`
+//! (a platform's customer `PLATFORM/APPID/KIND`), holding exactly the value.
+//!
+//! [`Exporting`] wraps a store: after each write that can change a value
+//! (a refresh's commit, an invalidation, a revocation, a pushed ticket) it reads
+//! the app's rows again and makes its files agree: a valid value is written as
+//! a new file in the same folder and renamed over the old one (readers see one
+//! or the other, never half), mode 0640 with the folder's group; a value that
+//! is invalidated, revoked or expired has no file. Everything below the export
+//! folder goes through folder descriptors (`openat`, `mkdirat`, `renameat`,
+//! `unlinkat`) with `O_NOFOLLOW`: a link planted in it is refused, never followed.
+//! Only what `show` prints is exported (tokens and tickets, not the tickets
+//! pushed to platforms, which are inputs of wxtoken alone).
+//!
+//! A file that cannot be written does not undo or stop the store's write: it is
+//! reported on stderr at once, and the command exits 1 at its end
+//! ([`Store::export_problems`]).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::{
+    Attempt, CodeStep, Commit, Customer, CustomerState, Invalidated, Lookup, Row, Stats, Store,
+};
+use crate::app::Kind;
+use crate::error::usage;
+
+/// The longest `export_dir`, in bytes (PATH_MAX).
+pub const MAX_EXPORT_DIR: usize = 4096;
+
+/// `export_dir` of the config `file`: an absolute path of reasonable length.
+pub fn check_dir(dir: PathBuf, file: &std::path::Display) -> Result<PathBuf> {
+    let text = dir.to_string_lossy();
+    crate::text::max_bytes("export_dir", &text, MAX_EXPORT_DIR)?;
+    if !dir.is_absolute() {
+        return Err(usage(format!(
+            "config {file}: field export_dir: {} is not an absolute path: use one such as \"/run/wxtoken\"",
+            crate::text::quoted(&text)
+        )));
+    }
+    Ok(dir)
+}
+
+/// The kinds written as files: what `show` prints.
+fn exported(kind: &str) -> bool {
+    matches!(
+        Kind::parse(kind),
+        Some(
+            Kind::AccessToken
+                | Kind::Ticket(_)
+                | Kind::ComponentAccessToken
+                | Kind::SuiteAccessToken
+                | Kind::ProviderAccessToken
+        )
+    )
+}
+
+/// The store, and the folder its values are exported to.
+pub struct Exporting {
+    inner: Box<dyn Store>,
+    dir: OwnedFd,
+    shown: PathBuf,
+    /// The export folder's group: every file and folder below gets it.
+    gid: u32,
+    problems: usize,
+}
+
+/// `store`, exporting to `dir` when there is one. The folder must exist (the
+/// service's `RuntimeDirectory=` makes it) and pass the trust check of the
+/// database (exit 2 naming it otherwise).
+pub fn wrap(store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>> {
+    let Some(dir) = dir else { return Ok(store) };
+    let shown = dir.display();
+    if let Some(meta) = crate::fsafe::trusted(dir, "export_dir")?
+        && !meta.is_dir()
+    {
+        return Err(usage(format!("export_dir {shown} is not a folder")));
+    }
+    let fd = open_dir(libc::AT_FDCWD, dir.as_os_str().as_bytes(), false).map_err(|e| {
+        usage(format!(
+            "export_dir {shown}: {e}: create it (`install -d -m 0750 -g GROUP {shown}`), or set RuntimeDirectory=wxtoken in the service"
+        ))
+    })?;
+    let gid = File::from(fd.try_clone()?).metadata()?.gid();
+    Ok(Box::new(Exporting {
+        inner: store,
+        dir: fd,
+        shown: dir.to_path_buf(),
+        gid,
+        problems: 0,
+    }))
+}
+
+fn cstr(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// Opens a folder beneath `at`; with `no_follow`, a link there is refused.
+fn open_dir(at: i32, name: &[u8], no_follow: bool) -> io::Result<OwnedFd> {
+    let name = cstr(name)?;
+    let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | follow;
+    // SAFETY: `name` is a NUL-terminated string; a new descriptor is owned here.
+    let fd = unsafe { libc::openat(at, name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The part of a path beneath the export folder: plain names only.
+fn parts(app: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = app.split('/').collect();
+    parts
+        .iter()
+        .all(|p| !p.is_empty() && *p != "." && *p != ".." && p.len() <= 255)
+        .then_some(parts)
+}
+
+impl Exporting {
+    /// Makes the files of `apps` (every app stored, when empty) agree with
+    /// their stored rows.
+    fn sync(&mut self, apps: &[String]) {
+        let rows = match self.inner.rows(apps) {
+            Ok(rows) => rows,
+            Err(e) => return self.problem(&format!("could not read the values to export: {e:#}")),
+        };
+        let mut all: Vec<String> = Vec::new();
+        let apps = if apps.is_empty() {
+            all.extend(rows.iter().map(|r| r.app.clone()));
+            all.sort();
+            all.dedup();
+            &all
+        } else {
+            apps
+        };
+        let now = crate::clock::now();
+        for app in apps {
+            let result = self.sync_app(app, &rows, now);
+            if let Err(e) = result {
+                let shown = self.shown.join(app);
+                self.problem(&format!("{}: {e}", shown.display()));
+            }
+        }
+    }
+
+    fn sync_app(&self, app: &str, rows: &[Row], now: i64) -> io::Result<()> {
+        let Some(parts) = parts(app) else {
+            return Err(io::Error::other(
+                "the app's name is not a folder name (empty, `.` or `..` between slashes): not exported",
+            ));
+        };
+        let mut valid: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.app == app && exported(&r.kind))
+            .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
+            .filter(|r| !r.value.is_empty() && !r.value.chars().any(char::is_control))
+            .collect();
+        valid.sort_by(|a, b| a.kind.cmp(&b.kind));
+        // Nothing to write: only files to remove, in a folder that may not exist.
+        let folder = match self.folder(&parts, !valid.is_empty()) {
+            Ok(folder) => folder,
+            Err(e) if valid.is_empty() && e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for kind in Kind::ALL
+            .map(Kind::as_str)
+            .into_iter()
+            .filter(|k| exported(k))
+        {
+            match valid.iter().find(|r| r.kind == kind) {
+                Some(row) => self.write(&folder, kind, &row.value)?,
+                None => remove(&folder, kind)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder `parts` beneath the export folder, made (0750, the export
+    /// folder's group) when `create`. A link on the way is refused.
+    fn folder(&self, parts: &[&str], create: bool) -> io::Result<OwnedFd> {
+        let mut at = self.dir.try_clone()?;
+        for part in parts {
+            let name = cstr(part.as_bytes())?;
+            let next = match open_dir(at.as_raw_fd(), part.as_bytes(), true) {
+                Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {
+                    // SAFETY: `name` is NUL-terminated; `at` is an open folder.
+                    if unsafe { libc::mkdirat(at.as_raw_fd(), name.as_ptr(), 0o750) } != 0 {
+                        let e = io::Error::last_os_error();
+                        if e.raw_os_error() != Some(libc::EEXIST) {
+                            return Err(e);
+                        }
+                    }
+                    let fd = open_dir(at.as_raw_fd(), part.as_bytes(), true)?;
+                    self.own(&fd, 0o750)?;
+                    fd
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                    return Err(io::Error::other(format!(
+                        "{part} is a symbolic link or not a folder: wxtoken writes no token through a link; remove it"
+                    )));
+                }
+                other => other?,
+            };
+            let meta = File::from(next.try_clone()?).metadata()?;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let euid = unsafe { libc::geteuid() };
+            if (meta.uid() != euid && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+                return Err(io::Error::other(format!(
+                    "folder {part} (owner uid {}, mode {:04o}) could be changed by another user: remove it, wxtoken makes it again",
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                )));
+            }
+            at = next;
+        }
+        Ok(at)
+    }
+
+    /// The export folder's group and `mode` on a file or folder of ours.
+    fn own(&self, fd: &OwnedFd, mode: u32) -> io::Result<()> {
+        // SAFETY: `fd` is open; uid -1 leaves the owner as it is.
+        if unsafe { libc::fchown(fd.as_raw_fd(), u32::MAX, self.gid) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is open; the umask does not apply to fchmod.
+        if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Writes `value` as `folder/kind` unless it holds that already: a new
+    /// file beside it, renamed over it.
+    fn write(&self, folder: &OwnedFd, kind: &str, value: &str) -> io::Result<()> {
+        if let Some((text, meta)) = read_at(folder, kind)?
+            && text == value.as_bytes()
+            && meta.mode() & 0o7777 == 0o640
+            && meta.gid() == self.gid
+        {
+            return Ok(());
+        }
+        let (tmp, fd) = (0..100)
+            .find_map(|_| {
+                let tmp = format!(".{kind}.{:016x}.tmp", random());
+                match create_at(folder, &tmp) {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                    other => Some(other.map(|fd| (tmp, fd))),
+                }
+            })
+            .unwrap_or_else(|| Err(io::ErrorKind::AlreadyExists.into()))?;
+        let (tmp_c, name_c) = (cstr(tmp.as_bytes())?, cstr(kind.as_bytes())?);
+        let written = self.own(&fd, 0o640).and_then(|()| {
+            let mut file = File::from(fd);
+            file.write_all(value.as_bytes())?;
+            // SAFETY: both names are NUL-terminated, both relative to `folder`.
+            let renamed = unsafe {
+                libc::renameat(
+                    folder.as_raw_fd(),
+                    tmp_c.as_ptr(),
+                    folder.as_raw_fd(),
+                    name_c.as_ptr(),
+                )
+            };
+            if renamed != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+        if written.is_err() {
+            // SAFETY: `tmp_c` is NUL-terminated, relative to `folder`.
+            unsafe { libc::unlinkat(folder.as_raw_fd(), tmp_c.as_ptr(), 0) };
+        }
+        written
+    }
+
+    fn problem(&mut self, msg: &str) {
+        self.problems += 1;
+        crate::out::errln!(
+            "wxtoken: export_dir: {}",
+            crate::text::shown(&crate::secret::redact(msg))
+        );
+    }
+}
+
+/// Creates `name` in `folder`: exclusively, never through a link.
+fn create_at(folder: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    let name = cstr(name.as_bytes())?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated; a new descriptor is owned here.
+    let fd = unsafe { libc::openat(folder.as_raw_fd(), name.as_ptr(), flags, 0o600) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What `folder/name` holds now, when it is a regular file of at most 8 KiB.
+fn read_at(folder: &OwnedFd, name: &str) -> io::Result<Option<(Vec<u8>, std::fs::Metadata)>> {
+    let c = cstr(name.as_bytes())?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: `c` is NUL-terminated; a new descriptor is owned here.
+    let fd = unsafe { libc::openat(folder.as_raw_fd(), c.as_ptr(), flags) };
+    if fd < 0 {
+        // Missing, a link, or not readable: replaced by the rename either way.
+        return Ok(None);
+    }
+    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(8192).read_to_end(&mut bytes)?;
+    Ok(Some((bytes, meta)))
+}
+
+/// Removes `folder/name` if it is there (a link is removed, not followed).
+fn remove(folder: &OwnedFd, name: &str) -> io::Result<()> {
+    let c = cstr(name.as_bytes())?;
+    // SAFETY: `c` is NUL-terminated, relative to `folder`.
+    if unsafe { libc::unlinkat(folder.as_raw_fd(), c.as_ptr(), 0) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::NotFound {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// 64 random bits for a temporary name, from the system's random source.
+fn random() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_ne_bytes(bytes) ^ crate::clock::now_ms() as u64
+}
+
+impl Store for Exporting {
+    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
+        self.inner.rows(apps)
+    }
+    fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>> {
+        self.inner.lookup(lookup, kind)
+    }
+    fn take_leases(
+        &mut self,
+        apps: &[String],
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+        longest: i64,
+    ) -> Result<super::Leases> {
+        self.inner
+            .take_leases(apps, owner, now, expires_at, longest)
+    }
+    fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
+        self.inner.release_leases(apps, owner)
+    }
+    fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {
+        self.inner.commit(app, commit)?;
+        self.sync(&[app.to_string()]);
+        Ok(())
+    }
+    fn invalidate(
+        &mut self,
+        app: &str,
+        kind: &str,
+        if_value: Option<&str>,
+        now: i64,
+    ) -> Result<Invalidated> {
+        let done = self.inner.invalidate(app, kind, if_value, now)?;
+        self.sync(&[app.to_string()]);
+        Ok(done)
+    }
+    fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
+        self.inner.history(app, limit)
+    }
+    fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
+        self.inner.stats(since_ms)
+    }
+    fn prune(&mut self, before_ms: i64) -> Result<()> {
+        self.inner.prune(before_ms)
+    }
+    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
+        self.inner.customers(platform)
+    }
+    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
+        self.inner.customer(platform, appid)
+    }
+    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
+        self.inner.customer_state(platform, appid)
+    }
+    fn customer_platforms(&mut self) -> Result<Vec<String>> {
+        self.inner.customer_platforms()
+    }
+    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
+        self.inner.upsert_customers(customers)
+    }
+    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        let done = self.inner.revoke_customer(platform, appid, now)?;
+        self.sync(&[format!("{platform}/{appid}")]);
+        Ok(done)
+    }
+    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
+        self.inner.drop_expired_code(platform, appid, now)
+    }
+    fn put_pushed(&mut self, row: &Row) -> Result<bool> {
+        self.inner.put_pushed(row)
+    }
+    fn code_step(
+        &mut self,
+        platform: &str,
+        appid: &str,
+        step: &CodeStep,
+        now: i64,
+    ) -> Result<bool> {
+        self.inner.code_step(platform, appid, step, now)
+    }
+    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
+        self.inner.sent_codes(platform)
+    }
+    fn export(&mut self, apps: &[String]) {
+        self.sync(apps);
+    }
+    fn export_problems(&self) -> usize {
+        self.problems
+    }
+}
