@@ -117,11 +117,14 @@ pub fn places(global: &Global, config: bool) -> Vec<String> {
 }
 
 /// The database for writing (created when missing), exporting its values to
-/// the config's `export_dir` when it names one (see `store::export`).
-pub fn open_store(global: &Global) -> Result<Box<dyn Store>> {
+/// the config's `export_dir` when it names one (see `store::export`). With
+/// `config_optional` (`refresh --appid`, `invalidate`: commands that need
+/// nothing else of the config), a config that cannot be read exports nothing.
+pub fn open_store(global: &Global, config_optional: bool) -> Result<Box<dyn Store>> {
     let store = open_for_writing(global)?;
-    let dir = match config_path(global) {
-        Some(path) => configured_export_dir(&path)?,
+    let dir = match config_path(global).map(|path| configured_export_dir(&path)) {
+        Some(Err(_)) if config_optional => None,
+        Some(dir) => dir?,
         None => None,
     };
     store::export::wrap(store, dir.as_deref())

@@ -209,7 +209,7 @@ fn handle(
     let event = push::read(platform, crypt, &query, &body, now)
         .map_err(anyhow::Error::new)
         .map_err(refused)?;
-    let mut db = common::open_store(global).with_context(|| who.clone())?;
+    let mut db = common::open_store(global, false).with_context(|| who.clone())?;
     keep(&mut *db, platform, key, event, now).with_context(|| who.clone())
 }
 

@@ -133,7 +133,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         return Err(error::Silent(2).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
-    let mut store = crate::cmd::common::open_store(global)?;
+    let mut store = crate::cmd::common::open_store(global, args.appid.is_some())?;
     warn_of_other_names(store.as_mut(), &ready);
     let links = platforms::links(store.as_mut(), platforms)?;
     ready.extend(platforms::own_targets(&links));

@@ -78,7 +78,7 @@ fn session(global: &Global, platform: Platform, opts: Options) -> Result<Session
     if unreadable > 0 {
         return Err(Silent(2).into());
     }
-    let mut store = crate::cmd::common::open_store(global)?;
+    let mut store = crate::cmd::common::open_store(global, false)?;
     let mut links = platforms::links(store.as_mut(), ready)?;
     let (link, _) = links.pop().ok_or(Silent(2))?;
     Ok(Session { store, link, opts })
