@@ -30,11 +30,18 @@
 //! tokens must not land in a real one), and exits with its status; without, it
 //! prints its URL and serves until interrupted.
 //!
+//! The plain stand-in also answers a business API call, `GET
+//! /cgi-bin/getcallbackip`, with 40001 on demand (`/standin/reject?access_token=T`),
+//! and counts requests by path (`/standin/calls?path=P`): see
+//! tests/cli/support/business.rs (the SDK adapters' tests in contrib/sdk use them).
+//!
 //! `--load` measures the stand-in's own capacity, for the benchmarks: C clients
 //! send REQUESTS token requests in all, each on a new connection (as wxtoken's
 //! are: the stand-in closes every connection), and it prints the requests per
 //! second next to the ideal C / latency, as one `key=value` line on stdout.
 
+#[path = "../tests/cli/support/business.rs"]
+mod business;
 #[path = "../tests/cli/support/platform.rs"]
 mod platform;
 #[path = "../tests/cli/support/standin.rs"]
@@ -90,7 +97,7 @@ fn main() -> ExitCode {
                 secret: None,
                 ..standin::Rules::default()
             };
-            standin::StandIn::start_on(&addr, standin::strict(rules))
+            standin::StandIn::start_on(&addr, business::wrap(standin::strict(rules)))
         }
         Some(n) => {
             let p = platform::Platforms::new();
