@@ -327,3 +327,52 @@ proptest! {
         prop_assert!(MsgCrypt::new("tok", &key).is_ok());
     }
 }
+
+/// The rule for signatures from outside (a push's `msg_signature`): compared
+/// only by `MsgCrypt::verify`, and there in constant time (`subtle`'s
+/// `ct_eq`). An `==` would work just as well in every test, which is why this
+/// test reads the sources: `verify` compares with `ct_eq` and nothing else, and
+/// no other file computes a push signature or compares anything named a
+/// signature with `==` / `!=` (the tests excepted).
+#[test]
+fn signatures_are_compared_in_constant_time_only() {
+    let crypto = include_str!("../crypto.rs");
+    let verify = crypto
+        .split("pub fn verify(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    }\n").next())
+        .expect("MsgCrypt::verify in crypto.rs");
+    assert!(verify.contains(".ct_eq("), "verify: {verify}");
+    assert!(
+        !verify.contains("==") && !verify.contains("!="),
+        "verify: {verify}"
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![root];
+    let mut offending = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = path.to_string_lossy().into_owned();
+        if !name.ends_with(".rs") || name.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let computes = code.contains(".signature(") || code.contains(".url_signature(");
+            let compares = code.to_lowercase().contains("signature")
+                && (code.contains("==") || code.contains("!="));
+            if (computes && !name.ends_with("platform/crypto.rs")) || compares {
+                offending.push(format!("{name}:{}: {line}", i + 1));
+            }
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "signatures compared outside verify:\n{}",
+        offending.join("\n")
+    );
+}
