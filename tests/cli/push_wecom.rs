@@ -75,16 +75,6 @@ fn the_url_check_answers_the_plaintext_alone_for_the_suite_or_the_provider() {
     assert_eq!(everything(&env), Vec::<String>::new());
 }
 
-#[test]
-fn the_url_check_is_fast() {
-    let env = setup(Backend::Sqlite);
-    let query = crypt().wecom_echostr(SUITE_ID, PLAIN, &ts(), NONCE);
-    let start = std::time::Instant::now();
-    push_raw(&env, "suite", &query, b"").expect(0);
-    // WeCom waits 1 s; a debug build under a loaded test run stays well inside.
-    assert!(start.elapsed() < std::time::Duration::from_millis(900));
-}
-
 both! {
     fn a_suite_ticket_is_stored_for_30_minutes_and_the_newest_wins(backend) {
         let env = setup(backend);
