@@ -19,6 +19,10 @@
 //! `lock_timeout`, `statement_timeout` and `idle_in_transaction_session_timeout`,
 //! so that no statement waits for ever and a frozen process releases its locks;
 //! nothing is set for the session, which a pooler may hand to another client.
+//! Every statement is unnamed (`query_typed`, `execute_typed`: parsed, bound
+//! and run in one round trip, its parameters' types given): nothing stays
+//! prepared on a server connection, which a pooler in transaction mode
+//! (PgBouncer) hands to another client as soon as a transaction ends.
 //! A connection lost in the middle of a refresh (a server restart) is opened
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
@@ -41,6 +45,7 @@ use crate::error;
 mod codes;
 mod connect;
 mod customers;
+mod deadline;
 mod passfile;
 mod schema;
 pub mod url;
@@ -58,32 +63,44 @@ pub use url::Url;
 const TX_SETTINGS: &str = "SET LOCAL lock_timeout = '10s'; SET LOCAL statement_timeout = '30s'; \
      SET LOCAL idle_in_transaction_session_timeout = '60s'";
 
-/// Begins a writer's transaction, with `TX_SETTINGS`.
+/// A parameter of an unnamed statement, with its type.
+pub(super) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// A `TEXT` parameter (`String`, `&str`, or an `Option` of either).
+pub(super) fn text(v: &(dyn ToSql + Sync)) -> Param<'_> {
+    (v, Type::TEXT)
+}
+
+/// A `BIGINT` parameter (`i64` or `Option<i64>`).
+pub(super) fn int(v: &(dyn ToSql + Sync)) -> Param<'_> {
+    (v, Type::INT8)
+}
+
 /// Stores a value unless one fetched later is stored; `held` is 1 when the
 /// writer holds the app's lease (then it replaces whatever is stored). The
 /// number of rows changed: 0 when a later value was kept.
-pub(super) fn upsert_value<S: postgres::ToStatement + ?Sized>(
+pub(super) fn upsert_value(
     tx: &mut Transaction<'_>,
-    statement: &S,
     v: &Row,
     held: i64,
 ) -> Result<u64, postgres::Error> {
-    tx.execute(
-        statement,
+    tx.execute_typed(
+        sql::UPSERT_VALUE.pg,
         &[
-            &v.app,
-            &v.kind,
-            &v.api,
-            &v.appid,
-            &v.value,
-            &v.fetched_at,
-            &v.expires_at,
-            &v.source_token,
-            &held,
+            text(&v.app),
+            text(&v.kind),
+            text(&v.api),
+            text(&v.appid),
+            text(&v.value),
+            int(&v.fetched_at),
+            int(&v.expires_at),
+            text(&v.source_token),
+            int(&held),
         ],
     )
 }
 
+/// Begins a writer's transaction, with `TX_SETTINGS`.
 fn begin(c: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
     let mut tx = c.transaction()?;
     tx.batch_execute(TX_SETTINGS)?;
@@ -235,7 +252,7 @@ impl Store for Postgres {
         self.run("take a lease in", |c| {
             let mut tx = begin(c)?;
             let now: i64 = tx
-                .query_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
+                .query_typed_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
                 .get(0);
             // Row locks in name order (as every taker takes them): a concurrent
             // taker waits here, then sees the winner's lease.
@@ -316,15 +333,17 @@ impl Store for Postgres {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
             if let Some((kind, value)) = &commit.invalidate {
-                tx.execute(sql::INVALIDATE_STALE.pg, &[&app, kind, value, &now])?;
+                tx.execute_typed(
+                    sql::INVALIDATE_STALE.pg,
+                    &[text(&app), text(kind), text(value), int(&now)],
+                )?;
             }
             if !commit.values.is_empty() {
                 let held: i64 = tx
-                    .query_one(sql::LEASE_HELD.pg, &[&app, &commit.owner])?
+                    .query_typed_one(sql::LEASE_HELD.pg, &[text(&app), text(&commit.owner)])?
                     .get(0);
-                let upsert = tx.prepare(sql::UPSERT_VALUE.pg)?;
                 for v in &commit.values {
-                    let changed = upsert_value(&mut tx, &upsert, v, held)?;
+                    let changed = upsert_value(&mut tx, v, held)?;
                     if changed == 0 {
                         log::info!(
                             "{app}: a {} fetched later is already stored; kept it",
@@ -337,22 +356,23 @@ impl Store for Postgres {
                 customers::update(&mut tx, app, u)?;
             }
             if !commit.attempts.is_empty() {
-                let insert = tx.prepare(sql::INSERT_ATTEMPT.pg)?;
                 for a in &commit.attempts {
-                    let params: [&(dyn ToSql + Sync); 8] = [
-                        &a.app,
-                        &a.kind,
-                        &a.started_ms,
-                        &a.duration_ms,
-                        &a.outcome,
-                        &i64::from(a.forced),
-                        &a.errcode,
-                        &a.message,
-                    ];
-                    tx.execute(&insert, &params)?;
+                    tx.execute_typed(
+                        sql::INSERT_ATTEMPT.pg,
+                        &[
+                            text(&a.app),
+                            text(&a.kind),
+                            int(&a.started_ms),
+                            int(&a.duration_ms),
+                            text(&a.outcome),
+                            int(&i64::from(a.forced)),
+                            int(&a.errcode),
+                            text(&a.message),
+                        ],
+                    )?;
                 }
             }
-            tx.execute(sql::RELEASE_LEASE.pg, &[&app, &commit.owner])?;
+            tx.execute_typed(sql::RELEASE_LEASE.pg, &[text(&app), text(&commit.owner)])?;
             crate::fault::pause("in-commit");
             tx.commit()
         })
@@ -367,13 +387,17 @@ impl Store for Postgres {
     ) -> Result<Invalidated> {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
-            let current = match tx.query_opt(sql::STORED_VALUE.pg, &[&app, &kind])? {
-                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-                None => None,
-            };
+            let current =
+                match tx.query_typed_opt(sql::STORED_VALUE.pg, &[text(&app), text(&kind)])? {
+                    Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                    None => None,
+                };
             let outcome = stored_outcome(current, if_value);
             if outcome == Invalidated::Done {
-                tx.execute(sql::MARK_INVALIDATED.pg, &[&app, &kind, &now])?;
+                tx.execute_typed(
+                    sql::MARK_INVALIDATED.pg,
+                    &[text(&app), text(&kind), int(&now)],
+                )?;
             }
             tx.commit()?;
             Ok(outcome)
@@ -450,7 +474,8 @@ impl Store for Postgres {
 
     fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
         self.run("write to", |c| {
-            Ok(c.execute(sql::DROP_EXPIRED_CODE.pg, &[&platform, &appid, &now])? > 0)
+            let p = [text(&platform), text(&appid), int(&now)];
+            Ok(c.execute_typed(sql::DROP_EXPIRED_CODE.pg, &p)? > 0)
         })
     }
 

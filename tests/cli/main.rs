@@ -12,6 +12,7 @@ mod exchange_failures;
 mod export;
 mod faults;
 mod hosts;
+mod hosts_at_once;
 mod keygen;
 mod many_apps;
 mod misleading;

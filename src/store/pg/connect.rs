@@ -10,35 +10,34 @@ use postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::passfile::Source;
-use super::{Postgres, Url};
+use super::{Postgres, Url, deadline};
 
-/// How long a lost connection is tried again before the command fails.
-const RECONNECT_WITHIN: Duration = Duration::from_secs(10);
+/// How long a lost connection is tried again before the command fails: a
+/// restart of the server, and behind a pooler its wait before it logs in to
+/// the server again (PgBouncer's `server_login_retry`, 15 s by default).
+const RECONNECT_WITHIN: Duration = Duration::from_secs(20);
 
 impl Postgres {
-    /// Runs `f`; when the connection was lost, connects again and runs it once more.
+    /// Runs `f`; when the connection was lost, connects again and runs it
+    /// again, for up to `RECONNECT_WITHIN`. Through a pooler, connecting
+    /// succeeds while the server is still away: `f` is what tells.
     pub(super) fn run<T>(
         &mut self,
         what: &str,
         mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T> {
-        let err = match f(&mut self.client) {
+        let first = match self.call(what, &mut f) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if !lost(&err, &self.client) {
-            return Err(self.error(what, &err));
+        if !lost(&first, &self.client) {
+            return Err(self.error(what, &first));
         }
         log::warn!(
             "lost the connection to database {} ({}); connecting again",
             self.url,
-            describe(&err)
+            reason(&first)
         );
-        self.reconnect(what, &err)?;
-        f(&mut self.client).map_err(|e| self.error(what, &e))
-    }
-
-    fn reconnect(&mut self, what: &str, lost: &postgres::Error) -> Result<()> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(100);
         let mut last = None;
@@ -46,27 +45,53 @@ impl Postgres {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(1));
             match connect_raw(&self.url, &self.tls) {
-                Ok(client) => {
-                    self.client = client;
-                    return Ok(());
+                Ok(client) => self.client = client,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
                 }
-                Err(e) => last = Some(e),
+            }
+            match self.call(what, &mut f) {
+                Ok(v) => return Ok(v),
+                Err(e) if lost(&e, &self.client) => last = Some(e),
+                Err(e) => return Err(self.error(what, &e)),
             }
         }
         let (detail, hint) = match &last {
-            Some(e) => (describe(e), connect_hint(e, &self.url)),
+            Some(e) => (reason(e), connect_hint(e, &self.url)),
             None => (String::new(), String::new()),
         };
         Err(anyhow!(
             "could not {what} database {}: the connection was lost ({}) and connecting again failed for {}s ({detail}): {hint} (the next refresh takes over when the lease this one held ends)",
             self.url,
-            describe(lost),
+            reason(&first),
             RECONNECT_WITHIN.as_secs()
         ))
     }
 
+    /// Runs `f` once, under the statement deadline (see `deadline`).
+    fn call<T>(
+        &mut self,
+        what: &str,
+        f: &mut impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let cancel = Some((self.client.cancel_token(), self.tls.clone()));
+        let url = &self.url;
+        let message = || {
+            format!(
+                "could not {what} database {url}: no answer within {}s, not even to a cancel request: the server, or the network to it, is not answering: check them (a lease this run held ends by itself)",
+                deadline::STATEMENT.as_secs()
+            )
+        };
+        let client = &mut self.client;
+        deadline::within(deadline::STATEMENT, cancel, message, || f(client))
+    }
+
     pub(super) fn error(&self, what: &str, e: &postgres::Error) -> anyhow::Error {
         let hint = match e.code() {
+            Some(c) if *c == SqlState::QUERY_CANCELED => {
+                ": it ran past wxtoken's deadline, and was cancelled: is the server overloaded, or is something holding a lock on wxtoken's tables for long?"
+            }
             Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
                 ": the user needs to own the database (or rights on wxtoken's tables; see the README)"
             }
@@ -109,19 +134,45 @@ pub(super) fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
             describe(&e),
             connect_hint(&e, url)
         );
-        Failure(msg, e.code().cloned()).into()
+        Failure(msg, code(&e)).into()
     })
 }
 
+/// The SQLSTATE of a failed connection, or the one the server would have
+/// sent for what a pooler says in its own words: PgBouncer reports a missing
+/// database and a failed login with a protocol error (08P01) and a message.
+fn code(e: &postgres::Error) -> Option<SqlState> {
+    let text = describe(e);
+    if text.starts_with("database \"") && text.ends_with("\" does not exist") {
+        return Some(SqlState::INVALID_CATALOG_NAME);
+    }
+    if text == "SASL authentication failed" || text.starts_with("password authentication failed") {
+        return Some(SqlState::INVALID_PASSWORD);
+    }
+    e.code().cloned()
+}
+
+/// Connects, under a deadline: `connect_timeout` for each host, for the
+/// whole of it (TCP, TLS, the login), where the client bounds the TCP
+/// connect alone.
 fn connect_raw(url: &Url, tls: &MakeRustlsConnect) -> Result<Client, postgres::Error> {
-    url.config.connect(tls.clone())
+    let each = url.config.get_connect_timeout().copied();
+    let each = each.unwrap_or(Duration::from_secs(10));
+    let limit = each * url.config.get_hosts().len().max(1) as u32;
+    let message = || {
+        format!(
+            "could not connect to database {url}: no answer within {}s (connect_timeout): something accepted the connection and then said nothing: is it a PostgreSQL server (or pooler) on that port, and is the network to it dropping packets?",
+            limit.as_secs()
+        )
+    };
+    deadline::within(limit, None, message, || url.config.connect(tls.clone()))
 }
 
 /// What to do about a failed connection.
 fn connect_hint(e: &postgres::Error, url: &Url) -> String {
     let user = url.config.get_user().unwrap_or("the user");
     let db = url.config.get_dbname().unwrap_or(user);
-    match e.code() {
+    match code(e).as_ref() {
         Some(c) if *c == SqlState::INVALID_PASSWORD => match &url.password {
             Source::Url => "check the user name and password in the URL".to_string(),
             Source::Env => "check the user name in the URL and the password in PGPASSWORD".to_string(),
@@ -189,9 +240,37 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     text.replace('\n', " ")
 }
 
-/// Whether an error means the connection is gone (a server restart), rather
-/// than a problem with the statement.
+/// What PgBouncer says when it has no server to hand a client (a restart, or
+/// the server down): an error, SQLSTATE 08P01, with one of these in its text.
+const POOLER_NO_SERVER: &[&str] = &[
+    "server_login_retry",
+    "cannot connect to server",
+    "server conn crashed",
+    "query_wait_timeout",
+    "server closed the connection",
+];
+
+fn from_pooler(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::PROTOCOL_VIOLATION)
+        && e.as_db_error()
+            .is_some_and(|db| POOLER_NO_SERVER.iter().any(|m| db.message().contains(m)))
+}
+
+/// Why the connection was lost, the pooler named when it was its word.
+fn reason(e: &postgres::Error) -> String {
+    if from_pooler(e) {
+        format!("the pooler: {}", describe(e))
+    } else {
+        describe(e)
+    }
+}
+
+/// Whether an error means the connection is gone (a server restart, seen
+/// directly or through a pooler), rather than a problem with the statement.
 fn lost(e: &postgres::Error, client: &Client) -> bool {
+    if from_pooler(e) {
+        return true;
+    }
     let gone = [
         SqlState::ADMIN_SHUTDOWN,
         SqlState::CRASH_SHUTDOWN,

@@ -3,8 +3,7 @@
 use anyhow::Result;
 use postgres::types::Type;
 
-use super::{Postgres, begin, columns, sql};
-use postgres::types::ToSql;
+use super::{Postgres, begin, columns, int, sql, text};
 
 use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, CustomerUpdate, Row};
 
@@ -19,32 +18,35 @@ pub(super) fn update(
     let state = u.state.as_str();
     let changed = match &u.rekey {
         Some(appid) => {
-            let p: [&(dyn ToSql + Sync); 7] = [
-                &u.platform,
-                &u.appid,
-                appid,
-                &u.credential,
-                &state,
-                &u.info,
-                &u.updated_at,
+            let p = [
+                text(&u.platform),
+                text(&u.appid),
+                text(appid),
+                text(&u.credential),
+                text(&state),
+                text(&u.info),
+                int(&u.updated_at),
             ];
-            let n = tx.execute(sql::REKEY_CUSTOMER.pg, &p)?;
-            tx.execute(sql::DELETE_CUSTOMER.pg, &[&u.platform, &u.appid])?;
-            tx.execute(sql::DELETE_APP.pg, &[&app])?;
+            let n = tx.execute_typed(sql::REKEY_CUSTOMER.pg, &p)?;
+            tx.execute_typed(
+                sql::DELETE_CUSTOMER.pg,
+                &[text(&u.platform), text(&u.appid)],
+            )?;
+            tx.execute_typed(sql::DELETE_APP.pg, &[text(&app)])?;
             n
         }
         None => {
             let cleared = i64::from(u.pending_cleared);
-            let p: [&(dyn ToSql + Sync); 7] = [
-                &u.platform,
-                &u.appid,
-                &u.credential,
-                &state,
-                &u.updated_at,
-                &cleared,
-                &u.info,
+            let p = [
+                text(&u.platform),
+                text(&u.appid),
+                text(&u.credential),
+                text(&state),
+                int(&u.updated_at),
+                int(&cleared),
+                text(&u.info),
             ];
-            tx.execute(sql::UPDATE_CUSTOMER.pg, &p)?
+            tx.execute_typed(sql::UPDATE_CUSTOMER.pg, &p)?
         }
     };
     if changed == 0 {
@@ -115,20 +117,19 @@ impl Postgres {
     pub(super) fn upsert(&mut self, customers: &[Customer]) -> Result<()> {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
-            let upsert = tx.prepare(sql::UPSERT_CUSTOMER.pg)?;
             for c in customers {
-                tx.execute(
-                    &upsert,
+                tx.execute_typed(
+                    sql::UPSERT_CUSTOMER.pg,
                     &[
-                        &c.platform,
-                        &c.appid,
-                        &c.credential,
-                        &c.pending_code,
-                        &c.pending_until,
-                        &c.state.as_str(),
-                        &c.info,
-                        &c.authorized_at,
-                        &c.updated_at,
+                        text(&c.platform),
+                        text(&c.appid),
+                        text(&c.credential),
+                        text(&c.pending_code),
+                        int(&c.pending_until),
+                        text(&c.state.as_str()),
+                        text(&c.info),
+                        int(&c.authorized_at),
+                        int(&c.updated_at),
                     ],
                 )?;
             }
@@ -140,9 +141,10 @@ impl Postgres {
         let app = format!("{platform}/{appid}");
         self.run("write to", |c| {
             let mut tx = begin(c)?;
-            let known = tx.execute(sql::REVOKE_CUSTOMER.pg, &[&platform, &appid, &now])? > 0;
+            let p = [text(&platform), text(&appid), int(&now)];
+            let known = tx.execute_typed(sql::REVOKE_CUSTOMER.pg, &p)? > 0;
             if known {
-                tx.execute(sql::INVALIDATE_APP.pg, &[&app, &now])?;
+                tx.execute_typed(sql::INVALIDATE_APP.pg, &[text(&app), int(&now)])?;
             }
             tx.commit()?;
             Ok(known)
@@ -153,7 +155,7 @@ impl Postgres {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
             // Not the lease holder (0): stored only over a value fetched earlier.
-            let changed = super::upsert_value(&mut tx, sql::UPSERT_VALUE.pg, v, 0)?;
+            let changed = super::upsert_value(&mut tx, v, 0)?;
             tx.commit()?;
             Ok(changed > 0)
         })

@@ -22,7 +22,10 @@ impl Postgres {
         check_not_newer(&url, found.unwrap_or(0))?;
         self.run("migrate", |c| {
             let mut tx = super::begin(c)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&MIGRATION_LOCK, Type::INT8)],
+            )?;
             tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS wxtoken_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             )?;
@@ -33,10 +36,13 @@ impl Postgres {
             for migration in &MIGRATIONS[version..] {
                 tx.batch_execute(migration)?;
             }
-            tx.execute(
+            tx.execute_typed(
                 "INSERT INTO wxtoken_meta (key, value) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&SCHEMA_VERSION, &(MIGRATIONS.len() as i64)],
+                &[
+                    (&SCHEMA_VERSION, Type::TEXT),
+                    (&(MIGRATIONS.len() as i64), Type::INT8),
+                ],
             )?;
             tx.commit()?;
             Ok(Ok(()))

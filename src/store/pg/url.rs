@@ -161,6 +161,21 @@ impl Url {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // A server that went away without a word (a host lost, a firewall
+        // dropping packets) is found out in about 30 s, not the kernel's two
+        // hours (keepalives) or quarter of an hour (data never acknowledged).
+        if config.get_keepalives_idle() == Duration::from_secs(7200) {
+            config.keepalives_idle(Duration::from_secs(15));
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(Duration::from_secs(5));
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(3);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(30));
+        }
         if config.get_application_name().is_none() {
             config.application_name("wxtoken");
         }

@@ -9,6 +9,10 @@
 //! - `WXTOKEN_TEST_PG_RESTART_URL` and `WXTOKEN_TEST_PG_CTL`: a second server,
 //!   and its `pg_ctl` (`stop`, `start`, `restart`), for the tests that stop it;
 //!   they take [`Spare::lock`] one at a time.
+//! - `WXTOKEN_TEST_PG_POOLED`: set when those URLs name poolers (PgBouncer)
+//!   rather than the servers: `POOLER_PORT=SERVER_PORT,...`. wxtoken goes
+//!   through the pooler; the harness itself (creating and dropping databases,
+//!   reading rows, `ALTER DATABASE`) connects to the server behind it.
 //!
 //! Every PostgreSQL test is `#[ignore]`d, so that a plain `cargo test` reports
 //! it ignored rather than passed; `cargo test -- --include-ignored` runs them,
@@ -60,6 +64,25 @@ pub fn with_dbname(url: &str, name: &str) -> String {
     }
 }
 
+/// `url` with a pooler's port replaced by its server's (see the module
+/// comment); `url` itself when no pooler is in between.
+pub fn direct(url: &str) -> String {
+    let pooled = std::env::var("WXTOKEN_TEST_PG_POOLED").unwrap_or_default();
+    for pair in pooled.split(',').filter(|p| !p.is_empty()) {
+        let (pooler, server) = pair.split_once('=').unwrap();
+        let at = format!(":{pooler}/");
+        if url.contains(&at) {
+            return url.replacen(&at, &format!(":{server}/"), 1);
+        }
+    }
+    url.to_string()
+}
+
+/// Whether the tests run through a pooler.
+pub fn pooled() -> bool {
+    std::env::var("WXTOKEN_TEST_PG_POOLED").is_ok_and(|p| !p.is_empty())
+}
+
 /// The password in a URL, for the tests that check it never shows.
 pub fn password(url: &str) -> String {
     let creds = url.split("://").nth(1).unwrap().split('@').next().unwrap();
@@ -71,6 +94,8 @@ pub struct Database {
     pub name: String,
     /// The URL wxtoken is given.
     pub url: String,
+    /// The same database on the server itself (not through a pooler).
+    pub direct: String,
     admin: String,
 }
 
@@ -88,18 +113,21 @@ impl Database {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        connect(admin)
+        let admin_direct = direct(admin);
+        connect(&admin_direct)
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         Database {
             url: with_dbname(admin, &name),
-            admin: admin.to_string(),
+            direct: with_dbname(&admin_direct, &name),
+            admin: admin_direct,
             name,
         }
     }
 
+    /// A connection to the server itself.
     pub fn client(&self) -> Client {
-        connect(&self.url)
+        connect(&self.direct)
     }
 
     /// Every column as text (`None` for NULL), through the simple query protocol.
