@@ -128,6 +128,10 @@ pub struct Postgres {
     /// Whether wxtoken's table names were found to be its own tables
     /// (`store::objects`), once.
     objects: bool,
+    /// The server stayed away for a whole reconnect window (see `connect`).
+    away: bool,
+    /// How long one statement or transaction may take (see `deadline`).
+    deadline: std::time::Duration,
 }
 
 impl Postgres {
@@ -140,6 +144,8 @@ impl Postgres {
             tls,
             schema: None,
             objects: false,
+            away: false,
+            deadline: deadline::WRITER,
         };
         db.objects()?;
         db.migrate()?;
@@ -164,6 +170,8 @@ impl Postgres {
             tls,
             schema: None,
             objects: false,
+            away: false,
+            deadline: deadline::READER,
         })
     }
 

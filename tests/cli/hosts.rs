@@ -191,8 +191,11 @@ fn a_server_that_stops_during_a_refresh_fails_cleanly_on_pg() {
     spare.ctl(&["stop", "-m", "fast"]);
     let started = Instant::now();
     let run = finish(refresh);
-    // It tries again for 20 s.
-    assert!(started.elapsed() < Duration::from_secs(35));
+    // It tries again for 20 s. Through PgBouncer the statement waits in the
+    // pooler's queue for a server until wxtoken's deadline (35 s) ends it.
+    // (`show` below: 10 s.)
+    let within = if pg::pooled() { 50 } else { 30 };
+    assert!(started.elapsed() < Duration::from_secs(within));
     run.expect(1)
         .stderr_has("wxtoken: could not write to database postgres://wxtoken:***@127.0.0.1:")
         .stderr_has("is the server running");

@@ -33,34 +33,45 @@ impl Postgres {
         if !lost(&first, &self.client) {
             return Err(self.error(what, &first));
         }
-        log::warn!(
-            "lost the connection to database {} ({}); connecting again",
-            self.url,
-            reason(&first)
-        );
+        // Once a whole window went by without a server, each later call
+        // connects once, and fails at once if there is still none.
+        let window = if self.away {
+            Duration::ZERO
+        } else {
+            log::warn!(
+                "lost the connection to database {} ({}); connecting again",
+                self.url,
+                reason(&first)
+            );
+            RECONNECT_WITHIN
+        };
         let started = Instant::now();
         let mut pause = Duration::from_millis(100);
-        let mut last = None;
-        while started.elapsed() < RECONNECT_WITHIN {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(1));
-            match connect_raw(&self.url, &self.tls) {
-                Ok(client) => self.client = client,
-                Err(e) => {
-                    last = Some(e);
-                    continue;
+        let last = loop {
+            if !self.away {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            let e = match connect_raw(&self.url, &self.tls) {
+                Ok(client) => {
+                    self.client = client;
+                    match self.call(what, &mut f) {
+                        Ok(v) => {
+                            self.away = false;
+                            return Ok(v);
+                        }
+                        Err(e) if lost(&e, &self.client) => e,
+                        Err(e) => return Err(self.error(what, &e)),
+                    }
                 }
+                Err(e) => e,
+            };
+            if started.elapsed() >= window {
+                break e;
             }
-            match self.call(what, &mut f) {
-                Ok(v) => return Ok(v),
-                Err(e) if lost(&e, &self.client) => last = Some(e),
-                Err(e) => return Err(self.error(what, &e)),
-            }
-        }
-        let (detail, hint) = match &last {
-            Some(e) => (reason(e), connect_hint(e, &self.url)),
-            None => (String::new(), String::new()),
         };
+        self.away = true;
+        let (detail, hint) = (reason(&last), connect_hint(&last, &self.url));
         Err(anyhow!(
             "could not {what} database {}: the connection was lost ({}) and connecting again failed for {}s ({detail}): {hint} (the next refresh takes over when the lease this one held ends)",
             self.url,
@@ -76,15 +87,15 @@ impl Postgres {
         f: &mut impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
         let cancel = Some((self.client.cancel_token(), self.tls.clone()));
-        let url = &self.url;
+        let (url, limit) = (&self.url, self.deadline);
         let message = || {
             format!(
-                "could not {what} database {url}: no answer within {}s, not even to a cancel request: the server, or the network to it, is not answering: check them (a lease this run held ends by itself)",
-                deadline::STATEMENT.as_secs()
+                "could not {what} database {url}: no answer within {}s, not even to a cancel request: is the server running, and the network to it up? (a pooler in between waits for a server that is away; a lease this run held ends by itself)",
+                limit.as_secs()
             )
         };
         let client = &mut self.client;
-        deadline::within(deadline::STATEMENT, cancel, message, || f(client))
+        deadline::within(limit, cancel, message, || f(client))
     }
 
     pub(super) fn error(&self, what: &str, e: &postgres::Error) -> anyhow::Error {

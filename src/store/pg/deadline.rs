@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use postgres::CancelToken;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// How long one statement or one transaction may take, all waits included:
-/// longer than the writers' `statement_timeout` (30 s), so that the server's
-/// own error comes first when it is there to give it.
-pub(super) const STATEMENT: Duration = Duration::from_secs(35);
+/// How long one statement or one transaction of a writer may take, all waits
+/// included: longer than the writers' `statement_timeout` (30 s), so that the
+/// server's own error comes first when it is there to give it.
+pub(super) const WRITER: Duration = Duration::from_secs(35);
+/// The same for a reader (`show`, `status`, `history`): its reads are short.
+pub(super) const READER: Duration = Duration::from_secs(10);
 /// After a cancel request, how long the answer may take before the server
 /// is taken for silent.
 const GRACE: Duration = Duration::from_secs(3);
