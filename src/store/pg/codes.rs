@@ -2,11 +2,9 @@
 //! released when the request never left, dropped, or replaced by the
 //! exchange's answer.
 
-use anyhow::Result;
-use postgres::types::ToSql;
-
-use super::{Postgres, begin, sql};
+use super::{Postgres, begin, int, sql, text};
 use crate::store::CodeStep;
+use anyhow::Result;
 
 impl Postgres {
     /// [`crate::store::Store::code_step`].
@@ -21,16 +19,24 @@ impl Postgres {
             let mut tx = begin(c)?;
             let done = match step {
                 CodeStep::Claim { sealed } => {
-                    tx.execute(sql::CLAIM_CODE.pg, &[&platform, &appid, sealed, &now])? > 0
+                    let p = [text(&platform), text(&appid), text(sealed), int(&now)];
+                    tx.execute_typed(sql::CLAIM_CODE.pg, &p)? > 0
                 }
-                CodeStep::Release => tx.execute(sql::RELEASE_CODE.pg, &[&platform, &appid])? > 0,
+                CodeStep::Release => {
+                    let p = [text(&platform), text(&appid)];
+                    tx.execute_typed(sql::RELEASE_CODE.pg, &p)? > 0
+                }
                 CodeStep::Drop => {
-                    tx.execute(sql::DROP_CODE.pg, &[&platform, &appid, &now])?;
+                    tx.execute_typed(
+                        sql::DROP_CODE.pg,
+                        &[text(&platform), text(&appid), int(&now)],
+                    )?;
                     if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
-                        tx.execute(sql::DELETE_UNCREDENTIALED.pg, &[&platform, &appid])?;
+                        let p = [text(&platform), text(&appid)];
+                        tx.execute_typed(sql::DELETE_UNCREDENTIALED.pg, &p)?;
                     }
                     let n: i64 = tx
-                        .query_one(sql::HAS_CREDENTIAL.pg, &[&platform, &appid])?
+                        .query_typed_one(sql::HAS_CREDENTIAL.pg, &[text(&platform), text(&appid)])?
                         .try_get(0)?;
                     n > 0
                 }
@@ -39,20 +45,34 @@ impl Postgres {
                     credential,
                     info,
                 } if named == appid => {
-                    let p: [&(dyn ToSql + Sync); 5] = [&platform, &appid, credential, info, &now];
-                    tx.execute(sql::EXCHANGED.pg, &p)? > 0
+                    let p = [
+                        text(&platform),
+                        text(&appid),
+                        text(credential),
+                        text(info),
+                        int(&now),
+                    ];
+                    tx.execute_typed(sql::EXCHANGED.pg, &p)? > 0
                 }
                 CodeStep::Exchanged {
                     appid: named,
                     credential,
                     info,
                 } => {
-                    let p: [&(dyn ToSql + Sync); 7] =
-                        [&platform, &appid, named, credential, &"active", info, &now];
-                    let n = tx.execute(sql::REKEY_CUSTOMER.pg, &p)?;
-                    tx.execute(sql::DELETE_CUSTOMER.pg, &[&platform, &appid])?;
+                    let p = [
+                        text(&platform),
+                        text(&appid),
+                        text(named),
+                        text(credential),
+                        text(&"active"),
+                        text(info),
+                        int(&now),
+                    ];
+                    let n = tx.execute_typed(sql::REKEY_CUSTOMER.pg, &p)?;
+                    let p = [text(&platform), text(&appid)];
+                    tx.execute_typed(sql::DELETE_CUSTOMER.pg, &p)?;
                     let app = format!("{platform}/{appid}");
-                    tx.execute(sql::DELETE_APP.pg, &[&app])?;
+                    tx.execute_typed(sql::DELETE_APP.pg, &[text(&app)])?;
                     n > 0
                 }
             };
@@ -64,7 +84,7 @@ impl Postgres {
     /// [`crate::store::Store::sent_codes`].
     pub(super) fn sent(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
         self.run("read", |c| {
-            c.query(sql::SENT_CODES.pg, &[&platform])?
+            c.query_typed(sql::SENT_CODES.pg, &[text(&platform)])?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect()

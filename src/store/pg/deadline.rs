@@ -84,7 +84,7 @@ fn watch(shared: &Shared) {
             let now = Instant::now();
             if now >= until {
                 let message = state.armed.as_ref().map(|a| a.message.clone());
-                crate::report::error(&anyhow::anyhow!(message.unwrap_or_default()));
+                crate::report::error(&anyhow::anyhow!(message.unwrap_or_default()), &[]);
                 std::process::exit(1);
             }
             state = wake
