@@ -352,12 +352,17 @@ fn keep(
         }
         Event::Changed { appid } => {
             match db.customer(name, &appid)? {
-                // No info: the next refresh reads it again.
-                Some(c) => db.upsert_customer(&Customer {
-                    info: None,
-                    updated_at: now,
-                    ..c
-                })?,
+                // Marked: the next refresh reads the authorization again
+                // (get_auth_info), right after this answer.
+                Some(c) => {
+                    db.upsert_customer(&Customer {
+                        info: Some(crate::platform::REREAD_INFO.to_string()),
+                        updated_at: now,
+                        ..c
+                    })?;
+                    (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner()))
+                        .push((name.clone(), appid));
+                }
                 None => log::info!(
                     "platform {}: change of unknown customer {}: nothing to do",
                     quoted(name),

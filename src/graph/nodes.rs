@@ -7,9 +7,9 @@ use super::{Api, Input, Kind, Lifetime, Method, Node, Param, Quota, Request, Tic
 /// Errcodes of a ticket endpoint that mean its access token is stale.
 const STALE_TOKEN: &[i64] = &[40001, 40014, 42001];
 /// Errcodes of a component API that mean the component token is stale (A.5).
-const STALE_COMPONENT: &[i64] = &[40001, 42001];
+const STALE_COMPONENT: &[i64] = &[40001, 40014, 42001];
 /// Errcodes of a suite API that mean the suite token is stale (B.5).
-const STALE_SUITE: &[i64] = &[40082, 42009];
+const STALE_SUITE: &[i64] = &[40082, 40014, 42009];
 const MP_APIS: &[Api] = &[Api::Classic, Api::Stable, Api::OpenPlatform];
 const WECOM_APIS: &[Api] = &[Api::Wecom, Api::WecomSuite];
 const NEEDS_SECRET: &[Input] = &[Input::Secret];
@@ -131,6 +131,28 @@ const fn customer_token(
 
 const COMPONENT_TOKEN_QUERY: &[(&str, Param)] = &[("component_access_token", Param::Credential)];
 const SUITE_TOKEN_QUERY: &[(&str, Param)] = &[("suite_access_token", Param::Credential)];
+
+/// A WeCom 代开发 (customized) app's company token (D.7): `gettoken` with the
+/// permanent code as the secret ("not the way third-party apps get theirs"),
+/// not `get_corp_token`. Not in [`NODES`]: the customers of a suite whose id
+/// starts with `dk` take it instead of get_corp_token's node.
+pub static CUSTOMIZED_TOKEN: Node = Node {
+    kind: Kind::AccessToken,
+    apis: &[Api::WecomSuite],
+    request: Request {
+        method: Method::Get,
+        path: "/cgi-bin/gettoken",
+        params: &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
+        query: &[],
+    },
+    field: "access_token",
+    grant: None,
+    info: None,
+    needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
+    lifetime: Lifetime::ExpiresIn,
+    stale_input: &[],
+    quota: Quota::None,
+};
 
 /// Every node; a value's node comes after the nodes it needs.
 pub static NODES: &[Node] = &[

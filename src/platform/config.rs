@@ -171,6 +171,14 @@ pub struct Platform {
     pub exchange_timeout: std::time::Duration,
 }
 
+impl Platform {
+    /// A WeCom 代开发 template (its id starts with `dk`, D.7): the permanent
+    /// code is each company's app secret.
+    pub fn customized(&self) -> bool {
+        self.kind == PlatformKind::WecomSuite && self.appid.starts_with("dk")
+    }
+}
+
 /// A platform's secrets, read and checked (all registered for redaction).
 pub struct PlatformSecrets {
     pub secret: Secret,

@@ -14,3 +14,7 @@ pub mod xml;
 /// The AAD kind under which a pushed authorization code (Open Platform's
 /// `AuthorizationCode`, WeCom's `AuthCode`) is sealed until it is exchanged.
 pub const PENDING_CODE_KIND: &str = "authorization_code";
+
+/// A customer's info after `change_auth`: its authorization is to be read
+/// again (`get_auth_info`) by the next refresh.
+pub const REREAD_INFO: &str = r#"{"reread":true}"#;

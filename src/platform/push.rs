@@ -158,9 +158,15 @@ pub fn read(
             ));
         }
         let plain = open(crypt, signature, timestamp, nonce, echostr, now)?;
-        let mut ids = vec![platform.appid.as_str()];
-        ids.extend(platform.provider_corpid.as_deref());
-        receiver(&plain.receive_id, &ids)?;
+        // WeCom encrypts the URL check for the provider's corpid (or the
+        // suite id, or a company's corpid): nothing is stored and the
+        // signature is what counts, so any well-formed id is taken
+        // (provider_corpid is not needed).
+        if !plain.receive_id.is_empty() && !is_customer_id(&plain.receive_id) {
+            let mut ids = vec![platform.appid.as_str()];
+            ids.extend(platform.provider_corpid.as_deref());
+            receiver(&plain.receive_id, &ids)?;
+        }
         return echo(plain.msg);
     }
     let envelope = parse_xml(body, "the body")?;
@@ -300,6 +306,22 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
                 pending_until: until,
             })
         }
+        // A fast-registered mini program (D.3): status 0 is an authorization
+        // whose auth_code is exchanged like an authorization code; any other
+        // status (a failed registration) stores nothing.
+        "notify_third_fasteregister" => match msg.get("status").map(|s| s.trim()) {
+            Some("0") => Ok(Event::Authorized {
+                appid: customer_id(msg, "appid")?,
+                code_kind: super::PENDING_CODE_KIND,
+                code: Secret::new(value(msg, "auth_code")?.to_string()),
+                created,
+                pending_until: None,
+            }),
+            status => Ok(Event::Ignored(format!(
+                "notify_third_fasteregister with status {}",
+                crate::text::clip(status.unwrap_or("(none)"), 20)
+            ))),
+        },
         "unauthorized" => Ok(Event::Revoked {
             appid: customer_id(msg, "AuthorizerAppid")?,
         }),

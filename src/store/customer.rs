@@ -61,6 +61,9 @@ pub enum CodeStep {
         credential: String,
         info: Option<String>,
     },
+    /// What upstream says about the customer now (`get_auth_info`), kept
+    /// only while the customer is active.
+    Info { info: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -277,6 +277,12 @@ sql!(
 );
 
 sql!(
+    /// What upstream says about an active customer now (?3, at ?4).
+    SET_INFO = "UPDATE wxtoken_customers SET info = ?3, updated_at = ?4
+      WHERE platform = ?1 AND appid = ?2 AND state = 'active'"
+);
+
+sql!(
     /// A platform's customers whose pending code was sent.
     SENT_CODES = "SELECT appid, code_sent_at FROM wxtoken_customers
       WHERE platform = ?1 AND code_sent_at IS NOT NULL ORDER BY appid"
@@ -314,6 +320,7 @@ mod tests {
         &HAS_CREDENTIAL,
         &EXCHANGED,
         &SENT_CODES,
+        &SET_INFO,
     ];
 
     #[test]

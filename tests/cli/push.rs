@@ -276,14 +276,14 @@ both! {
 fn an_unknown_info_type_is_acknowledged_and_nothing_stored() {
     let env = setup(Backend::Sqlite);
     let msg = format!(
-        "<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>{}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType><appid>wx1</appid><status>0</status></xml>",
+        "<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>{}</CreateTime><InfoType><![CDATA[notify_third_fastverifybetaapp]]></InfoType><appid>wx1</appid><status>0</status></xml>",
         now()
     );
     let mut env2 = env;
     env2.set("RUST_LOG", "info");
     let run = push(&env2, "acme", &op_push(&msg));
     run.expect(0)
-        .stderr_has("InfoType \"notify_third_fasteregister\" acknowledged, nothing stored");
+        .stderr_has("InfoType \"notify_third_fastverifybetaapp\" acknowledged, nothing stored");
     assert_eq!(run.stdout(), "success");
     assert_eq!(everything(&env2), Vec::<String>::new());
 }

@@ -262,11 +262,7 @@ fn stored(
             return Ok(Outcome::Failed);
         }
     };
-    let info = info_key
-        .and_then(|k| classify::at(answer, k))
-        .filter(|v| v.is_object())
-        .map(|v| v.to_string())
-        .filter(|v| v.len() <= 16 * 1024);
+    let info = customer_info(answer, info_key);
     let step = CodeStep::Exchanged {
         appid: appid.clone(),
         credential: sealed,
@@ -339,4 +335,17 @@ fn text_at(answer: &serde_json::Value, key: Option<&str>) -> Option<String> {
         .and_then(|v| v.as_str())
         .filter(|v| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control))
         .map(str::to_string)
+}
+
+/// What an answer says about the customer, as stored: the object at
+/// `info_key` (WeCom's `auth_corp_info`), with WeCom's `auth_info` (its
+/// agents, `is_customized_app`) kept in it as `auth_info`.
+pub fn customer_info(answer: &serde_json::Value, info_key: Option<&str>) -> Option<String> {
+    let mut info = classify::at(answer, info_key?)
+        .filter(|v| v.is_object())?
+        .clone();
+    if let (Some(obj), Some(auth)) = (info.as_object_mut(), answer.get("auth_info")) {
+        obj.insert("auth_info".to_string(), auth.clone());
+    }
+    Some(info.to_string()).filter(|v| v.len() <= 16 * 1024)
 }

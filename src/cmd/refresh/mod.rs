@@ -7,6 +7,7 @@
 //! entry: which apps, their secrets, and the options.
 
 mod codes;
+mod info;
 mod onboard;
 mod plan;
 mod platforms;
@@ -135,7 +136,11 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
     let mut store = crate::cmd::common::open_store(global, args.appid.is_some())?;
     warn_of_other_names(store.as_mut(), &ready);
-    let links = platforms::links(store.as_mut(), platforms)?;
+    let links = platforms::links(
+        store.as_mut(),
+        platforms,
+        crate::cmd::common::db_location(global).ok(),
+    )?;
     ready.extend(platforms::own_targets(&links));
     let names: Vec<String> = ready.iter().map(|t| t.app.name.clone()).collect();
     let opts = Options {

@@ -73,7 +73,11 @@ fn as_app(p: &Platform) -> App {
 
 /// Links for the ready platforms, with their pushed tickets (the newest
 /// stored, if recent enough) read from the store.
-pub fn links(store: &mut dyn Store, ready: Vec<Ready>) -> Result<Vec<(Arc<Link>, Pick)>> {
+pub fn links(
+    store: &mut dyn Store,
+    ready: Vec<Ready>,
+    db: Option<crate::store::Location>,
+) -> Result<Vec<(Arc<Link>, Pick)>> {
     let names: Vec<String> = ready.iter().map(|r| r.platform.name.clone()).collect();
     let rows = store.rows(&names)?;
     let now = clock::now();
@@ -95,6 +99,7 @@ pub fn links(store: &mut dyn Store, ready: Vec<Ready>) -> Result<Vec<(Arc<Link>,
             store_key: r.store_key,
             pushed,
             token: Mutex::new(None),
+            db: db.clone(),
         };
         links.push((Arc::new(link), r.pick));
     }
@@ -158,6 +163,7 @@ pub fn refresh_customers(
             keep(Err(crate::error::Silent(1).into()));
         }
         let customers = picked(store.customers(&link.platform.name)?, pick);
+        super::info::reread(store, link, &customers, opts.timeout, opts.proxy.clone())?;
         let (targets, unopened) = customer_targets(link, &customers);
         if unopened > 0 {
             keep(Err(crate::error::Silent(1).into()));

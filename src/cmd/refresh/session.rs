@@ -79,7 +79,11 @@ fn session(global: &Global, platform: Platform, opts: Options) -> Result<Session
         return Err(Silent(2).into());
     }
     let mut store = crate::cmd::common::open_store(global, false)?;
-    let mut links = platforms::links(store.as_mut(), ready)?;
+    let mut links = platforms::links(
+        store.as_mut(),
+        ready,
+        crate::cmd::common::db_location(global).ok(),
+    )?;
     let (link, _) = links.pop().ok_or(Silent(2))?;
     Ok(Session { store, link, opts })
 }

@@ -46,6 +46,9 @@ pub struct Link {
     /// customer's worker fetched when that went stale (shared, so one worker
     /// renews it for all).
     pub token: Mutex<Option<String>>,
+    /// The database, to see what is stored before renewing the token: when
+    /// another run (another host) renewed it already, that one is used.
+    pub db: Option<crate::store::Location>,
 }
 
 impl Link {
@@ -92,6 +95,9 @@ impl Target {
             Role::App => graph::node(api, Kind::AccessToken),
             Role::Platform(link) => graph::node(api, own_token(link.platform.kind)),
             Role::Customer { code: Some(_), .. } => graph::exchange_node(api),
+            Role::Customer { link, .. } if link.platform.customized() => {
+                Some(&graph::nodes::CUSTOMIZED_TOKEN)
+            }
             Role::Customer { .. } => graph::node(api, Kind::AccessToken),
         };
         let tickets = self

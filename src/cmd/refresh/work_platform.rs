@@ -20,6 +20,11 @@ use crate::upstream::{Call, Client};
 /// dead (Open Platform 61023, WeCom 40084): it must authorize again.
 const DEAD_GRANT: &[i64] = &[61023, 40084];
 
+/// Errcodes that say the customer withdrew the authorization (Open Platform
+/// 61003, WeCom 48004): it is marked revoked and not called again until it
+/// authorizes again.
+const WITHDRAWN: &[i64] = &[61003, 48004];
+
 impl Done {
     /// A customer's token (the first one from its pending code, later ones
     /// from its credential), made from its platform's token; that token is
@@ -73,6 +78,11 @@ impl Done {
                         platform_token =
                             self.renew_platform(client, link, &platform_token, deadline)?;
                         renewed = true;
+                    }
+                    Some(code) if WITHDRAWN.contains(&code) => {
+                        // The failure line says it once; later runs skip it.
+                        self.customer = Some(self.update(CustomerState::Revoked, None));
+                        return None;
                     }
                     Some(code) if DEAD_GRANT.contains(&code) && !node.takes_code() => {
                         // Said once the run has tried to recover it (platforms.rs).
@@ -200,6 +210,18 @@ impl Done {
             return Some(current.clone());
         }
         let node = graph::node(link.app.api, own_token(link.platform.kind))?;
+        // Renewed only if the failing token is still the stored one: another
+        // host that renewed it first has stored the one to use.
+        if let Some(stored) = stored_token(link, node.kind).filter(|t| t != stale) {
+            log::info!(
+                "{}: {} {} was renewed by another run; using it",
+                link.app.name,
+                node.kind.label(),
+                crate::secret::short(&stored)
+            );
+            *token = Some(stored.clone());
+            return Some(stored);
+        }
         log::info!(
             "{}: {} {} is stale; fetching a new one",
             link.app.name,
@@ -250,4 +272,17 @@ fn named_corpid(info: Option<&str>) -> Option<String> {
         && crate::config::check_appid(id).is_ok()
         && !id.starts_with(PENDING_PREFIX))
     .then(|| id.to_string())
+}
+
+/// The platform's valid token of `kind` as the database stores it now.
+fn stored_token(link: &Link, kind: Kind) -> Option<String> {
+    let mut store = crate::store::open_read_only(link.db.as_ref()?).ok()?;
+    let now = clock::now();
+    store
+        .rows(std::slice::from_ref(&link.app.name))
+        .ok()?
+        .into_iter()
+        .find(|r| r.kind == kind.as_str() && r.appid == link.app.appid)
+        .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
+        .map(|r| r.value)
 }

@@ -26,6 +26,10 @@ impl Postgres {
                     let p = [text(&platform), text(&appid)];
                     tx.execute_typed(sql::RELEASE_CODE.pg, &p)? > 0
                 }
+                CodeStep::Info { info } => {
+                    let p = [text(&platform), text(&appid), text(info), int(&now)];
+                    tx.execute_typed(sql::SET_INFO.pg, &p)? > 0
+                }
                 CodeStep::Drop => {
                     tx.execute_typed(
                         sql::DROP_CODE.pg,

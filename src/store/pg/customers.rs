@@ -52,6 +52,12 @@ pub(super) fn update(
     if changed == 0 {
         log::warn!("{app}: customer not stored; its update was dropped");
     }
+    // Withdrawn upstream: nothing secret kept, its tokens invalidated.
+    if u.state == CustomerState::Revoked && u.rekey.is_none() {
+        let p = [text(&u.platform), text(&u.appid), int(&u.updated_at)];
+        tx.execute_typed(sql::REVOKE_CUSTOMER.pg, &p)?;
+        tx.execute_typed(sql::INVALIDATE_APP.pg, &[text(&app), int(&u.updated_at)])?;
+    }
     Ok(())
 }
 

@@ -26,6 +26,9 @@ impl Sqlite {
                         params![platform, appid, sealed, now],
                     )? > 0
                 }
+                CodeStep::Info { info } => {
+                    tx.execute(sql::SET_INFO.sqlite, params![platform, appid, info, now])? > 0
+                }
                 CodeStep::Release => {
                     tx.execute(sql::RELEASE_CODE.sqlite, params![platform, appid])? > 0
                 }

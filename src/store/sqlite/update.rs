@@ -3,7 +3,7 @@
 use rusqlite::{Transaction, params};
 
 use super::sql;
-use crate::store::CustomerUpdate;
+use crate::store::{CustomerState, CustomerUpdate};
 
 /// Writes `u` (a rotated credential, a new state; or a pending customer moved
 /// under the appid its exchange named, with app `app`'s values dropped).
@@ -39,6 +39,12 @@ pub(super) fn customer(tx: &Transaction, app: &str, u: &CustomerUpdate) -> rusql
     };
     if changed == 0 {
         log::warn!("{app}: customer not stored; its update was dropped");
+    }
+    // Withdrawn upstream: nothing secret kept, its tokens invalidated.
+    if u.state == CustomerState::Revoked && u.rekey.is_none() {
+        let p = params![u.platform, u.appid, u.updated_at];
+        tx.execute(sql::REVOKE_CUSTOMER.sqlite, p)?;
+        tx.execute(sql::INVALIDATE_APP.sqlite, params![app, u.updated_at])?;
     }
     Ok(())
 }

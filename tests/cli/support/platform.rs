@@ -29,6 +29,10 @@ pub const SUITE_ID: &str = "wwsuite00000000001";
 pub const SUITE_SECRET: &str = "suite-secret-not-real";
 /// The suite_ticket `--platform` registers as pushed.
 pub const SUITE_TICKET: &str = "suiteticket-standin";
+/// A WeCom 代开发 template (id `dk...`): its companies' token comes from
+/// gettoken with the permanent code as the secret.
+pub const DK_SUITE_ID: &str = "dkcustomized000001";
+pub const DK_SUITE_SECRET: &str = "dk-secret-not-real";
 pub const PROVIDER_CORPID: &str = "wwprovider00000001";
 pub const PROVIDER_SECRET: &str = "provider-secret-not-real";
 

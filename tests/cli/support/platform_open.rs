@@ -43,6 +43,12 @@ impl Platforms {
         self.lock().open.tickets.insert(ticket.to_string());
     }
 
+    /// A component token issued without a request (as to another host).
+    pub fn issue_component_token(&self) -> String {
+        self.lock()
+            .issue(Kind::Component, "componenttoken", COMPONENT_APPID)
+    }
+
     /// Makes a pushed component_verify_ticket too old (61005 from now on).
     pub fn expire_ticket(&self, ticket: &str) {
         self.lock().open.expired_tickets.insert(ticket.to_string());

@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 
 use super::{
-    Kind, PROVIDER_CORPID, PROVIDER_SECRET, Platforms, Refused, Reply, Request, SUITE_ID,
-    SUITE_SECRET, State, body, field, first_permanent_code, ok,
+    DK_SUITE_ID, DK_SUITE_SECRET, Kind, PROVIDER_CORPID, PROVIDER_SECRET, Platforms, Refused,
+    Reply, Request, SUITE_ID, SUITE_SECRET, State, body, field, first_permanent_code, ok,
 };
 
 #[derive(Default)]
@@ -31,6 +31,8 @@ pub(super) struct Work {
     /// Pre-auth codes issued, and those set_session_info made test ones.
     pre_auth: HashSet<String>,
     test_sessions: HashSet<String>,
+    /// The suite whose token the request being answered carries.
+    suite: String,
 }
 
 impl Platforms {
@@ -97,6 +99,7 @@ pub(super) fn answer(s: &mut State, req: &Request) -> Option<Reply> {
         }
         "/cgi-bin/service/get_corp_token" => with_token(s, req, corp_token),
         "/cgi-bin/service/get_pre_auth_code" => pre_auth_code(s, req),
+        "/cgi-bin/gettoken" => return customized_token(s, req),
         "/cgi-bin/service/set_session_info" => with_token(s, req, session_info),
         "/cgi-bin/get_jsapi_ticket" => ticket(s, req, "jsapi"),
         "/cgi-bin/ticket/get" => {
@@ -113,17 +116,20 @@ pub(super) fn answer(s: &mut State, req: &Request) -> Option<Reply> {
 
 fn suite_token(s: &mut State, req: &Request) -> Result<Reply, Reply> {
     let b = body(req)?;
-    if field(&b, "suite_id") != SUITE_ID {
-        return Err(Reply::errcode(40083, "invalid suite_id"));
-    }
-    if field(&b, "suite_secret") != SUITE_SECRET {
+    let suite = field(&b, "suite_id");
+    let secret = match suite.as_str() {
+        SUITE_ID => SUITE_SECRET,
+        DK_SUITE_ID => DK_SUITE_SECRET,
+        _ => return Err(Reply::errcode(40083, "invalid suite_id")),
+    };
+    if field(&b, "suite_secret") != secret {
         return Err(Reply::errcode(40080, "invalid suite_secret"));
     }
     let ticket = field(&b, "suite_ticket");
     if !s.work.tickets.contains(&ticket) || s.work.expired_tickets.contains(&ticket) {
         return Err(Reply::errcode(40085, "invalid suite_ticket"));
     }
-    let token = s.issue(Kind::Suite, "suitetoken", SUITE_ID);
+    let token = s.issue(Kind::Suite, "suitetoken", &suite);
     Ok(ok(json!({
         "errcode": 0, "errmsg": "ok", "suite_access_token": token, "expires_in": s.expires_in,
     })))
@@ -148,7 +154,7 @@ type Api = fn(&mut State, &serde_json::Value) -> Result<Reply, Reply>;
 /// Runs `api` once the suite token in the query checks out.
 fn with_token(s: &mut State, req: &Request, api: Api) -> Result<Reply, Reply> {
     let token = req.query.get("suite_access_token");
-    s.check(token, Kind::Suite).map_err(|r| match r {
+    s.work.suite = s.check(token, Kind::Suite).map_err(|r| match r {
         Refused::Missing => Reply::errcode(41022, "suite_access_token missing"),
         Refused::Invalid => Reply::errcode(
             40082,
@@ -175,7 +181,11 @@ fn exchange(s: &mut State, b: &serde_json::Value, classic: bool) -> Result<Reply
         "auth_user_info": {"userid": "installer"},
         "state": "",
     });
-    if classic {
+    if s.work.suite.starts_with("dk") {
+        // 代开发 (D.7): the permanent code is the app's secret; no token.
+        answer["auth_info"] =
+            json!({"agent": [{"agentid": 1000002, "name": "dk app", "is_customized_app": true}]});
+    } else if classic {
         answer["access_token"] = json!(s.issue(Kind::Corp, "corptoken", &corpid));
         answer["expires_in"] = json!(s.expires_in);
         answer["auth_info"] = json!({"agent": [{"agentid": 1000001, "name": "standin app"}]});
@@ -249,4 +259,18 @@ fn session_info(s: &mut State, b: &serde_json::Value) -> Result<Reply, Reply> {
         s.work.test_sessions.insert(code);
     }
     Ok(ok(json!({"errcode": 0, "errmsg": "ok"})))
+}
+
+/// `gettoken` for a company that installed a 代开发 template (D.7): the
+/// corpsecret must be its current permanent code. `None` for other corpids
+/// (the plain stand-in's self-built apps).
+fn customized_token(s: &mut State, req: &Request) -> Option<Reply> {
+    let corpid = req.query.get("corpid")?;
+    let current = s.work.corps.get(corpid)?.clone();
+    let secret = req.query.get("corpsecret").cloned().unwrap_or_default();
+    if secret != current || s.work.dead.contains(&secret) {
+        return Some(Reply::errcode(40001, "invalid credential"));
+    }
+    let token = s.issue(Kind::Corp, "dktoken", corpid);
+    Some(Reply::token(&token, s.expires_in))
 }

@@ -1,0 +1,101 @@
+//! WeCom 代开发 (customized) templates, suite ids `dk...` (D.7): the exchange
+//! answers a permanent code and no token, the company token comes from
+//! gettoken with the permanent code as the secret, `is_customized_app` is
+//! kept, and `reset_permanent_code` replaces the secret. Also `change_auth`
+//! reading the authorization again (`get_auth_info`).
+
+use crate::push::push;
+use crate::support::platform::*;
+use crate::support::platform_env::*;
+use crate::support::wxcrypt::WxCrypt;
+use crate::support::{Backend, Env, StandIn, both, now};
+
+const CODE: &str = "permanent_code";
+const CORP: &str = "wwcustomized00001";
+const AUTH_CODE: &str = "authcode-dk-333333333333333333333333333333333333333333333333333333";
+const RESET_CODE: &str = "authcode-dk-reset-4444444444444444444444444444444444444444444444444";
+
+fn setup(backend: Backend) -> (Platforms, StandIn, Env) {
+    let p = Platforms::new();
+    let up = p.start();
+    let env = env(backend, &up, None, true);
+    let path = env.path("config.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&format!(
+        r#"
+[[platform]]
+name = "dk"
+kind = "wecom_suite"
+appid = "{DK_SUITE_ID}"
+secret_env = "DK_SECRET"
+message_token_env = "MSG_TOKEN"
+aes_key_env = "AES_KEY"
+store_key_file = "store.key"
+tickets = ["jsapi"]
+"#
+    ));
+    std::fs::write(&path, config).unwrap();
+    let mut env = env;
+    env.set("DK_SECRET", DK_SUITE_SECRET);
+    p.push_suite_ticket(SUITE_TICKET);
+    plant_ticket(&env, "dk", "suite_ticket", DK_SUITE_ID, SUITE_TICKET, 60);
+    plant_ticket(&env, "suite", "suite_ticket", SUITE_ID, SUITE_TICKET, 60);
+    (p, up, env)
+}
+
+fn dk_push(env: &Env, info_type: &str, code: &str) {
+    let msg = format!(
+        "<xml><SuiteId><![CDATA[{DK_SUITE_ID}]]></SuiteId><InfoType><![CDATA[{info_type}]]></InfoType><TimeStamp>{}</TimeStamp><AuthCode><![CDATA[{code}]]></AuthCode></xml>",
+        now()
+    );
+    let p = WxCrypt::new("QDG6eK", AES_KEY).wecom_push(DK_SUITE_ID, &msg, &now().to_string(), "d1");
+    assert_eq!(push(env, "dk", &p).expect(0).stdout(), "success");
+}
+
+both! {
+fn a_customized_app_takes_its_token_from_gettoken_with_the_permanent_code(backend) {
+    let (p, up, env) = setup(backend);
+    p.corp_auth_code(AUTH_CODE, CORP);
+    dk_push(&env, "create_auth", AUTH_CODE);
+    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let secret = credential(&env, "dk", CORP, CODE);
+    assert_eq!(Some(secret.clone()), p.permanent_code(CORP));
+    let token = value(&env, &format!("dk/{CORP}"), "access_token");
+    assert!(token.starts_with("dktoken-"), "{token}");
+    assert_eq!(up.count("get_corp_token"), 0, "not get_corp_token");
+    let info = env.text(&format!("SELECT info FROM wxtoken_customers WHERE appid = '{CORP}'"));
+    assert!(info.contains("\"is_customized_app\":true"), "{info}");
+    assert!(value(&env, &format!("dk/{CORP}"), "jsapi_ticket").starts_with("ticket-"));
+    // reset_permanent_code: the new secret replaces the stored one.
+    p.corp_auth_code(RESET_CODE, CORP);
+    dk_push(&env, "reset_permanent_code", RESET_CODE);
+    env.run(&["refresh", "--app", "dk", "--force"]).expect(0);
+    let new = credential(&env, "dk", CORP, CODE);
+    assert_ne!(new, secret);
+    assert_eq!(Some(new), p.permanent_code(CORP));
+    assert_ne!(value(&env, &format!("dk/{CORP}"), "access_token"), token);
+}
+}
+
+both! {
+fn change_auth_reads_the_authorization_again(backend) {
+    let (p, up, env) = setup(backend);
+    p.add_corps(1);
+    let corp = corpid(0);
+    plant_customers(&env, "suite", CODE, &[(&corp, Some(&first_permanent_code(&corp)), None, "active")]);
+    env.run(&["refresh", "--app", "suite"]).expect(0);
+    assert_eq!(up.count("get_auth_info"), 0, "an imported company is not read");
+    let msg = format!(
+        "<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[change_auth]]></InfoType><TimeStamp>{}</TimeStamp><AuthCorpId><![CDATA[{corp}]]></AuthCorpId></xml>",
+        now()
+    );
+    let pushed = WxCrypt::new("QDG6eK", AES_KEY).wecom_push(SUITE_ID, &msg, &now().to_string(), "c1");
+    push(&env, "suite", &pushed).expect(0);
+    env.run(&["refresh", "--app", "suite"]).expect(0);
+    assert_eq!(up.count("get_auth_info"), 1);
+    let info = env.text(&format!("SELECT info FROM wxtoken_customers WHERE appid = '{corp}'"));
+    assert!(info.contains("corp_name") && info.contains("agentid"), "{info}");
+    env.run(&["refresh", "--app", "suite"]).expect(0);
+    assert_eq!(up.count("get_auth_info"), 1, "read once");
+}
+}
