@@ -42,7 +42,6 @@ fn the_alerting_rules_use_the_metrics_status_writes() {
     }
     // The staleness alert finds the textfile the README's cron line writes.
     assert!(rules.contains(r#"node_textfile_mtime_seconds{file=~"(.*/)?wxtoken\\.prom"}"#));
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = crate::newcomer::all_docs();
     assert!(readme.contains("--output /var/lib/node_exporter/textfile/wxtoken.prom"));
 }

@@ -7,6 +7,7 @@ mod alert_rules;
 mod authorizers;
 mod colour;
 mod defaults;
+mod doc_commands;
 mod edges;
 mod exchange_failures;
 mod export;

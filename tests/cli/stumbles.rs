@@ -280,9 +280,10 @@ fn repo_file(name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
 }
 
-/// The README's code block that starts after `marker`, fenced as `lang`.
+/// The documentation's code block (README and `docs/`) that starts after
+/// `marker`, fenced as `lang`.
 fn readme_block(marker: &str, lang: &str) -> String {
-    let readme = repo_file("README.md");
+    let readme = crate::newcomer::all_docs();
     let (_, after) = readme.split_once(marker).unwrap();
     let (_, block) = after.split_once(&format!("```{lang}\n")).unwrap();
     block.split_once("```").unwrap().0.to_string()
@@ -304,7 +305,7 @@ fn the_readmes_php_reader_opens_read_only() {
 /// `crontab.example` says which case it is for.
 #[test]
 fn the_cron_lines_use_the_readmes_apps() {
-    let readme = repo_file("README.md");
+    let readme = crate::newcomer::all_docs();
     let (_, config) = readme.split_once("# /etc/wxtoken/config.toml\n").unwrap();
     let config = config.split("```").next().unwrap();
     let mut apps = std::collections::HashMap::new();

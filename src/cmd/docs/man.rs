@@ -98,7 +98,7 @@ for a user who has none of their own.
 The timer (off until enabled) and the hardened unit that runs \fBrefresh\fR.
 .TP
 \fI/usr/share/doc/wxtoken/\fR
-The README, the schema, \fBcrontab.example\fR and the alerting rules.
+The README and docs/ (one page per question), the schema, \fBcrontab.example\fR and the alerting rules.
 .SH "SEE ALSO"
 \fBwxtoken\fR(1), \fBwxtoken\-refresh\fR(1), \fBwxtoken\-show\fR(1),
 \fBwxtoken\-status\fR(1), \fBwxtoken.toml\fR(5), \fBsystemd.exec\fR(5)

@@ -104,7 +104,7 @@ impl Postgres {
                 ": it ran past wxtoken's deadline, and was cancelled: is the server overloaded, or is something holding a lock on wxtoken's tables for long?"
             }
             Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
-                ": the user needs to own the database (or rights on wxtoken's tables; see the README)"
+                ": the user needs to own the database (or rights on wxtoken's tables; see docs/postgresql.md)"
             }
             Some(c) if *c == SqlState::UNDEFINED_TABLE => {
                 ": no wxtoken tables in that database yet: run `wxtoken refresh` first"
@@ -197,7 +197,7 @@ fn connect_hint(e: &postgres::Error, url: &Url) -> String {
             "the server does not let this user in from this host: check the user, and the server's pg_hba.conf".to_string()
         }
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME => format!(
-            "create it (CREATE DATABASE {db} OWNER {user}; see the README, \"Many hosts\"), then run `wxtoken refresh`"
+            "create it (CREATE DATABASE {db} OWNER {user}; see docs/postgresql.md), then run `wxtoken refresh`"
         ),
         Some(c) if *c == SqlState::CANNOT_CONNECT_NOW => {
             "the server is starting or stopping: try again in a moment".to_string()

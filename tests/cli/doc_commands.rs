@@ -1,0 +1,366 @@
+//! Every command the documentation shows is run here, so the docs cannot
+//! drift from the program (the convention is written at the top of
+//! `docs/README.md`):
+//!
+//! - a ```` ```sh ```` block runs, page by page in the order written, in one
+//!   sandbox per page: a fresh folder as `HOME` and working folder, this
+//!   build's `wxtoken` and `standin` first on `PATH` (and in
+//!   `./target/release/`, where the README's first command builds them), a
+//!   `cargo` that has nothing left to build, and the `standin` example serving
+//!   as `WXTOKEN_API_BASE`. Each block must exit 0.
+//! - a ```` ```sh no-run: REASON ```` block (root, systemd, a package, a real
+//!   account, another host) must still parse (`bash -n`).
+//! - a ```` ```toml ```` block is a config: `wxtoken status --config` must
+//!   accept it (secrets are not read there); ```` ```toml no-run: REASON ````
+//!   marks a fragment.
+//! - a ```` ```cron ```` block's commands must parse.
+//!
+//! And every relative link leads to a file, and to a heading of it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One fenced block: its page, line, info string and text.
+struct Block {
+    page: String,
+    line: usize,
+    info: String,
+    text: String,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The README and every page of `docs/`, sorted.
+fn pages() -> Vec<PathBuf> {
+    let mut pages = vec![root().join("README.md")];
+    if let Ok(dir) = std::fs::read_dir(root().join("docs")) {
+        let mut docs: Vec<PathBuf> = dir
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        docs.sort();
+        pages.extend(docs);
+    }
+    pages
+}
+
+fn blocks(page: &Path) -> Vec<Block> {
+    let text = std::fs::read_to_string(page).unwrap();
+    let name = page.strip_prefix(root()).unwrap().display().to_string();
+    let mut blocks = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in text.lines().enumerate() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(info)) => {
+                open = Some(Block {
+                    page: name.clone(),
+                    line: i + 1,
+                    info: info.trim().to_string(),
+                    text: String::new(),
+                })
+            }
+            (Some(_), Some("")) => blocks.push(open.take().unwrap()),
+            (Some(block), _) => {
+                block.text.push_str(line);
+                block.text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "{name}: a fenced block is not closed");
+    blocks
+}
+
+/// `sh`, `sh no-run: REASON`: the language and whether it runs. A no-run
+/// without a reason is refused.
+fn kind(block: &Block) -> (&str, bool) {
+    let (lang, rest) = block
+        .info
+        .split_once(' ')
+        .unwrap_or((block.info.as_str(), ""));
+    if rest.is_empty() {
+        return (lang, true);
+    }
+    let reason = rest.strip_prefix("no-run:").map(str::trim);
+    assert!(
+        reason.is_some_and(|r| !r.is_empty()),
+        "{}:{}: write ```{lang} no-run: REASON, not ```{}",
+        block.page,
+        block.line,
+        block.info
+    );
+    (lang, false)
+}
+
+fn parses(block: &Block, script: &str) {
+    let out = Command::new("bash")
+        .args(["-n", "-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}:{}: does not parse: {}\n{script}",
+        block.page,
+        block.line,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A page's sandbox: its folder, and the stand-in it serves against.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    standin: std::process::Child,
+    url: String,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.standin.kill();
+        let _ = self.standin.wait();
+    }
+}
+
+/// This build's `wxtoken` and `standin`, copied where `nobody` may run them
+/// (the build's folder may be closed to it).
+fn programs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let open = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), open.clone()).unwrap();
+    let wxtoken = dir.path().join("wxtoken");
+    let standin = dir.path().join("standin");
+    std::fs::copy(env!("CARGO_BIN_EXE_wxtoken"), &wxtoken).unwrap();
+    std::fs::copy(crate::platform_standin::example(), &standin).unwrap();
+    for program in [&wxtoken, &standin] {
+        std::fs::set_permissions(program, open.clone()).unwrap();
+    }
+    (dir, wxtoken, standin)
+}
+
+impl Sandbox {
+    fn new(wxtoken: &Path, standin: &Path) -> Sandbox {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        // SAFETY: umask cannot fail; every test wants the same value.
+        unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join(".bin");
+        let release = dir.path().join("target/release/examples");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&release).unwrap();
+        for (link, to) in [
+            (bin.join("wxtoken"), wxtoken),
+            (bin.join("standin"), standin),
+            (dir.path().join("target/release/wxtoken"), wxtoken),
+            (release.join("standin"), standin),
+        ] {
+            symlink(to, link).unwrap();
+        }
+        // The README's set-up commands build and test the project: the test
+        // run that runs this has done both.
+        let cargo = bin.join("cargo");
+        std::fs::write(
+            &cargo,
+            "#!/bin/sh\ncase \"$*\" in\n  build*|test*) exit 0 ;;\n  *) echo \"cargo $*: not in the doc sandbox\" >&2; exit 1 ;;\nesac\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut child = Command::new(standin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        if unsafe { libc::geteuid() } == 0 {
+            let status = Command::new("chown")
+                .args(["-R", "-h", "nobody:nogroup"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        Sandbox {
+            dir,
+            standin: child,
+            url: url.trim().to_string(),
+        }
+    }
+
+    fn run(&self, block: &Block) -> Result<(), String> {
+        // As root (CI), a block runs as `nobody`: a block that should have
+        // been marked no-run fails instead of changing the machine.
+        let mut cmd = if unsafe { libc::geteuid() } == 0 {
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "bash",
+            ]);
+            cmd
+        } else {
+            Command::new("bash")
+        };
+        for (key, _) in std::env::vars() {
+            if key.starts_with("WXTOKEN_")
+                || key.starts_with("XDG_")
+                || key == "RUST_LOG"
+                || key.to_ascii_lowercase().ends_with("_proxy")
+            {
+                cmd.env_remove(key);
+            }
+        }
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join(".bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = cmd
+            .args(["-euo", "pipefail", "-c", &block.text])
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("PATH", path)
+            .env("WXTOKEN_API_BASE", &self.url)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}:{}: exit {:?}\n{}\nstdout: {}\nstderr: {}",
+            block.page,
+            block.line,
+            out.status.code(),
+            block.text,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A config block, as `wxtoken status --config` reads it.
+fn loads(block: &Block, dir: &Path) -> Result<(), String> {
+    let path = dir.join(format!("config-{}.toml", block.line));
+    std::fs::write(&path, &block.text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wxtoken"))
+        .args(["--db", dir.join("config-check.db").to_str().unwrap()])
+        .args(["status", "--config", path.to_str().unwrap()])
+        .env_remove("WXTOKEN_API_BASE")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}:{}: wxtoken refuses this config: {}\n{}",
+        block.page,
+        block.line,
+        String::from_utf8_lossy(&out.stderr),
+        block.text
+    ))
+}
+
+#[test]
+fn every_command_in_the_docs_runs() {
+    let mut ran = 0;
+    let mut failed = Vec::new();
+    let (_programs, wxtoken, standin) = programs();
+    // Configs are checked by this test's own user, in a folder of its own.
+    let configs = tempfile::tempdir().unwrap();
+    for page in pages() {
+        let sandbox = Sandbox::new(&wxtoken, &standin);
+        for block in blocks(&page) {
+            let (lang, runs) = kind(&block);
+            match lang {
+                "sh" => {
+                    parses(&block, &block.text);
+                    if runs {
+                        failed.extend(sandbox.run(&block).err());
+                        ran += 1;
+                    }
+                }
+                "toml" if runs => failed.extend(loads(&block, configs.path()).err()),
+                "cron" => {
+                    // The command of each job line (five time fields first).
+                    for line in block.text.lines() {
+                        let line = line.trim();
+                        if line.is_empty()
+                            || line.starts_with('#')
+                            || line.contains('=')
+                                && !line.starts_with(|c: char| {
+                                    c == '*' || c.is_ascii_digit() || c == '@'
+                                })
+                        {
+                            continue;
+                        }
+                        let command: Vec<&str> = line.split_whitespace().skip(5).collect();
+                        parses(&block, &command.join(" "));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+    assert!(ran > 0, "no runnable block found");
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
+/// as `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a page's headings (outside fenced blocks).
+fn anchors(path: &Path) -> Vec<String> {
+    let mut fenced = false;
+    let mut found = Vec::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_link_in_the_docs_leads_somewhere() {
+    let mut broken = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let link: String = text[i + 2..].chars().take_while(|c| *c != ')').collect();
+            if link.contains("://") || link.contains(' ') {
+                continue;
+            }
+            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
+            let target = match file {
+                "" => page.clone(),
+                file => page.parent().unwrap().join(file),
+            };
+            if !target.exists() {
+                broken.push(format!("{}: {link}: no such file", page.display()));
+            } else if !fragment.is_empty()
+                && target.extension().is_some_and(|e| e == "md")
+                && !anchors(&target).contains(&fragment.to_string())
+            {
+                broken.push(format!("{}: {link}: no such heading", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
