@@ -11,6 +11,7 @@ mod doc_commands;
 mod edges;
 mod exchange_failures;
 mod export;
+mod export_platform;
 mod faults;
 mod hosts;
 mod hosts_at_once;
