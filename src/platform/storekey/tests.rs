@@ -80,6 +80,17 @@ fn what_is_no_sealed_value_is_refused_as_such() {
     }
 }
 
+/// Credentials are documented up to 512 bytes; one eight times that still
+/// seals and opens (the bound on sealed values is 64 KiB, not a few hundred).
+#[test]
+fn a_long_credential_seals_and_opens() {
+    let k = key();
+    let long = "r".repeat(4096);
+    let sealed = k.seal(&long, PLACE).unwrap();
+    assert!(sealed.len() > 5000, "{}", sealed.len());
+    assert_eq!(k.open(&sealed, PLACE).unwrap(), long);
+}
+
 #[test]
 fn places_are_unambiguous() {
     assert_ne!(associated(&["a/b", "c"]), associated(&["a", "b/c"]));
