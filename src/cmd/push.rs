@@ -313,8 +313,23 @@ fn keep(
             created,
             pending_until,
         } => {
+            if !in_order(db, name, &appid, created, now)? {
+                return success();
+            }
             let old = db.customer(name, &appid)?;
-            let sealed = key.seal(code.expose(), &[name, &appid, code_kind])?;
+            // The same code pushed again (WeChat retries): the stored one
+            // stays, so that a code being exchanged is not taken for new.
+            let same = old
+                .as_ref()
+                .and_then(|c| c.pending_code.clone())
+                .filter(|sealed| {
+                    key.open(sealed, &[name, &appid, code_kind])
+                        .is_ok_and(|plain| plain == code.expose())
+                });
+            let sealed = match same {
+                Some(sealed) => sealed,
+                None => key.seal(code.expose(), &[name, &appid, code_kind])?,
+            };
             let authorized_at = match &old {
                 Some(c) if c.state == CustomerState::Active => c.authorized_at.or(Some(created)),
                 _ => Some(created),
@@ -330,6 +345,8 @@ fn keep(
                 authorized_at,
                 updated_at: now,
             })?;
+            // A customer stored just now: its first event is this one.
+            in_order(db, name, &appid, created, now)?;
             log::info!(
                 "platform {}: customer {} authorized; its code is kept for the exchange",
                 quoted(name),
@@ -340,7 +357,10 @@ fn keep(
             (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner())).push((name.clone(), appid));
             success()
         }
-        Event::Revoked { appid } => {
+        Event::Revoked { appid, created } => {
+            if !in_order(db, name, &appid, created, now)? {
+                return success();
+            }
             if !db.revoke_customer(name, &appid, now)? {
                 log::info!(
                     "platform {}: revocation of unknown customer {}: nothing to do",
@@ -350,7 +370,10 @@ fn keep(
             }
             success()
         }
-        Event::Changed { appid } => {
+        Event::Changed { appid, created } => {
+            if !in_order(db, name, &appid, created, now)? {
+                return success();
+            }
             match db.customer(name, &appid)? {
                 // Marked: the next refresh reads the authorization again
                 // (get_auth_info), right after this answer.
@@ -380,4 +403,27 @@ fn keep(
             success()
         }
     }
+}
+
+/// Whether an event created at `created` may apply to customer `appid`: not
+/// when an event created later was applied already (a late or replayed
+/// `unauthorized` never revokes a newer authorization). Recorded when it may
+/// (for a customer not stored yet, by the caller's write and then here).
+fn in_order(
+    db: &mut dyn Store,
+    platform: &str,
+    appid: &str,
+    created: i64,
+    now: i64,
+) -> Result<bool> {
+    let step = crate::store::CodeStep::Event { at: created };
+    if db.code_step(platform, appid, &step, now)? {
+        return Ok(true);
+    }
+    log::info!(
+        "platform {}: customer {}: an event of {created} is older than the last one applied; acknowledged, nothing changed",
+        quoted(platform),
+        quoted(appid)
+    );
+    Ok(false)
 }

@@ -92,9 +92,9 @@ pub enum Event {
         pending_until: Option<i64>,
     },
     /// The customer withdrew the authorization.
-    Revoked { appid: String },
+    Revoked { appid: String, created: i64 },
     /// The customer changed what it granted: its info is to be read again.
-    Changed { appid: String },
+    Changed { appid: String, created: i64 },
     /// WeCom's URL check: answer this plaintext alone.
     Echo(String),
     /// Verified, but nothing wxtoken keeps (this InfoType).
@@ -324,6 +324,7 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
         },
         "unauthorized" => Ok(Event::Revoked {
             appid: customer_id(msg, "AuthorizerAppid")?,
+            created,
         }),
         other => Ok(Event::Ignored(other.to_string())),
     }
@@ -359,9 +360,11 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
         }
         "change_auth" => Ok(Event::Changed {
             appid: customer_id(msg, "AuthCorpId")?,
+            created,
         }),
         "cancel_auth" => Ok(Event::Revoked {
             appid: customer_id(msg, "AuthCorpId")?,
+            created,
         }),
         other => Ok(Event::Ignored(other.to_string())),
     }

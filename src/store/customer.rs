@@ -64,6 +64,9 @@ pub enum CodeStep {
     /// What upstream says about the customer now (`get_auth_info`), kept
     /// only while the customer is active.
     Info { info: String },
+    /// A pushed event created `at`: true (and recorded) unless an event
+    /// created later was applied to the customer already.
+    Event { at: i64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -85,8 +85,10 @@ pub const SCHEMA: &str = include_str!("../../schema.sql");
 pub const SCHEMA_CUSTOMERS: &str = include_str!("../../schema-2.sql");
 /// Migration 3: when a customer's one-use code was sent (`code_sent_at`).
 pub const SCHEMA_CODES: &str = include_str!("../../schema-3.sql");
+/// Migration 4: the time of the last event applied to a customer (`event_at`).
+pub const SCHEMA_EVENTS: &str = include_str!("../../schema-4.sql");
 /// Migrations, in order; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS, SCHEMA_CODES];
+pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS, SCHEMA_CODES, SCHEMA_EVENTS];
 /// The schema version that has `wxtoken_customers`: a reader of an older
 /// database (not migrated yet) finds no customers.
 pub const CUSTOMERS_SINCE: usize = 2;

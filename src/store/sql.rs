@@ -202,13 +202,14 @@ sql!(
     /// A pending customer (?1, ?2) exchanged: stored under the appid its
     /// answer named (?3), replacing one stored there, with its new credential
     /// ?4, state ?5, info ?6, at ?7. The pending row is deleted after.
-    REKEY_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, state, info, authorized_at, updated_at)
-     SELECT platform, CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS TEXT), CAST(?6 AS TEXT), authorized_at, CAST(?7 AS BIGINT)
+    REKEY_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, state, info, authorized_at, updated_at, event_at)
+     SELECT platform, CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS TEXT), CAST(?6 AS TEXT), authorized_at, CAST(?7 AS BIGINT), event_at
        FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2
      ON CONFLICT (platform, appid) DO UPDATE SET
         credential = excluded.credential, pending_code = NULL, pending_until = NULL,
         code_sent_at = NULL, state = excluded.state, info = excluded.info,
-        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at"
+        authorized_at = excluded.authorized_at, updated_at = excluded.updated_at,
+        event_at = excluded.event_at"
 );
 
 sql!(
@@ -283,6 +284,14 @@ sql!(
 );
 
 sql!(
+    /// Records event time ?3 unless a later one was applied.
+    EVENT_AT = "UPDATE wxtoken_customers SET event_at = ?3
+      WHERE platform = ?1 AND appid = ?2 AND (event_at IS NULL OR event_at <= ?3)"
+);
+
+sql!(CUSTOMER_EXISTS = "SELECT COUNT(*) FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+
+sql!(
     /// A platform's customers whose pending code was sent.
     SENT_CODES = "SELECT appid, code_sent_at FROM wxtoken_customers
       WHERE platform = ?1 AND code_sent_at IS NOT NULL ORDER BY appid"
@@ -321,6 +330,8 @@ mod tests {
         &EXCHANGED,
         &SENT_CODES,
         &SET_INFO,
+        &EVENT_AT,
+        &CUSTOMER_EXISTS,
     ];
 
     #[test]

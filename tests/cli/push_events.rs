@@ -134,3 +134,40 @@ fn a_stale_component_token_is_renewed_once_unless_another_run_did(backend) {
     assert!(value(&env, &format!("acme/{appid}"), "access_token").starts_with("authorizertoken-"));
 }
 }
+
+fn authorized_at(appid: &str, code: &str, created: i64) -> String {
+    crate::push::authorized(appid, code, "authorized", created, created + 3600)
+}
+
+fn unauthorized_at(appid: &str, created: i64) -> String {
+    format!(
+        "<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{appid}]]></AuthorizerAppid></xml>"
+    )
+}
+
+both! {
+fn events_apply_in_the_order_they_were_created(backend) {
+    let (p, up, env) = setup(backend);
+    let t = now();
+    p.auth_code(CODE, FAST);
+    op_push(&env, &authorized_at(FAST, CODE, t - 60));
+    // A late unauthorized, created before the authorization: acknowledged,
+    // nothing changed.
+    op_push(&env, &unauthorized_at(FAST, t - 120));
+    assert_eq!(state(&env, "acme", FAST), "active");
+    env.run(&["refresh", "--app", "acme"]).expect(0);
+    assert_eq!(Some(credential(&env, "acme", FAST, TOKEN)), p.refresh_token(FAST));
+    // The same authorization pushed again after its exchange: its code is
+    // refused as used, dropped, and the stored refresh token goes on.
+    op_push(&env, &authorized_at(FAST, CODE, t - 60));
+    env.run(&["refresh", "--app", "acme"]).expect(0).stderr_has("the stored authorizer_refresh_token goes on");
+    assert_eq!(up.count("api_query_auth"), 2);
+    assert_eq!(state(&env, "acme", FAST), "active");
+    // An unauthorized created after it: revoked.
+    op_push(&env, &unauthorized_at(FAST, t - 30));
+    assert_eq!(state(&env, "acme", FAST), "revoked");
+    // And a replay of the older authorization does not bring it back.
+    op_push(&env, &authorized_at(FAST, CODE, t - 60));
+    assert_eq!(state(&env, "acme", FAST), "revoked");
+}
+}

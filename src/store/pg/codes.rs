@@ -26,6 +26,16 @@ impl Postgres {
                     let p = [text(&platform), text(&appid)];
                     tx.execute_typed(sql::RELEASE_CODE.pg, &p)? > 0
                 }
+                CodeStep::Event { at } => {
+                    let p = [text(&platform), text(&appid), int(at)];
+                    tx.execute_typed(sql::EVENT_AT.pg, &p)? > 0 || {
+                        let p = [text(&platform), text(&appid)];
+                        let n: i64 = tx
+                            .query_typed_one(sql::CUSTOMER_EXISTS.pg, &p)?
+                            .try_get(0)?;
+                        n == 0
+                    }
+                }
                 CodeStep::Info { info } => {
                     let p = [text(&platform), text(&appid), text(info), int(&now)];
                     tx.execute_typed(sql::SET_INFO.pg, &p)? > 0

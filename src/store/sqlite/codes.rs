@@ -29,6 +29,15 @@ impl Sqlite {
                 CodeStep::Info { info } => {
                     tx.execute(sql::SET_INFO.sqlite, params![platform, appid, info, now])? > 0
                 }
+                CodeStep::Event { at } => {
+                    let p = params![platform, appid, at];
+                    tx.execute(sql::EVENT_AT.sqlite, p)? > 0
+                        || tx.query_row(
+                            sql::CUSTOMER_EXISTS.sqlite,
+                            params![platform, appid],
+                            |r| r.get::<_, i64>(0),
+                        )? == 0
+                }
                 CodeStep::Release => {
                     tx.execute(sql::RELEASE_CODE.sqlite, params![platform, appid])? > 0
                 }
