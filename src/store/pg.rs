@@ -27,8 +27,6 @@
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
@@ -37,8 +35,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql::{self, select_rows};
 use super::{
-    Attempt, Commit, Customer, CustomerState, Invalidated, Lease, Leases, Lookup, MIGRATIONS, Row,
-    Stats, Store, columns, stored_outcome,
+    Attempt, Commit, Customer, CustomerState, Invalidated, Leases, Lookup, MIGRATIONS, Row, Stats,
+    Store, columns, stored_outcome,
 };
 use crate::error;
 
@@ -46,6 +44,7 @@ mod codes;
 mod connect;
 mod customers;
 mod deadline;
+mod leases;
 mod passfile;
 mod schema;
 pub mod url;
@@ -153,6 +152,7 @@ impl Postgres {
         db.objects = false;
         db.objects()?;
         db.schema = Some(MIGRATIONS.len());
+        db.follow_server_clock()?;
         Ok(db)
     }
 
@@ -252,76 +252,7 @@ impl Store for Postgres {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases> {
-        let mut apps = apps.to_vec();
-        apps.sort();
-        apps.dedup();
-        // The lease's length as the caller wants it, its times on the server's clock.
-        let ttl = expires_at - now;
-        self.run("take a lease in", |c| {
-            let mut tx = begin(c)?;
-            let now: i64 = tx
-                .query_typed_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
-                .get(0);
-            // Row locks in name order (as every taker takes them): a concurrent
-            // taker waits here, then sees the winner's lease.
-            let mut current: HashMap<String, Lease> = tx
-                .query_typed(
-                    "SELECT app, owner, expires_at FROM wxtoken_leases
-                     WHERE app = ANY($1) ORDER BY app FOR UPDATE",
-                    &[(&apps, Type::TEXT_ARRAY)],
-                )?
-                .iter()
-                .map(|r| {
-                    let lease = Lease {
-                        app: r.get(0),
-                        owner: r.get(1),
-                        expires_at: r.get(2),
-                    };
-                    (lease.app.clone(), lease)
-                })
-                .collect();
-            let mut leases = Leases::default();
-            let (mut replace, mut insert) = (Vec::new(), Vec::new());
-            for app in &apps {
-                let lease = current.remove(app);
-                let existed = lease.is_some();
-                match leases.decide(app, lease, owner, now, longest) {
-                    true if existed => replace.push(app.clone()),
-                    true => insert.push(app.clone()),
-                    false => {}
-                }
-            }
-            let until = now + ttl;
-            tx.execute_typed(
-                "UPDATE wxtoken_leases SET owner = $2, expires_at = $3 WHERE app = ANY($1)",
-                &[
-                    (&replace, Type::TEXT_ARRAY),
-                    (&owner, Type::TEXT),
-                    (&until, Type::INT8),
-                ],
-            )?;
-            // An app that had no lease may have got one since the read: then
-            // it is that process's.
-            let inserted: Vec<String> = tx
-                .query_typed(
-                    "INSERT INTO wxtoken_leases (app, owner, expires_at)
-                     SELECT a, $2, $3 FROM unnest($1) AS a
-                     ON CONFLICT (app) DO NOTHING RETURNING app",
-                    &[
-                        (&insert, Type::TEXT_ARRAY),
-                        (&owner, Type::TEXT),
-                        (&until, Type::INT8),
-                    ],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            leases
-                .taken
-                .retain(|app| replace.contains(app) || inserted.contains(app));
-            tx.commit()?;
-            Ok(leases)
-        })
+        self.leases(apps, owner, now, expires_at, longest)
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
@@ -346,10 +277,13 @@ impl Store for Postgres {
                     &[text(&app), text(kind), text(value), int(&now)],
                 )?;
             }
-            if !commit.values.is_empty() {
-                let held: i64 = tx
+            let mut held = 0;
+            if !commit.values.is_empty() || commit.customer.is_some() {
+                held = tx
                     .query_typed_one(sql::LEASE_HELD.pg, &[text(&app), text(&commit.owner)])?
                     .get(0);
+            }
+            {
                 for v in &commit.values {
                     let changed = upsert_value(&mut tx, v, held)?;
                     if changed == 0 {
@@ -361,7 +295,7 @@ impl Store for Postgres {
                 }
             }
             if let Some(u) = &commit.customer {
-                customers::update(&mut tx, app, u)?;
+                customers::update(&mut tx, app, u, held)?;
             }
             if !commit.attempts.is_empty() {
                 for a in &commit.attempts {

@@ -41,15 +41,23 @@ const LOOKUP_APPID: &str = concat!(
 pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
+    deadline: Deadline,
 }
 
 mod codes;
+mod deadline;
+mod hint;
 mod open;
 mod pinned;
 mod update;
 
+use deadline::Deadline;
+
 impl Sqlite {
+    /// The context for the errors of a read or a write about to start; its
+    /// deadline starts too.
     fn context(&self, what: &str) -> String {
+        self.deadline.arm();
         format!("could not {what} database {}", self.path.display())
     }
 
@@ -65,29 +73,7 @@ impl Sqlite {
     }
 }
 
-/// What to do about a SQLite error, for the error line.
-pub fn hint(err: &rusqlite::Error) -> Option<&'static str> {
-    use rusqlite::ErrorCode::*;
-    Some(match err.sqlite_error_code()? {
-        DatabaseBusy | DatabaseLocked => {
-            "another process kept it locked longer than the 5s busy timeout; run again"
-        }
-        ReadOnly => "the file or its folder is not writable (permissions, read-only file system)",
-        CannotOpen => {
-            "the file or its folder cannot be opened (permissions, a missing folder, a read-only file system)"
-        }
-        DiskFull => "the disk is full: free some space (the stored token is unchanged)",
-        NotADatabase => "it is not a SQLite database: move it away or point --db elsewhere",
-        DatabaseCorrupt => {
-            "the file is damaged: restore it from a backup, or move it away (refresh creates a new one)"
-        }
-        PermissionDenied => "permission denied",
-        SystemIoFailure => {
-            "an I/O error: check that the disk is not full and the file system is healthy"
-        }
-        _ => return None,
-    })
-}
+pub use hint::hint;
 
 /// `?, ?, ?` for `n` parameters.
 fn placeholders(n: usize) -> String {
@@ -219,7 +205,7 @@ impl Store for Sqlite {
             }
         }
         if let Some(u) = &commit.customer {
-            update::customer(&tx, app, u).context(ctx.clone())?;
+            update::customer(&tx, app, u, held).context(ctx.clone())?;
         }
         for a in &commit.attempts {
             tx.prepare_cached(sql::INSERT_ATTEMPT.sqlite)
@@ -298,9 +284,10 @@ impl Store for Sqlite {
     }
 
     fn prune(&mut self, before_ms: i64) -> Result<()> {
+        let ctx = self.context("write to");
         self.conn
             .execute(sql::PRUNE.sqlite, params![before_ms])
-            .context(self.context("write to"))?;
+            .context(ctx)?;
         Ok(())
     }
 

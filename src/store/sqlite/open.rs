@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rusqlite::{FileControl, OpenFlags};
 
-use super::{BUSY_TIMEOUT, Sqlite, WAL_SIZE_LIMIT};
+use super::{BUSY_TIMEOUT, Deadline, Sqlite, WAL_SIZE_LIMIT};
 use crate::store::MIGRATIONS;
 use crate::{clock, error, fsafe};
 
@@ -24,7 +24,7 @@ impl Sqlite {
         let meta = meta.ok_or_else(|| anyhow::anyhow!("database {} vanished", path.display()))?;
         // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
         // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
-        let conn = super::pinned::open(
+        let mut conn = super::pinned::open(
             path,
             &meta,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -32,6 +32,7 @@ impl Sqlite {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         crate::store::objects::sqlite(&conn, &path.display().to_string())?;
         let mut db = Sqlite {
+            deadline: Deadline::install(&mut conn)?,
             conn,
             path: path.to_path_buf(),
         };
@@ -87,7 +88,7 @@ impl Sqlite {
             )));
         };
         beside(path, Some(&meta))?;
-        let conn = super::pinned::open(
+        let mut conn = super::pinned::open(
             path,
             &meta,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -95,6 +96,7 @@ impl Sqlite {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         crate::store::objects::sqlite(&conn, &path.display().to_string())?;
         let db = Sqlite {
+            deadline: Deadline::install(&mut conn)?,
             conn,
             path: path.to_path_buf(),
         };
