@@ -296,12 +296,55 @@ fn attempt() -> Attempt {
     }
 }
 
+/// `owner` takes the lease of `acme/wx1`, as a refresh does before its call.
+fn lease(store: &mut dyn Store, owner: &str) {
+    let taken = store
+        .take_leases(&["acme/wx1".to_string()], owner, NOW, NOW + 60, 600)
+        .unwrap();
+    assert_eq!(taken.taken, ["acme/wx1"]);
+}
+
+both!(
+    fn a_late_writer_cannot_replace_a_newer_credential(db) {
+        let mut store = db.open();
+        store.upsert_customer(&customer("wx1", "v1:old")).unwrap();
+        // This run takes the lease and calls; it stalls past its lease, and
+        // another run takes the customer over and stores a rotated credential.
+        lease(&mut *store, "me");
+        db.exec("UPDATE wxtoken_leases SET owner = 'other'");
+        let mut newer = refreshed(Some("v1:newer"), vec![]);
+        newer.owner = "other";
+        newer.customer.as_mut().unwrap().updated_at = NOW + 60;
+        store.commit("acme/wx1", &newer).unwrap();
+        // The late result: not stored over the newer one; its call is recorded.
+        store
+            .commit("acme/wx1", &refreshed(Some("v1:late"), vec![attempt()]))
+            .unwrap();
+        let kept = store.customer("acme", "wx1").unwrap().unwrap();
+        assert_eq!(kept.credential.as_deref(), Some("v1:newer"));
+        assert_eq!(kept.updated_at, NOW + 60);
+        assert_eq!(store.history(Some("acme/wx1"), 10).unwrap().len(), 1);
+        // The lease holder too writes only over an older credential: one that
+        // `authorizers sync` stored after this run's call stays.
+        let mut synced = customer("wx1", "v1:synced");
+        synced.updated_at = NOW + 120;
+        store.upsert_customer(&synced).unwrap();
+        lease(&mut *store, "me");
+        store
+            .commit("acme/wx1", &refreshed(Some("v1:stale"), vec![]))
+            .unwrap();
+        let kept = store.customer("acme", "wx1").unwrap().unwrap();
+        assert_eq!(kept.credential.as_deref(), Some("v1:synced"));
+    }
+);
+
 both!(
     fn a_rotated_credential_is_stored_with_its_token(db) {
         let mut store = db.open();
         let mut c = customer("wx1", "v1:old");
         c.state = CustomerState::Reauthorize;
         store.upsert_customer(&c).unwrap();
+        lease(&mut *store, "me");
         store
             .commit("acme/wx1", &refreshed(Some("v1:rotated"), vec![attempt()]))
             .unwrap();
@@ -312,6 +355,7 @@ both!(
         );
         assert_eq!(stored(&mut *store, "acme/wx1")[0].value, "new-token");
         // No rotation: the stored credential stays.
+        lease(&mut *store, "me");
         store.commit("acme/wx1", &refreshed(None, vec![])).unwrap();
         let now = store.customer("acme", "wx1").unwrap().unwrap();
         assert_eq!(now.credential.as_deref(), Some("v1:rotated"));

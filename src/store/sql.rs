@@ -188,14 +188,18 @@ sql!(
 );
 
 sql!(
-    /// A customer's rotated credential (?3; NULL keeps the stored one) and state.
+    /// A customer's rotated credential (?3; NULL keeps the stored one) and state,
+    /// as of ?5. Written only by the holder of the customer's lease (?8 is 1, as
+    /// for [`UPSERT_VALUE`]) and only over what was stored before ?5: a run that
+    /// outlived its lease, or whose customer `authorizers sync` or a push wrote
+    /// since, leaves the newer credential alone.
     UPDATE_CUSTOMER = "UPDATE wxtoken_customers
         SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5,
             pending_code = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_code END,
             pending_until = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_until END,
             code_sent_at = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE code_sent_at END,
             info = COALESCE(CAST(?7 AS TEXT), info)
-      WHERE platform = ?1 AND appid = ?2"
+      WHERE platform = ?1 AND appid = ?2 AND CAST(?8 AS BIGINT) = 1 AND updated_at <= ?5"
 );
 
 sql!(

@@ -10,10 +10,12 @@ use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, CustomerUpdate, Row
 /// Writes `u` in a refresh's transaction: a rotated credential, a new state;
 /// or a pending customer moved under the appid its exchange named, with app
 /// `app`'s values dropped.
+/// `held` is 1 when the run still holds the customer's lease.
 pub(super) fn update(
     tx: &mut postgres::Transaction<'_>,
     app: &str,
     u: &CustomerUpdate,
+    held: i64,
 ) -> Result<(), postgres::Error> {
     let state = u.state.as_str();
     let changed = match &u.rekey {
@@ -45,12 +47,13 @@ pub(super) fn update(
                 int(&u.updated_at),
                 int(&cleared),
                 text(&u.info),
+                int(&held),
             ];
             tx.execute_typed(sql::UPDATE_CUSTOMER.pg, &p)?
         }
     };
     if changed == 0 {
-        log::warn!("{app}: customer not stored; its update was dropped");
+        crate::store::customer::dropped(app, u, held);
     }
     // Withdrawn upstream: nothing secret kept, its tokens invalidated.
     if u.state == CustomerState::Revoked && u.rekey.is_none() {

@@ -7,7 +7,13 @@ use crate::store::{CustomerState, CustomerUpdate};
 
 /// Writes `u` (a rotated credential, a new state; or a pending customer moved
 /// under the appid its exchange named, with app `app`'s values dropped).
-pub(super) fn customer(tx: &Transaction, app: &str, u: &CustomerUpdate) -> rusqlite::Result<()> {
+/// `held` is 1 when the run still holds the customer's lease.
+pub(super) fn customer(
+    tx: &Transaction,
+    app: &str,
+    u: &CustomerUpdate,
+    held: i64,
+) -> rusqlite::Result<()> {
     let changed = match &u.rekey {
         Some(appid) => {
             let p = params![
@@ -32,13 +38,14 @@ pub(super) fn customer(tx: &Transaction, app: &str, u: &CustomerUpdate) -> rusql
                 u.state.as_str(),
                 u.updated_at,
                 i64::from(u.pending_cleared),
-                u.info
+                u.info,
+                held
             ];
             tx.execute(sql::UPDATE_CUSTOMER.sqlite, p)?
         }
     };
     if changed == 0 {
-        log::warn!("{app}: customer not stored; its update was dropped");
+        crate::store::customer::dropped(app, u, held);
     }
     // Withdrawn upstream: nothing secret kept, its tokens invalidated.
     if u.state == CustomerState::Revoked && u.rekey.is_none() {
