@@ -24,7 +24,6 @@ use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
 use crate::app::Kind;
 use crate::clock;
 use crate::error::Silent;
-use crate::graph::Outcome;
 use crate::store::{Commit, Lease, Store};
 use crate::text::{clip, shown};
 
@@ -40,6 +39,9 @@ const LEASE_MARGIN: i64 = 5;
 const LONGEST_LEASE: i64 = 3 * crate::cli::MAX_TIMEOUT.as_secs() as i64 + LEASE_MARGIN;
 /// How long the attempts history is kept.
 const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
+
+mod kept;
+mod wait;
 
 /// Refreshes `targets` (their `seen` is filled here).
 pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Result<()> {
@@ -108,8 +110,10 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
         waited: HashMap::new(),
         holders: HashMap::new(),
         started_ms,
+        kept: Vec::new(),
     };
     let result = run.drive(&job_tx, &done_rx);
+    run.store_kept();
     drop(job_tx);
     let failed = result.map(|()| run.failed)?;
     store.prune(clock::now_ms() - HISTORY_KEPT_MS)?;
@@ -142,6 +146,8 @@ struct Run<'a> {
     holders: HashMap<String, Lease>,
     /// When this run started, in Unix milliseconds.
     started_ms: i64,
+    /// Results the database did not take yet (see `kept`).
+    kept: Vec<kept::Kept>,
     progress: crate::progress::Progress,
 }
 
@@ -188,6 +194,11 @@ impl Run<'_> {
                         }
                     }
                 }
+            }
+            // Results that came while the database kept this thread (a
+            // stall) are stored before any app is given up as late.
+            while let Ok(d) = done.try_recv() {
+                self.finish(d)?;
             }
             self.give_up_late()?;
             let remaining = self.pending.len() + self.watching.len() + self.in_flight.len();
@@ -333,53 +344,6 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// When this run stops waiting for another process's lease of `app`: a
-    /// lease's length after it first found it held.
-    fn wait_ends(&self, app: &str) -> Option<Instant> {
-        self.waited
-            .get(app)
-            .map(|since| *since + self.lease_length())
-    }
-
-    /// Whether this run has waited for another process's lease of `app` as long
-    /// as it may; then the app fails, with a line naming the lease's holder.
-    fn waited_enough(&mut self, app: &str) -> bool {
-        if self.wait_ends(app).is_none_or(|end| Instant::now() < end) {
-            return false;
-        }
-        self.failed += 1;
-        let holder = match self.holders.get(app) {
-            Some(l) => format!(
-                "{}, until {}",
-                clip(&l.owner, 100),
-                clock::rfc3339(l.expires_at)
-            ),
-            None => "owner unknown".to_string(),
-        };
-        crate::out::errln!(
-            "wxtoken: {}",
-            crate::secret::redact(&format!(
-                "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over",
-                crate::duration::human(self.lease_length().as_secs() as i64)
-            ))
-        );
-        true
-    }
-
-    /// The failure another process recorded for `app` while this run waited, if
-    /// its latest attempt ended then and failed.
-    fn failed_meanwhile(&mut self, app: &str) -> Result<Option<String>> {
-        let last = self.store.history(Some(app), 1)?;
-        Ok(last
-            .into_iter()
-            .next()
-            .filter(|a| {
-                a.started_ms + a.duration_ms >= self.started_ms
-                    && Outcome::parse(&a.outcome) != Some(Outcome::Ok)
-            })
-            .map(|a| a.message.unwrap_or(a.outcome)))
-    }
-
     /// Looks again at apps whose lease another process holds: done when that
     /// process stored a fresh value, back to pending when it is gone.
     fn watch(&mut self) -> Result<()> {
@@ -418,18 +382,19 @@ impl Run<'_> {
                 if skew > 0 { "behind" } else { "ahead of" }
             );
         }
-        self.store.commit(
-            name,
-            &Commit {
-                values: done.values,
-                invalidate: done.invalidate,
-                attempts: done.attempts,
-                owner: &self.owner,
-                customer: done.customer,
-            },
-        )?;
+        let owner = self.owner.clone();
+        let commit = Commit {
+            values: done.values,
+            invalidate: done.invalidate,
+            attempts: done.attempts,
+            owner: &owner,
+            customer: done.customer,
+        };
+        let stored = self.commit_or_keep(&done.target, commit);
         if done.failures.is_empty() {
-            log::info!("{name}: stored");
+            if stored {
+                log::info!("{name}: stored");
+            }
         } else {
             self.failed += 1;
             crate::out::errln!(
