@@ -1,13 +1,32 @@
 //! Wall-clock time as Unix seconds, and RFC 3339 formatting in UTC.
+//!
+//! On PostgreSQL, writers take the database server's time: one clock for
+//! every host that shares the database ([`follow`]).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
+/// Milliseconds added to this host's clock (see [`follow`]).
+static OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// This host's clock, in Unix milliseconds.
+pub fn local_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// From now on, [`now_ms`] and [`now`] are this host's clock plus
+/// `offset_ms`: the database server's time, when several hosts share it, so
+/// that what one host stores and decides reads the same on the others.
+pub fn follow(offset_ms: i64) {
+    OFFSET_MS.store(offset_ms, Ordering::Relaxed);
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    local_ms() + OFFSET_MS.load(Ordering::Relaxed)
 }
 
 /// Now, in Unix seconds.

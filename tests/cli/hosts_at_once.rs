@@ -4,6 +4,7 @@
 //! prepared on a server connection reaches the next client that gets it.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,9 @@ use crate::push::push;
 use crate::support::platform::*;
 use crate::support::platform_env::*;
 use crate::support::wxcrypt::{WxCrypt, verify_ticket};
-use crate::support::{Backend, Env, Run, StandIn, now};
+use crate::support::{Backend, Env, Run, StandIn, now, standin};
+
+const APPID: &str = "wx85871939f7f9b647";
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
     env.command(args)
@@ -111,4 +114,87 @@ fn a_silent_server_ends_every_command_within_its_deadline() {
         assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
     }
     assert_eq!(up.requests().len(), 0);
+}
+
+/// libfaketime, which shifts one process's clock (Debian's libfaketime:
+/// .ci/run installs it).
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+#[test]
+#[ignore = "needs PostgreSQL: WXTOKEN_TEST_PG_URL (bash .ci/run)"]
+fn a_host_with_a_skewed_clock_causes_no_refetch_on_the_others_on_pg() {
+    assert!(
+        Path::new(FAKETIME).exists(),
+        "needs libfaketime (apt-get install libfaketime; .ci/run installs it)"
+    );
+    let up = StandIn::wechat();
+    let env = Backend::Pg.with(&up);
+    for (shift, way) in [("+2h", "ahead of"), ("-2h", "behind")] {
+        // A host whose clock is two hours off fetches.
+        let mut skewed = env.command(&["refresh", "--appid", APPID, "--force"]);
+        skewed
+            .env("LD_PRELOAD", FAKETIME)
+            .env("FAKETIME", shift)
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        let run = Run(skewed.output().unwrap());
+        run.expect(0)
+            .stderr_has("this host's clock is")
+            .stderr_has(&format!("{way} the database server's"));
+        assert_eq!(
+            run.stderr().lines().count(),
+            1,
+            "warned once: {}",
+            run.stderr()
+        );
+        let calls = up.count("/cgi-bin/token");
+        // A host with the right clock finds the token fresh: no call, no word.
+        let run = env.refresh(&[]);
+        run.expect(0);
+        assert_eq!(run.stderr(), "", "after a host {shift}");
+        assert_eq!(
+            up.count("/cgi-bin/token"),
+            calls,
+            "a re-fetch after a host {shift}"
+        );
+        let left = env.int(
+            "SELECT expires_at - floor(extract(epoch FROM now()))::bigint FROM wxtoken_tokens",
+        );
+        assert!(
+            (7000..=7200).contains(&left),
+            "after a host {shift}: expires in {left}s"
+        );
+    }
+}
+
+#[test]
+fn a_stalled_commit_keeps_the_value_and_stores_it_when_the_database_returns() {
+    let up = StandIn::start(standin::wechat(Duration::from_secs(1), 7200));
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    let refresh = spawn(&env, &["refresh", "--appid", APPID, "--force"]);
+    let until = Instant::now() + Duration::from_secs(20);
+    while up.count("/cgi-bin/token") < 2 {
+        assert!(Instant::now() < until, "upstream was never called");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another writer keeps the database locked past the busy timeout (5 s)
+    // while the answer comes back.
+    let conn = env.sql();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    conn.execute_batch("ROLLBACK").unwrap();
+    let run = Run(refresh.wait_with_output().unwrap());
+    run.expect(0)
+        .stderr_has("could not store what was fetched")
+        .stderr_has("stored what was fetched, at last");
+    assert_eq!(
+        env.run(&["show"]).expect(0).stdout(),
+        format!("TOKEN-2-{APPID}\n")
+    );
+    assert_eq!(
+        env.int("SELECT COUNT(*) FROM wxtoken_attempts"),
+        2,
+        "every call recorded"
+    );
+    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0);
 }

@@ -62,6 +62,33 @@ impl Postgres {
         Ok(found)
     }
 
+    /// Takes the server's time for this process's clock (`clock::follow`):
+    /// every host that writes this database then decides what is due, and
+    /// stores fetch and expiry times, by one clock. A host whose own clock is
+    /// off by more than a minute is told, once.
+    pub(super) fn follow_server_clock(&mut self) -> Result<()> {
+        let before = crate::clock::local_ms();
+        let server: i64 = self.run("read", |c| {
+            c.query_typed_one(
+                "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                &[],
+            )
+            .map(|r| r.get(0))
+        })?;
+        let after = crate::clock::local_ms();
+        // The server read its clock somewhere in between.
+        let offset = server - (before + after) / 2;
+        if offset.abs() > 60_000 {
+            log::warn!(
+                "this host's clock is {} {} the database server's: wxtoken takes the server's time on PostgreSQL, so every host agrees, but fix this host's time sync (NTP)",
+                crate::duration::human(offset.abs() / 1000),
+                if offset > 0 { "behind" } else { "ahead of" }
+            );
+        }
+        crate::clock::follow(offset);
+        Ok(())
+    }
+
     /// Whether wxtoken's tables exist.
     pub(super) fn tables(&mut self) -> Result<bool> {
         Ok(self.schema()? > 0)
