@@ -32,6 +32,8 @@ pub(super) struct Kept {
     /// The stored classic token this result's fetch made die.
     killed: Option<(String, String)>,
     error: anyhow::Error,
+    /// When its first write began: it is tried for `RETRY_WITHIN` from then.
+    since: Instant,
 }
 
 impl Kept {
@@ -51,6 +53,7 @@ impl Run<'_> {
     /// for [`Run::store_kept`]. Whether it is stored.
     pub(super) fn commit_or_keep(&mut self, target: &Target, commit: Commit<'_>) -> bool {
         let name = &target.app.name;
+        let since = Instant::now();
         let Err(error) = self.store.commit(name, &commit) else {
             return true;
         };
@@ -74,16 +77,20 @@ impl Run<'_> {
             customer: commit.customer,
             killed,
             error,
+            since,
         });
         false
     }
 
     /// Tries the kept results again until they are stored or [`RETRY_WITHIN`]
-    /// has passed. One still not stored then fails its app; its calls are
+    /// has passed since the first one's write began. One still not stored then fails its app; its calls are
     /// recorded and the token its fetch killed marked, if the database takes
     /// that much.
     pub(super) fn store_kept(&mut self) {
-        let until = Instant::now() + RETRY_WITHIN;
+        let Some(first) = self.kept.iter().map(|k| k.since).min() else {
+            return;
+        };
+        let until = first + RETRY_WITHIN;
         let mut pause = Duration::from_millis(500);
         while !self.kept.is_empty() {
             let left = until.saturating_duration_since(Instant::now());
