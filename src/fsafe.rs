@@ -314,8 +314,21 @@ pub fn trusted_beside(db: &Path, db_meta: &Metadata) -> Result<()> {
         }
         check(&side, &meta, &trust)
             .map_err(|p| usage(format!("database {}: {p}", db.display())))?;
+        if meta.nlink() > 1 {
+            return Err(usage(hard_linked(&side)));
+        }
     }
     Ok(())
+}
+
+/// The refusal of a database file with other names: a hard link made by the
+/// owner of its folder to a file of root's would have wxtoken write into that
+/// file, whose owner (root) the owner rule accepts.
+pub fn hard_linked(path: &Path) -> String {
+    format!(
+        "database file {p} has other names (hard links): wxtoken writes only a file of its own; copy it (`cp {p} {p}.new && mv {p}.new {p}`) when no wxtoken runs",
+        p = path.display()
+    )
 }
 
 /// What a file that is not a regular one is, for messages ("a FIFO").

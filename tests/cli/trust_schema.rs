@@ -163,3 +163,33 @@ fn with_user(url: &str, user: &str, password: &str) -> String {
     let host = rest.split_once('@').map_or(rest, |(_, h)| h);
     format!("{scheme}://{user}:{password}@{host}")
 }
+
+/// The owner of the database's folder makes `tokens.db` (or its `-wal`) a
+/// hard link to a file of root's: the owner rule accepts root's file, but
+/// wxtoken writes only a file with one name, and reads none with more.
+#[test]
+fn a_hard_linked_database_file_is_refused() {
+    let up = StandIn::wechat();
+    let env = Backend::Sqlite.with(&up);
+    env.refresh(&["--name", "shop"]).expect(0);
+    let precious = env.path("precious.db");
+    std::fs::write(&precious, b"").unwrap();
+    std::fs::remove_file(&env.db).unwrap();
+    std::fs::hard_link(&precious, &env.db).unwrap();
+    for args in COMMANDS {
+        env.run(args)
+            .expect(2)
+            .stderr_has("has other names (hard links)");
+    }
+    assert_eq!(std::fs::read(&precious).unwrap(), b"", "nothing written");
+    // Beside a database of its own, a -wal that is another file's other name.
+    std::fs::remove_file(&env.db).unwrap();
+    env.refresh(&["--name", "shop"]).expect(0);
+    let wal = format!("{}-wal", env.db.display());
+    let _ = std::fs::remove_file(&wal);
+    std::fs::hard_link(&precious, &wal).unwrap();
+    env.run(&["show"])
+        .expect(2)
+        .stderr_has("-wal has other names (hard links)");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"", "nothing written");
+}

@@ -70,6 +70,9 @@ fn same_file(conn: &Connection, path: &Path, checked: &Metadata) -> Result<()> {
             )),
         );
     }
+    if st.st_nlink > 1 {
+        return Err(usage(crate::fsafe::hard_linked(path)));
+    }
     if st.st_dev != checked.dev() || st.st_ino != checked.ino() {
         return Err(usage(format!(
             "database {} was replaced by another file after it was checked (is another user changing its folder?): nothing was written; check who can write to its folders",
@@ -179,10 +182,24 @@ mod tests {
         database(&precious, "precious");
 
         std::fs::rename(&db, dir.path().join("old.db")).unwrap();
-        std::fs::hard_link(&precious, &db).unwrap();
+        let other = dir.path().join("other.db");
+        database(&other, "other");
+        std::fs::rename(&other, &db).unwrap();
         let e = open(&db, &checked, RW).unwrap_err();
         assert!(
             format!("{e:#}").contains("replaced by another file"),
+            "{e:#}"
+        );
+        assert_eq!(tables(&db), ["other"]);
+
+        // A hard link to a file of root's passes the owner rule (root owns
+        // it), but is never opened: a database has one name.
+        std::fs::remove_file(&db).unwrap();
+        std::fs::hard_link(&precious, &db).unwrap();
+        let linked = std::fs::metadata(&db).unwrap();
+        let e = open(&db, &linked, RW).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("has other names (hard links)"),
             "{e:#}"
         );
 
