@@ -405,39 +405,6 @@ pub struct KeygenArgs {
     pub path: PathBuf,
 }
 
-/// The global option given more than once, if any. clap refuses a repeated
-/// option within one command, but takes the last of a global option given both
-/// before and after the command's name: a caller allowed to append arguments
-/// (a sudo rule ending in a wildcard) could then replace the database, the
-/// config or the API base chosen by the fixed part of the line. Options never
-/// take a value that starts with `-` here, so every word before `--` that looks
-/// like an option is one, as clap reads it too. `-v` may repeat (`-vv`).
-pub fn repeated_global(args: impl Iterator<Item = std::ffi::OsString>) -> Option<&'static str> {
-    const ONCE: [&str; 4] = ["--db", "--config", "--api-base", "--quiet"];
-    let mut seen = [false; ONCE.len()];
-    for arg in args {
-        let arg = arg.to_string_lossy();
-        if arg == "--" {
-            break;
-        }
-        let found = if arg.starts_with("--") {
-            let name = arg.split_once('=').map_or(&*arg, |(name, _)| name);
-            ONCE.iter().position(|o| *o == name)
-        } else if arg.starts_with('-') && arg[1..].contains('q') {
-            Some(3)
-        } else {
-            None
-        };
-        if let Some(i) = found {
-            if seen[i] {
-                return Some(ONCE[i]);
-            }
-            seen[i] = true;
-        }
-    }
-    None
-}
-
 fn duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }

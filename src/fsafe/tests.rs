@@ -1,5 +1,6 @@
 //! The file checks against links and races.
 
+use super::write::{random, write_in};
 use super::*;
 use std::os::unix::fs::symlink;
 

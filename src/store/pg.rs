@@ -124,9 +124,6 @@ pub struct Postgres {
     /// The schema version, once checked (writers: on open; readers: with
     /// their first read other than `show`'s).
     schema: Option<usize>,
-    /// Whether wxtoken's table names were found to be its own tables
-    /// (`store::objects`), once.
-    objects: bool,
     /// The server stayed away for a whole reconnect window (see `connect`).
     away: bool,
     /// How long one statement or transaction may take (see `deadline`).
@@ -142,15 +139,10 @@ impl Postgres {
             url: url.clone(),
             tls,
             schema: None,
-            objects: false,
             away: false,
             deadline: deadline::WRITER,
         };
-        db.objects()?;
         db.migrate()?;
-        // What the migration created, or kept (CREATE TABLE IF NOT EXISTS).
-        db.objects = false;
-        db.objects()?;
         db.schema = Some(MIGRATIONS.len());
         db.follow_server_clock()?;
         Ok(db)
@@ -169,21 +161,9 @@ impl Postgres {
             url: url.clone(),
             tls,
             schema: None,
-            objects: false,
             away: false,
             deadline: deadline::READER,
         })
-    }
-
-    /// Refuses names wxtoken uses that are not its own plain tables
-    /// (`store::objects`); checked once a connection.
-    fn objects(&mut self) -> Result<()> {
-        if !self.objects {
-            let found = self.run("check the tables of", super::objects::pg_find)?;
-            super::objects::pg(&found, &self.url.to_string())?;
-            self.objects = true;
-        }
-        Ok(())
     }
 }
 
@@ -216,7 +196,6 @@ impl Store for Postgres {
                 "database {url} holds no tokens yet: run `wxtoken refresh` first"
             ))
         };
-        self.objects()?;
         if !self.run("read", has_meta)? {
             return Err(no_token());
         }

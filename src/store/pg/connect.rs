@@ -138,15 +138,26 @@ impl std::fmt::Display for Failure {
 }
 impl std::error::Error for Failure {}
 
+/// A connection, once wxtoken's table names are found to be its own tables
+/// (`store::objects`): nothing is read or written before.
 pub(super) fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
-    connect_raw(url, tls).map_err(|e| {
+    let mut client = connect_raw(url, tls).map_err(|e| {
         let msg = format!(
             "could not connect to database {url}: {}: {}",
             describe(&e),
             connect_hint(&e, url)
         );
-        Failure(msg, code(&e)).into()
-    })
+        anyhow::Error::from(Failure(msg, code(&e)))
+    })?;
+    let found = crate::store::objects::pg_find(&mut client).map_err(|e| {
+        let msg = format!(
+            "could not check the tables of database {url}: {}",
+            describe(&e)
+        );
+        Failure(msg, code(&e))
+    })?;
+    crate::store::objects::pg(&found, &url.to_string())?;
+    Ok(client)
 }
 
 /// The SQLSTATE of a failed connection, or the one the server would have

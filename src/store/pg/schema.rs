@@ -44,6 +44,12 @@ impl Postgres {
                     (&(MIGRATIONS.len() as i64), Type::INT8),
                 ],
             )?;
+            // What another role may have created since the connection's check
+            // (CREATE TABLE IF NOT EXISTS keeps it): not committed then.
+            let found = crate::store::objects::pg_find(&mut tx)?;
+            if let Err(e) = crate::store::objects::pg(&found, &url.to_string()) {
+                return Ok(Err(e));
+            }
             tx.commit()?;
             Ok(Ok(()))
         })?
@@ -55,7 +61,6 @@ impl Postgres {
         if let Some(v) = self.schema {
             return Ok(v);
         }
-        self.objects()?;
         let found = self.run("read", version)?.unwrap_or(0);
         check_not_newer(&self.url, found)?;
         self.schema = Some(found);
