@@ -20,6 +20,12 @@ use crate::platform::xml::MAX_BODY;
 /// will not be read.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// How much of what will not be read the end of an answer takes in: enough
+/// for a sender that declared a body a little over [`MAX_BODY`] to finish
+/// writing it before the process ends (a pipe holds only 64 KiB), bounded all
+/// the same.
+const LINGER_BYTES: usize = 16 * MAX_BODY;
+
 /// Standard input, read before a deadline into a buffer.
 pub struct Input {
     fd: ManuallyDrop<File>,
@@ -80,14 +86,14 @@ impl Input {
 
     /// Ends the answer (`shutdown` of a socket's sending side), then reads and
     /// drops what the sender still sends, for at most [`LINGER`] and
-    /// [`MAX_BODY`] bytes.
+    /// [`LINGER_BYTES`].
     pub fn linger(&mut self) {
         // SAFETY: shutdown on fd 1 changes no memory; on a pipe it fails (ENOTSOCK).
         unsafe { libc::shutdown(1, libc::SHUT_WR) };
         let until = Instant::now() + LINGER;
         let mut scratch = [0u8; 4096];
         let mut total = 0;
-        while total < MAX_BODY {
+        while total < LINGER_BYTES {
             if !readable(until.saturating_duration_since(Instant::now())) {
                 return;
             }
