@@ -46,9 +46,10 @@ fn the_whole_chain_and_an_all_fresh_run_calls_nothing(backend) {
     plant_customers(&env, "acme", TOKEN, &[("wxrevoked0000001", None, None, "revoked")]);
     // No ticket yet: one clear line, no call.
     let run = env.run(&["refresh", "--app", "acme"]);
-    run.expect(1).stderr_has("no component_verify_ticket in the last 12 hours: check the callback URL (authorization event URL) and `wxtoken push`");
+    run.expect(1).stderr_has("no component_verify_ticket in the last 12 hours: asked WeChat to push one now");
     assert_eq!(run.stderr().matches("component_verify_ticket").count(), 1, "{}", run.stderr());
     assert_eq!(up.count("api_component_token"), 0);
+    assert_eq!(up.count("api_start_push_ticket"), 1);
     // A ticket older than 12 hours is no ticket.
     plant_ticket(&env, "acme", "component_verify_ticket", COMPONENT_APPID, TICKET, 13 * 3600);
     env.run(&["refresh", "--app", "acme"]).expect(1).stderr_has("no component_verify_ticket");
@@ -291,5 +292,45 @@ fn authorizers_sync_fetches_every_authorizer_from_the_list(backend) {
     // The synced customers refresh like imported ones.
     env.run(&["refresh", "--app", &format!("acme/{a7}")]).expect(0);
     assert!(value(&env, &format!("acme/{a7}"), "access_token").starts_with("authorizertoken-"));
+}
+}
+
+both! {
+fn without_a_ticket_refresh_asks_for_a_push_at_most_every_10_minutes(backend) {
+    let (p, up, env) = setup(backend, "[]", 0);
+    let asked = "no component_verify_ticket in the last 12 hours: asked WeChat to push one now (api_start_push_ticket): check that the callback URL (authorization event URL) set in the Open Platform console reaches `wxtoken push`";
+    let run = env.run(&["refresh", "--app", "acme"]);
+    run.expect(1).stderr_has(asked);
+    assert!(!run.stderr().contains(COMPONENT_SECRET), "{}", run.stderr());
+    let calls: Vec<_> = (up.requests().into_iter())
+        .filter(|r| r.path.ends_with("api_start_push_ticket"))
+        .collect();
+    assert_eq!(calls.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&calls[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"component_appid": COMPONENT_APPID, "component_secret": COMPONENT_SECRET})
+    );
+    assert_eq!(up.count("api_component_token"), 0);
+    let recorded = "SELECT COUNT(*) FROM wxtoken_attempts WHERE app = 'acme' AND kind = 'component_verify_ticket' AND outcome = 'ok'";
+    assert_eq!(env.int(recorded), 1);
+    let history = env.run(&["history", "--app", "acme"]);
+    assert!(history.expect(0).stdout().contains("component_verify_ticket"), "{}", history.stdout());
+    // Within 10 minutes: no second call, and it says when it asked.
+    let again = env.run(&["refresh", "--app", "acme"]);
+    again.expect(1).stderr_has("asked WeChat to push one at ");
+    again.stderr_has("at most once per 10 minutes");
+    assert_eq!(up.count("api_start_push_ticket"), 1);
+    // Asked 11 minutes ago: asked again.
+    env.exec("UPDATE wxtoken_attempts SET started_ms = started_ms - 660000 WHERE kind = 'component_verify_ticket'");
+    env.run(&["refresh", "--app", "acme"]).expect(1).stderr_has(asked);
+    assert_eq!(up.count("api_start_push_ticket"), 2);
+    assert_eq!(env.int(recorded), 2);
+    // With a fresh ticket: never asked.
+    env.exec("DELETE FROM wxtoken_attempts");
+    with_ticket(&p, &env);
+    env.run(&["refresh", "--app", "acme"]).expect(0);
+    assert_eq!(up.count("api_start_push_ticket"), 2);
+    assert_eq!(up.count("api_component_token"), 1);
 }
 }

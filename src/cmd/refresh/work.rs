@@ -134,7 +134,7 @@ impl Done {
                 self.customer_token(client, node, job, link, grant.as_ref(), deadline)
             }
             Role::Platform(link) if node.pushed_input().is_some() && link.pushed.is_none() => {
-                self.no_pushed_ticket(node);
+                self.no_pushed_ticket(client, link, node, deadline);
                 None
             }
             _ => self.fetch(client, node, job, None, deadline).ok(),

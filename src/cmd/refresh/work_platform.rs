@@ -10,10 +10,10 @@ use super::plan::Job;
 use super::target::{Link, grant_kind, own_token};
 use super::work::Done;
 use crate::clock;
-use crate::graph::{self, Kind, Node};
+use crate::graph::{self, Kind, Node, Outcome};
 use crate::platform::push::PENDING_PREFIX;
 use crate::secret::Secret;
-use crate::store::{CustomerState, CustomerUpdate};
+use crate::store::{Attempt, CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client};
 
 /// Errcodes of a customer's token request that mean its stored credential is
@@ -229,7 +229,7 @@ impl Done {
             crate::secret::short(stale)
         );
         if node.pushed_input().is_some() && link.pushed.is_none() {
-            self.no_pushed_ticket(node);
+            self.no_pushed_ticket(client, link, node, deadline);
             return None;
         }
         let call = Call {
@@ -244,23 +244,112 @@ impl Done {
     }
 
     /// A platform token cannot be made: no recent pushed ticket. Recorded as
-    /// refused (upstream was not called).
-    pub(super) fn no_pushed_ticket(&mut self, node: &Node) {
+    /// refused (upstream was not called), except that an Open Platform
+    /// component asks WeChat to push a ticket (`api_start_push_ticket`), at
+    /// most once per [`ASK_EVERY_MS`] as the attempts history says (shared by
+    /// every host and run), and records that call.
+    pub(super) fn no_pushed_ticket(
+        &mut self,
+        client: &Client,
+        link: &Link,
+        node: &Node,
+        deadline: Instant,
+    ) {
         let Some((kind, max_age)) = node.pushed_input() else {
             return;
         };
-        let reason = match kind {
-            Kind::ComponentVerifyTicket => format!(
-                "no component_verify_ticket in the last {} hours: check the callback URL (authorization event URL) and `wxtoken push`",
-                max_age / 3600
-            ),
-            _ => format!(
+        if kind != Kind::ComponentVerifyTicket {
+            let reason = format!(
                 "no suite_ticket in the last {} minutes: check the command callback URL and `wxtoken push` (a push can be forced in the provider console: refresh ticket)",
                 max_age / 60
+            );
+            self.refused(node.kind, false, &reason);
+            return;
+        }
+        let missing = format!(
+            "no component_verify_ticket in the last {} hours",
+            max_age / 3600
+        );
+        let check = "check that the callback URL (authorization event URL) set in the Open Platform console reaches `wxtoken push`";
+        if let Some(asked) = last_ask(link) {
+            let at = clock::local(asked.div_euclid(1000), "%Y-%m-%d %H:%M:%S %Z");
+            let reason = format!(
+                "{missing}: asked WeChat to push one at {at} (api_start_push_ticket, at most once per 10 minutes): {check}"
+            );
+            self.refused(node.kind, false, &reason);
+            return;
+        }
+        let body = serde_json::json!({
+            "component_appid": link.app.appid,
+            "component_secret": link.secret.expose(),
+        });
+        let started = Instant::now();
+        let started_ms = clock::now_ms();
+        let result = client.post_json(&link.app, START_PUSH_PATH, &[], Some(&body), deadline);
+        let (outcome, errcode, message, line) = match &result {
+            Ok(_) => (
+                Outcome::Ok,
+                None,
+                Some(ASKED.to_string()),
+                format!(
+                    "{missing}: asked WeChat to push one now (api_start_push_ticket): {check}, then run refresh again"
+                ),
+            ),
+            Err(f) => (
+                if f.reached_upstream() {
+                    Outcome::Error
+                } else {
+                    Outcome::Unreached
+                },
+                f.errcode(),
+                Some(f.describe(false)),
+                format!(
+                    "{missing}; asking WeChat to push one (api_start_push_ticket) failed: {}: {check}",
+                    f.describe(false)
+                ),
             ),
         };
-        self.refused(node.kind, false, &reason);
+        self.attempts.push(Attempt {
+            app: link.app.name.clone(),
+            kind: kind.as_str().to_string(),
+            started_ms,
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            outcome: outcome.as_str().to_string(),
+            forced: false,
+            errcode,
+            message,
+        });
+        self.failures.push(format!("{}: {line}", node.kind.label()));
     }
+}
+
+/// The path of the request that asks WeChat to push a component_verify_ticket
+/// now (D.2); no token, the component's appid and secret in the body.
+const START_PUSH_PATH: &str = "/cgi-bin/component/api_start_push_ticket";
+
+/// How often a component may ask for a push: WeChat's limit is not known,
+/// so gently (D.2).
+const ASK_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// The message of an attempt that asked for a push.
+const ASKED: &str = "asked WeChat to push a component_verify_ticket";
+
+/// When this platform last asked WeChat for a push (Unix ms), if within
+/// [`ASK_EVERY_MS`]: from the attempts history, so every host and run shares it.
+fn last_ask(link: &Link) -> Option<i64> {
+    let mut store = crate::store::open_read_only(link.db.as_ref()?).ok()?;
+    let since = clock::now_ms() - ASK_EVERY_MS;
+    store
+        .history(Some(&link.app.name), 500)
+        .ok()?
+        .into_iter()
+        .take_while(|a| a.started_ms >= since)
+        .find(|a| {
+            a.kind == Kind::ComponentVerifyTicket.as_str()
+                && a.outcome != Outcome::Refused.as_str()
+                && a.outcome != Outcome::Unreached.as_str()
+        })
+        .map(|a| a.started_ms)
 }
 
 /// The corpid an exchange's answer names (`auth_corp_info.corpid`), if it is
