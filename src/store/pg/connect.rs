@@ -150,9 +150,12 @@ pub(super) fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
         anyhow::Error::from(Failure(msg, code(&e)))
     })?;
     let found = crate::store::objects::pg_find(&mut client).map_err(|e| {
+        // Through a pooler, the connection comes before any server: a
+        // server that is away shows here first.
         let msg = format!(
-            "could not check the tables of database {url}: {}",
-            describe(&e)
+            "could not check the tables of database {url}: {}: {}",
+            describe(&e),
+            connect_hint(&e, url)
         );
         Failure(msg, code(&e))
     })?;
