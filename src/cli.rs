@@ -409,7 +409,7 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }
 
-/// The longest `--timeout`: leases are sized from it (see `cmd::refresh`).
+/// The longest `--timeout`: leases are sized from it (see `engine::run`).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(crate) fn timeout(s: &str) -> Result<Duration, String> {

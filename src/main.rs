@@ -17,6 +17,7 @@ mod clock;
 mod cmd;
 mod config;
 mod duration;
+mod engine;
 mod error;
 mod fault;
 mod fsafe;

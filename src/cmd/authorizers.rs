@@ -39,7 +39,7 @@ pub fn run(global: &Global, args: &AuthorizersArgs) -> Result<()> {
         }
         AuthorizersCommand::Sync { platform } => {
             find(global, platform)?;
-            crate::platform::sync::run(global, platform)
+            sync::run(global, platform)
         }
         AuthorizersCommand::Import { platform, file } => {
             let platform = find(global, platform)?;
@@ -52,6 +52,7 @@ pub fn run(global: &Global, args: &AuthorizersArgs) -> Result<()> {
 
 mod add;
 mod link;
+mod sync;
 
 /// The named platform of the config file.
 fn find(global: &Global, name: &str) -> Result<Platform> {

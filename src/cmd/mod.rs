@@ -8,6 +8,7 @@ pub mod invalidate;
 pub mod keygen;
 pub mod push;
 pub mod refresh;
+pub mod session;
 pub mod show;
 pub mod sign;
 pub mod status;

@@ -22,6 +22,7 @@ use crate::{clock, config};
 
 use super::common;
 
+mod detach;
 mod inetd;
 mod input;
 
@@ -105,14 +106,12 @@ fn http_status(result: &Result<String>) -> u16 {
 static EXCHANGES: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
 /// Starts the exchange of each code this push stored, now that its answer is
-/// complete: each in a detached process of its own (`platform::exchange`),
+/// complete: each in a detached process of its own (`push::detach`),
 /// unless `--no-exchange`. One that cannot start is left to the next refresh.
 fn start_exchanges(global: &Global, args: &PushArgs) {
     let codes = std::mem::take(&mut *EXCHANGES.lock().unwrap_or_else(|e| e.into_inner()));
     for (platform, appid) in codes.into_iter().filter(|_| !args.no_exchange) {
-        if let Err(e) =
-            crate::platform::exchange::detach(global, &platform, &appid, args.exchange_timeout)
-        {
+        if let Err(e) = detach::detach(global, &platform, &appid, args.exchange_timeout) {
             log::warn!(
                 "platform {}: customer {}: {}; the next refresh exchanges its code",
                 quoted(&platform),

@@ -5,7 +5,6 @@
 
 pub mod config;
 pub mod crypto;
-pub mod exchange;
 pub mod push;
 pub mod storekey;
 pub mod sync;

@@ -1,5 +1,5 @@
 //! `wxtoken authorizers add --platform NAME --code CODE|-`: the customer an
-//! authorization redirect brings (`refresh::add_code`). As a CGI program
+//! authorization redirect brings (`engine::add_code`). As a CGI program
 //! (`GATEWAY_INTERFACE` set, no `--code`) it is the redirect's target: the
 //! code is `auth_code` of `QUERY_STRING`, and the answer a short HTML page
 //! saying what happened, or `303 See Other` to `--then URL` once stored. The
@@ -28,9 +28,9 @@ pub fn run(global: &Global, args: &AddArgs) -> Result<()> {
                 ));
             }
         };
-        let code = crate::cmd::refresh::check_code(&code)?;
+        let code = crate::engine::check_code(&code)?;
         let name =
-            crate::cmd::refresh::add_code(global, &args.platform, &code, args.exchange_timeout)?;
+            crate::cmd::session::add_code(global, &args.platform, &code, args.exchange_timeout)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{name}")
             .and_then(|()| out.flush())
@@ -46,11 +46,11 @@ pub fn run(global: &Global, args: &AddArgs) -> Result<()> {
         None => Err(usage(
             "authorizers add: the request has no auth_code: is this the authorization redirect?",
         )),
-        Some(code) => crate::cmd::refresh::check_code(&code),
+        Some(code) => crate::engine::check_code(&code),
     };
     let not_a_code = code.is_err();
     let result = code.and_then(|code| {
-        crate::cmd::refresh::add_code(global, &args.platform, &code, args.exchange_timeout)
+        crate::cmd::session::add_code(global, &args.platform, &code, args.exchange_timeout)
     });
     let answer = match (&result, then) {
         (Ok(_), Some(url)) => {

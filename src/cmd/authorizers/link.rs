@@ -20,7 +20,7 @@ use crate::upstream::Client;
 
 pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
     check(args)?;
-    let mut s = crate::cmd::refresh::platform_session(global, &args.platform)?;
+    let mut s = crate::cmd::session::platform_session(global, &args.platform)?;
     let link = s.link.clone();
     let p = &link.platform;
     let open = p.kind == PlatformKind::OpenPlatform;

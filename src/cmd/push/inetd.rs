@@ -142,9 +142,9 @@ fn serve(global: &Global, conn: &mut Input, drained: &mut bool) -> Result<String
         "GET" if fields.contains_key("auth_code") && !fields.contains_key("echostr") => {
             // The authorization redirect: the customer's code, exchanged now
             // (`wxtoken authorizers add`); details of a failure on stderr.
-            let code = crate::cmd::refresh::check_code(&fields["auth_code"])
+            let code = crate::engine::check_code(&fields["auth_code"])
                 .map_err(|e| refuse(400, crate::report::message(&e)).context(who.clone()))?;
-            return match crate::cmd::refresh::add_code(global, platform, &code, None) {
+            return match crate::cmd::session::add_code(global, platform, &code, None) {
                 Ok(name) => Ok(format!("authorized: {name}\n")),
                 Err(e) => Err(refuse(
                     502,

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::{Api, SecretSource, Ticket};
-use crate::cmd::refresh::Role;
+use crate::engine::Role;
 use crate::secret::Secret;
 
 const NOW: i64 = 1_795_471_186;

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
+use super::Session;
 use super::codes::{self, Outcome};
-use super::session::platform_session;
-use crate::cli::Global;
 use crate::clock;
 use crate::error::{Silent, usage};
 use crate::platform::PENDING_CODE_KIND;
@@ -42,12 +41,11 @@ pub fn check_code(code: &str) -> Result<Secret> {
 /// credential is stored (its token made too, when upstream allows). Failures
 /// are printed (then `Silent`).
 pub fn add_code(
-    global: &Global,
+    s: &mut Session,
     name: &str,
     code: &Secret,
     timeout: Option<Duration>,
 ) -> Result<String> {
-    let mut s = platform_session(global, name)?;
     let link = s.link.clone();
     let p = &link.platform;
     if p.kind == PlatformKind::WecomProvider {

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -18,7 +17,6 @@ use crate::graph::Kind;
 use crate::platform::config::{Platform, PlatformKind, read_platform_secrets};
 use crate::secret::Secret;
 use crate::store::{Customer, CustomerState, Store};
-use crate::upstream::Client;
 
 /// Which of a platform's customers a run refreshes: all, or these appids.
 pub type Pick = Option<Vec<String>>;
@@ -175,7 +173,7 @@ pub fn refresh_customers(
             .collect();
         let recovered = match link.platform.kind {
             PlatformKind::OpenPlatform if !reauth.is_empty() => {
-                crate::platform::sync::recover(store, link, &reauth, opts.timeout)?
+                super::sync::recover(store, link, &reauth, opts)?
             }
             _ => Vec::new(),
         };
@@ -359,16 +357,4 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
         });
     }
     (out, unopened)
-}
-
-/// A client for calls outside the graph (the authorizer list), bounded by
-/// `timeout` per request.
-pub fn client(timeout: Duration) -> Result<Client> {
-    let proxy = crate::upstream::Proxy::from_env().map_err(crate::error::usage)?;
-    Ok(Client::new(timeout, proxy))
-}
-
-/// A deadline `timeout x 3` from now, as for one app's refresh.
-pub fn deadline(timeout: Duration) -> Instant {
-    Instant::now() + timeout * 3
 }

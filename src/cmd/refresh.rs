@@ -1,70 +1,20 @@
 //! `wxtoken refresh`: fetch what is missing or near expiry, store it, exit.
 //!
-//! Refresh is plan, then work: [`plan`] decides from the stored rows what each
-//! app needs and what the quota guard refuses (no I/O); [`run`] takes leases,
-//! hands the jobs to workers and writes each result; [`work`] is one app's
-//! upstream calls, in the credential graph's order. This file is the command's
-//! entry: which apps, their secrets, and the options.
-
-mod codes;
-mod info;
-mod onboard;
-mod plan;
-mod platforms;
-mod run;
-mod session;
-mod target;
-mod work;
-mod work_platform;
-
-pub use onboard::{add_code, check_code};
-pub use platforms::{client, deadline};
-pub use session::platform_session;
-pub use target::{Link, Role, Target};
+//! This file is the command's entry: which apps and platforms, their secrets,
+//! the options, and the warnings about them; the refresh itself is the
+//! engine's ([`crate::engine`]).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::app::{self, Api, Kind};
 use crate::cli::{Global, RefreshArgs};
+use crate::engine::{self, Options, Role, Target};
 use crate::error::{self, usage};
 use crate::platform::config::Platform;
-use crate::store::{self, Row, Store};
+use crate::store::{self, Store};
 use crate::{config, out, text, upstream};
-
-/// Upstream's `Date` further than this from the local clock gets a warning; a
-/// stored value fetched further than this ahead of the local clock is renewed.
-const MAX_CLOCK_SKEW: i64 = 60;
-const DAY_MS: i64 = 86_400_000;
-
-pub struct Options {
-    pub force: bool,
-    /// Renew what expires within this many seconds.
-    pub ahead: i64,
-    pub timeout: Duration,
-    pub jobs: usize,
-    /// The proxy for upstream calls (from the environment), if any.
-    pub proxy: Option<upstream::Proxy>,
-    /// `--exchange-timeout`: over every platform's `exchange_timeout`.
-    pub exchange_timeout: Option<Duration>,
-}
-
-impl Options {
-    /// The most time one app's refresh takes, retries and tickets included.
-    fn app_budget(&self) -> Duration {
-        self.timeout * 3
-    }
-}
-
-fn by_app(rows: Vec<Row>) -> HashMap<String, Vec<Row>> {
-    let mut map: HashMap<String, Vec<Row>> = HashMap::new();
-    for r in rows {
-        map.entry(r.app.clone()).or_default().push(r);
-    }
-    map
-}
 
 /// `wxtoken refresh`: the apps and platforms to refresh (named on the command
 /// line, or from the config), their secrets, then the run: the apps and the
@@ -126,7 +76,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         }
     }
     let (platforms, unreadable_platforms) = match &config {
-        Some(file) => platforms::read(platforms, file),
+        Some(file) => engine::read(platforms, file),
         None => (Vec::new(), 0),
     };
     unreadable += unreadable_platforms;
@@ -136,12 +86,12 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
     let mut store = crate::cmd::common::open_store(global, args.appid.is_some())?;
     warn_of_other_names(store.as_mut(), &ready);
-    let links = platforms::links(
+    let links = engine::links(
         store.as_mut(),
         platforms,
         crate::cmd::common::db_location(global).ok(),
     )?;
-    ready.extend(platforms::own_targets(&links));
+    ready.extend(engine::own_targets(&links));
     let names: Vec<String> = ready.iter().map(|t| t.app.name.clone()).collect();
     let opts = Options {
         force: args.force,
@@ -151,7 +101,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         proxy,
         exchange_timeout: args.exchange_timeout,
     };
-    let mut result = run::run(store.as_mut(), ready, &opts);
+    let mut result = engine::refresh(store.as_mut(), ready, &opts);
     // Customers come after their platforms' tokens, whatever became of the
     // apps (a database error ends the run).
     let go_on = match &result {
@@ -159,8 +109,8 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         Err(e) => e.is::<error::Silent>(),
     };
     if !links.is_empty() && go_on {
-        let customers = platforms::refresh_customers(store.as_mut(), &links, &opts);
-        result = platforms::worse(result, customers);
+        let customers = engine::refresh_customers(store.as_mut(), &links, &opts);
+        result = engine::worse(result, customers);
     }
     warn_if_ahead_outlasts_tokens(store.as_mut(), &names, opts.ahead);
     // export_dir's files, also of values this run found fresh (every app
@@ -273,11 +223,11 @@ fn select(
     apps: Vec<app::App>,
     platforms: Vec<Platform>,
     names: &[String],
-) -> Result<(Vec<app::App>, Vec<(Platform, platforms::Pick)>)> {
+) -> Result<(Vec<app::App>, Vec<(Platform, engine::Pick)>)> {
     if names.is_empty() {
         return Ok((apps, platforms.into_iter().map(|p| (p, None)).collect()));
     }
-    let mut picks: HashMap<String, platforms::Pick> = HashMap::new();
+    let mut picks: HashMap<String, engine::Pick> = HashMap::new();
     for name in names {
         if apps.iter().any(|a| &a.name == name) {
             continue;

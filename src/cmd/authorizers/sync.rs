@@ -1,0 +1,44 @@
+//! `wxtoken authorizers sync --platform NAME`: every authorizer of an Open
+//! Platform component from its list, sealed and stored (`engine::sync`).
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::Global;
+use crate::error::usage;
+use crate::platform::config::PlatformKind;
+use crate::text::shown;
+
+/// `wxtoken authorizers sync --platform NAME`.
+pub fn run(global: &Global, platform_name: &str) -> Result<()> {
+    crate::logging::init(global.verbose, global.quiet);
+    let mut session = crate::cmd::session::platform_session(global, platform_name)?;
+    let link = session.link.clone();
+    if link.platform.kind != PlatformKind::OpenPlatform {
+        return Err(usage(format!(
+            "platform {}: WeCom has no API that lists the companies that installed a suite (they come from the create_auth push or the install redirect): store them with `wxtoken push` or `wxtoken authorizers import`",
+            shown(&link.platform.name)
+        )));
+    }
+    let Some(key) = link.store_key.clone() else {
+        return Err(usage(format!(
+            "platform {}: no store_key_file: make one with `wxtoken keygen PATH` and set it",
+            shown(&link.platform.name)
+        )));
+    };
+    let synced = crate::engine::sync::sync(&mut session, &key)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "platform {}: {} authorizers synced ({} new)",
+        shown(&link.platform.name),
+        synced.listed,
+        synced.new
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
