@@ -1,5 +1,5 @@
 //! Turns loose input (the config file, or one app on the command line) into
-//! checked [`App`]s (and [`Platform`]s, see `platform::config`), and reads their
+//! checked [`App`]s (and [`Platform`]s, see `config::platform`), and reads their
 //! secrets. Every error here is a usage error (exit 2) that names the file, the
 //! app or platform, and the field.
 
@@ -12,18 +12,18 @@ use serde::Deserialize;
 use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
 use crate::error::usage;
 use crate::fsafe;
-use crate::platform::config::{Platform, RawPlatform};
 use crate::text::quoted;
 
 mod base_url;
 mod checks;
+pub mod platform;
 mod secrets;
 
-pub(crate) use base_url::split_host_port;
-pub(crate) use base_url::{check_base, insecure_http_allowed, is_loopback};
+pub(crate) use base_url::{check_base, insecure_http_allowed};
 use checks::check_credential;
 pub use checks::{appid_arg, check_name, name_arg};
 pub(crate) use checks::{check_appid, check_env_name, in_config_dir};
+use platform::{Platform, RawPlatform};
 pub(crate) use secrets::{read_private_value, read_secret, read_value};
 
 /// The classic token calls WeChat allows an app a day.
@@ -115,7 +115,7 @@ pub fn load_platforms(path: &Path, api_base: Option<&str>) -> Result<Vec<Platfor
 /// Reads and checks the config file: it must list at least one app or
 /// platform, and names are unique among both. `api_base` (from `--api-base`)
 /// overrides every app's and platform's. Secrets are not read here (see
-/// [`read_secret`] and `platform::config::read_platform_secrets`): one that
+/// [`read_secret`] and `platform::keys::read_platform_secrets`): one that
 /// cannot be read stops only its own app or platform.
 pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
     crate::text::max_bytes(
@@ -192,7 +192,7 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
     let mut platforms = Vec::new();
     for (i, raw) in parsed.platform.into_iter().enumerate() {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let platform = crate::platform::config::check(raw, i, dir, api_base, insecure_ok)
+        let platform = platform::check(raw, i, dir, api_base, insecure_ok)
             .map_err(|e| usage(format!("config {file}: {e}")))?;
         if !names.insert(platform.name.clone()) {
             return Err(usage(format!(

@@ -14,8 +14,9 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use crate::cli::{AuthorizersArgs, AuthorizersCommand, Global, ListFormat};
+use crate::config::platform::{Platform, PlatformKind};
 use crate::error::usage;
-use crate::platform::config::{Platform, PlatformKind, read_push_keys};
+use crate::platform::keys::read_push_keys;
 use crate::platform::push::{is_customer_id, pushed_alphabet};
 use crate::secret::Secret;
 use crate::store::{Customer, CustomerState};
@@ -265,7 +266,7 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
 /// A customer's state as listed: `pending` for a WeCom install whose code is
 /// not exchanged yet (kept under a pending key, not its corpid).
 fn state(c: &Customer) -> &'static str {
-    if c.appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+    if c.appid.starts_with(crate::store::PENDING_PREFIX) {
         "pending"
     } else {
         c.state.as_str()

@@ -11,8 +11,9 @@ use std::io::Write;
 use anyhow::{Context, Result, anyhow};
 
 use crate::cli::{Global, PushArgs};
+use crate::config::platform::{Platform, PlatformKind};
 use crate::error::{Exit, exit_status, usage};
-use crate::platform::config::{Platform, PlatformKind, PushKeys, read_push_keys};
+use crate::platform::keys::{PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused, Status};
 use crate::platform::storekey::StoreKey;
 use crate::platform::xml::MAX_BODY;
@@ -87,7 +88,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
 /// (the database, say: WeChat sends the push again).
 fn http_status(result: &Result<String>) -> u16 {
     let Err(e) = result else { return 200 };
-    if let Some(status) = e.downcast_ref::<inetd::HttpRefusal>().map(|r| r.status) {
+    if let Some(status) = e.downcast_ref::<input::HttpRefusal>().map(|r| r.status) {
         return status;
     }
     if e.downcast_ref::<UnknownPlatform>().is_some() {

@@ -10,9 +10,9 @@ use anyhow::Result;
 
 use crate::app::{self, Api, Kind};
 use crate::cli::{Global, RefreshArgs};
+use crate::config::platform::Platform;
 use crate::engine::{self, Options, Role, Target};
 use crate::error::{self, usage};
-use crate::platform::config::Platform;
 use crate::store::{self, Store};
 use crate::{config, out, text, upstream};
 

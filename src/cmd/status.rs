@@ -16,7 +16,8 @@ use crate::render::{self, Colour, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
-use platforms::{PlatformLine, Platforms};
+use platforms::Platforms;
+use platforms_out::PlatformLine;
 
 mod platforms;
 mod platforms_out;

@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use super::{INSECURE_HTTP_ENV, MAX_BASE_LEN};
 use crate::error::usage;
+use crate::upstream::host::{is_loopback, split_host_port};
 
 /// An upstream base URL must be https://host[:port][/path], at most
 /// [`MAX_BASE_LEN`] bytes. Plain `http://` carries the secret in clear text: it
@@ -50,30 +51,6 @@ pub fn check_base(base: &str, insecure_ok: bool) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port text.
-pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return match after {
-            "" => Some((host, None)),
-            _ => Some((host, Some(after.strip_prefix(':')?))),
-        };
-    }
-    match authority.split_once(':') {
-        Some((host, port)) => Some((host, Some(port))),
-        None => Some((authority, None)),
-    }
-}
-
-/// This machine: `localhost`, 127.0.0.0/8 or ::1. (Traffic to them never leaves it.)
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether [`INSECURE_HTTP_ENV`] opts every app in to plain `http://`.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::target::{Link, grant_kind};
 use crate::clock;
-use crate::platform::config::PlatformKind;
+use crate::config::platform::PlatformKind;
 use crate::store::{CodeStep, Customer, CustomerState, Store};
 use crate::text::shown;
 use crate::upstream::Client;
@@ -37,7 +37,7 @@ pub fn reread(
             c.state == CustomerState::Active
                 && c.info.as_deref() == Some(crate::platform::REREAD_INFO)
         })
-        .filter(|c| !c.appid.starts_with(crate::platform::push::PENDING_PREFIX))
+        .filter(|c| !c.appid.starts_with(crate::store::PENDING_PREFIX))
         .collect();
     if due.is_empty() {
         return Ok(());

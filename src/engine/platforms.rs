@@ -13,8 +13,9 @@ use super::target::{Link, Role, Target, api_of, grant_kind, own_token};
 use super::{Options, run};
 use crate::app::App;
 use crate::clock;
+use crate::config::platform::{Platform, PlatformKind};
 use crate::graph::Kind;
-use crate::platform::config::{Platform, PlatformKind, read_platform_secrets};
+use crate::platform::keys::read_platform_secrets;
 use crate::secret::Secret;
 use crate::store::{Customer, CustomerState, Store};
 
@@ -205,26 +206,6 @@ pub fn refresh_customers(
     result
 }
 
-/// Whether a customer's pending code, as this run read it, is no longer
-/// stored (another process exchanged it while this one waited for the
-/// lease): then exchanging it again would only fail (a code is single use).
-pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
-    let Role::Customer {
-        link,
-        code: Some(_),
-        ..
-    } = &target.role
-    else {
-        return false;
-    };
-    match store.customer(&link.platform.name, &target.app.appid) {
-        Ok(Some(c)) => c.pending_code.is_none(),
-        // Moved under the corpid its exchange named (a pending WeCom key).
-        Ok(None) => true,
-        Err(_) => false,
-    }
-}
-
 /// The worse of two results: an error over success, a configuration error
 /// (exit 2) over a failure already printed (exit 1), the first otherwise.
 pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
@@ -267,7 +248,7 @@ fn drop_expired_installs(
     let now = clock::now();
     let mut kept = Vec::new();
     for c in customers {
-        let expired = c.appid.starts_with(crate::platform::push::PENDING_PREFIX)
+        let expired = c.appid.starts_with(crate::store::PENDING_PREFIX)
             && c.credential.is_none()
             && c.pending_until.is_some_and(|until| until < now);
         if expired && store.drop_expired_code(&c.platform, &c.appid, now)? {

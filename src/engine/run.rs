@@ -305,8 +305,7 @@ impl Run<'_> {
             }
             let stored = rows.get(name).map(Vec::as_slice).unwrap_or_default();
             let job = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts);
-            let Some(job) = job.filter(|_| !super::platforms::code_taken(self.store, &target))
-            else {
+            let Some(job) = job.filter(|_| !super::target::code_taken(self.store, &target)) else {
                 log::info!("{name}: another process just stored a fresh value");
                 release.push(name.clone());
                 continue;

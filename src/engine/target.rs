@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::app::{App, Kind};
+use crate::config::platform::{Platform, PlatformKind};
 use crate::graph::{self, Node};
-use crate::platform::config::{Platform, PlatformKind};
 use crate::platform::storekey::StoreKey;
 use crate::secret::Secret;
+use crate::store::Store;
 
 /// A target to refresh, and the values it held when this run first looked.
 pub struct Target {
@@ -111,5 +112,25 @@ impl Target {
     /// Whether `plan` looks at stored values of this kind.
     pub fn refreshes(&self, kind: &str) -> bool {
         self.nodes().iter().any(|n| n.kind.as_str() == kind)
+    }
+}
+
+/// Whether a customer's pending code, as this run read it, is no longer
+/// stored (another process exchanged it while this one waited for the
+/// lease): then exchanging it again would only fail (a code is single use).
+pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
+    let Role::Customer {
+        link,
+        code: Some(_),
+        ..
+    } = &target.role
+    else {
+        return false;
+    };
+    match store.customer(&link.platform.name, &target.app.appid) {
+        Ok(Some(c)) => c.pending_code.is_none(),
+        // Moved under the corpid its exchange named (a pending WeCom key).
+        Ok(None) => true,
+        Err(_) => false,
     }
 }

@@ -11,8 +11,8 @@ use super::target::{Link, grant_kind, own_token};
 use super::work::Done;
 use crate::clock;
 use crate::graph::{self, Kind, Node, Outcome};
-use crate::platform::push::PENDING_PREFIX;
 use crate::secret::Secret;
+use crate::store::PENDING_PREFIX;
 use crate::store::{Attempt, CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client};
 

@@ -3,8 +3,8 @@
 //! pushes (`crypto`, `xml`), and the store key that encrypts long-lived
 //! secrets at rest (`storekey`).
 
-pub mod config;
 pub mod crypto;
+pub mod keys;
 pub mod push;
 pub mod storekey;
 pub mod sync;

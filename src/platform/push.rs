@@ -8,10 +8,11 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
-use super::config::{Platform, PlatformKind};
 use super::crypto::MsgCrypt;
 use super::xml::{self, Fields};
+use crate::config::platform::{Platform, PlatformKind};
 use crate::secret::Secret;
+use crate::store::PENDING_PREFIX;
 use crate::text::quoted;
 use crate::upstream::classify::{MAX_VALUE_LEN, token_alphabet};
 
@@ -378,9 +379,6 @@ pub fn pending_key(code: &str) -> String {
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("{PENDING_PREFIX}{hex}")
 }
-
-/// The start of a pending WeCom customer's key ([`pending_key`]).
-pub const PENDING_PREFIX: &str = "pending-";
 
 /// A Unix time field, within [`MAX_AGE`] of `now` either way. The query's
 /// `timestamp` and `nonce` are signed as a sorted set, so a numeric nonce can

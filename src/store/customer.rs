@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The start of a pending WeCom customer's key (`platform::push::pending_key`):
+/// a company stored under it until the exchange of its code names its corpid.
+pub const PENDING_PREFIX: &str = "pending-";
+
 /// One customer of a platform: an Open Platform authorizer or a WeCom company.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Customer {

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::error::usage;
 
-pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate};
+pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate, PENDING_PREFIX};
 
 mod columns;
 mod customer;

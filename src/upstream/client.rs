@@ -422,7 +422,7 @@ fn target(base: &str) -> (bool, &str) {
         None => (false, base.strip_prefix("http://").unwrap_or(base)),
     };
     let authority = rest.split('/').next().unwrap_or_default();
-    let host = crate::config::split_host_port(authority).map_or(authority, |(h, _)| h);
+    let host = super::host::split_host_port(authority).map_or(authority, |(h, _)| h);
     (https, host)
 }
 

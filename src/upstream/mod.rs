@@ -10,6 +10,7 @@
 pub mod classify;
 mod client;
 mod errcodes;
+pub mod host;
 mod proxy;
 mod transport;
 

@@ -93,7 +93,7 @@ impl Proxy {
     /// reaches cron jobs), and store what the proxy answers.
     pub fn bypassed(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        if crate::config::is_loopback(host) {
+        if super::host::is_loopback(host) {
             return true;
         }
         let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
@@ -125,7 +125,7 @@ fn parse(var: &'static str, url: &str, no_proxy: Vec<Entry>) -> Result<Proxy, St
     if hostport.contains(['/', '?', '#']) || hostport.chars().any(char::is_whitespace) {
         return bad("not a proxy URL such as http://proxy.example:3128".to_string());
     }
-    let Some((host, port)) = crate::config::split_host_port(hostport) else {
+    let Some((host, port)) = super::host::split_host_port(hostport) else {
         return bad("not a proxy URL such as http://proxy.example:3128".to_string());
     };
     if host.is_empty() {

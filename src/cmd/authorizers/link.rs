@@ -13,8 +13,8 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use crate::cli::{Global, LinkArgs};
+use crate::config::platform::PlatformKind;
 use crate::error::usage;
-use crate::platform::config::PlatformKind;
 use crate::text::quoted;
 use crate::upstream::Client;
 

@@ -6,8 +6,8 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::Global;
+use crate::config::platform::PlatformKind;
 use crate::error::usage;
-use crate::platform::config::PlatformKind;
 use crate::text::shown;
 
 /// `wxtoken authorizers sync --platform NAME`.

@@ -11,11 +11,9 @@
 //! an option or an environment variable: the path names a platform of the
 //! config that the unit's own environment names, and that is all.
 
-use std::fmt;
-
 use anyhow::Result;
 
-use super::input::Input;
+use super::input::{Input, refuse};
 use crate::cli::{Global, PushArgs};
 use crate::platform::push::MAX_QUERY;
 use crate::platform::xml::MAX_BODY;
@@ -26,30 +24,6 @@ use crate::text::{clip, quoted};
 pub const MAX_HEAD: usize = MAX_QUERY + 8 * 1024;
 /// The most header lines taken.
 const MAX_HEADERS: usize = 64;
-
-/// A request refused by its HTTP form (not by the push's content): its
-/// status and why.
-#[derive(Debug)]
-pub struct HttpRefusal {
-    pub status: u16,
-    pub why: String,
-}
-
-impl fmt::Display for HttpRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
-impl std::error::Error for HttpRefusal {}
-
-pub(super) fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
-    HttpRefusal {
-        status,
-        why: why.into(),
-    }
-    .into()
-}
 
 pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     let mut conn = Input::stdin(args.read_timeout);
@@ -347,6 +321,7 @@ fn read_head(req: &httparse::Request, end: usize) -> Result<Head> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::push::input::HttpRefusal;
 
     fn head(raw: &str) -> Result<Head> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

@@ -3,8 +3,10 @@
 //! silent sender ends the process instead of holding it. And the polite end
 //! of an answer: what the sender still sends is read and dropped for a
 //! moment, so that closing with unread data does not reset the connection
-//! before the answer is read.
+//! before the answer is read. A request refused by its HTTP form is an
+//! [`HttpRefusal`].
 
+use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::mem::ManuallyDrop;
@@ -13,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::inetd::refuse;
 use crate::platform::xml::MAX_BODY;
 
 /// How long the end of an answer waits for the sender to finish sending what
@@ -25,6 +26,30 @@ const LINGER: Duration = Duration::from_secs(1);
 /// writing it before the process ends (a pipe holds only 64 KiB), bounded all
 /// the same.
 const LINGER_BYTES: usize = 16 * MAX_BODY;
+
+/// A request refused by its HTTP form (not by the push's content): its
+/// status and why.
+#[derive(Debug)]
+pub struct HttpRefusal {
+    pub status: u16,
+    pub why: String,
+}
+
+impl fmt::Display for HttpRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for HttpRefusal {}
+
+pub(super) fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
+    HttpRefusal {
+        status,
+        why: why.into(),
+    }
+    .into()
+}
 
 /// Standard input, read before a deadline into a buffer.
 pub struct Input {

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 
-use super::platforms_out::{customer_table, prometheus, table};
-use super::{Line, line, state};
+use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, prometheus, table};
+use super::{line, state};
 use crate::cli::StatusFormat;
 use crate::config::Config;
+use crate::config::platform::PlatformKind;
 use crate::error::usage;
-use crate::platform::config::PlatformKind;
 use crate::render::{self, Prometheus};
 use crate::store::{CustomerState, Row, Stats, Store};
 use crate::text::quoted;
@@ -24,49 +24,6 @@ pub struct Platforms<'a> {
     kinds: BTreeMap<String, Option<PlatformKind>>,
     /// Tables in colour, for a terminal.
     colour: bool,
-}
-
-/// A platform's own token, its pushed ticket, and its customers counted.
-#[derive(Debug, serde::Serialize)]
-pub struct PlatformLine {
-    /// The platform's token, as an app's line: app = the platform's name.
-    #[serde(flatten)]
-    pub token: Line,
-    pub platform: String,
-    pub ticket_kind: Option<&'static str>,
-    pub ticket_fetched_at: Option<i64>,
-    pub ticket_age: Option<i64>,
-    /// fresh | stale (older than its useful life) | missing; absent for a
-    /// kind that gets no pushes.
-    pub ticket_state: Option<&'static str>,
-    pub customers: Counts,
-}
-
-/// Customers by state: fresh + due + revoked + reauthorize = total; failing
-/// counts the active ones whose last attempt failed.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Counts {
-    pub total: usize,
-    pub fresh: usize,
-    pub due: usize,
-    pub failing: usize,
-    pub revoked: usize,
-    pub reauthorize: usize,
-}
-
-/// One customer: its access token's line, and its authorization.
-#[derive(Debug, serde::Serialize)]
-pub struct CustomerLine {
-    #[serde(flatten)]
-    pub token: Line,
-    pub platform: String,
-    /// active | revoked | reauthorize (`active` too when only its tokens are
-    /// stored) | pending (a WeCom install whose code is not exchanged yet,
-    /// under its pending key; not counted in its platform's line)
-    pub authorization: &'static str,
-    /// Its token and every ticket stored are valid.
-    pub fresh: bool,
-    pub failing: bool,
 }
 
 /// The pushed ticket and its useful life, in seconds.
@@ -225,7 +182,7 @@ impl<'a> Platforms<'a> {
                         now,
                     ),
                     platform: platform.to_string(),
-                    authorization: if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                    authorization: if appid.starts_with(crate::store::PENDING_PREFIX) {
                         "pending"
                     } else {
                         state.map_or("active", CustomerState::as_str)

@@ -1,11 +1,54 @@
-//! The output of `status` for platforms: their table, a platform's customers'
-//! table, and per-platform Prometheus gauges.
+//! The output of `status` for platforms: the lines (a platform's, a
+//! customer's), their table, a platform's customers' table, and per-platform
+//! Prometheus gauges.
 
-use super::platforms::{CustomerLine, PlatformLine};
-use super::{failing_colour, shorten, state_colour, when};
+use super::{Line, failing_colour, shorten, state_colour, when};
 use crate::duration::human;
 use crate::render::{Colour, Prometheus, Table};
 use crate::text::shown;
+
+/// A platform's own token, its pushed ticket, and its customers counted.
+#[derive(Debug, serde::Serialize)]
+pub struct PlatformLine {
+    /// The platform's token, as an app's line: app = the platform's name.
+    #[serde(flatten)]
+    pub token: Line,
+    pub platform: String,
+    pub ticket_kind: Option<&'static str>,
+    pub ticket_fetched_at: Option<i64>,
+    pub ticket_age: Option<i64>,
+    /// fresh | stale (older than its useful life) | missing; absent for a
+    /// kind that gets no pushes.
+    pub ticket_state: Option<&'static str>,
+    pub customers: Counts,
+}
+
+/// Customers by state: fresh + due + revoked + reauthorize = total; failing
+/// counts the active ones whose last attempt failed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub fresh: usize,
+    pub due: usize,
+    pub failing: usize,
+    pub revoked: usize,
+    pub reauthorize: usize,
+}
+
+/// One customer: its access token's line, and its authorization.
+#[derive(Debug, serde::Serialize)]
+pub struct CustomerLine {
+    #[serde(flatten)]
+    pub token: Line,
+    pub platform: String,
+    /// active | revoked | reauthorize (`active` too when only its tokens are
+    /// stored) | pending (a WeCom install whose code is not exchanged yet,
+    /// under its pending key; not counted in its platform's line)
+    pub authorization: &'static str,
+    /// Its token and every ticket stored are valid.
+    pub fresh: bool,
+    pub failing: bool,
+}
 
 /// Yellow when there are some: customers that need their owner's attention.
 fn attention(n: usize) -> Option<Colour> {

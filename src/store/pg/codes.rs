@@ -45,7 +45,7 @@ impl Postgres {
                         sql::DROP_CODE.pg,
                         &[text(&platform), text(&appid), int(&now)],
                     )?;
-                    if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                    if appid.starts_with(crate::store::PENDING_PREFIX) {
                         let p = [text(&platform), text(&appid)];
                         tx.execute_typed(sql::DELETE_UNCREDENTIALED.pg, &p)?;
                     }

@@ -84,7 +84,13 @@ fn watch(shared: &Shared) {
             let now = Instant::now();
             if now >= until {
                 let message = state.armed.as_ref().map(|a| a.message.clone());
-                crate::report::error(&anyhow::anyhow!(message.unwrap_or_default()), &[]);
+                // The error line, as `report::error` writes it for a message
+                // with no cause and no fix (the store does not call up into it).
+                let line = message.unwrap_or_default().replace('\n', " ");
+                crate::out::errln!(
+                    "wxtoken: {}",
+                    crate::text::shown(&crate::secret::redact(&line))
+                );
                 std::process::exit(1);
             }
             state = wake

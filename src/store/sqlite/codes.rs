@@ -43,7 +43,7 @@ impl Sqlite {
                 }
                 CodeStep::Drop => {
                     tx.execute(sql::DROP_CODE.sqlite, params![platform, appid, now])?;
-                    if appid.starts_with(crate::platform::push::PENDING_PREFIX) {
+                    if appid.starts_with(crate::store::PENDING_PREFIX) {
                         tx.execute(sql::DELETE_UNCREDENTIALED.sqlite, params![platform, appid])?;
                     }
                     let p = params![platform, appid];

@@ -1,21 +1,14 @@
-//! The `[[platform]]` entries of the config file: checked [`Platform`]s, and
-//! the reading of their secrets. Errors name the platform and the field, as
-//! for apps (`config` adds the file).
+//! The `[[platform]]` entries of the config file: checked [`Platform`]s.
+//! Errors name the platform and the field, as for apps (`config` adds the
+//! file). Their secrets and keys are read by `platform::keys`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Deserialize;
 
+use super::{check_appid, check_base, check_name, in_config_dir, secret_source, value_source};
 use crate::app::{SecretSource, Ticket};
-use crate::config::{
-    check_appid, check_base, check_name, in_config_dir, read_private_value, read_value,
-    secret_source, value_source,
-};
-use crate::error::usage;
-use crate::platform::crypto::{KeyError, MsgCrypt};
-use crate::platform::storekey::StoreKey;
-use crate::secret::Secret;
 use crate::text::quoted;
 
 /// One `[[platform]]` entry as written.
@@ -177,16 +170,6 @@ impl Platform {
     pub fn customized(&self) -> bool {
         self.kind == PlatformKind::WecomSuite && self.appid.starts_with("dk")
     }
-}
-
-/// A platform's secrets, read and checked (all registered for redaction).
-pub struct PlatformSecrets {
-    pub secret: Secret,
-    /// Verifies and decrypts pushes; `None` for `wecom_provider`.
-    pub crypt: Option<MsgCrypt>,
-    /// Seals and opens customer refresh tokens and permanent codes; `None`
-    /// for `wecom_provider`.
-    pub store_key: Option<StoreKey>,
 }
 
 /// Checks one `[[platform]]` entry; relative paths are relative to `dir`, the
@@ -364,77 +347,6 @@ pub(crate) fn check(
         provider_corpid,
         api_base: api_base.trim_end_matches('/').to_string(),
     })
-}
-
-/// Reads a platform's secret, message Token, EncodingAESKey and store key
-/// through the same trusted reader as app secrets; the Token and the key must
-/// make a [`MsgCrypt`]. Each value is registered for redaction as it is read.
-/// Errors are usage errors (exit 2) naming the platform and the field; the
-/// caller adds the config file.
-pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
-    let who = format!("platform {}", quoted(&platform.name));
-    let secret = read_value(
-        &platform.secret,
-        &who,
-        "secret",
-        "a WeChat secret has 32 characters",
-    )?;
-    if secret.chars().any(char::is_whitespace) {
-        return Err(usage(format!(
-            "{who}: the secret contains whitespace; check its file or variable"
-        )));
-    }
-    let secret = Secret::new(secret);
-    let PushKeys { crypt, store_key } = read_push_keys(platform)?;
-    Ok(PlatformSecrets {
-        secret,
-        crypt,
-        store_key,
-    })
-}
-
-/// What receiving pushes needs, and nothing more (not the platform's secret:
-/// the web server running `push` need not be able to read it).
-pub struct PushKeys {
-    pub crypt: Option<MsgCrypt>,
-    pub store_key: Option<StoreKey>,
-}
-
-/// Reads a platform's message Token, EncodingAESKey and store key, as
-/// [`read_platform_secrets`] does.
-pub fn read_push_keys(platform: &Platform) -> Result<PushKeys> {
-    let who = format!("platform {}", quoted(&platform.name));
-    let crypt = match (&platform.message_token, &platform.aes_key) {
-        (Some(token), Some(key)) => {
-            let token = read_private_value(
-                token,
-                &who,
-                "message_token",
-                "a message Token has at most 32 characters",
-            )?;
-            Secret::new(token.clone());
-            let key =
-                read_private_value(key, &who, "aes_key", "an EncodingAESKey has 43 characters")?;
-            Secret::new(key.clone());
-            let crypt = MsgCrypt::new(&token, &key).map_err(|e| {
-                let field = match e {
-                    KeyError::KeyLength(_) | KeyError::KeyChar(_) => "aes_key",
-                    _ => "message_token",
-                };
-                usage(format!("{who}: field {field}: {e}"))
-            })?;
-            Some(crypt)
-        }
-        _ => None,
-    };
-    let store_key = match &platform.store_key_file {
-        Some(path) => Some(
-            StoreKey::load(path)
-                .map_err(|e| usage(format!("{who}: field store_key_file: {e:#}")))?,
-        ),
-        None => None,
-    };
-    Ok(PushKeys { crypt, store_key })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use crate::platform::crypto::MsgCrypt;
+use crate::platform::keys::read_platform_secrets;
 
 /// 43 characters of `[A-Za-z0-9]`, as in the platform's settings.
 const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
