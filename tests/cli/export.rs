@@ -69,7 +69,11 @@ both! {
         let (env, run) = setup(backend, &up);
         env.run(&["refresh"]).expect(0);
         let token = run.join("shop/access_token");
-        let first_inode = std::fs::metadata(&token).unwrap().ino();
+        // The first file is held open: a replaced file's inode number is free
+        // for the next file once its last user closes it (ext4 hands it out
+        // again at once), so only an open file's number says "another file".
+        let first = std::fs::File::open(&token).unwrap();
+        let first_value = stored(&env, "access_token");
         // A reader that never stops while values are replaced: each read is a
         // whole token, never a part of one and never nothing.
         let stop = AtomicBool::new(false);
@@ -83,15 +87,26 @@ both! {
                 }
                 reads
             });
+            // Each forced refresh stores a new token, and its file follows.
+            let mut values = vec![first_value.clone()];
             for _ in 0..5 {
                 env.run(&["refresh", "--force"]).expect(0);
+                let value = stored(&env, "access_token");
+                assert!(!values.contains(&value), "{value} stored again: {values:?}");
+                assert_eq!(std::fs::read_to_string(&token).unwrap(), value);
+                values.push(value);
             }
             stop.store(true, Ordering::Relaxed);
             reader.join().unwrap()
         });
         assert!(reads > 0);
         assert_eq!(std::fs::read_to_string(&token).unwrap(), stored(&env, "access_token"));
-        assert_ne!(std::fs::metadata(&token).unwrap().ino(), first_inode, "a new file, renamed over");
+        // The first file was renamed over, never written in place: it is
+        // unlinked and still holds the first token.
+        let held = first.metadata().unwrap();
+        assert_eq!(held.nlink(), 0, "the first file is no longer in the folder");
+        assert_ne!(std::fs::metadata(&token).unwrap().ino(), held.ino(), "a new file, renamed over");
+        assert_eq!(std::io::read_to_string(&first).unwrap(), first_value);
         assert!(leftovers(&run.join("shop")).is_empty());
     }
 }
