@@ -244,19 +244,51 @@ fn a_wrong_password_is_a_clear_error_on_pg() {
 fn a_missing_database_is_a_clear_error_on_pg() {
     let admin = pg::server();
     let up = StandIn::wechat();
-    let url = pg::with_dbname(&admin, "wxtoken_no_such_db");
+    // A name of this run's own: a pooler remembers the databases it was asked
+    // for, and the failed logins to them (see below).
+    let name = format!("wxtoken_no_such_db_{}", std::process::id());
+    let url = pg::with_dbname(&admin, &name);
+    let url = format!(
+        "{url}{}connect_timeout=3",
+        if url.contains('?') { '&' } else { '?' }
+    );
     let env = env_at(&up, &url);
     let run = env.refresh(&[]);
     run.expect(1)
-        .stderr_has("database \"wxtoken_no_such_db\" does not exist")
-        .stderr_has("CREATE DATABASE wxtoken_no_such_db OWNER wxtoken");
+        .stderr_has(&format!("database \"{name}\" does not exist"))
+        .stderr_has(&format!("CREATE DATABASE {name} OWNER wxtoken"));
     assert_eq!(run.stderr().lines().count(), 1);
     password_hidden(&run, &url);
-    // For show, no database yet means no token yet.
-    let show = env.run(&["show"]);
-    show.expect(3).stderr_has("does not exist");
-    password_hidden(&show, &url);
-    env.run(&["status"]).expect(0);
+    if pg::pooled() {
+        // Once a login to its server failed, PgBouncer holds every new client
+        // of that database without a word for its server_login_retry (15 s),
+        // then says why. Within that time, the message names the database
+        // and the pooler's silence, and the command ends at connect_timeout.
+        let started = Instant::now();
+        let silent = env.run(&["show"]);
+        silent
+            .expect(1)
+            .stderr_has("no answer within 3s (connect_timeout)")
+            .stderr_has(&format!("check that database \"{name}\" exists"))
+            .stderr_has("server_login_retry")
+            .stderr_has(&format!("CREATE DATABASE {name} OWNER wxtoken"));
+        assert_eq!(silent.stderr().lines().count(), 1);
+        password_hidden(&silent, &url);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    } else {
+        // For show, no database yet means no token yet. (Through the pooler
+        // the silence goes on past its 15 s: at their end PgBouncer tries
+        // its server again for the client it still holds, fails, and waits
+        // 15 s more.)
+        let show = env.run(&["show"]);
+        show.expect(3).stderr_has("does not exist");
+        password_hidden(&show, &url);
+        env.run(&["status"]).expect(0);
+    }
     assert_eq!(up.count("/cgi-bin/token"), 0);
 }
 

@@ -184,9 +184,16 @@ fn connect_raw(url: &Url, tls: &MakeRustlsConnect) -> Result<Client, postgres::E
     let each = url.config.get_connect_timeout().copied();
     let each = each.unwrap_or(Duration::from_secs(10));
     let limit = each * url.config.get_hosts().len().max(1) as u32;
+    // A server answers a login at once. PgBouncer, once a login to its server
+    // failed (a database missing there, the server down), holds every new
+    // client of that database silent until its `server_login_retry` (15 s by
+    // default) has gone by, and only then says why: this message cannot tell
+    // which, so it names both.
     let message = || {
+        let user = url.config.get_user().unwrap_or("wxtoken");
+        let db = url.config.get_dbname().unwrap_or(user);
         format!(
-            "could not connect to database {url}: no answer within {}s (connect_timeout): something accepted the connection and then said nothing: is it a PostgreSQL server (or pooler) on that port, and is the network to it dropping packets?",
+            "could not connect to database {url}: no answer within {}s (connect_timeout): something accepted the connection and then said nothing. A pooler (PgBouncer) does this while it cannot log in to its server, and says why only after its server_login_retry (15 s by default): check that database \"{db}\" exists on the server behind it (CREATE DATABASE {db} OWNER {user}; see docs/postgresql.md), that the server is up, and the pooler's log. Without a pooler: is a PostgreSQL server on that port, and is the network to it dropping packets?",
             limit.as_secs()
         )
     };
