@@ -57,8 +57,11 @@ pub(crate) fn read_value(
                 v.len()
             ))),
             Ok(v) if !clean(&v).is_empty() => Ok(clean(&v).to_string()),
-            _ => Err(usage(format!(
-                "{who}: {field}_env {var} is not set or empty"
+            Ok(_) => Err(usage(format!("{who}: {field}_env {var} is empty"))),
+            // The usual cause: a command that works in a login shell, run by
+            // cron, sudo or a unit, which pass none of that shell's variables.
+            Err(_) => Err(usage(format!(
+                "{who}: {field}_env {var} is not set (cron, sudo and systemd units pass none of your login shell's variables): use {field}_file = \"/full/path\" in the config, or set {var} in the crontab or unit"
             ))),
         },
     }

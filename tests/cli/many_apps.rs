@@ -699,7 +699,7 @@ fn an_unreadable_secret_stops_only_its_app() {
     let run = env.run(&["refresh"]);
     run.expect(2)
         .stderr_has("config ")
-        .stderr_has("app \"corp\": secret_env CORP_SECRET is not set or empty");
+        .stderr_has("app \"corp\": secret_env CORP_SECRET is not set (cron");
     assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
     env.run(&["show", "--app", "shop"]).expect(0);
     env.run(&["show", "--app", "mini"]).expect(0);
