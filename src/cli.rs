@@ -60,7 +60,8 @@ impl ShowOnly {
 pub struct Global {
     /// The database: a SQLite file, or a PostgreSQL URL
     /// (postgres://user:password@host:port/dbname) that several hosts share
-    /// [default: $XDG_DATA_HOME/wxtoken/tokens.db]
+    /// [default: $XDG_DATA_HOME/wxtoken/tokens.db, or /var/lib/wxtoken/tokens.db
+    /// when only that exists]
     #[arg(
         long = "db",
         env = "WXTOKEN_DB",
@@ -70,7 +71,8 @@ pub struct Global {
     )]
     pub db: Option<PathBuf>,
 
-    /// The apps file [default: $XDG_CONFIG_HOME/wxtoken/config.toml when it exists]
+    /// The apps file [default: $XDG_CONFIG_HOME/wxtoken/config.toml when it exists,
+    /// else /etc/wxtoken/config.toml]
     #[arg(
         long = "config",
         env = "WXTOKEN_CONFIG",
