@@ -5,6 +5,7 @@
 //! types), and a new classic token ends the previous one 5 minutes later.
 //!
 //!     standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]
+//!     eval "$(standin --detach [--platform N ...])"
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
 //!     standin push-ticket --token T --aes-key K (--appid A | --suite-id S)
 //!             [--ticket X] [--timestamp N] [--nonce N]
@@ -28,7 +29,11 @@
 //! With a command, it runs it with `WXTOKEN_API_BASE` pointing here and
 //! `WXTOKEN_DB` naming a throwaway database (removed afterwards: the stand-in's
 //! tokens must not land in a real one), and exits with its status; without, it
-//! prints its URL and serves until interrupted.
+//! prints its URL and serves until interrupted. `--detach` (first) serves in
+//! the background and prints, for `eval`, the shell lines that point
+//! `WXTOKEN_API_BASE` at it and `WXTOKEN_DB` at a try-out database, and set
+//! `STANDIN_PID` (the way `ssh-agent` does): what follows in that shell uses
+//! the stand-in until `kill $STANDIN_PID; unset WXTOKEN_API_BASE WXTOKEN_DB`.
 //!
 //! The plain stand-in also answers a business API call, `GET
 //! /cgi-bin/getcallbackip`, with 40001 on demand (`/standin/reject?access_token=T`),
@@ -49,19 +54,22 @@ mod standin;
 #[path = "../tests/cli/support/wxcrypt.rs"]
 mod wxcrypt;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]\n       standin url-check --token T --aes-key K --suite-id S [--echostr X]\nT and K are the callback Token and EncodingAESKey of your platform's config: yours to\nchoose (K: 43 letters or digits), the same in the platform's settings and in wxtoken's.";
+const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       eval \"$(standin --detach [--platform N ...])\"\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]\n       standin url-check --token T --aes-key K --suite-id S [--echostr X]\nT and K are the callback Token and EncodingAESKey of your platform's config: yours to\nchoose (K: 43 letters or digits), the same in the platform's settings and in wxtoken's.";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
     if args.next_if(|a| a == "-h" || a == "--help").is_some() {
         println!("{}", USAGE.trim_start_matches("standin: "));
         return ExitCode::SUCCESS;
+    }
+    if args.next_if_eq("--detach").is_some() {
+        return detach(args.collect());
     }
     if args.next_if_eq("push-ticket").is_some() {
         return push_ticket(args.collect(), false);
@@ -129,7 +137,9 @@ fn main() -> ExitCode {
     let mut child = Command::new(program);
     child.args(rest);
     let status = server.run(child).map(|out| out.status);
-    eprintln!("standin: answered {} requests", server.requests().len());
+    let answered = server.requests().len();
+    let plural = if answered == 1 { "" } else { "s" };
+    eprintln!("standin: answered {answered} request{plural}");
     match status {
         Ok(s) => ExitCode::from(s.code().unwrap_or(1) as u8),
         Err(e) => {
@@ -137,6 +147,69 @@ fn main() -> ExitCode {
             ExitCode::from(127)
         }
     }
+}
+
+/// `--detach`: the stand-in (with `flags`, no command) in a process of its
+/// own, and the shell lines that make a shell use it.
+fn detach(flags: Vec<String>) -> ExitCode {
+    if flags.iter().any(|f| f == "--load") {
+        eprintln!("standin: --detach serves; --load measures\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let spawned = std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .args(&flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+    });
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("standin: could not start the stand-in: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The stand-in prints its URL once it listens.
+    let mut url = String::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|out| BufReader::new(out).read_line(&mut url));
+    let url = url.trim();
+    if !url.starts_with("http://") {
+        let status = child.wait().ok().and_then(|s| s.code());
+        eprintln!("standin: the stand-in did not start (exit {status:?}, {read:?})\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    // Its tokens must not land in the user's real database.
+    let db = match tempfile::Builder::new().prefix("wxtoken-demo.").tempdir() {
+        Ok(dir) => dir.keep().join("tokens.db"),
+        Err(e) => {
+            let _ = child.kill();
+            eprintln!("standin: could not make a folder for the try-out database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let db = db.display().to_string();
+    let pid = child.id();
+    println!("WXTOKEN_API_BASE={}; export WXTOKEN_API_BASE", quoted(url));
+    println!("WXTOKEN_DB={}; export WXTOKEN_DB", quoted(&db));
+    println!("STANDIN_PID={pid}; export STANDIN_PID");
+    if let Some(n) = flags
+        .windows(2)
+        .find(|w| w[0] == "--platform")
+        .and_then(|w| w[1].parse().ok())
+    {
+        describe_platforms(n);
+    }
+    eprintln!(
+        "standin: serving the WeChat token API at {url} (pid {pid}); WXTOKEN_API_BASE points here and WXTOKEN_DB at a try-out database, {db}\n\
+         standin: to stop: kill $STANDIN_PID; unset WXTOKEN_API_BASE WXTOKEN_DB"
+    );
+    ExitCode::SUCCESS
 }
 
 /// `--load`: `concurrency` clients send `requests` token requests in all; prints
