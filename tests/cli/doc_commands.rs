@@ -4,18 +4,26 @@
 //!
 //! - a ```` ```sh ```` block runs, page by page in the order written, in one
 //!   sandbox per page: a fresh folder as `HOME` and working folder, this
-//!   build's `wxtoken` and `standin` first on `PATH` (and in
-//!   `./target/release/`, where the README's first command builds them), a
-//!   `cargo` that has nothing left to build, and the `standin` example serving
-//!   as `WXTOKEN_API_BASE`. Each block must exit 0.
+//!   build's `wxtoken` and `standin` first on `PATH` (as if installed) and in
+//!   `./target/release/` (where the README's first command builds them), and
+//!   a `cargo` that has nothing left to build (`cargo install` puts this
+//!   build's `wxtoken` in `~/.cargo/bin`). The blocks of a page are one shell
+//!   session, as a reader's terminal is: what a block exports, the next one
+//!   has, and nothing else is given (no `WXTOKEN_*`: a page that wants the
+//!   stand-in starts it). Each block must exit 0.
 //! - a ```` ```sh no-run: REASON ```` block (root, systemd, a package, a real
 //!   account, another host) must still parse (`bash -n`).
 //! - a ```` ```toml ```` block is a config: `wxtoken status --config` must
 //!   accept it (secrets are not read there); ```` ```toml no-run: REASON ````
 //!   marks a fragment.
-//! - a ```` ```cron ```` block's commands must parse.
+//! - a ```` ```cron ```` block's jobs run, after the page's blocks before it,
+//!   as cron runs them: `sh -c`, only `HOME`, `LOGNAME`, `SHELL`,
+//!   `PATH=/usr/bin:/bin` and the block's own variable lines, plus the one
+//!   thing the sandbox must add, `WXTOKEN_API_BASE` pointing at a stand-in of
+//!   WeChat. Each must exit 0. ```` ```cron no-run: REASON ````: the commands
+//!   must parse.
 //!
-//! And every relative link leads to a file, and to a heading of it.
+//! The links are checked in `doc_links`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -29,12 +37,12 @@ struct Block {
     text: String,
 }
 
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The README and every page of `docs/`, sorted.
-fn pages() -> Vec<PathBuf> {
+pub(crate) fn pages() -> Vec<PathBuf> {
     let mut pages = vec![root().join("README.md")];
     if let Ok(dir) = std::fs::read_dir(root().join("docs")) {
         let mut docs: Vec<PathBuf> = dir
@@ -109,15 +117,22 @@ fn parses(block: &Block, script: &str) {
     );
 }
 
-/// A page's sandbox: its folder, and the stand-in it serves against.
+/// A page's sandbox: its folder, the stand-in of WeChat its cron jobs
+/// reach, and the process groups of its blocks (what a block left running in
+/// the background, a detached stand-in, is ended with the page).
 struct Sandbox {
     dir: tempfile::TempDir,
     standin: std::process::Child,
     url: String,
+    groups: std::cell::RefCell<Vec<i32>>,
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        for group in self.groups.borrow().iter() {
+            // SAFETY: a signal to a process group this test started.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.standin.kill();
         let _ = self.standin.wait();
     }
@@ -159,11 +174,15 @@ impl Sandbox {
             symlink(to, link).unwrap();
         }
         // The README's set-up commands build and test the project: the test
-        // run that runs this has done both.
+        // run that runs this has done both. `cargo install` installs this
+        // build's wxtoken where cargo does.
         let cargo = bin.join("cargo");
         std::fs::write(
             &cargo,
-            "#!/bin/sh\ncase \"$*\" in\n  build*|test*) exit 0 ;;\n  *) echo \"cargo $*: not in the doc sandbox\" >&2; exit 1 ;;\nesac\n",
+            format!(
+                "#!/bin/sh\ncase \"$*\" in\n  build*|test*) exit 0 ;;\n  install*--path*) mkdir -p \"$HOME/.cargo/bin\" && ln -sf {} \"$HOME/.cargo/bin/wxtoken\" ;;\n  *) echo \"cargo $*: not in the doc sandbox\" >&2; exit 1 ;;\nesac\n",
+                wxtoken.display()
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -188,10 +207,58 @@ impl Sandbox {
             dir,
             standin: child,
             url: url.trim().to_string(),
+            groups: Default::default(),
         }
     }
 
+    /// A block, in the page's shell session: the variables the blocks before
+    /// it exported, and its own for the blocks after it.
     fn run(&self, block: &Block) -> Result<(), String> {
+        let script = format!(
+            "if [ -f ~/.doc-session ]; then . ~/.doc-session; fi\ntrap 'export -p > ~/.doc-session' EXIT\n{}",
+            block.text
+        );
+        let out = self.output(self.shell().args(["-euo", "pipefail", "-c", &script]));
+        self.outcome(block, &block.text, out)
+    }
+
+    /// A cron block's jobs, each as cron runs it, with what the page's blocks
+    /// left behind (a config, a secret file, an installed program).
+    fn cron(&self, block: &Block) -> Result<(), String> {
+        let mut vars = vec![
+            ("HOME".to_string(), self.dir.path().display().to_string()),
+            ("LOGNAME".to_string(), "nobody".to_string()),
+            ("SHELL".to_string(), "/bin/sh".to_string()),
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ];
+        for line in block.text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some((key, value)) = variable(line) {
+                vars.push((key.to_string(), value.to_string()));
+                continue;
+            }
+            let command: Vec<&str> = line.split_whitespace().skip(5).collect();
+            let mut cmd = self.shell_as("env");
+            cmd.arg("-i");
+            for (key, value) in &vars {
+                cmd.arg(format!("{key}={value}"));
+            }
+            cmd.arg(format!("WXTOKEN_API_BASE={}", self.url));
+            cmd.args(["sh", "-c", &command.join(" ")]);
+            self.outcome(block, line, self.output(&mut cmd))?;
+        }
+        Ok(())
+    }
+
+    /// bash, in the sandbox, as `nobody` when root.
+    fn shell(&self) -> Command {
+        self.shell_as("bash")
+    }
+
+    fn shell_as(&self, program: &str) -> Command {
+        use std::os::unix::process::CommandExt;
         // As root (CI), a block runs as `nobody`: a block that should have
         // been marked no-run fails instead of changing the machine.
         let mut cmd = if unsafe { libc::geteuid() } == 0 {
@@ -200,11 +267,11 @@ impl Sandbox {
                 "--reuid=nobody",
                 "--regid=nogroup",
                 "--clear-groups",
-                "bash",
+                program,
             ]);
             cmd
         } else {
-            Command::new("bash")
+            Command::new(program)
         };
         for (key, _) in std::env::vars() {
             if key.starts_with("WXTOKEN_")
@@ -220,28 +287,50 @@ impl Sandbox {
             self.dir.path().join(".bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let out = cmd
-            .args(["-euo", "pipefail", "-c", &block.text])
-            .current_dir(self.dir.path())
+        cmd.current_dir(self.dir.path())
             .env("HOME", self.dir.path())
             .env("PATH", path)
-            .env("WXTOKEN_API_BASE", &self.url)
             .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .process_group(0);
+        cmd
+    }
+
+    /// Runs `cmd` to its end, keeping its process group to end what it
+    /// leaves running.
+    fn output(&self, cmd: &mut Command) -> std::io::Result<std::process::Output> {
+        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        self.groups.borrow_mut().push(child.id() as i32);
+        child.wait_with_output()
+    }
+
+    /// Ok when `out` is a success; else what ran and what it said.
+    fn outcome(
+        &self,
+        block: &Block,
+        ran: &str,
+        out: std::io::Result<std::process::Output>,
+    ) -> Result<(), String> {
+        let out = out.unwrap();
         if out.status.success() {
             return Ok(());
         }
         Err(format!(
-            "{}:{}: exit {:?}\n{}\nstdout: {}\nstderr: {}",
+            "{}:{}: exit {:?}\n{ran}\nstdout: {}\nstderr: {}",
             block.page,
             block.line,
             out.status.code(),
-            block.text,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// A crontab's variable line (`NAME=value`): its name and value.
+fn variable(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| (key, value.trim().trim_matches('"')))
 }
 
 /// A config block, as `wxtoken status --config` reads it.
@@ -290,17 +379,15 @@ fn every_command_in_the_docs_runs() {
                     // The command of each job line (five time fields first).
                     for line in block.text.lines() {
                         let line = line.trim();
-                        if line.is_empty()
-                            || line.starts_with('#')
-                            || line.contains('=')
-                                && !line.starts_with(|c: char| {
-                                    c == '*' || c.is_ascii_digit() || c == '@'
-                                })
-                        {
+                        if line.is_empty() || line.starts_with('#') || variable(line).is_some() {
                             continue;
                         }
                         let command: Vec<&str> = line.split_whitespace().skip(5).collect();
                         parses(&block, &command.join(" "));
+                    }
+                    if runs {
+                        failed.extend(sandbox.cron(&block).err());
+                        ran += 1;
                     }
                 }
                 _ => {}
@@ -309,58 +396,4 @@ fn every_command_in_the_docs_runs() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
     assert!(ran > 0, "no runnable block found");
-}
-
-/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
-/// as `-`.
-fn anchor(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
-        .map(|c| if c == ' ' { '-' } else { c })
-        .collect()
-}
-
-/// The anchors of a page's headings (outside fenced blocks).
-fn anchors(path: &Path) -> Vec<String> {
-    let mut fenced = false;
-    let mut found = Vec::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        if line.starts_with("```") {
-            fenced = !fenced;
-        } else if !fenced && line.starts_with('#') {
-            found.push(anchor(line.trim_start_matches('#')));
-        }
-    }
-    found
-}
-
-#[test]
-fn every_link_in_the_docs_leads_somewhere() {
-    let mut broken = Vec::new();
-    for page in pages() {
-        let text = std::fs::read_to_string(&page).unwrap();
-        for (i, _) in text.match_indices("](") {
-            let link: String = text[i + 2..].chars().take_while(|c| *c != ')').collect();
-            if link.contains("://") || link.contains(' ') {
-                continue;
-            }
-            let (file, fragment) = link.split_once('#').unwrap_or((&link, ""));
-            let target = match file {
-                "" => page.clone(),
-                file => page.parent().unwrap().join(file),
-            };
-            if !target.exists() {
-                broken.push(format!("{}: {link}: no such file", page.display()));
-            } else if !fragment.is_empty()
-                && target.extension().is_some_and(|e| e == "md")
-                && !anchors(&target).contains(&fragment.to_string())
-            {
-                broken.push(format!("{}: {link}: no such heading", page.display()));
-            }
-        }
-    }
-    assert!(broken.is_empty(), "{}", broken.join("\n"));
 }

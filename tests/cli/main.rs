@@ -8,6 +8,7 @@ mod authorizers;
 mod colour;
 mod defaults;
 mod doc_commands;
+mod doc_links;
 mod edges;
 mod exchange_failures;
 mod export;

@@ -233,3 +233,62 @@ fn env_names_are_the_documented_ones() {
         assert!(docs.contains(name), "the docs do not name {name}");
     }
 }
+
+/// `--help` gives both defaults of the database and of the config: the
+/// user's own, else the package's.
+#[test]
+fn help_names_the_packages_defaults() {
+    let help = Env::new().run(&["--help"]).expect(0).stdout();
+    for default in [
+        "$XDG_DATA_HOME/wxtoken/tokens.db",
+        "/var/lib/wxtoken/tokens.db",
+        "$XDG_CONFIG_HOME/wxtoken/config.toml",
+        "/etc/wxtoken/config.toml",
+    ] {
+        assert!(help.contains(default), "no {default} in --help:\n{help}");
+    }
+}
+
+/// The troubleshooting page quotes an upstream refusal as the program
+/// prints it (a reader searches the page for the words on their screen).
+#[test]
+fn troubleshooting_quotes_the_wrong_secret_as_printed() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.set("WXTOKEN_SECRET", "not-the-secret");
+    let run = env.refresh(&[]);
+    let stderr = run.expect(1).stderr();
+    let start = stderr.find("errcode 40125 (").expect(&stderr);
+    let end = start + stderr[start..].find(')').unwrap() + 1;
+    let quoted = &stderr[start..end];
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/troubleshooting.md"),
+    )
+    .unwrap();
+    assert!(
+        page.contains(&format!("`{quoted}`")),
+        "{quoted} is not quoted in docs/troubleshooting.md"
+    );
+}
+
+/// The stand-in counts its answers in English: "1 request", "2 requests".
+#[test]
+fn the_standin_counts_one_request_in_the_singular() {
+    let wxtoken = env!("CARGO_BIN_EXE_wxtoken");
+    let home = Env::new();
+    for (refreshes, said) in [(1, "answered 1 request\n"), (2, "answered 2 requests\n")] {
+        let script = format!(
+            "for i in $(seq {refreshes}); do WXTOKEN_SECRET=demo {wxtoken} refresh --appid wxdemo$i; done"
+        );
+        let out = Command::new(crate::platform_standin::example())
+            .args(["sh", "-c", &script])
+            .env_remove("WXTOKEN_API_BASE")
+            .env_remove("WXTOKEN_DB")
+            .env("HOME", home.dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.ends_with(said), "{stderr}");
+    }
+}

@@ -276,6 +276,25 @@ fn help_sets_global_options_apart_and_hides_what_a_command_ignores() {
     }
 }
 
+/// A config's `secret_env` works in the shell it was tried in, and not under
+/// cron, which passes none of that shell's variables: the message says so and
+/// names `secret_file`; a variable set but empty is told apart.
+#[test]
+fn a_secret_variable_cron_does_not_pass_says_so() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop"], "");
+    env.extra.retain(|(k, _)| k != "S");
+    env.run(&["refresh"])
+        .expect(2)
+        .stderr_has("secret_env S is not set (cron, sudo and systemd units pass none of your login shell's variables)")
+        .stderr_has("use secret_file = \"/full/path\"");
+    env.set("S", " ");
+    let run = env.run(&["refresh"]);
+    run.expect(2).stderr_has("secret_env S is empty");
+    assert!(!run.stderr().contains("cron"), "{}", run.stderr());
+}
+
 fn repo_file(name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
 }
@@ -325,7 +344,10 @@ fn the_cron_lines_use_the_readmes_apps() {
         "{apps:?}"
     );
     let crontab = repo_file("crontab.example");
-    let cron_block = readme_block("Without a config file, one line per app", "cron");
+    let cron_block = readme_block(
+        "Without a config file, one line per app",
+        "cron no-run: the package's database and secret files",
+    );
     let mut checked = 0;
     for (source, line) in crontab
         .lines()
