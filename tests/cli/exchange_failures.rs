@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::support::net::Refusing;
 use crate::support::platform::*;
 use crate::support::platform_env::*;
 use crate::support::{Backend, Env, StandIn, both};
@@ -112,10 +113,8 @@ both! {
 fn a_request_that_never_left_keeps_the_code(backend) {
     let (p, up, env) = setup(backend);
     pending_authorizer(&p, &env, None);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let run = refresh(&env, &["--api-base", &base]);
+    let closed = Refusing::new();
+    let run = refresh(&env, &["--api-base", &closed.url()]);
     run.expect(1).stderr_has("its code was not sent");
     let sent = env.int("SELECT COUNT(*) FROM wxtoken_customers WHERE code_sent_at IS NOT NULL");
     assert_eq!(sent, 0);

@@ -2,10 +2,11 @@
 //! the quota guard and the clock check.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::support::net::Refusing;
 use crate::support::{Env, Reply, SECRET, StandIn, golden, now, standin};
 
 const THREE_APPS: &str = r#"
@@ -216,17 +217,87 @@ fn a_stale_token_is_replaced_once_for_a_ticket() {
 
 #[test]
 fn jobs_bounds_the_requests_in_flight() {
-    let up = StandIn::start(standin::wechat(Duration::from_millis(300), 7200));
-    let mut env = Env::with(&up);
-    let names: Vec<String> = (0..12).map(|i| format!("app{i}")).collect();
-    env.config_apps(&names.iter().map(String::as_str).collect::<Vec<_>>(), "");
-    env.run(&["refresh", "--jobs", "3"]).expect(0);
-    assert_eq!(up.count("/cgi-bin/token"), 12);
-    assert_eq!(up.peak(), 3, "--jobs 3 keeps 3 requests in flight");
-    let up2 = StandIn::start(standin::wechat(Duration::from_millis(300), 7200));
-    env.api_base = Some(up2.url());
-    env.run(&["refresh", "--jobs", "6", "--force"]).expect(0);
-    assert!((4..=6).contains(&up2.peak()), "peak {}", up2.peak());
+    // Every token request is held until `--jobs` are held at once: a run with
+    // fewer workers never gets there (and is let go after a while), one with
+    // more shows one too many. What the stand-in holds is what is in flight,
+    // however slowly the machine runs.
+    for jobs in [3, 6] {
+        let gate = Arc::new(Gate::new(jobs));
+        let held = gate.clone();
+        let inner = standin::wechat(Duration::ZERO, 7200);
+        let up = StandIn::start(move |req| {
+            held.pass();
+            inner(req)
+        });
+        let mut env = Env::with(&up);
+        let names: Vec<String> = (0..12).map(|i| format!("app{i}")).collect();
+        env.config_apps(&names.iter().map(String::as_str).collect::<Vec<_>>(), "");
+        env.run(&["refresh", "--jobs", &jobs.to_string()]).expect(0);
+        assert_eq!(up.count("/cgi-bin/token"), 12);
+        assert_eq!(
+            gate.most(),
+            jobs,
+            "--jobs {jobs} keeps {jobs} requests in flight"
+        );
+    }
+}
+
+/// Holds requests until `n` are held at once (or 5 s have passed), and 200 ms
+/// more, so that one more, were it sent, would be counted too.
+struct Gate {
+    n: usize,
+    state: Mutex<GateState>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Held now, and the most held at once.
+    held: usize,
+    most: usize,
+    /// Arrived in this round; a round ends when `n` have.
+    round: usize,
+    arrived: usize,
+}
+
+impl Gate {
+    fn new(n: usize) -> Gate {
+        Gate {
+            n,
+            state: Mutex::new(GateState::default()),
+            turn: Condvar::new(),
+        }
+    }
+
+    fn pass(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.held += 1;
+        s.most = s.most.max(s.held);
+        s.arrived += 1;
+        let round = s.round;
+        if s.arrived == self.n {
+            drop(s);
+            std::thread::sleep(Duration::from_millis(200));
+            s = self.state.lock().unwrap();
+            s.round += 1;
+            s.arrived = 0;
+            self.turn.notify_all();
+        } else {
+            let (next, wait) = self
+                .turn
+                .wait_timeout_while(s, Duration::from_secs(5), |s| s.round == round)
+                .unwrap();
+            s = next;
+            if wait.timed_out() {
+                s.arrived -= 1;
+            }
+        }
+        s.held -= 1;
+    }
+
+    fn most(&self) -> usize {
+        self.state.lock().unwrap().most
+    }
 }
 
 #[test]
@@ -769,13 +840,9 @@ fn a_stable_force_warns_about_its_daily_limit() {
 /// not counted against the quota.
 #[test]
 fn unreached_calls_do_not_count_as_calls() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = Refusing::new();
     let mut env = Env::new();
-    env.api_base = Some(format!("http://127.0.0.1:{port}"));
+    env.api_base = Some(closed.url());
     let run = env.refresh(&["--timeout", "1s"]);
     run.expect(1)
         .stderr_has("could not reach 127.0.0.1: connection refused");

@@ -3,7 +3,7 @@
 //! CA store and SSL_CERT_FILE / SSL_CERT_DIR; a certificate failure or a proxy
 //! that refuses is not a call to WeChat, and says what to fix.
 
-use crate::support::net::{Behaviour, Ca, ConnectProxy, Socks5, TlsFront};
+use crate::support::net::{Behaviour, Ca, ConnectProxy, Refusing, Socks5, TlsFront};
 use crate::support::{Env, SECRET, StandIn};
 
 /// A 70 kB API base URL.
@@ -376,10 +376,8 @@ fn a_proxy_that_forbids_or_hangs_up_is_not_wechat() {
     assert!(tried.len() > 1, "{tried:?}");
     assert!(tried.iter().all(|(o, _)| o == "unreached"), "{tried:?}");
     // No proxy listening there.
-    let gone = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = Refusing::new();
+    let gone = closed.addr;
     let env = behind(&format!("http://{gone}"));
     env.refresh(&["--timeout", "2s"])
         .expect(1)

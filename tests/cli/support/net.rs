@@ -77,6 +77,38 @@ impl Ca {
     }
 }
 
+/// A port on 127.0.0.1 where nothing listens, held for as long as the socket
+/// lives: bound but not listening, so a connection is refused, and no other
+/// test can take the port meanwhile (a port freed by dropping a listener can be
+/// bound again by a stand-in of a test running alongside).
+pub struct Refusing {
+    _socket: socket2::Socket,
+    pub addr: SocketAddr,
+}
+
+impl Refusing {
+    pub fn new() -> Refusing {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&any.into()).expect("bind 127.0.0.1:0");
+        let addr = socket
+            .local_addr()
+            .unwrap()
+            .as_socket()
+            .expect("an IPv4 address");
+        Refusing {
+            _socket: socket,
+            addr,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
 /// Serves `backend` (a plain-HTTP stand-in) over TLS with a given certificate.
 /// Counts the connections it accepted: one per try.
 pub struct TlsFront {
