@@ -28,8 +28,6 @@ pub enum Reason {
     NearExpiry,
     /// Not due itself, but a due value needs it and the stored one is unusable.
     Needed,
-    /// A customer's authorization code waits to be exchanged.
-    Authorized,
 }
 
 impl Reason {
@@ -42,7 +40,6 @@ impl Reason {
             Reason::Invalidated => "invalidated".to_string(),
             Reason::NearExpiry => "near expiry".to_string(),
             Reason::Needed => "needed for a ticket".to_string(),
-            Reason::Authorized => "authorization code to exchange".to_string(),
         }
     }
 }
@@ -124,17 +121,7 @@ pub fn plan_one(
     };
     // The target's nodes: its token, then the tickets it is configured for.
     let nodes: Vec<&'static Node> = target.nodes();
-    // A pending authorization code is exchanged now, whatever is stored.
-    let reasons: Vec<Option<Reason>> = nodes
-        .iter()
-        .map(|n| {
-            if n.takes_code() {
-                Some(Reason::Authorized)
-            } else {
-                due(n.kind)
-            }
-        })
-        .collect();
+    let reasons: Vec<Option<Reason>> = nodes.iter().map(|n| due(n.kind)).collect();
     if reasons.iter().all(Option::is_none) {
         return None;
     }

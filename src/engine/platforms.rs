@@ -301,13 +301,9 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
                 .map_err(|e| e.to_string())
         };
         // Pending codes were exchanged before (`codes`): only credentials here.
-        let code = None;
-        let (grant, code) = match (
-            open(&c.credential, grant_kind(p.kind)),
-            open(&code, crate::platform::PENDING_CODE_KIND),
-        ) {
-            (Ok(g), Ok(code)) => (g, code),
-            (Err(e), _) | (_, Err(e)) => {
+        let grant = match open(&c.credential, grant_kind(p.kind)) {
+            Ok(g) => g,
+            Err(e) => {
                 unopened += 1;
                 crate::out::errln!(
                     "wxtoken: {}: {e} (platform {}, store_key_file)",
@@ -317,10 +313,10 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
                 continue;
             }
         };
-        if grant.is_none() && code.is_none() {
+        let Some(grant) = grant else {
             log::info!("{name}: no credential and no pending code; skipped");
             continue;
-        }
+        };
         out.push(Target {
             app: App {
                 name,
@@ -333,7 +329,6 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
             role: Role::Customer {
                 link: link.clone(),
                 grant,
-                code,
             },
         });
     }

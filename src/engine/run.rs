@@ -305,7 +305,7 @@ impl Run<'_> {
             }
             let stored = rows.get(name).map(Vec::as_slice).unwrap_or_default();
             let job = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts);
-            let Some(job) = job.filter(|_| !super::target::code_taken(self.store, &target)) else {
+            let Some(job) = job else {
                 log::info!("{name}: another process just stored a fresh value");
                 release.push(name.clone());
                 continue;
@@ -365,7 +365,7 @@ impl Run<'_> {
 
     /// Writes one app's results, reports its failures.
     fn finish(&mut self, done: Done) -> Result<()> {
-        let done = done.rekeyed();
+        let done = done.unpending();
         let name = &done.target.app.name;
         if self.in_flight.remove(name).is_none() {
             log::info!("{name}: a result came after this run gave up on it; not stored");

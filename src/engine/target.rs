@@ -10,7 +10,6 @@ use crate::config::platform::{Platform, PlatformKind};
 use crate::graph::{self, Node};
 use crate::platform::storekey::StoreKey;
 use crate::secret::Secret;
-use crate::store::Store;
 
 /// A target to refresh, and the values it held when this run first looked.
 pub struct Target {
@@ -25,12 +24,11 @@ pub enum Role {
     App,
     /// A platform's own token.
     Platform(Arc<Link>),
-    /// A platform's customer: its opened long-lived credential, or the
-    /// authorization code to exchange (first, when there is one).
+    /// A platform's customer, with its opened long-lived credential (a
+    /// pending code is exchanged before, by `codes`).
     Customer {
         link: Arc<Link>,
-        grant: Option<Secret>,
-        code: Option<Secret>,
+        grant: Secret,
     },
 }
 
@@ -95,7 +93,6 @@ impl Target {
         let token = match &self.role {
             Role::App => graph::node(api, Kind::AccessToken),
             Role::Platform(link) => graph::node(api, own_token(link.platform.kind)),
-            Role::Customer { code: Some(_), .. } => graph::exchange_node(api),
             Role::Customer { link, .. } if link.platform.customized() => {
                 Some(&graph::nodes::CUSTOMIZED_TOKEN)
             }
@@ -112,25 +109,5 @@ impl Target {
     /// Whether `plan` looks at stored values of this kind.
     pub fn refreshes(&self, kind: &str) -> bool {
         self.nodes().iter().any(|n| n.kind.as_str() == kind)
-    }
-}
-
-/// Whether a customer's pending code, as this run read it, is no longer
-/// stored (another process exchanged it while this one waited for the
-/// lease): then exchanging it again would only fail (a code is single use).
-pub fn code_taken(store: &mut dyn Store, target: &Target) -> bool {
-    let Role::Customer {
-        link,
-        code: Some(_),
-        ..
-    } = &target.role
-    else {
-        return false;
-    };
-    match store.customer(&link.platform.name, &target.app.appid) {
-        Ok(Some(c)) => c.pending_code.is_none(),
-        // Moved under the corpid its exchange named (a pending WeCom key).
-        Ok(None) => true,
-        Err(_) => false,
     }
 }

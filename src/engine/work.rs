@@ -129,9 +129,8 @@ impl Done {
         }
         let target = self.target.clone();
         match &target.role {
-            Role::Customer { link, grant, code } => {
-                let grant = if node.takes_code() { code } else { grant };
-                self.customer_token(client, node, job, link, grant.as_ref(), deadline)
+            Role::Customer { link, grant } => {
+                self.customer_token(client, node, job, link, grant, deadline)
             }
             Role::Platform(link) if node.pushed_input().is_some() && link.pushed.is_none() => {
                 self.no_pushed_ticket(client, link, node, deadline);

@@ -1,5 +1,6 @@
 //! A worker's part for third-party platforms: a customer's token from its
-//! platform's token (with a pending code or its stored credential), the
+//! platform's token and its stored credential (a pending code is exchanged
+//! before, by `codes`), the
 //! credential upstream hands back (sealed, written with the token), and the
 //! platform's token renewed once, for all its customers, when it went stale.
 
@@ -26,26 +27,18 @@ const DEAD_GRANT: &[i64] = &[61023, 40084];
 const WITHDRAWN: &[i64] = &[61003, 48004];
 
 impl Done {
-    /// A customer's token (the first one from its pending code, later ones
-    /// from its credential), made from its platform's token; that token is
-    /// renewed once if upstream says it is stale.
+    /// A customer's token, made from its credential and its platform's
+    /// token; that token is renewed once if upstream says it is stale.
     pub(super) fn customer_token(
         &mut self,
         client: &Client,
         node: &'static Node,
         job: &Job,
         link: &Arc<Link>,
-        grant: Option<&Secret>,
+        grant: &Secret,
         deadline: Instant,
     ) -> Option<String> {
         let target = self.target.clone();
-        let Some(grant) = grant else {
-            self.failures.push(format!(
-                "token: no stored {} for this customer: import it (`wxtoken authorizers import`) or have it authorize again",
-                grant_kind(link.platform.kind)
-            ));
-            return None;
-        };
         let Some(mut platform_token) = link.token() else {
             self.failures.push(format!(
                 "token: platform {} has no usable {}: see its own line",
@@ -65,11 +58,11 @@ impl Done {
                 platform_appid: Some(&link.app.appid),
                 pushed: None,
                 grant: Some(grant.expose()),
-                once: node.takes_code(),
+                once: false,
             };
             match self.fetch_for(client, &target.app, &call, deadline) {
                 Ok(issued) => {
-                    self.store_grant(link, node, grant, issued.grant, issued.info);
+                    self.store_grant(link, grant, issued.grant, issued.info);
                     return Some(issued.value);
                 }
                 Err(f) => match f.errcode() {
@@ -84,7 +77,7 @@ impl Done {
                         self.customer = Some(self.update(CustomerState::Revoked, None));
                         return None;
                     }
-                    Some(code) if DEAD_GRANT.contains(&code) && !node.takes_code() => {
+                    Some(code) if DEAD_GRANT.contains(&code) => {
                         // Said once the run has tried to recover it (platforms.rs).
                         self.failures.pop();
                         self.customer = Some(self.update(CustomerState::Reauthorize, None));
@@ -111,40 +104,24 @@ impl Done {
             credential,
             state,
             updated_at: clock::now(),
-            pending_cleared: false,
-            rekey: None,
             info: None,
         }
     }
 
     /// Seals a new or rotated credential from upstream's answer, for the same
-    /// transaction as the token; an exchanged code is cleared either way.
+    /// transaction as the token.
     fn store_grant(
         &mut self,
         link: &Link,
-        node: &Node,
         sent: &Secret,
         grant: Option<String>,
         info: Option<String>,
     ) {
-        let mut appid = self.target.app.appid.clone();
+        let appid = &self.target.app.appid;
         let kind = grant_kind(link.platform.kind);
-        // A WeCom code pushed without its corpid: the answer names the company.
-        let rekey = if node.takes_code() && appid.starts_with(PENDING_PREFIX) {
-            let Some(corpid) = named_corpid(info.as_deref()) else {
-                self.failures.push(
-                    "token: the answer names no valid corpid (auth_corp_info.corpid): nothing stored; the company must reset the permanent code or install again".to_string(),
-                );
-                return;
-            };
-            appid = corpid.clone();
-            Some(corpid)
-        } else {
-            None
-        };
         let new = grant
             .map(Secret::new)
-            .filter(|g| node.takes_code() || g.expose() != sent.expose());
+            .filter(|g| g.expose() != sent.expose());
         let mut credential = None;
         if let Some(new) = new {
             log::info!(
@@ -152,7 +129,7 @@ impl Done {
                 self.target.app.name
             );
             match link.store_key.as_ref().map(|key| {
-                key.seal(new.expose(), &[&link.platform.name, &appid, kind])
+                key.seal(new.expose(), &[&link.platform.name, appid, kind])
             }) {
                 Some(Ok(sealed)) => credential = Some(sealed),
                 _ => self.failures.push(format!(
@@ -161,35 +138,18 @@ impl Done {
                 )),
             }
         }
-        if credential.is_some() || node.takes_code() || info.is_some() {
+        if credential.is_some() || info.is_some() {
             let mut update = self.update(CustomerState::Active, credential);
-            update.pending_cleared = node.takes_code();
             update.info = info;
-            update.rekey = rekey;
             self.customer = Some(update);
         }
     }
 
-    /// A pending customer's results, under the appid its exchange named: its
-    /// values are stored as `PLATFORM/APPID`. Without one (the exchange
-    /// failed), nothing is stored under the pending key.
-    pub(super) fn rekeyed(mut self) -> Done {
-        if !self.target.app.appid.starts_with(PENDING_PREFIX) {
-            return self;
-        }
-        let Some(appid) = self.customer.as_ref().and_then(|u| u.rekey.clone()) else {
+    /// Nothing is stored under a pending key (a WeCom company is stored
+    /// under its corpid once its code's exchange names it).
+    pub(super) fn unpending(mut self) -> Done {
+        if self.target.app.appid.starts_with(PENDING_PREFIX) {
             self.values.clear();
-            return self;
-        };
-        let old = self.target.app.name.clone();
-        let platform = old.split_once('/').map_or(old.as_str(), |(p, _)| p);
-        let name = format!("{platform}/{appid}");
-        for v in &mut self.values {
-            v.app.clone_from(&name);
-            v.appid.clone_from(&appid);
-        }
-        for a in self.attempts.iter_mut().filter(|a| a.app == old) {
-            a.app.clone_from(&name);
         }
         self
     }
@@ -350,17 +310,6 @@ fn last_ask(link: &Link) -> Option<i64> {
                 && a.outcome != Outcome::Unreached.as_str()
         })
         .map(|a| a.started_ms)
-}
-
-/// The corpid an exchange's answer names (`auth_corp_info.corpid`), if it is
-/// one: letters, digits, `-` and `_`, bounded, and not a pending key.
-fn named_corpid(info: Option<&str>) -> Option<String> {
-    let json: serde_json::Value = serde_json::from_str(info?).ok()?;
-    let id = json.get("corpid")?.as_str()?;
-    (crate::platform::push::is_customer_id(id)
-        && crate::config::check_appid(id).is_ok()
-        && !id.starts_with(PENDING_PREFIX))
-    .then(|| id.to_string())
 }
 
 /// The platform's valid token of `kind` as the database stores it now.

@@ -33,14 +33,8 @@ pub struct CustomerUpdate {
     pub credential: Option<String>,
     pub state: CustomerState,
     pub updated_at: i64,
-    /// The pending authorization code was exchanged: forget it.
-    pub pending_cleared: bool,
     /// What upstream says about the customer (JSON); `None` keeps the stored.
     pub info: Option<String>,
-    /// The appid upstream named for a customer stored under a pending key
-    /// (`appid`): it moves there (replacing one stored there) and the
-    /// pending row and its values go.
-    pub rekey: Option<String>,
 }
 
 /// What becomes of a customer's pending one-use code (an authorization code,

@@ -275,8 +275,6 @@ fn refreshed(credential: Option<&str>, attempts: Vec<Attempt>) -> Commit<'static
             credential: credential.map(str::to_string),
             state: CustomerState::Active,
             updated_at: NOW,
-            pending_cleared: false,
-            rekey: None,
             info: None,
         }),
         ..Commit::default()

@@ -195,11 +195,8 @@ sql!(
     /// since, leaves the newer credential alone.
     UPDATE_CUSTOMER = "UPDATE wxtoken_customers
         SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5,
-            pending_code = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_code END,
-            pending_until = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE pending_until END,
-            code_sent_at = CASE WHEN CAST(?6 AS BIGINT) = 1 THEN NULL ELSE code_sent_at END,
-            info = COALESCE(CAST(?7 AS TEXT), info)
-      WHERE platform = ?1 AND appid = ?2 AND CAST(?8 AS BIGINT) = 1 AND updated_at <= ?5"
+            info = COALESCE(CAST(?6 AS TEXT), info)
+      WHERE platform = ?1 AND appid = ?2 AND CAST(?7 AS BIGINT) = 1 AND updated_at <= ?5"
 );
 
 sql!(

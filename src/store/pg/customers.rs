@@ -7,9 +7,8 @@ use super::{Postgres, begin, columns, int, sql, text};
 
 use crate::store::{CUSTOMERS_SINCE, Customer, CustomerState, CustomerUpdate, Row};
 
-/// Writes `u` in a refresh's transaction: a rotated credential, a new state;
-/// or a pending customer moved under the appid its exchange named, with app
-/// `app`'s values dropped.
+/// Writes `u` in a refresh's transaction: a rotated credential, a new state,
+/// what upstream says of it.
 /// `held` is 1 when the run still holds the customer's lease.
 pub(super) fn update(
     tx: &mut postgres::Transaction<'_>,
@@ -18,45 +17,21 @@ pub(super) fn update(
     held: i64,
 ) -> Result<(), postgres::Error> {
     let state = u.state.as_str();
-    let changed = match &u.rekey {
-        Some(appid) => {
-            let p = [
-                text(&u.platform),
-                text(&u.appid),
-                text(appid),
-                text(&u.credential),
-                text(&state),
-                text(&u.info),
-                int(&u.updated_at),
-            ];
-            let n = tx.execute_typed(sql::REKEY_CUSTOMER.pg, &p)?;
-            tx.execute_typed(
-                sql::DELETE_CUSTOMER.pg,
-                &[text(&u.platform), text(&u.appid)],
-            )?;
-            tx.execute_typed(sql::DELETE_APP.pg, &[text(&app)])?;
-            n
-        }
-        None => {
-            let cleared = i64::from(u.pending_cleared);
-            let p = [
-                text(&u.platform),
-                text(&u.appid),
-                text(&u.credential),
-                text(&state),
-                int(&u.updated_at),
-                int(&cleared),
-                text(&u.info),
-                int(&held),
-            ];
-            tx.execute_typed(sql::UPDATE_CUSTOMER.pg, &p)?
-        }
-    };
+    let p = [
+        text(&u.platform),
+        text(&u.appid),
+        text(&u.credential),
+        text(&state),
+        int(&u.updated_at),
+        text(&u.info),
+        int(&held),
+    ];
+    let changed = tx.execute_typed(sql::UPDATE_CUSTOMER.pg, &p)?;
     if changed == 0 {
         crate::store::customer::dropped(app, u, held);
     }
     // Withdrawn upstream: nothing secret kept, its tokens invalidated.
-    if u.state == CustomerState::Revoked && u.rekey.is_none() {
+    if u.state == CustomerState::Revoked {
         let p = [text(&u.platform), text(&u.appid), int(&u.updated_at)];
         tx.execute_typed(sql::REVOKE_CUSTOMER.pg, &p)?;
         tx.execute_typed(sql::INVALIDATE_APP.pg, &[text(&app), int(&u.updated_at)])?;
