@@ -9,6 +9,8 @@
 //!     standin [--latency-ms N] --load REQUESTS [--concurrency C]
 //!     standin push-ticket --token T --aes-key K (--appid A | --suite-id S)
 //!             [--ticket X] [--timestamp N] [--nonce N]
+//!     standin push-auth --token T --aes-key K --appid A --authorizer B
+//!             [--code C] [--timestamp N] [--nonce N]
 //!     standin url-check --token T --aes-key K --suite-id S [--echostr X]
 //!
 //! `--platform N` also serves the third-party platform APIs (tests/cli/support/
@@ -16,13 +18,17 @@
 //! one WeCom suite and provider with fixed ids and secrets (printed on stderr),
 //! their tickets already pushed, N authorizers `wxa000000000000000`... (refresh
 //! token `refreshtoken@@@<appid>`) and N corps `wwc000000000000000`...
-//! (permanent code `permanentcode@@@<corpid>`).
+//! (permanent code `permanentcode@@@<corpid>`); and N authorization codes
+//! `authcode@@@<appid>` (single use) for the N authorizers numbered after them,
+//! which have not authorized yet.
 //!
 //! `push-ticket` prints the callback WeChat would POST with a component_verify_
 //! ticket (`--appid`) or WeCom a suite_ticket (`--suite-id`), signed and
 //! encrypted with the callback Token and EncodingAESKey: the query string on the
 //! first line, the XML body after it. The ticket defaults to the one
-//! `--platform` accepts. `url-check` prints the query of WeCom's URL check (a
+//! `--platform` accepts. `push-auth` prints the Open Platform's `authorized`
+//! push of authorizer B to component A, its code C (default
+//! `authcode@@@B`, which `--platform` accepts once). `url-check` prints the query of WeCom's URL check (a
 //! GET whose `echostr` the receiver decrypts and answers). The callback Token
 //! and EncodingAESKey are the user's to choose, as in the platform's settings.
 //!
@@ -60,7 +66,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       eval \"$(standin --detach [--platform N ...])\"\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]\n       standin url-check --token T --aes-key K --suite-id S [--echostr X]\nT and K are the callback Token and EncodingAESKey of your platform's config: yours to\nchoose (K: 43 letters or digits), the same in the platform's settings and in wxtoken's.";
+const USAGE: &str = "standin: usage: standin [--port N] [--latency-ms N] [--expires-in N] [--platform N] [COMMAND ARGS...]\n       eval \"$(standin --detach [--platform N ...])\"\n       standin [--latency-ms N] --load REQUESTS [--concurrency C]\n       standin push-ticket --token T --aes-key K (--appid A | --suite-id S) [--ticket X] [--timestamp N] [--nonce N]\n       standin push-auth --token T --aes-key K --appid A --authorizer B [--code C] [--timestamp N] [--nonce N]\n       standin url-check --token T --aes-key K --suite-id S [--echostr X]\nT and K are the callback Token and EncodingAESKey of your platform's config: yours to\nchoose (K: 43 letters or digits), the same in the platform's settings and in wxtoken's.";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
@@ -72,10 +78,13 @@ fn main() -> ExitCode {
         return detach(args.collect());
     }
     if args.next_if_eq("push-ticket").is_some() {
-        return push_ticket(args.collect(), false);
+        return push_ticket(args.collect(), Made::Ticket);
+    }
+    if args.next_if_eq("push-auth").is_some() {
+        return push_ticket(args.collect(), Made::Authorized);
     }
     if args.next_if_eq("url-check").is_some() {
-        return push_ticket(args.collect(), true);
+        return push_ticket(args.collect(), Made::UrlCheck);
     }
     let (mut port, mut latency_ms, mut expires_in) = (0u16, 0u64, 7200i64);
     let (mut load, mut concurrency, mut platforms) = (None, 1usize, None);
@@ -116,6 +125,10 @@ fn main() -> ExitCode {
             p.push_suite_ticket(platform::SUITE_TICKET);
             p.add_authorizers(n);
             p.add_corps(n);
+            for i in n..2 * n {
+                let appid = platform::authorizer_appid(i);
+                p.auth_code(&format!("authcode@@@{appid}"), &appid);
+            }
             describe_platforms(n);
             standin::StandIn::start_on(&addr, p.handler())
         }
@@ -276,19 +289,34 @@ fn describe_platforms(n: usize) {
          standin: suite {SUITE_ID} secret {SUITE_SECRET} ticket {SUITE_TICKET}\n\
          standin: provider {PROVIDER_CORPID} secret {PROVIDER_SECRET}\n\
          standin: {n} authorizers {}.. (refresh token {}), {n} corps {}.. (permanent code {})\n\
+         standin: {n} authorization codes authcode@@@<appid> for the authorizers from {} on (`standin push-auth`)\n\
          standin: the callback Token and EncodingAESKey (43 letters or digits) are yours to choose: \
          put them in the platform's config, and give the same to `standin push-ticket` or `standin url-check`",
         authorizer_appid(0),
         first_refresh_token("<appid>"),
         corpid(0),
         first_permanent_code("<corpid>"),
+        authorizer_appid(n),
     );
 }
 
-/// `push-ticket`: a signed, encrypted ticket push, as the receiver gets it.
-/// `url-check` (`check`): the query of WeCom's URL check, a GET whose
-/// `echostr` the receiver decrypts and answers (`--echostr`, default a number).
-fn push_ticket(args: Vec<String>, check: bool) -> ExitCode {
+/// What [`push_ticket`] prints.
+#[derive(PartialEq)]
+enum Made {
+    /// `push-ticket`: a ticket push.
+    Ticket,
+    /// `push-auth`: an Open Platform `authorized` push with a code.
+    Authorized,
+    /// `url-check`: WeCom's URL check.
+    UrlCheck,
+}
+
+/// `push-ticket`: a signed, encrypted ticket push, as the receiver gets it;
+/// `push-auth` the same for an authorization. `url-check`: the query of WeCom's
+/// URL check, a GET whose `echostr` the receiver decrypts and answers
+/// (`--echostr`, default a number).
+fn push_ticket(args: Vec<String>, made: Made) -> ExitCode {
+    let check = made == Made::UrlCheck;
     let mut flags = std::collections::HashMap::new();
     let mut pairs = args.chunks(2);
     for pair in pairs.by_ref() {
@@ -301,6 +329,8 @@ fn push_ticket(args: Vec<String>, check: bool) -> ExitCode {
             "--timestamp",
             "--nonce",
             "--echostr",
+            "--authorizer",
+            "--code",
         ];
         match pair {
             [flag, value] if known.contains(&flag.as_str()) => {
@@ -349,6 +379,24 @@ fn push_ticket(args: Vec<String>, check: bool) -> ExitCode {
             "{}",
             crypt.wecom_echostr(suite, &echostr, &timestamp, &nonce)
         );
+        return ExitCode::SUCCESS;
+    }
+    if made == Made::Authorized {
+        let (Some(appid), Some(authorizer)) = (flags.get("--appid"), flags.get("--authorizer"))
+        else {
+            eprintln!("standin: push-auth needs --appid and --authorizer\n{USAGE}");
+            return ExitCode::from(2);
+        };
+        let code = flags
+            .get("--code")
+            .cloned()
+            .unwrap_or_else(|| format!("authcode@@@{authorizer}"));
+        let msg = format!(
+            "<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[authorized]]></InfoType><AuthorizerAppid><![CDATA[{authorizer}]]></AuthorizerAppid><AuthorizationCode><![CDATA[{code}]]></AuthorizationCode><AuthorizationCodeExpiredTime>{}</AuthorizationCodeExpiredTime></xml>",
+            created + 600
+        );
+        let push = crypt.open_platform_push(appid, &msg, &timestamp, &nonce);
+        println!("{}\n{}", push.query, push.body);
         return ExitCode::SUCCESS;
     }
     let push = match (flags.get("--appid"), flags.get("--suite-id")) {
