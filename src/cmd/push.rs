@@ -379,7 +379,7 @@ fn keep(
                 // (get_auth_info), right after this answer.
                 Some(c) => {
                     db.upsert_customer(&Customer {
-                        info: Some(crate::platform::REREAD_INFO.to_string()),
+                        info: Some(crate::platform::marked_for_reread(c.info.as_deref())),
                         updated_at: now,
                         ..c
                     })?;

@@ -161,7 +161,7 @@ fn agentid(global: &Global, store: &mut dyn Store, app: &str) -> Result<u64> {
             .and_then(|info| serde_json::from_str::<serde_json::Value>(&info).ok());
         return info.as_ref().and_then(agentid_in_info).ok_or_else(|| {
             usage(format!(
-                "app {}: wx.agentConfig needs the app's agentid, and the customer's stored authorization info names none: run `wxtoken authorizers sync --platform {}`",
+                "app {}: wx.agentConfig needs the app's agentid, and the company's stored authorization names none yet: `wxtoken refresh --app {}` reads it (get_auth_info) when the platform's tickets include agent_config",
                 quoted(app),
                 quoted(platform)
             ))

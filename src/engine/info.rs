@@ -1,7 +1,10 @@
-//! A WeCom company's authorization read again (`get_auth_info`, D.5) after
-//! `change_auth` (push marks its info [`crate::platform::REREAD_INFO`] and
-//! starts a refresh of it after answering). Kept as the customer's info:
-//! `auth_corp_info` with `auth_info` (its agents, `is_customized_app`).
+//! A WeCom company's authorization read (`get_auth_info`, D.5): again after
+//! `change_auth` (push marks its info, [`crate::platform::marked_for_reread`],
+//! and starts a refresh of it after answering); and once for a company whose
+//! info names no agents (imported, or exchanged by an answer without them)
+//! when the platform issues agent_config tickets, whose `wx.agentConfig` needs
+//! the agentid. Kept as the customer's info: `auth_corp_info` with `auth_info`
+//! (its agents, `is_customized_app`).
 
 use std::time::{Duration, Instant};
 
@@ -9,14 +12,21 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::target::{Link, grant_kind};
+use crate::app::Ticket;
 use crate::clock;
 use crate::config::platform::PlatformKind;
 use crate::store::{CodeStep, Customer, CustomerState, Store};
 use crate::text::shown;
 use crate::upstream::Client;
 
-/// Reads the authorization of each active WeCom company of `customers` marked
-/// for it. A failure is logged: the next run tries again.
+/// The most companies one run reads (one call each, one after the other): a
+/// platform of 10,000 imported companies gets its agentids over several runs
+/// rather than one long run. Those marked by `change_auth` come first.
+const MOST_A_RUN: usize = 100;
+
+/// Reads the authorization of each active WeCom company of `customers` that
+/// needs it ([`crate::platform::info_to_read`]). A failure is logged: the next
+/// run tries again.
 pub fn reread(
     store: &mut dyn Store,
     link: &Link,
@@ -31,16 +41,25 @@ pub fn reread(
     let (Some(token), Some(key)) = (link.token(), &link.store_key) else {
         return Ok(());
     };
-    let due: Vec<&Customer> = customers
+    let agents = p.tickets.contains(&Ticket::AgentConfig);
+    let mut due: Vec<&Customer> = customers
         .iter()
-        .filter(|c| {
-            c.state == CustomerState::Active
-                && c.info.as_deref() == Some(crate::platform::REREAD_INFO)
-        })
+        .filter(|c| c.state == CustomerState::Active && c.credential.is_some())
         .filter(|c| !c.appid.starts_with(crate::store::PENDING_PREFIX))
+        .filter(|c| crate::platform::info_to_read(c.info.as_deref(), agents))
         .collect();
     if due.is_empty() {
         return Ok(());
+    }
+    // Those marked first (false sorts before true), in order.
+    due.sort_by_key(|c| !crate::platform::info_to_read(c.info.as_deref(), false));
+    if due.len() > MOST_A_RUN {
+        log::info!(
+            "platform {}: {} companies' authorization to read (get_auth_info); {MOST_A_RUN} this run, the rest in the next",
+            p.name,
+            due.len()
+        );
+        due.truncate(MOST_A_RUN);
     }
     let client = Client::new(timeout, proxy);
     for c in due {

@@ -83,19 +83,26 @@ fn change_auth_reads_the_authorization_again(backend) {
     p.add_corps(1);
     let corp = corpid(0);
     plant_customers(&env, "suite", CODE, &[(&corp, Some(&first_permanent_code(&corp)), None, "active")]);
+    // Imported without its authorization: read once for its agentid (the
+    // platform issues agent_config tickets).
     env.run(&["refresh", "--app", "suite"]).expect(0);
-    assert_eq!(up.count("get_auth_info"), 0, "an imported company is not read");
+    assert_eq!(up.count("get_auth_info"), 1);
+    env.run(&["refresh", "--app", "suite"]).expect(0);
+    assert_eq!(up.count("get_auth_info"), 1, "an imported company is read once");
     let msg = format!(
         "<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[change_auth]]></InfoType><TimeStamp>{}</TimeStamp><AuthCorpId><![CDATA[{corp}]]></AuthCorpId></xml>",
         now()
     );
     let pushed = WxCrypt::new("QDG6eK", AES_KEY).wecom_push(SUITE_ID, &msg, &now().to_string(), "c1");
     push(&env, "suite", &pushed).expect(0);
-    env.run(&["refresh", "--app", "suite"]).expect(0);
-    assert_eq!(up.count("get_auth_info"), 1);
+    // Until it is read again, what it said is kept (`sign` needs its agentid).
     let info = env.text(&format!("SELECT info FROM wxtoken_customers WHERE appid = '{corp}'"));
-    assert!(info.contains("corp_name") && info.contains("agentid"), "{info}");
+    assert!(info.contains("\"reread\":true") && info.contains("agentid"), "{info}");
     env.run(&["refresh", "--app", "suite"]).expect(0);
-    assert_eq!(up.count("get_auth_info"), 1, "read once");
+    assert_eq!(up.count("get_auth_info"), 2);
+    let info = env.text(&format!("SELECT info FROM wxtoken_customers WHERE appid = '{corp}'"));
+    assert!(info.contains("corp_name") && info.contains("agentid") && !info.contains("reread"), "{info}");
+    env.run(&["refresh", "--app", "suite"]).expect(0);
+    assert_eq!(up.count("get_auth_info"), 2, "read once");
 }
 }

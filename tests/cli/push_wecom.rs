@@ -141,10 +141,11 @@ both! {
         env.exec(&format!("UPDATE wxtoken_customers SET info = '{{\"corp_name\":\"x\"}}' WHERE appid = '{corp_id}'"));
         env.run(&["show", "--app", &format!("suite/{corp_id}")]).expect(0);
 
-        // change_auth: kept active, its info to be read again.
+        // change_auth: kept active, its info to be read again (what it said
+        // is kept until then).
         push(&env, "suite", &suite_push(&event("change_auth", &corp(&corp_id)))).expect(0);
         let r = &env.rows(&format!("SELECT state, info, credential FROM wxtoken_customers WHERE appid = '{corp_id}'"))[0];
-        assert_eq!((r[0].as_deref(), r[1].as_deref()), (Some("active"), Some(r#"{"reread":true}"#)));
+        assert_eq!((r[0].as_deref(), r[1].as_deref()), (Some("active"), Some(r#"{"corp_name":"x","reread":true}"#)));
         assert!(r[2].is_some());
 
         push(&env, "suite", &suite_push(&event("cancel_auth", &corp(&corp_id)))).expect(0);

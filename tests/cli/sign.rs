@@ -2,7 +2,8 @@
 
 use sha1::{Digest, Sha1};
 
-use crate::support::{Env, StandIn, both, now};
+use crate::support::platform::{Platforms, SUITE_ID, SUITE_TICKET, corpid, first_permanent_code};
+use crate::support::{Env, StandIn, both, now, platform_env};
 
 /// The JS-SDK page's worked example (the ticket, nonce and timestamp).
 const TICKET: &str =
@@ -193,4 +194,61 @@ fn bad_input_is_refused_with_the_fix() {
     ])
     .expect(2)
     .stderr_has("only WeCom apps have an agentid");
+}
+
+/// A WeCom suite `suite` with its suite ticket, against the platform stand-in.
+fn suite_env(backend: crate::support::Backend) -> (Platforms, StandIn, Env) {
+    let p = Platforms::new();
+    let up = p.start();
+    let env = platform_env::env(backend, &up, None, true);
+    p.push_suite_ticket(SUITE_TICKET);
+    platform_env::plant_ticket(&env, "suite", "suite_ticket", SUITE_ID, SUITE_TICKET, 60);
+    (p, up, env)
+}
+
+both! {
+    /// A WeCom provider's customer: the agentid comes from the authorization
+    /// the install's code was exchanged for (get_permanent_code's auth_info).
+    fn a_suite_customer_signs_agent_config_with_its_agentid(backend) {
+        let (p, _up, env) = suite_env(backend);
+        let corp = "wwnewcorp00000001";
+        let code = "authcode-standin-0000000000000000000000000000000000000000000000001";
+        p.corp_auth_code(code, corp);
+        platform_env::plant_customers(&env, "suite", "permanent_code", &[(corp, None, Some(code), "active")]);
+        env.run(&["refresh"]).expect(0);
+        let app = format!("suite/{corp}");
+        let ticket = platform_env::value(&env, &app, "agent_config_ticket");
+        let url = "https://hr.example.com/leave";
+        let run = env.run(&["sign", "--app", &app, "--ticket", "agent_config", "--url", url, "--nonce", NONCE, "--timestamp", TIMESTAMP]);
+        let out = json(&run.expect(0).stdout());
+        assert_eq!(out["corpid"], corp);
+        assert_eq!(out["agentid"], "1000001");
+        let expected = sha1_hex(&format!("jsapi_ticket={ticket}&noncestr={NONCE}&timestamp={TIMESTAMP}&url={url}"));
+        assert_eq!(out["signature"], expected.as_str());
+    }
+}
+
+both! {
+    /// An imported company (no authorization stored): refresh reads its
+    /// authorization once (get_auth_info) for the agentid, not on every run.
+    fn an_imported_company_gets_its_agentid_read_once(backend) {
+        let (p, up, env) = suite_env(backend);
+        p.add_corps(1);
+        let corp = corpid(0);
+        let code = first_permanent_code(&corp);
+        platform_env::plant_customers(&env, "suite", "permanent_code", &[(corp.as_str(), Some(code.as_str()), None, "active")]);
+        let app = format!("suite/{corp}");
+        let url = "https://hr.example.com/leave";
+        let sign = || env.run(&["sign", "--app", &app, "--ticket", "agent_config", "--url", url]);
+        env.run(&["refresh"]).expect(0);
+        assert_eq!(up.count("get_auth_info"), 1);
+        let out = json(&sign().expect(0).stdout());
+        assert_eq!(out["corpid"], corp.as_str());
+        assert_eq!(out["agentid"], "1000001");
+        env.run(&["refresh", "--force"]).expect(0);
+        assert_eq!(up.count("get_auth_info"), 1, "read once");
+        // Without a stored agent: the fix is named.
+        env.exec("UPDATE wxtoken_customers SET info = NULL");
+        sign().expect(2).stderr_has("reads it (get_auth_info)");
+    }
 }
