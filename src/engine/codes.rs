@@ -4,6 +4,7 @@
 //! (again only when the request never left); and the long-lived credential in
 //! the answer sealed and stored the moment it is read, whether or not the
 //! answer carries a token. The token is then made from that credential.
+//! Each exchange is an attempt in the history, like every other call.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +16,12 @@ use super::target::{Link, grant_kind};
 use crate::app::App;
 use crate::clock;
 use crate::config::platform::PlatformKind;
-use crate::graph;
+use crate::graph::{self, Node, Outcome as Called};
 use crate::secret::Secret;
 use crate::store::PENDING_PREFIX;
-use crate::store::{CodeStep, Customer, CustomerState, Store};
+use crate::store::{Attempt, CodeStep, Customer, CustomerState, Store};
 use crate::text::shown;
-use crate::upstream::{Call, Client, Failure, classify};
+use crate::upstream::{Call, Client, Failure, Try, classify};
 
 /// Errcodes that refuse a code as used or expired (61009, 61010 on the Open
 /// Platform, 40078 on WeCom): it is dropped.
@@ -155,6 +156,12 @@ pub fn exchange(
         && let Some(credential) = text_at(answer, node.grant)
     {
         let outcome = stored(store, link, c, answer, node.info, &credential)?;
+        let appid = match &outcome {
+            Outcome::Stored(appid) => appid,
+            _ => &c.appid,
+        };
+        let done = matches!(outcome, Outcome::Stored(_));
+        record(store, &p.name, appid, node, &reply.tries, done);
         // A token in the same answer saves a call; without one, the token
         // is made from the stored credential.
         if let (Outcome::Stored(appid), Ok((issued, sent))) = (&outcome, reply.result) {
@@ -172,6 +179,7 @@ pub fn exchange(
         }
         return Ok(outcome);
     }
+    record(store, &p.name, &c.appid, node, &reply.tries, false);
     let failure = match reply.result {
         Ok(_) => Failure::BadResponse(format!(
             "no {} in the answer",
@@ -209,6 +217,65 @@ pub fn exchange(
             unanswered(store, link, &c.appid, &what)?;
             Ok(Outcome::Failed)
         }
+    }
+}
+
+/// Records the tries of an exchange as attempts of the customer
+/// `PLATFORM/APPID` (the token's kind; the message names the request), the
+/// last one `ok` when its credential was stored (`done`), whatever the answer
+/// lacked. The credential is stored already: a database that does not take
+/// the attempts is only logged.
+fn record(
+    store: &mut dyn Store,
+    platform: &str,
+    appid: &str,
+    node: &Node,
+    tries: &[Try],
+    done: bool,
+) {
+    let path = node.request.path.rsplit('/').next().unwrap_or_default();
+    let attempts: Vec<Attempt> = tries
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (outcome, errcode, message) = match &t.result {
+                _ if done && i + 1 == tries.len() => {
+                    (Called::Ok, None, format!("code exchanged ({path})"))
+                }
+                Ok(()) => (
+                    Called::Ok,
+                    None,
+                    format!("code exchange ({path}): answered"),
+                ),
+                Err(f) if !f.reached_upstream() => (
+                    Called::Unreached,
+                    None,
+                    format!("code exchange ({path}): {}", f.describe(false)),
+                ),
+                Err(f) => (
+                    Called::Error,
+                    f.errcode(),
+                    format!("code exchange ({path}): {}", f.describe(true)),
+                ),
+            };
+            Attempt {
+                app: format!("{platform}/{appid}"),
+                kind: node.kind.as_str().to_string(),
+                started_ms: t.started_ms,
+                duration_ms: t.duration_ms,
+                outcome: outcome.as_str().to_string(),
+                forced: false,
+                errcode,
+                message: Some(message),
+            }
+        })
+        .collect();
+    let app = format!("{platform}/{appid}");
+    if let Err(e) = store.record_attempts(&app, attempts) {
+        log::warn!(
+            "{}: the exchange could not be recorded in the history: {e:#}",
+            shown(&app)
+        );
     }
 }
 

@@ -258,6 +258,18 @@ pub trait Store {
     /// and the attempts, and releases the lease: all or nothing.
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()>;
 
+    /// Records attempts made outside a refresh's commit (a one-use code's
+    /// exchange), in one transaction; no lease is taken or released.
+    fn record_attempts(&mut self, app: &str, attempts: Vec<Attempt>) -> Result<()> {
+        self.commit(
+            app,
+            &Commit {
+                attempts,
+                ..Commit::default()
+            },
+        )
+    }
+
     /// Marks a stored value invalidated; with `if_value`, only if it is still that value.
     fn invalidate(
         &mut self,

@@ -15,7 +15,7 @@ mod proxy;
 mod transport;
 
 pub use classify::Response;
-pub use client::{Call, Client, Reply};
+pub use client::{Call, Client, Reply, Try};
 pub use proxy::Proxy;
 
 /// A value that upstream issued.

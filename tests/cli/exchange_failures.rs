@@ -238,3 +238,61 @@ fn push_answers_first_and_exchanges_in_a_process_of_its_own(backend) {
     assert_eq!(up.count("api_query_auth"), 1);
 }
 }
+
+/// The attempts `history --app APP` lists, newest first.
+fn attempts(env: &Env, app: &str) -> Vec<serde_json::Value> {
+    let out = env.run(&["history", "--app", app, "--format", "json"]);
+    serde_json::from_str(&out.expect(0).stdout()).unwrap()
+}
+
+/// `status --platform`'s count of calls in the last 24 hours for customer APP.
+fn calls_24h(env: &Env, app: &str) -> i64 {
+    let platform = app.split('/').next().unwrap();
+    let out = env
+        .run(&["status", "--platform", platform, "--format", "json"])
+        .stdout();
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l["app"] == app)
+        .unwrap_or_else(|| panic!("no line of {app} in {out}"));
+    line["calls_24h"].as_i64().unwrap()
+}
+
+both! {
+fn every_exchange_is_an_attempt_in_the_history(backend) {
+    let (p, _up, env) = setup(backend);
+    // An Open Platform code: one call, which also brought the first token.
+    pending_authorizer(&p, &env, None);
+    refresh(&env, &[]).expect(0);
+    let app = format!("acme/{APPID}");
+    let seen = attempts(&env, &app);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["outcome"], "ok");
+    assert_eq!(seen[0]["kind"], "access_token");
+    assert!(seen[0]["message"].as_str().unwrap().contains("api_query_auth"), "{seen:?}");
+    assert_eq!(calls_24h(&env, &app), 1);
+    let table = env.run(&["history", "--app", &app]).expect(0).stdout();
+    assert!(table.contains("api_query_auth"), "{table}");
+
+    // A WeCom install: recorded under the company the answer names.
+    pending_install(&p, &env);
+    refresh(&env, &[]).expect(0);
+    let corp = format!("suite/{CORP}");
+    // Its tickets follow; the token came with the exchange.
+    let seen: Vec<_> = attempts(&env, &corp).into_iter().filter(|a| a["kind"] == "access_token").collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["outcome"], "ok");
+    assert!(seen[0]["message"].as_str().unwrap().contains("get_permanent_code"), "{seen:?}");
+    assert_eq!(calls_24h(&env, &corp), 1);
+
+    // A code refused as used: an error with its errcode.
+    let other = "wxnewauthorizer02";
+    plant_customers(&env, "acme", TOKEN, &[(other, None, Some("queryauthcode@@@never-issued"), "active")]);
+    refresh(&env, &[]).expect(1);
+    let seen = attempts(&env, &format!("acme/{other}"));
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["outcome"], "error");
+    assert_eq!(seen[0]["errcode"], 61009);
+}
+}
