@@ -40,7 +40,10 @@ impl Log for Logger {
             level => level.as_str().to_ascii_lowercase(),
         };
         let text = crate::secret::redact(&record.args().to_string());
-        crate::out::errln!("wxtoken: {level}: {}", text.replace('\n', " "));
+        crate::out::log_line(format_args!(
+            "wxtoken: {level}: {}",
+            text.replace('\n', " ")
+        ));
     }
 
     fn flush(&self) {}

@@ -44,10 +44,16 @@ use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let exit = match parse() {
-        Ok(cli) => run(&cli).map_or_else(
-            |err| report::error(&err, &places(&cli)),
-            |()| error::Exit::Ok,
-        ),
+        Ok(cli) => {
+            // refresh fails app by app: each line names what it used.
+            if matches!(cli.command, Command::Refresh(_)) {
+                out::name_places(places(&cli));
+            }
+            run(&cli).map_or_else(
+                |err| report::error(&err, &places(&cli)),
+                |()| error::Exit::Ok,
+            )
+        }
         Err(e) => report::command_line(&e),
     };
     exit.into()

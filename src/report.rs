@@ -21,18 +21,7 @@ pub fn error(err: &anyhow::Error, places: &[String]) -> Exit {
     if print {
         let message = message(err);
         let hint = hint(err).map(|h| format!(": {h}")).unwrap_or_default();
-        let unnamed: Vec<&str> = places
-            .iter()
-            .filter(|p| {
-                let path = p.split_once(' ').map_or(p.as_str(), |(_, path)| path);
-                !message.contains(path)
-            })
-            .map(String::as_str)
-            .collect();
-        let places = match unnamed.as_slice() {
-            [] => String::new(),
-            some => format!(" ({})", some.join(", ")),
-        };
+        let places = out::unnamed(&message, places);
         // Messages may quote paths and values others control.
         out::errln!(
             "wxtoken: {}",

@@ -292,3 +292,35 @@ fn the_standin_counts_one_request_in_the_singular() {
         assert!(stderr.ends_with(said), "{stderr}");
     }
 }
+
+/// A refresh that fails app by app names, on each app's line, the database
+/// and config it used (cron mails the lines, and cron's defaults are not the
+/// shell's); the log's warnings do not repeat them.
+#[test]
+fn each_failed_apps_line_names_the_database_and_config() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.config_apps(&["shop", "mini"], "daily_budget = 2500");
+    env.set("S", "not-the-secret");
+    let run = env.run(&["refresh"]);
+    let places = format!(
+        "(database {}, config {})",
+        env.db.display(),
+        env.path("config.toml").display()
+    );
+    let stderr = run.expect(1).stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let failed: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("errcode 40125"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{lines:?}");
+    for line in failed {
+        assert!(line.ends_with(&places), "{line}");
+    }
+    let warnings: Vec<&&str> = lines.iter().filter(|l| l.contains("warning:")).collect();
+    assert!(!warnings.is_empty(), "{lines:?}");
+    for line in warnings {
+        assert!(!line.contains("(database "), "{line}");
+    }
+}
