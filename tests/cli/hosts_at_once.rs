@@ -12,7 +12,7 @@ use crate::push::push;
 use crate::support::platform::*;
 use crate::support::platform_env::*;
 use crate::support::wxcrypt::{WxCrypt, verify_ticket};
-use crate::support::{Backend, Env, Run, StandIn, now, standin};
+use crate::support::{Backend, Env, Run, StandIn, both, now, standin};
 
 const APPID: &str = "wx85871939f7f9b647";
 
@@ -166,35 +166,50 @@ fn a_host_with_a_skewed_clock_causes_no_refetch_on_the_others_on_pg() {
     }
 }
 
-#[test]
-fn a_stalled_commit_keeps_the_value_and_stores_it_when_the_database_returns() {
-    let up = StandIn::start(standin::wechat(Duration::from_secs(1), 7200));
-    let env = Env::with(&up);
-    env.refresh(&[]).expect(0);
-    let refresh = spawn(&env, &["refresh", "--appid", APPID, "--force"]);
-    let until = Instant::now() + Duration::from_secs(20);
-    while up.count("/cgi-bin/token") < 2 {
-        assert!(Instant::now() < until, "upstream was never called");
-        std::thread::sleep(Duration::from_millis(20));
+both! {
+    /// A commit held up past the wait a writer allows (SQLite's busy timeout,
+    /// 5 s; PostgreSQL's `lock_timeout`, 10 s) keeps what was fetched, and
+    /// stores it once the database takes writes again.
+    fn a_stalled_commit_keeps_the_value_and_stores_it_when_the_database_returns(backend) {
+        let up = StandIn::start(standin::wechat(Duration::from_secs(1), 7200));
+        let env = backend.with(&up);
+        env.refresh(&[]).expect(0);
+        let refresh = spawn(&env, &["refresh", "--appid", APPID, "--force"]);
+        let until = Instant::now() + Duration::from_secs(20);
+        while up.count("/cgi-bin/token") < 2 {
+            assert!(Instant::now() < until, "upstream was never called");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Another writer keeps the tokens locked past that wait while the
+        // answer comes back (readers still get through on PostgreSQL).
+        match &env.pg {
+            Some(db) => {
+                let mut client = db.client();
+                let mut tx = client.transaction().unwrap();
+                tx.batch_execute("LOCK TABLE wxtoken_tokens IN EXCLUSIVE MODE").unwrap();
+                std::thread::sleep(Duration::from_secs(14));
+                tx.rollback().unwrap();
+            }
+            None => {
+                let conn = env.sql();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                std::thread::sleep(Duration::from_secs(8));
+                conn.execute_batch("ROLLBACK").unwrap();
+            }
+        }
+        let run = Run(refresh.wait_with_output().unwrap());
+        run.expect(0)
+            .stderr_has("could not store what was fetched")
+            .stderr_has("stored what was fetched, at last");
+        assert_eq!(
+            env.run(&["show"]).expect(0).stdout(),
+            format!("TOKEN-2-{APPID}\n")
+        );
+        assert_eq!(
+            env.int("SELECT COUNT(*) FROM wxtoken_attempts"),
+            2,
+            "every call recorded"
+        );
+        assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0);
     }
-    // Another writer keeps the database locked past the busy timeout (5 s)
-    // while the answer comes back.
-    let conn = env.sql();
-    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    std::thread::sleep(Duration::from_secs(8));
-    conn.execute_batch("ROLLBACK").unwrap();
-    let run = Run(refresh.wait_with_output().unwrap());
-    run.expect(0)
-        .stderr_has("could not store what was fetched")
-        .stderr_has("stored what was fetched, at last");
-    assert_eq!(
-        env.run(&["show"]).expect(0).stdout(),
-        format!("TOKEN-2-{APPID}\n")
-    );
-    assert_eq!(
-        env.int("SELECT COUNT(*) FROM wxtoken_attempts"),
-        2,
-        "every call recorded"
-    );
-    assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0);
 }
