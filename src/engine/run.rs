@@ -248,9 +248,11 @@ impl Run<'_> {
         let batch: Vec<Arc<Target>> = self.pending.drain(..free.min(self.pending.len())).collect();
         // An app left waiting for a worker past its bound fails now; one in
         // the batch is tried once more first (the lease may just have ended).
-        let mut rest = std::mem::take(&mut self.pending);
-        rest.retain(|t| !self.waited_enough(&t.app.name));
-        self.pending = rest;
+        for target in std::mem::take(&mut self.pending) {
+            if !self.waited_enough(&target, false)? {
+                self.pending.push_back(target);
+            }
+        }
         if batch.is_empty() {
             return Ok(());
         }
@@ -293,7 +295,7 @@ impl Run<'_> {
         for target in batch {
             let name = &target.app.name;
             if !taken.contains(name) {
-                if self.waited_enough(name) {
+                if self.waited_enough(&target, true)? {
                     continue;
                 }
                 self.waited.entry(name.clone()).or_insert_with(|| {

@@ -179,3 +179,60 @@ both! {
         assert_eq!(env.int("SELECT COUNT(*) FROM wxtoken_leases"), 0, "released");
     }
 }
+
+both! {
+    /// Apps whose leases another run held wait, after the lease, for this
+    /// run's one worker (stuck here at a test pause). When the wait ends, an
+    /// app the other run stored a fresh value for is done, without a word;
+    /// one still due fails with a line saying it waited for the lease and then
+    /// for a worker (not that a lease, long gone, is still held).
+    fn a_wait_that_ends_reports_what_the_database_says_then(backend) {
+        crate::support::need_pause_seam();
+        let up = StandIn::wechat();
+        let mut env = backend.with(&up);
+        env.config_apps(&["a1", "a3", "a2"], "");
+        env.run(&["refresh"]).expect(0);
+        let t = now();
+        let lease_end = t + 200;
+        env.exec(&format!(
+            "UPDATE wxtoken_tokens SET fetched_at = {} - 7200, expires_at = {};
+             INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES ('a1', '{OTHER}', {lease_end});
+             INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES ('a3', '{OTHER}', {lease_end})",
+            t - 1,
+            t - 1
+        ));
+        let marker = env.path("paused");
+        env.set("WXTOKEN_TEST_PAUSE", &format!("before-call:{}", marker.display()));
+        let args = ["refresh", "--jobs", "1", "--timeout", "1s"];
+        let started = Instant::now();
+        let child = env
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while !marker.exists() {
+            assert!(started.elapsed() < Duration::from_secs(5), "a2 never reached a worker");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The other run ends: a1 stored fresh, a3 not.
+        std::thread::sleep(Duration::from_millis(500));
+        env.exec(&format!(
+            "UPDATE wxtoken_tokens SET fetched_at = {}, expires_at = {} WHERE app = 'a1';
+             DELETE FROM wxtoken_leases",
+            now(),
+            now() + 7200
+        ));
+        let run = Run(child.wait_with_output().unwrap());
+        run.expect(1);
+        let lines: Vec<String> = run.stderr().lines().map(str::to_string).collect();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        let a3 = format!(
+            "wxtoken: a3: waited for another wxtoken run's lease ({OTHER}, until {}, when last seen) and then for a free worker of this run, 8s in all",
+            rfc3339(lease_end)
+        );
+        assert!(lines[0].starts_with(&a3), "{lines:#?}");
+        assert!(lines[1].starts_with("wxtoken: a2: no result within its lease"), "{lines:#?}");
+        assert_eq!(up.count("/cgi-bin/token"), 3, "nothing fetched again");
+    }
+}

@@ -1,12 +1,15 @@
 //! Waiting for another process's lease: how long, and what to say when the
 //! wait ends without a result.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{LEASE_MARGIN, Run};
+use super::{LEASE_MARGIN, Run, Target};
 use crate::clock;
+use crate::engine::by_app;
+use crate::engine::plan::{self, Counts};
 use crate::graph::Outcome;
 use crate::text::clip;
 
@@ -19,13 +22,26 @@ impl Run<'_> {
             .map(|since| *since + self.lease_length())
     }
 
-    /// Whether this run has waited for another process's lease of `app` as long
-    /// as it may; then the app fails, with a line naming the lease's holder.
-    pub(super) fn waited_enough(&mut self, app: &str) -> bool {
+    /// Whether this run is done with `target` because it has waited for
+    /// another process's lease of it as long as it may. When that process
+    /// stored a fresh value meanwhile (seen only now when the app was waiting
+    /// for a free worker), the app is done and nothing is said; otherwise it
+    /// fails, with a line naming the lease's holder. `checked`: the lease was
+    /// found held just now; otherwise the app was waiting for a free worker,
+    /// and the lease last seen may have ended since.
+    pub(super) fn waited_enough(&mut self, target: &Arc<Target>, checked: bool) -> Result<bool> {
+        let app = target.app.name.as_str();
         if self.wait_ends(app).is_none_or(|end| Instant::now() < end) {
-            return false;
+            return Ok(false);
+        }
+        let rows = by_app(self.store.rows(&[app.to_string()])?);
+        let stored = rows.get(app).map(Vec::as_slice).unwrap_or_default();
+        if plan::plan_one(target, stored, &Counts::new(), clock::now_ms(), self.opts).is_none() {
+            log::info!("{app}: another process stored a fresh value");
+            return Ok(true);
         }
         self.failed += 1;
+        let waited = crate::duration::human(self.lease_length().as_secs() as i64);
         let holder = match self.holders.get(app) {
             Some(l) => format!(
                 "{}, until {}",
@@ -34,14 +50,17 @@ impl Run<'_> {
             ),
             None => "owner unknown".to_string(),
         };
-        crate::out::errln!(
-            "wxtoken: {}",
-            crate::secret::redact(&format!(
-                "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over",
-                crate::duration::human(self.lease_length().as_secs() as i64)
-            ))
-        );
-        true
+        let line = if checked {
+            format!(
+                "{app}: another wxtoken run holds its lease ({holder}): gave up waiting for it after {waited} (3 x --timeout + {LEASE_MARGIN}s); nothing fetched; a run after it ends takes over"
+            )
+        } else {
+            format!(
+                "{app}: waited for another wxtoken run's lease ({holder}, when last seen) and then for a free worker of this run, {waited} in all (3 x --timeout + {LEASE_MARGIN}s), the most it waits; nothing fetched; the next run takes over"
+            )
+        };
+        crate::out::errln!("wxtoken: {}", crate::secret::redact(&line));
+        Ok(true)
     }
 
     /// The failure another process recorded for `app` while this run waited, if
