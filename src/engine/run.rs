@@ -313,20 +313,22 @@ impl Run<'_> {
                 continue;
             };
             if self.waited.contains_key(name)
-                && let Some(failure) = self.failed_meanwhile(name)?
+                && let Some(failure) = self.failed_meanwhile(&target)?
             {
                 // The process this one waited for just failed: calling again at
                 // once would most likely fail the same way, and cost quota.
                 release.push(name.clone());
-                self.failed += 1;
-                crate::out::errln!(
-                    "wxtoken: {}",
-                    crate::secret::redact(&format!(
-                        "{}: another wxtoken run just tried and failed, not calling again: {}",
-                        shown(name),
-                        crate::text::clip(&failure, 500)
-                    ))
-                );
+                if let Some(failure) = failure {
+                    self.failed += 1;
+                    crate::out::errln!(
+                        "wxtoken: {}",
+                        crate::secret::redact(&format!(
+                            "{}: another wxtoken run just tried and failed, not calling again: {}",
+                            shown(name),
+                            crate::text::clip(&failure, 500)
+                        ))
+                    );
+                }
                 continue;
             }
             log::debug!("{name}: due: {}", job.describe());

@@ -19,7 +19,7 @@ use crate::upstream::{Call, Client};
 
 /// Errcodes of a customer's token request that mean its stored credential is
 /// dead (Open Platform 61023, WeCom 40084): it must authorize again.
-const DEAD_GRANT: &[i64] = &[61023, 40084];
+pub(super) const DEAD_GRANT: &[i64] = &[61023, 40084];
 
 /// Errcodes that say the customer withdrew the authorization (Open Platform
 /// 61003, WeCom 48004): it is marked revoked and not called again until it

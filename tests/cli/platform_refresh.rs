@@ -334,3 +334,37 @@ fn without_a_ticket_refresh_asks_for_a_push_at_most_every_10_minutes(backend) {
     assert_eq!(up.count("api_component_token"), 1);
 }
 }
+
+both! {
+/// A run that waited for a customer while another run found its refresh
+/// token refused reports the customer's final state, as that run does: here
+/// both recover it from the authorizer list, and both exit 0 (the one that
+/// came second used to fail it: "another wxtoken run just tried and failed").
+fn a_run_that_waited_for_a_refused_customer_reports_its_recovery(backend) {
+    let (p, up, env) = setup(backend, "[]", 3);
+    let lost = authorizer_appid(1);
+    plant_customers(&env, "acme", TOKEN, &[(&lost, Some(&first_refresh_token(&lost)), None, "active")]);
+    with_ticket(&p, &env);
+    let new = p.reauthorize(&lost);
+    p.set_latency(std::time::Duration::from_millis(1500));
+    let first = env
+        .command(&["refresh"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while up.count("api_authorizer_token") < 1 {
+        assert!(std::time::Instant::now() < until, "the first run never called");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = env.run(&["refresh"]);
+    let first = crate::support::Run(first.wait_with_output().unwrap());
+    first.expect(0);
+    second.expect(0);
+    assert!(!second.stderr().contains("just tried and failed"), "{}", second.stderr());
+    assert_eq!(credential(&env, "acme", &lost, TOKEN), new);
+    assert_eq!(state(&env, "acme", &lost), "active");
+    assert!(value(&env, &format!("acme/{lost}"), "access_token").starts_with("authorizertoken-"));
+}
+}

@@ -10,8 +10,10 @@ use super::{LEASE_MARGIN, Run, Target};
 use crate::clock;
 use crate::engine::by_app;
 use crate::engine::plan::{self, Counts};
+use crate::engine::target::Role;
+use crate::engine::work_platform::DEAD_GRANT;
 use crate::graph::Outcome;
-use crate::text::clip;
+use crate::text::{clip, shown};
 
 impl Run<'_> {
     /// When this run stops waiting for another process's lease of `app`: a
@@ -63,17 +65,29 @@ impl Run<'_> {
         Ok(true)
     }
 
-    /// The failure another process recorded for `app` while this run waited, if
-    /// its latest attempt ended then and failed.
-    pub(super) fn failed_meanwhile(&mut self, app: &str) -> Result<Option<String>> {
+    /// The failure another process recorded for `target` while this run
+    /// waited, if its latest attempt ended then and failed: `Some(None)` when
+    /// that was a customer's credential refused as dead, which the recovery
+    /// after this run reports (once, with the customer's final state: the
+    /// authorizer list may give it back), `Some(Some(message))` for any other.
+    pub(super) fn failed_meanwhile(&mut self, target: &Target) -> Result<Option<Option<String>>> {
+        let app = target.app.name.as_str();
         let last = self.store.history(Some(app), 1)?;
-        Ok(last
-            .into_iter()
-            .next()
-            .filter(|a| {
-                a.started_ms + a.duration_ms >= self.started_ms
-                    && Outcome::parse(&a.outcome) != Some(Outcome::Ok)
-            })
-            .map(|a| a.message.unwrap_or(a.outcome)))
+        let Some(failed) = last.into_iter().next().filter(|a| {
+            a.started_ms + a.duration_ms >= self.started_ms
+                && Outcome::parse(&a.outcome) != Some(Outcome::Ok)
+        }) else {
+            return Ok(None);
+        };
+        if matches!(target.role, Role::Customer { .. })
+            && failed.errcode.is_some_and(|c| DEAD_GRANT.contains(&c))
+        {
+            log::info!(
+                "{}: another wxtoken run just found its credential refused; what the recovery after this run finds is reported",
+                shown(app)
+            );
+            return Ok(Some(None));
+        }
+        Ok(Some(Some(failed.message.unwrap_or(failed.outcome))))
     }
 }
