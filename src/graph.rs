@@ -55,6 +55,43 @@ impl Api {
         }
     }
 
+    /// The third-party platforms' APIs: the `kind` of a `[[platform]]`.
+    pub const PLATFORMS: [Api; 3] = [Api::OpenPlatform, Api::WecomSuite, Api::WecomProvider];
+
+    /// A platform's API by its `kind` name (an app's are not).
+    pub fn parse_platform(s: &str) -> Option<Api> {
+        Api::PLATFORMS.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The kind of the value made from the secret: an app's access token, a
+    /// platform's own token (stored under its name).
+    pub fn token_kind(self) -> Kind {
+        token_node(self).map_or(Kind::AccessToken, |n| n.kind)
+    }
+
+    /// The ticket pushed to a platform of this API that its token is made
+    /// from, and how long a pushed one stays usable (seconds).
+    pub fn pushed_ticket(self) -> Option<(Kind, i64)> {
+        token_node(self)?.pushed_input()
+    }
+
+    /// Whether WeChat pushes to a platform of this API (tickets,
+    /// authorizations): then it needs the message Token, the EncodingAESKey
+    /// and a store key for the long-lived customer credentials it receives.
+    pub fn receives_pushes(self) -> bool {
+        self.pushed_ticket().is_some()
+    }
+
+    /// The name of a platform's customers' long-lived credential (an
+    /// authorizer's refresh token, a company's permanent code): the `kind`
+    /// it is sealed under (part of its AAD).
+    pub const fn grant_kind(self) -> &'static str {
+        match self {
+            Api::OpenPlatform => "authorizer_refresh_token",
+            _ => "permanent_code",
+        }
+    }
+
     /// The tickets this API can issue: its ticket nodes, in table order.
     pub fn tickets(self) -> Vec<Ticket> {
         NODES
@@ -362,6 +399,13 @@ pub fn node(api: Api, kind: Kind) -> Option<&'static Node> {
     NODES
         .iter()
         .find(|n| n.kind == kind && n.apis.contains(&api) && !n.takes_code())
+}
+
+/// The node of the value an app or platform of `api` makes from its secret.
+pub fn token_node(api: Api) -> Option<&'static Node> {
+    NODES
+        .iter()
+        .find(|n| n.apis.contains(&api) && n.needs.contains(&Input::Secret))
 }
 
 /// The node that exchanges a customer's pending authorization code for its

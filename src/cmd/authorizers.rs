@@ -14,8 +14,9 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use crate::cli::{AuthorizersArgs, AuthorizersCommand, Global, ListFormat};
-use crate::config::platform::{Platform, PlatformKind};
+use crate::config::platform::Platform;
 use crate::error::usage;
+use crate::graph::{Api, Kind};
 use crate::platform::keys::read_push_keys;
 use crate::platform::push::{is_customer_id, pushed_alphabet};
 use crate::secret::Secret;
@@ -93,7 +94,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
     // Seconds the customer's access token stays usable, when one is stored.
     let left: HashMap<&str, i64> = rows
         .iter()
-        .filter(|r| r.kind == "access_token" && r.invalidated_at.is_none())
+        .filter(|r| r.kind == Kind::AccessToken.as_str() && r.invalidated_at.is_none())
         .map(|r| (r.appid.as_str(), (r.expires_at - now).max(0)))
         .collect();
     let mut text = String::new();
@@ -168,15 +169,16 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
 
 fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Result<()> {
     let who = format!("platform {}", quoted(&platform.name));
-    let (kind, pair) = match platform.kind {
-        PlatformKind::OpenPlatform => ("authorizer_refresh_token", "appid,refresh_token"),
-        PlatformKind::WecomSuite => ("permanent_code", "corpid,permanent_code"),
-        PlatformKind::WecomProvider => {
+    let pair = match platform.kind {
+        Api::OpenPlatform => "appid,refresh_token",
+        Api::WecomSuite => "corpid,permanent_code",
+        _ => {
             return Err(usage(format!(
                 "authorizers import: {who} is a wecom_provider: it has no customers; import into its wecom_suite platform"
             )));
         }
     };
+    let kind = platform.kind.grant_kind();
     let (bytes, _) = fsafe::read_trusted(file, "authorizers file", MAX_IMPORT_FILE)?;
     let shown_file = file.display();
     let text = String::from_utf8(bytes)

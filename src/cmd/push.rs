@@ -11,8 +11,9 @@ use std::io::Write;
 use anyhow::{Context, Result, anyhow};
 
 use crate::cli::{Global, PushArgs};
-use crate::config::platform::{Platform, PlatformKind};
+use crate::config::platform::Platform;
 use crate::error::{Exit, exit_status, usage};
+use crate::graph::Api;
 use crate::platform::keys::{PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused, Status};
 use crate::platform::storekey::StoreKey;
@@ -181,7 +182,7 @@ fn handle(
         ))
         .context(UnknownPlatform(format!("{who} refused"))));
     };
-    if platform.kind == PlatformKind::WecomProvider {
+    if platform.kind == Api::WecomProvider {
         return Err(usage(format!(
             "{who}: a wecom_provider receives no pushes: point the URL at its wecom_suite platform"
         )));
@@ -289,7 +290,7 @@ fn keep(
         } => {
             let row = Row {
                 app: name.clone(),
-                kind: kind.to_string(),
+                kind: kind.as_str().to_string(),
                 api: platform.kind.as_str().to_string(),
                 appid: platform.appid.clone(),
                 value,
@@ -300,8 +301,9 @@ fn keep(
             };
             if !db.put_pushed(&row)? {
                 log::info!(
-                    "platform {}: kept the newer {kind} already stored",
-                    quoted(name)
+                    "platform {}: kept the newer {} already stored",
+                    quoted(name),
+                    kind.as_str()
                 );
             }
             success()

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{check_appid, check_base, check_name, in_config_dir, secret_source, value_source};
 use crate::app::{SecretSource, Ticket};
+use crate::graph::Api;
 use crate::text::quoted;
 
 /// One `[[platform]]` entry as written.
@@ -49,96 +50,17 @@ impl RawPlatform {
 /// `get_permanent_code` slow).
 pub const DEFAULT_EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What a platform is, and so which credentials it makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PlatformKind {
-    /// WeChat Open Platform component: verify ticket in, component token and
-    /// authorizer tokens out.
-    OpenPlatform,
-    /// WeCom third-party app (suite): suite ticket in, suite token and
-    /// company tokens out.
-    WecomSuite,
-    /// WeCom service provider: its own provider token, no pushes.
-    WecomProvider,
-}
-
-impl PlatformKind {
-    const ALL: [PlatformKind; 3] = [
-        PlatformKind::OpenPlatform,
-        PlatformKind::WecomSuite,
-        PlatformKind::WecomProvider,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlatformKind::OpenPlatform => "open_platform",
-            PlatformKind::WecomSuite => "wecom_suite",
-            PlatformKind::WecomProvider => "wecom_provider",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PlatformKind> {
-        PlatformKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn default_base(self) -> &'static str {
-        match self {
-            PlatformKind::OpenPlatform => "https://api.weixin.qq.com",
-            PlatformKind::WecomSuite | PlatformKind::WecomProvider => "https://qyapi.weixin.qq.com",
-        }
-    }
-
-    /// The tickets its customers can have.
-    pub fn tickets(self) -> &'static [Ticket] {
-        match self {
-            PlatformKind::OpenPlatform => &[Ticket::Jsapi, Ticket::WxCard],
-            PlatformKind::WecomSuite => &[Ticket::Jsapi, Ticket::AgentConfig],
-            PlatformKind::WecomProvider => &[],
-        }
-    }
-
-    /// Whether WeChat pushes to it (tickets, authorizations): then it needs
-    /// the message Token, the EncodingAESKey and a store key for the
-    /// long-lived customer credentials it receives.
-    pub fn receives_pushes(self) -> bool {
-        self != PlatformKind::WecomProvider
-    }
-
-    /// The kind of the platform's own token (stored under the platform's name).
-    pub fn token_kind(self) -> crate::graph::Kind {
-        use crate::graph::Kind;
-        match self {
-            PlatformKind::OpenPlatform => Kind::ComponentAccessToken,
-            PlatformKind::WecomSuite => Kind::SuiteAccessToken,
-            PlatformKind::WecomProvider => Kind::ProviderAccessToken,
-        }
-    }
-
-    /// The ticket WeChat pushes to it, and how long a pushed one stays usable
-    /// (seconds), as the credential graph uses it.
-    pub fn pushed_ticket(self) -> Option<(crate::graph::Kind, i64)> {
-        use crate::graph::{Kind, nodes};
-        match self {
-            PlatformKind::OpenPlatform => {
-                Some((Kind::ComponentVerifyTicket, nodes::VERIFY_TICKET_LIFE))
-            }
-            PlatformKind::WecomSuite => Some((Kind::SuiteTicket, nodes::SUITE_TICKET_LIFE)),
-            PlatformKind::WecomProvider => None,
-        }
-    }
-
-    /// What its `appid` field holds, for messages.
-    fn appid_meaning(self) -> &'static str {
-        match self {
-            PlatformKind::OpenPlatform => "the component appid",
-            PlatformKind::WecomSuite => "the suite id",
-            PlatformKind::WecomProvider => "the provider's corpid",
-        }
+/// What a platform's `appid` field holds, for messages.
+fn appid_meaning(kind: Api) -> &'static str {
+    match kind {
+        Api::OpenPlatform => "the component appid",
+        Api::WecomSuite => "the suite id",
+        _ => "the provider's corpid",
     }
 }
 
 /// One checked `[[platform]]` entry. For a kind that receives pushes
-/// ([`PlatformKind::receives_pushes`]) `message_token`, `aes_key` and
+/// ([`Api::receives_pushes`]) `message_token`, `aes_key` and
 /// `store_key_file` are always set; for `wecom_provider` they are `None` and
 /// `tickets` is empty.
 #[derive(Clone, Debug)]
@@ -146,7 +68,7 @@ pub struct Platform {
     /// Its own values are stored under this name, its customers' under
     /// `NAME/APPID`.
     pub name: String,
-    pub kind: PlatformKind,
+    pub kind: Api,
     /// The component appid, the suite id, or the provider's corpid.
     pub appid: String,
     pub secret: SecretSource,
@@ -168,7 +90,7 @@ impl Platform {
     /// A WeCom 代开发 template (its id starts with `dk`, D.7): the permanent
     /// code is each company's app secret.
     pub fn customized(&self) -> bool {
-        self.kind == PlatformKind::WecomSuite && self.appid.starts_with("dk")
+        self.kind == Api::WecomSuite && self.appid.starts_with("dk")
     }
 }
 
@@ -213,7 +135,7 @@ pub(crate) fn check(
             at("kind")
         )
     })?;
-    let kind = PlatformKind::parse(&kind_text).ok_or_else(|| {
+    let kind = Api::parse_platform(&kind_text).ok_or_else(|| {
         format!(
             "{}: unknown kind {}: use open_platform, wecom_suite or wecom_provider",
             at("kind"),
@@ -223,7 +145,7 @@ pub(crate) fn check(
     let appid = raw
         .appid
         .filter(|a| !a.trim().is_empty())
-        .ok_or_else(|| format!("{} is missing ({})", at("appid"), kind.appid_meaning()))?;
+        .ok_or_else(|| format!("{} is missing ({})", at("appid"), appid_meaning(kind)))?;
     check_appid(&appid).map_err(|e| format!("{}: {e}", at("appid")))?;
     let secret = secret_source(
         &who,
@@ -299,7 +221,7 @@ pub(crate) fn check(
     }
     let provider_corpid = match raw.provider_corpid {
         None => None,
-        Some(_) if kind != PlatformKind::WecomSuite => {
+        Some(_) if kind != Api::WecomSuite => {
             return Err(format!(
                 "{}: only a wecom_suite has one; remove it from this {}",
                 at("provider_corpid"),

@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::target::{Link, grant_kind};
+use super::target::Link;
 use crate::app::App;
 use crate::clock;
-use crate::config::platform::PlatformKind;
-use crate::graph::{self, Node, Outcome as Called};
+use crate::graph::{self, Api, Node, Outcome as Called};
 use crate::secret::Secret;
 use crate::store::PENDING_PREFIX;
 use crate::store::{Attempt, CodeStep, Customer, CustomerState, Store};
@@ -292,7 +291,7 @@ fn stored(
     let p = &link.platform;
     let name = format!("{}/{}", p.name, shown(&c.appid));
     let id_key = match p.kind {
-        PlatformKind::OpenPlatform => "authorization_info.authorizer_appid",
+        Api::OpenPlatform => "authorization_info.authorizer_appid",
         _ => "auth_corp_info.corpid",
     };
     let named = text_at(answer, Some(id_key)).filter(|id| {
@@ -313,7 +312,7 @@ fn stored(
             return Ok(Outcome::Failed);
         }
     };
-    let kind = grant_kind(p.kind);
+    let kind = p.kind.grant_kind();
     let sealed = match link
         .store_key
         .as_ref()
@@ -347,7 +346,7 @@ fn stored(
 /// A code refused as used or expired is dropped: said once, loudly when the
 /// customer has nothing else.
 fn spent(link: &Link, name: &str, errcode: i64, kept: bool) {
-    let kind = grant_kind(link.platform.kind);
+    let kind = link.platform.kind.grant_kind();
     if kept {
         log::warn!(
             "{name}: its code was refused as used or expired (errcode {errcode}); dropped: the stored {kind} goes on"
@@ -376,10 +375,10 @@ fn unanswered(store: &mut dyn Store, link: &Link, appid: &str, why: &str) -> Res
     let p = &link.platform;
     let name = format!("{}/{}", p.name, shown(appid));
     let kept = store.code_step(&p.name, appid, &CodeStep::Drop, clock::now())?;
-    let kind = grant_kind(p.kind);
+    let kind = p.kind.grant_kind();
     let next = match (kept, p.kind) {
         (true, _) => format!("the stored {kind} goes on"),
-        (false, PlatformKind::OpenPlatform) => {
+        (false, Api::OpenPlatform) => {
             format!(
                 "its {kind} is looked up in the authorizer list; if it is not there, it must authorize again (`wxtoken authorizers link --platform {}`)",
                 p.name

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
-use super::target::{Link, grant_kind};
+use super::target::Link;
 use crate::app::Ticket;
 use crate::clock;
-use crate::config::platform::PlatformKind;
+use crate::graph::Api;
 use crate::store::{CodeStep, Customer, CustomerState, Store};
 use crate::text::shown;
 use crate::upstream::Client;
@@ -35,7 +35,7 @@ pub fn reread(
     proxy: Option<crate::upstream::Proxy>,
 ) -> Result<()> {
     let p = &link.platform;
-    if p.kind != PlatformKind::WecomSuite {
+    if p.kind != Api::WecomSuite {
         return Ok(());
     }
     let (Some(token), Some(key)) = (link.token(), &link.store_key) else {
@@ -67,7 +67,7 @@ pub fn reread(
         let Some(sealed) = &c.credential else {
             continue;
         };
-        let Ok(code) = key.open(sealed, &[&p.name, &c.appid, grant_kind(p.kind)]) else {
+        let Ok(code) = key.open(sealed, &[&p.name, &c.appid, p.kind.grant_kind()]) else {
             continue;
         };
         let code = crate::secret::Secret::new(code);

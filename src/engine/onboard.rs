@@ -12,8 +12,8 @@ use anyhow::{Result, anyhow};
 use super::Session;
 use super::codes::{self, Outcome};
 use crate::clock;
-use crate::config::platform::PlatformKind;
 use crate::error::{Silent, usage};
+use crate::graph::Api;
 use crate::platform::PENDING_CODE_KIND;
 use crate::platform::push::{pending_key, pushed_alphabet};
 use crate::secret::Secret;
@@ -48,7 +48,7 @@ pub fn add_code(
 ) -> Result<String> {
     let link = s.link.clone();
     let p = &link.platform;
-    if p.kind == PlatformKind::WecomProvider {
+    if p.kind == Api::WecomProvider {
         return Err(usage(format!(
             "authorizers add: platform {} is a wecom_provider: its customers install the wecom_suite",
             quoted(name)

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
-use super::target::{Link, Role, Target, api_of, grant_kind, own_token};
+use super::target::{Link, Role, Target};
 use super::{Options, run};
 use crate::app::App;
 use crate::clock;
-use crate::config::platform::{Platform, PlatformKind};
+use crate::config::platform::Platform;
+use crate::graph::Api;
 use crate::graph::Kind;
 use crate::platform::keys::read_platform_secrets;
 use crate::secret::Secret;
@@ -60,7 +61,7 @@ pub fn read(platforms: Vec<(Platform, Pick)>, file: &std::path::Path) -> (Vec<Re
 fn as_app(p: &Platform) -> App {
     App {
         name: p.name.clone(),
-        api: api_of(p.kind),
+        api: p.kind,
         appid: p.appid.clone(),
         secret: p.secret.clone(),
         tickets: Vec::new(),
@@ -83,7 +84,7 @@ pub fn links(
     let mut links = Vec::new();
     for r in ready {
         let app = as_app(&r.platform);
-        let pushed = crate::graph::node(app.api, own_token(r.platform.kind))
+        let pushed = crate::graph::node(app.api, r.platform.kind.token_kind())
             .and_then(|n| n.pushed_input())
             .and_then(|(kind, max_age)| {
                 rows.iter()
@@ -173,14 +174,14 @@ pub fn refresh_customers(
             .filter(|c| c.state == CustomerState::Reauthorize)
             .collect();
         let recovered = match link.platform.kind {
-            PlatformKind::OpenPlatform if !reauth.is_empty() => {
+            Api::OpenPlatform if !reauth.is_empty() => {
                 super::sync::recover(store, link, &reauth, opts)?
             }
             _ => Vec::new(),
         };
         for c in reauth.iter().filter(|c| !recovered.contains(&c.appid)) {
             let name = format!("{}/{}", link.platform.name, crate::text::shown(&c.appid));
-            let what = grant_kind(link.platform.kind);
+            let what = link.platform.kind.grant_kind();
             if before.contains(&c.appid) {
                 log::warn!(
                     "{name}: needs re-authorization (its {what} was refused): its token is not renewed until it authorizes again"
@@ -190,8 +191,7 @@ pub fn refresh_customers(
                 crate::out::errln!(
                     "wxtoken: {name}: upstream refused its {what}{}: it must authorize the platform again; its token is not renewed",
                     match link.platform.kind {
-                        PlatformKind::OpenPlatform =>
-                            " (61023) and the authorizer list has no other",
+                        Api::OpenPlatform => " (61023) and the authorizer list has no other",
                         _ => " (40084)",
                     }
                 );
@@ -220,7 +220,7 @@ pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
 
 /// Reads the platform's stored token into the link: whether it is usable.
 pub fn load_token(store: &mut dyn Store, link: &Link) -> Result<bool> {
-    let kind = own_token(link.platform.kind).as_str();
+    let kind = link.platform.kind.token_kind().as_str();
     let now = clock::now();
     let token = store
         .rows(std::slice::from_ref(&link.app.name))?
@@ -301,7 +301,7 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
                 .map_err(|e| e.to_string())
         };
         // Pending codes were exchanged before (`codes`): only credentials here.
-        let grant = match open(&c.credential, grant_kind(p.kind)) {
+        let grant = match open(&c.credential, p.kind.grant_kind()) {
             Ok(g) => g,
             Err(e) => {
                 unopened += 1;

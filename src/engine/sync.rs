@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::{Link, Options, Session};
+use crate::graph::Api;
 use crate::platform::storekey::StoreKey;
 use crate::platform::sync::{Listed, list};
 use crate::store::{Customer, CustomerState, Store};
@@ -17,7 +18,8 @@ use crate::upstream::Client;
 
 /// Customers written per transaction.
 const BATCH: usize = 500;
-const KIND: &str = "authorizer_refresh_token";
+/// The kind an authorizer's refresh token is sealed under.
+const KIND: &str = Api::OpenPlatform.grant_kind();
 
 /// Recovers the refresh tokens of `customers` (in Reauthorize) from the
 /// authorizer list: one whose listed token differs from its stored one is

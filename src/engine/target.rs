@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::app::{App, Kind};
-use crate::config::platform::{Platform, PlatformKind};
+use crate::config::platform::Platform;
 use crate::graph::{self, Node};
 use crate::platform::storekey::StoreKey;
 use crate::secret::Secret;
@@ -59,32 +59,6 @@ impl Link {
     }
 }
 
-/// The API of a platform's kind: which nodes make its values.
-pub fn api_of(kind: PlatformKind) -> graph::Api {
-    match kind {
-        PlatformKind::OpenPlatform => graph::Api::OpenPlatform,
-        PlatformKind::WecomSuite => graph::Api::WecomSuite,
-        PlatformKind::WecomProvider => graph::Api::WecomProvider,
-    }
-}
-
-/// The kind of a platform's own token.
-pub fn own_token(kind: PlatformKind) -> Kind {
-    match kind {
-        PlatformKind::OpenPlatform => Kind::ComponentAccessToken,
-        PlatformKind::WecomSuite => Kind::SuiteAccessToken,
-        PlatformKind::WecomProvider => Kind::ProviderAccessToken,
-    }
-}
-
-/// The `kind` of a customer's sealed credential (part of its AAD).
-pub fn grant_kind(kind: PlatformKind) -> &'static str {
-    match kind {
-        PlatformKind::OpenPlatform => "authorizer_refresh_token",
-        _ => "permanent_code",
-    }
-}
-
 impl Target {
     /// The nodes this target refreshes, in the graph's order: a value after
     /// the values it is made from.
@@ -92,7 +66,7 @@ impl Target {
         let api = self.app.api;
         let token = match &self.role {
             Role::App => graph::node(api, Kind::AccessToken),
-            Role::Platform(link) => graph::node(api, own_token(link.platform.kind)),
+            Role::Platform(link) => graph::node(api, link.platform.kind.token_kind()),
             Role::Customer { link, .. } if link.platform.customized() => {
                 Some(&graph::nodes::CUSTOMIZED_TOKEN)
             }

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use super::plan::Job;
-use super::target::{Link, grant_kind, own_token};
+use super::target::Link;
 use super::work::Done;
 use crate::clock;
 use crate::graph::{self, Kind, Node, Outcome};
@@ -118,7 +118,7 @@ impl Done {
         info: Option<String>,
     ) {
         let appid = &self.target.app.appid;
-        let kind = grant_kind(link.platform.kind);
+        let kind = link.platform.kind.grant_kind();
         let new = grant
             .map(Secret::new)
             .filter(|g| g.expose() != sent.expose());
@@ -169,7 +169,7 @@ impl Done {
         if let Some(current) = token.as_ref().filter(|t| *t != stale) {
             return Some(current.clone());
         }
-        let node = graph::node(link.app.api, own_token(link.platform.kind))?;
+        let node = graph::node(link.app.api, link.platform.kind.token_kind())?;
         // Renewed only if the failing token is still the stored one: another
         // host that renewed it first has stored the one to use.
         if let Some(stored) = stored_token(link, node.kind).filter(|t| t != stale) {

@@ -15,9 +15,9 @@ const WECOM_APIS: &[Api] = &[Api::Wecom, Api::WecomSuite];
 const NEEDS_SECRET: &[Input] = &[Input::Secret];
 const NEEDS_TOKEN: &[Input] = &[Input::Credential(Kind::AccessToken)];
 /// A component_verify_ticket is valid 12 hours after its push (A.1).
-pub(crate) const VERIFY_TICKET_LIFE: i64 = 12 * 3600;
+const VERIFY_TICKET_LIFE: i64 = 12 * 3600;
 /// A suite_ticket is valid 30 minutes after its push (B.1).
-pub(crate) const SUITE_TICKET_LIFE: i64 = 30 * 60;
+const SUITE_TICKET_LIFE: i64 = 30 * 60;
 
 /// A ticket node: fetched with the app's access token, by a GET of `path`.
 const fn ticket(

@@ -10,7 +10,8 @@ use sha1::{Digest, Sha1};
 
 use super::crypto::MsgCrypt;
 use super::xml::{self, Fields};
-use crate::config::platform::{Platform, PlatformKind};
+use crate::config::platform::Platform;
+use crate::graph::{Api, Kind};
 use crate::secret::Secret;
 use crate::store::PENDING_PREFIX;
 use crate::text::quoted;
@@ -24,10 +25,6 @@ pub const MAX_AGE: i64 = 300;
 /// The longest query string taken (an `echostr` is a few hundred bytes).
 pub const MAX_QUERY: usize = 8 * 1024;
 
-/// Open Platform's component_verify_ticket lives 12 hours (A.1).
-const VERIFY_TICKET_LIFETIME: i64 = 12 * 3600;
-/// WeCom's suite_ticket lives 30 minutes (B.1).
-const SUITE_TICKET_LIFETIME: i64 = 30 * 60;
 /// The longest lifetime an authorization code is believed to have, when the
 /// push says when it ends.
 const MAX_CODE_LIFETIME: i64 = 7 * 86_400;
@@ -75,9 +72,10 @@ fn forbidden(why: impl Into<String>) -> Refused {
 /// What a verified push says.
 #[derive(Debug)]
 pub enum Event {
-    /// A pushed ticket: store under the platform's own name.
+    /// A pushed ticket: store under the platform's own name, usable until
+    /// `expires` (its kind and lifetime are the credential graph's).
     Ticket {
-        kind: &'static str,
+        kind: Kind,
         value: String,
         created: i64,
         expires: i64,
@@ -153,7 +151,7 @@ pub fn read(
     let timestamp = field(query, "timestamp", "the query")?;
     let nonce = field(query, "nonce", "the query")?;
     if let Some(echostr) = query.get("echostr") {
-        if platform.kind != PlatformKind::WecomSuite {
+        if platform.kind != Api::WecomSuite {
             return Err(bad(
                 "a URL check (echostr) is WeCom's; an Open Platform push is a POST of XML",
             ));
@@ -174,7 +172,7 @@ pub fn read(
     let encrypt = field(&envelope, "Encrypt", "the body")?;
     // The envelope is not signed, but a different id there is a misrouted URL.
     let to = match platform.kind {
-        PlatformKind::OpenPlatform => "AppId",
+        Api::OpenPlatform => "AppId",
         _ => "ToUserName",
     };
     if let Some(id) = envelope.get(to).filter(|id| **id != platform.appid) {
@@ -188,9 +186,9 @@ pub fn read(
     receiver(&plain.receive_id, &[&platform.appid])?;
     let msg = parse_xml(plain.msg.as_bytes(), "the decrypted message")?;
     match platform.kind {
-        PlatformKind::OpenPlatform => open_platform(platform, &msg, now),
-        PlatformKind::WecomSuite => wecom_suite(platform, &msg, now),
-        PlatformKind::WecomProvider => Err(bad("a wecom_provider receives no pushes")),
+        Api::OpenPlatform => open_platform(platform, &msg, now),
+        Api::WecomSuite => wecom_suite(platform, &msg, now),
+        _ => Err(bad("a wecom_provider receives no pushes")),
     }
 }
 
@@ -268,6 +266,23 @@ fn parse_xml(body: &[u8], what: &str) -> Result<Fields, Refused> {
     xml::parse(body).map_err(|e| bad(format!("{what}: {e}")))
 }
 
+/// The ticket pushed to `platform`, created at `created`: its kind and how
+/// long it stays usable are the credential graph's.
+fn pushed(platform: &Platform, value: &str, created: i64) -> Result<Event, Refused> {
+    let (kind, life) = (platform.kind.pushed_ticket()).ok_or_else(|| {
+        bad(format!(
+            "a {} gets no pushed ticket",
+            platform.kind.as_str()
+        ))
+    })?;
+    Ok(Event::Ticket {
+        kind,
+        value: value.to_string(),
+        created,
+        expires: created + life,
+    })
+}
+
 /// The message's platform id must be this platform's (several may share a URL).
 fn inner_id(msg: &Fields, name: &str, platform: &Platform) -> Result<(), Refused> {
     let id = field(msg, name, "the decrypted message")?;
@@ -286,12 +301,9 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
     let created = time(msg, "CreateTime", now)?;
     let info_type = field(msg, "InfoType", "the decrypted message")?;
     match info_type {
-        "component_verify_ticket" => Ok(Event::Ticket {
-            kind: "component_verify_ticket",
-            value: value(msg, "ComponentVerifyTicket")?.to_string(),
-            created,
-            expires: created + VERIFY_TICKET_LIFETIME,
-        }),
+        "component_verify_ticket" => {
+            pushed(platform, value(msg, "ComponentVerifyTicket")?, created)
+        }
         "authorized" | "updateauthorized" => {
             // Documented only as "expiry time, unit seconds": kept when it reads
             // as a time after the push, not long after; else unknown (NULL).
@@ -336,12 +348,7 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
     let created = time(msg, "TimeStamp", now)?;
     let info_type = field(msg, "InfoType", "the decrypted message")?;
     match info_type {
-        "suite_ticket" => Ok(Event::Ticket {
-            kind: "suite_ticket",
-            value: value(msg, "SuiteTicket")?.to_string(),
-            created,
-            expires: created + SUITE_TICKET_LIFETIME,
-        }),
+        "suite_ticket" => pushed(platform, value(msg, "SuiteTicket")?, created),
         "create_auth" | "reset_permanent_code" => {
             let code = value(msg, "AuthCode")?.to_string();
             // The corpid comes only with the exchange (B.3): until then the

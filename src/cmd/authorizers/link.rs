@@ -13,8 +13,8 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use crate::cli::{Global, LinkArgs};
-use crate::config::platform::PlatformKind;
 use crate::error::usage;
+use crate::graph::Api;
 use crate::text::quoted;
 use crate::upstream::Client;
 
@@ -23,8 +23,8 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
     let mut s = crate::cmd::session::platform_session(global, &args.platform)?;
     let link = s.link.clone();
     let p = &link.platform;
-    let open = p.kind == PlatformKind::OpenPlatform;
-    if p.kind == PlatformKind::WecomProvider {
+    let open = p.kind == Api::OpenPlatform;
+    if p.kind == Api::WecomProvider {
         return Err(usage(format!(
             "authorizers link: platform {} is a wecom_provider: make the install link of its wecom_suite",
             quoted(&p.name)

@@ -6,8 +6,8 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::config::platform::PlatformKind;
 use crate::error::usage;
+use crate::graph::Api;
 use crate::text::shown;
 
 /// `wxtoken authorizers sync --platform NAME`.
@@ -15,7 +15,7 @@ pub fn run(global: &Global, platform_name: &str) -> Result<()> {
     crate::logging::init(global.verbose, global.quiet);
     let mut session = crate::cmd::session::platform_session(global, platform_name)?;
     let link = session.link.clone();
-    if link.platform.kind != PlatformKind::OpenPlatform {
+    if link.platform.kind != Api::OpenPlatform {
         return Err(usage(format!(
             "platform {}: WeCom has no API that lists the companies that installed a suite (they come from the create_auth push or the install redirect): store them with `wxtoken push` or `wxtoken authorizers import`",
             shown(&link.platform.name)

@@ -11,8 +11,8 @@ use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, p
 use super::{line, state};
 use crate::cli::StatusFormat;
 use crate::config::Config;
-use crate::config::platform::PlatformKind;
 use crate::error::usage;
+use crate::graph::{Api, Kind};
 use crate::render::{self, Prometheus};
 use crate::store::{CustomerState, Row, Stats, Store};
 use crate::text::quoted;
@@ -21,28 +21,28 @@ use crate::text::quoted;
 pub struct Platforms<'a> {
     config: &'a Config,
     /// Each platform's kind, when the config or a stored row says it.
-    kinds: BTreeMap<String, Option<PlatformKind>>,
+    kinds: BTreeMap<String, Option<Api>>,
     /// Tables in colour, for a terminal.
     colour: bool,
 }
 
 /// The pushed ticket and its useful life, in seconds.
-fn ticket(kind: PlatformKind) -> Option<(&'static str, i64)> {
+fn ticket(kind: Api) -> Option<(&'static str, i64)> {
     kind.pushed_ticket().map(|(k, life)| (k.as_str(), life))
 }
 
-fn token_kind(kind: PlatformKind) -> &'static str {
+fn token_kind(kind: Api) -> &'static str {
     kind.token_kind().as_str()
 }
 
 impl<'a> Platforms<'a> {
     pub fn new(config: &'a Config, rows: &[Row], with_customers: Vec<String>) -> Platforms<'a> {
-        let mut kinds: BTreeMap<String, Option<PlatformKind>> = with_customers
+        let mut kinds: BTreeMap<String, Option<Api>> = with_customers
             .into_iter()
             .map(|name| (name, None))
             .collect();
         for r in rows {
-            if let Some(kind) = PlatformKind::parse(&r.api) {
+            if let Some(kind) = Api::parse_platform(&r.api) {
                 let name = r.app.split_once('/').map_or(r.app.as_str(), |(p, _)| p);
                 kinds.insert(name.to_string(), Some(kind));
             }
@@ -90,7 +90,7 @@ impl<'a> Platforms<'a> {
     fn platform_line(
         &self,
         name: &str,
-        kind: Option<PlatformKind>,
+        kind: Option<Api>,
         index: &Index,
         customers: &[CustomerLine],
         now: i64,
@@ -167,7 +167,7 @@ impl<'a> Platforms<'a> {
             .into_iter()
             .map(|(appid, state)| {
                 let app = format!("{prefix}{appid}");
-                let token = "access_token";
+                let token = Kind::AccessToken.as_str();
                 let rows = index.apps.get(app.as_str());
                 let fresh = index.row(&app, token).is_some()
                     && rows.is_some_and(|rs| rs.iter().all(|r| state_of(r, now) == "valid"));

@@ -26,7 +26,7 @@ tickets = ["jsapi", "wx_card", "jsapi"]
 #[test]
 fn an_open_platform_with_everything() {
     let p = checked(OPEN).unwrap();
-    assert_eq!(p.kind, PlatformKind::OpenPlatform);
+    assert_eq!(p.kind, Api::OpenPlatform);
     assert_eq!(p.appid, "wx0123456789abcdef");
     assert!(matches!(&p.secret, SecretSource::Env(v) if v == "ACME_SECRET"));
     assert!(
@@ -42,10 +42,10 @@ fn an_open_platform_with_everything() {
 
 #[test]
 fn kinds_round_trip_and_pick_their_host() {
-    for kind in PlatformKind::ALL {
-        assert_eq!(PlatformKind::parse(kind.as_str()), Some(kind));
+    for kind in Api::PLATFORMS {
+        assert_eq!(Api::parse_platform(kind.as_str()), Some(kind));
     }
-    assert_eq!(PlatformKind::parse("OpenPlatform"), None);
+    assert_eq!(Api::parse_platform("OpenPlatform"), None);
     let suite = checked(
         "name = \"s\"\nkind = \"wecom_suite\"\nappid = \"ww1\"\nsecret_env = \"S\"\nmessage_token_env = \"T\"\naes_key_env = \"K\"\nstore_key_file = \"/k\"\ntickets = [\"agent_config\"]\nprovider_corpid = \"wwprov\"\napi_base = \"http://127.0.0.1:9/\"\n",
     )

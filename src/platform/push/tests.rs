@@ -6,7 +6,7 @@ use crate::app::SecretSource;
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const NOW: i64 = 1_795_657_000;
 
-fn platform(kind: PlatformKind) -> Platform {
+fn platform(kind: Api) -> Platform {
     Platform {
         name: "acme".to_string(),
         kind,
@@ -42,7 +42,7 @@ fn an_extreme_signed_timestamp_is_refused_not_overflowed() {
     let crypt = MsgCrypt::new("token", KEY).unwrap();
     for t in [i64::MIN, i64::MAX, -1, 0] {
         let (query, body) = signed("<xml/>", &t.to_string());
-        let p = platform(PlatformKind::OpenPlatform);
+        let p = platform(Api::OpenPlatform);
         let err = read(&p, &crypt, &query, body.as_bytes(), NOW).unwrap_err();
         assert_eq!(err.status, Status::Forbidden, "{t}: {err}");
     }
@@ -93,7 +93,7 @@ proptest! {
              <AuthorizationCode><![CDATA[{value}]]></AuthorizationCode>\
              <AuthorizationCodeExpiredTime>{time}</AuthorizationCodeExpiredTime></xml>"
         );
-        let kind = if suite { PlatformKind::WecomSuite } else { PlatformKind::OpenPlatform };
+        let kind = if suite { Api::WecomSuite } else { Api::OpenPlatform };
         let crypt = MsgCrypt::new("token", KEY).unwrap();
         let (query, body) = signed(&msg, &NOW.to_string());
         let _ = read(&platform(kind), &crypt, &query, body.as_bytes(), NOW);
