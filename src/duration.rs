@@ -16,40 +16,27 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         format!("invalid duration {shown}: write it as 90s, 75m, 2h, 1h30m or a number of seconds")
     };
     // No valid duration is this long; parsing it would only waste time.
-    if s.len() > MAX_LEN {
-        return Err(bad());
-    }
-    if s.is_empty() {
+    if s.is_empty() || s.len() > MAX_LEN {
         return Err(bad());
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return check(s.parse::<u64>().map_err(|_| bad())?, &shown);
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'd' => 86_400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        number.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    if !number.is_empty() {
+    // jiff's friendly format, held to the units above: no spaces, signs,
+    // fractions or unit words (`1.5h`, `2 hours`); `1ms` parses but is no
+    // whole number of seconds.
+    static PARSER: jiff::fmt::friendly::SpanParser = jiff::fmt::friendly::SpanParser::new();
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"dhms".contains(&b))
+    {
         return Err(bad());
     }
-    check(total, &shown)
+    let days = jiff::SpanRelativeTo::days_are_24_hours();
+    match PARSER.parse_span(s).and_then(|span| span.to_duration(days)) {
+        Ok(d) if d.subsec_nanos() == 0 => check(d.as_secs().unsigned_abs(), &shown),
+        _ => Err(bad()),
+    }
 }
 
 fn check(secs: u64, shown: &str) -> Result<Duration, String> {
@@ -107,6 +94,10 @@ mod tests {
             "1.5h",
             "h1",
             "99999999999999999999",
+            "1ms",
+            "1h 30m",
+            "2hours",
+            "+5s",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
