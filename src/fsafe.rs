@@ -400,7 +400,7 @@ pub fn read_checked(
 }
 
 mod write;
-pub use write::{create_exclusive, write_atomically};
+pub use write::{create_exclusive, random, write_atomically};
 
 #[cfg(test)]
 mod tests;

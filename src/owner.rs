@@ -3,10 +3,9 @@
 
 /// A lease owner id: host, process and a random part.
 pub fn owner_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".to_string());
-    let random = RandomState::new().hash_one(crate::clock::now_ms());
+    let random = crate::fsafe::random();
     format!("{host}:{}:{random:016x}", std::process::id())
 }

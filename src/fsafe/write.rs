@@ -2,7 +2,6 @@
 //! replacing one atomically relative to its checked folder.
 
 use std::fs::{self, File, Metadata};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -100,14 +99,8 @@ pub(super) fn write_in(
     Ok(())
 }
 
-/// 64 bits no other user can guess: std's per-process random hash keys
-/// (from the operating system), mixed with the time.
-pub(super) fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
+/// 64 bits no other user can guess, from the operating system (the time,
+/// should it have none to give).
+pub fn random() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| crate::clock::local_ms() as u64)
 }

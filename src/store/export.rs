@@ -250,7 +250,7 @@ impl Exporting {
         }
         let (tmp, fd) = (0..100)
             .find_map(|_| {
-                let tmp = format!(".{kind}.{:016x}.tmp", random());
+                let tmp = format!(".{kind}.{:016x}.tmp", crate::fsafe::random());
                 match create_at(folder, &tmp) {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
                     other => Some(other.map(|fd| (tmp, fd))),
@@ -336,13 +336,6 @@ fn remove(folder: &OwnedFd, name: &str) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// 64 random bits for a temporary name, from the system's random source.
-fn random() -> u64 {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    u64::from_ne_bytes(bytes) ^ crate::clock::now_ms() as u64
 }
 
 impl Store for Exporting {

@@ -2,7 +2,6 @@
 //! backoff, every try bounded by `--timeout` and the whole call by its deadline.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -434,6 +433,6 @@ fn skew_from(date: &str, local_ms: i64) -> Option<i64> {
 
 /// A random wait between half and all of `d`.
 fn jitter(d: Duration) -> Duration {
-    let r = RandomState::new().hash_one(clock::now_ms()) % 1000;
-    d / 2 + d * r as u32 / 2000
+    let r = getrandom::u32().map_or(500, |r| r % 1000);
+    d / 2 + d * r / 2000
 }
