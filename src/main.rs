@@ -25,8 +25,6 @@ mod graph;
 mod logging;
 mod out;
 mod owner;
-// Parts of the platform building blocks serve the refresh flow, which comes next.
-#[allow(dead_code)]
 mod platform;
 mod progress;
 mod render;

@@ -17,7 +17,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use cbc::cipher::block_padding::NoPadding;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+#[cfg(test)]
+use cbc::cipher::BlockEncryptMut;
+use cbc::cipher::{BlockDecryptMut, KeyIvInit};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
@@ -25,6 +27,7 @@ use subtle::ConstantTimeEq;
 pub const MAX_ENCRYPTED: usize = 1 << 20;
 
 /// The longest message `encrypt` takes: its base64 stays under [`MAX_ENCRYPTED`].
+#[cfg(test)]
 pub const MAX_MESSAGE: usize = MAX_ENCRYPTED / 4 * 3 - 1024;
 
 /// The longest callback Token taken (WeChat's are 3 to 32 characters).
@@ -244,8 +247,9 @@ impl MsgCrypt {
         })
     }
 
-    /// Encrypts a message for `receive_id` with the given 16 random bytes (the
-    /// caller draws them; tests fix them), as base64: for encrypted replies.
+    /// Encrypts a message for `receive_id` with the given 16 random bytes, as
+    /// base64 (tests only: wxtoken's replies are never encrypted).
+    #[cfg(test)]
     pub fn encrypt(
         &self,
         msg: &str,

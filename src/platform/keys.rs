@@ -16,8 +16,6 @@ use crate::text::quoted;
 /// A platform's secrets, read and checked (all registered for redaction).
 pub struct PlatformSecrets {
     pub secret: Secret,
-    /// Verifies and decrypts pushes; `None` for `wecom_provider`.
-    pub crypt: Option<MsgCrypt>,
     /// Seals and opens customer refresh tokens and permanent codes; `None`
     /// for `wecom_provider`.
     pub store_key: Option<StoreKey>,
@@ -42,12 +40,9 @@ pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
         )));
     }
     let secret = Secret::new(secret);
-    let PushKeys { crypt, store_key } = read_push_keys(platform)?;
-    Ok(PlatformSecrets {
-        secret,
-        crypt,
-        store_key,
-    })
+    // The Token and key are checked (and registered) here; refresh needs only the store key.
+    let PushKeys { store_key, .. } = read_push_keys(platform)?;
+    Ok(PlatformSecrets { secret, store_key })
 }
 
 /// What receiving pushes needs, and nothing more (not the platform's secret:

@@ -2,7 +2,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::*;
 use crate::platform::crypto::MsgCrypt;
-use crate::platform::keys::read_platform_secrets;
+use crate::platform::keys::{read_platform_secrets, read_push_keys};
 
 /// 43 characters of `[A-Za-z0-9]`, as in the platform's settings.
 const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -208,7 +208,7 @@ fn secrets_are_read_checked_and_redacted() {
     let (_dir, p) = with_files("tok3n4platform\r\n", format!("{AES_KEY}\n").as_bytes());
     let s = read_platform_secrets(&p).unwrap();
     assert_eq!(s.secret.expose(), "platformsecret0123456789abcdef");
-    let crypt = s.crypt.unwrap();
+    let crypt = read_push_keys(&p).unwrap().crypt.unwrap();
     let sealed = s.store_key.unwrap().seal("x", &["acme"]).unwrap();
     assert!(sealed.starts_with("v1:"));
     // The Token without its line end signs.
