@@ -16,9 +16,9 @@ use aes::Aes256;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
-use cbc::cipher::block_padding::NoPadding;
 #[cfg(test)]
 use cbc::cipher::BlockEncryptMut;
+use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
