@@ -221,6 +221,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_place_a_prefix_ends_at_is_kept() {
+        // `\` is one byte raw and two JSON-escaped: after `q`, a prefix of the
+        // secret ends at 2 or at 3, and only 3 leads on to the rest.
+        Secret::new("q\\Wz9".to_string());
+        assert_eq!(redact(r#"{"k":"q\\Wz9"}"#), r#"{"k":"***"}"#);
+    }
+
+    #[test]
+    fn an_escape_of_another_character_is_no_secret() {
+        // Secrets with a `%` or a `\` are checked at every place by
+        // `encoded_at` alone: an escape must spell the very byte (or UTF-16 unit).
+        Secret::new("Qx%9z".to_string());
+        assert_eq!(redact("a Qx%259z b"), "a *** b");
+        assert_eq!(redact("a Qx%269z b"), "a Qx%269z b");
+        Secret::new("Qx\\9z".to_string());
+        assert_eq!(redact(r"a Qx\u005c9z b"), "a *** b");
+        assert_eq!(redact(r"a Qx\u005d9z b"), r"a Qx\u005d9z b");
+        assert_eq!(redact(r"a Qx\u015c9z b"), r"a Qx\u015c9z b");
+    }
+
+    #[test]
+    fn control_characters_in_json_short_escapes_are_redacted() {
+        let secret = "Ctl\u{8}\u{c}\n\r\tEnd";
+        Secret::new(secret.to_string());
+        let json = serde_json::to_string(secret).unwrap();
+        assert_eq!(json, r#""Ctl\b\f\n\r\tEnd""#);
+        assert_eq!(redact(&format!("{{\"k\":{json}}}")), r#"{"k":"***"}"#);
+    }
+
     /// How a library might write one character of a secret.
     fn encode(c: char, how: u8) -> String {
         match how % 4 {
