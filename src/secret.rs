@@ -240,6 +240,8 @@ mod tests {
         assert_eq!(redact(r"a Qx\u005c9z b"), "a *** b");
         assert_eq!(redact(r"a Qx\u005d9z b"), r"a Qx\u005d9z b");
         assert_eq!(redact(r"a Qx\u015c9z b"), r"a Qx\u015c9z b");
+        assert_eq!(redact(r"a Qx\\9z b"), "a *** b");
+        assert_eq!(redact(r#"a Qx\"9z b"#), r#"a Qx\"9z b"#);
     }
 
     #[test]
