@@ -162,9 +162,14 @@ pub fn refresh_customers(
         if !super::codes::finish_pending(store, link, &customers, timeout, proxy)? {
             keep(Err(crate::error::Silent(1).into()));
         }
-        let customers = picked(store.customers(&link.platform.name)?, pick);
-        super::info::reread(store, link, &customers, opts.timeout, opts.proxy.clone())?;
-        let (targets, unopened) = customer_targets(link, &customers);
+        drop(customers);
+        // Read again (the exchanges and the reading of authorizations changed
+        // them), and not held during the run: its targets have what it needs.
+        let (targets, unopened) = {
+            let customers = picked(store.customers(&link.platform.name)?, pick);
+            super::info::reread(store, link, &customers, opts.timeout, opts.proxy.clone())?;
+            customer_targets(link, &customers)
+        };
         if unopened > 0 {
             keep(Err(crate::error::Silent(1).into()));
         }
@@ -280,7 +285,7 @@ fn picked(customers: Vec<Customer>, pick: &Pick) -> Vec<Customer> {
 fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, usize) {
     let p = &link.platform;
     let mut unopened = 0;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(customers.len());
     for c in customers {
         let name = format!("{}/{}", p.name, c.appid);
         match c.state {

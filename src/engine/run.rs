@@ -48,7 +48,8 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
     let started_ms = clock::now_ms();
     let names: Vec<String> = targets.iter().map(|t| t.app.name.clone()).collect();
     let rows = by_app(store.rows(&names)?);
-    let targets: Vec<Arc<Target>> = targets
+    drop(names);
+    let mut targets: Vec<Arc<Target>> = targets
         .into_iter()
         .map(|mut target| {
             let stored = (rows.get(&target.app.name))
@@ -61,6 +62,9 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
             Arc::new(target)
         })
         .collect();
+    // `collect` kept the buffer of the targets themselves, 30 times the size of
+    // their `Arc`s: for 10,000 customers, megabytes held for the whole run.
+    targets.shrink_to_fit();
     let now_ms = clock::now_ms();
     let now = now_ms.div_euclid(1000);
     // The quota guard is decided again at dispatch, with the attempts counted:
@@ -92,6 +96,7 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
         }
     }
     drop(jobs);
+    drop(rows);
     if pending.is_empty() {
         return Ok(());
     }

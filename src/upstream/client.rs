@@ -67,6 +67,9 @@ pub struct Reply {
     pub answer: Option<serde_json::Value>,
 }
 
+/// The size of each call's input and output buffer (see [`Client::agent`]).
+const BUFFER_SIZE: usize = 16 * 1024;
+
 /// The HTTP client. Cheap to share between threads.
 #[derive(Clone)]
 pub struct Client {
@@ -98,6 +101,12 @@ impl Client {
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("wxtoken/", env!("CARGO_PKG_VERSION")))
+            // Each call in flight holds an input and an output buffer, 128 KiB
+            // each by default: 16 MiB at --jobs 64. WeChat's headers and
+            // answers are a few hundred bytes; a response header larger than
+            // the input buffer fails the call.
+            .input_buffer_size(BUFFER_SIZE)
+            .output_buffer_size(BUFFER_SIZE)
             .proxy(proxy.map(|p| p.proxy.clone()));
         if https || proxy.is_some_and(|p| p.tls) {
             let roots = match crate::trust::roots().map_err(Failure::Blocked)? {
