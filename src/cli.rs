@@ -411,13 +411,10 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }
 
-/// The longest `--timeout`: leases are sized from it (see `engine::run`).
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
-
 pub(crate) fn timeout(s: &str) -> Result<Duration, String> {
     match crate::duration::parse(s)? {
         d if d.is_zero() => Err("a timeout must be at least 1s".to_string()),
-        d if d > MAX_TIMEOUT => Err("a timeout must be at most 5m".to_string()),
+        d if d > crate::upstream::MAX_TIMEOUT => Err("a timeout must be at most 5m".to_string()),
         d => Ok(d),
     }
 }

@@ -199,6 +199,16 @@ impl Kind {
         }
     }
 
+    /// A platform's own token (the value a platform makes from its secret).
+    pub fn is_platform_token(self) -> bool {
+        Api::PLATFORMS.iter().any(|a| a.token_kind() == self)
+    }
+
+    /// A ticket pushed to a platform: stored by `push`, never fetched.
+    pub fn is_pushed(self) -> bool {
+        (Api::PLATFORMS.iter()).any(|a| a.pushed_ticket().is_some_and(|(k, _)| k == self))
+    }
+
     /// "token" or "jsapi ticket", for messages.
     pub fn label(self) -> String {
         match self {

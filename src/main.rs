@@ -135,3 +135,6 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Sign(args) => cmd::sign::run(global, args),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -169,12 +169,7 @@ fn warn_if_ahead_outlasts_tokens(store: &mut dyn Store, apps: &[String], ahead: 
         .iter()
         .filter(|r| r.api != Api::Stable.as_str() && ahead >= r.expires_at - r.fetched_at)
         // Pushed tickets are not renewed by refresh.
-        .filter(|r| {
-            !matches!(
-                Kind::parse(&r.kind),
-                Some(Kind::ComponentVerifyTicket | Kind::SuiteTicket)
-            )
-        })
+        .filter(|r| !Kind::parse(&r.kind).is_some_and(Kind::is_pushed))
         .collect();
     short.sort_by_key(|r| r.expires_at - r.fetched_at);
     if let Some(first) = short.first() {

@@ -25,13 +25,6 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
         .map_err(|e| naming_database(e, &location))
 }
 
-/// The kinds of a platform's own token, by platform kind.
-const PLATFORM_TOKENS: [&str; 3] = [
-    Kind::ComponentAccessToken.as_str(),
-    Kind::SuiteAccessToken.as_str(),
-    Kind::ProviderAccessToken.as_str(),
-];
-
 /// What is printed: the row's kind as messages and `--format env` name it.
 struct What {
     label: String,
@@ -117,7 +110,7 @@ fn print_platform(
     let rows = store.rows(&[platform.to_string()])?;
     let Some(row) = rows
         .iter()
-        .find(|r| PLATFORM_TOKENS.contains(&r.kind.as_str()))
+        .find(|r| Kind::parse(&r.kind).is_some_and(Kind::is_platform_token))
     else {
         if rows.iter().any(|r| r.kind == Kind::AccessToken.as_str()) {
             return Err(usage(format!(
@@ -168,19 +161,13 @@ fn revoked(store: &mut dyn Store, app: &str) -> Result<()> {
 /// Whether the database knows `name` as a platform: its own token or pushed
 /// ticket is stored, or customers are.
 fn is_platform(store: &mut dyn Store, name: &str) -> bool {
-    let own = [
-        Kind::ComponentAccessToken,
-        Kind::SuiteAccessToken,
-        Kind::ProviderAccessToken,
-        Kind::ComponentVerifyTicket,
-        Kind::SuiteTicket,
-    ];
-    store.rows(&[name.to_string()]).is_ok_and(|rows| {
-        rows.iter()
-            .any(|r| own.iter().any(|k| k.as_str() == r.kind))
-    }) || store
-        .customer_platforms()
-        .is_ok_and(|p| p.iter().any(|p| p == name))
+    let own = |k: Kind| k.is_platform_token() || k.is_pushed();
+    store
+        .rows(&[name.to_string()])
+        .is_ok_and(|rows| rows.iter().any(|r| Kind::parse(&r.kind).is_some_and(own)))
+        || store
+            .customer_platforms()
+            .is_ok_and(|p| p.iter().any(|p| p == name))
 }
 
 /// A usage error (exit 2) when `app` is stored with an API that cannot issue

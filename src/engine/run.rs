@@ -36,7 +36,7 @@ const LEASE_MARGIN: i64 = 5;
 /// The longest lease any wxtoken takes. One ending later than this from now was
 /// written by a clock that ran fast (a host's, or the database server's before it
 /// was set back) and is taken over: it would block every refresh for that long.
-const LONGEST_LEASE: i64 = 3 * crate::cli::MAX_TIMEOUT.as_secs() as i64 + LEASE_MARGIN;
+const LONGEST_LEASE: i64 = 3 * crate::upstream::MAX_TIMEOUT.as_secs() as i64 + LEASE_MARGIN;
 /// How long the attempts history is kept.
 const HISTORY_KEPT_MS: i64 = 30 * DAY_MS;
 

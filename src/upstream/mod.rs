@@ -18,6 +18,10 @@ pub use classify::Response;
 pub use client::{Call, Client, Reply, Try};
 pub use proxy::Proxy;
 
+/// The longest time an upstream request may take (`--timeout`, a platform's
+/// `exchange_timeout`): the engine's leases are sized from it.
+pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A value that upstream issued.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Issued {
