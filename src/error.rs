@@ -4,8 +4,10 @@
 
 use std::fmt;
 
-/// wxtoken's documented exit statuses (see the README, "Exit status").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// wxtoken's documented exit statuses (see the README, "Exit status"),
+/// ordered as the worse of two outcomes is chosen: a configuration error over
+/// a failure over success (`NoToken` is `show`'s alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Done (or a `--help`, or stdout closed by its reader).
     Ok = 0,
@@ -32,16 +34,10 @@ pub struct Usage(pub String);
 #[derive(Debug)]
 pub struct NoToken(pub String);
 
-/// Exit with an [`Exit`] status (as its number) and no message: the problems
-/// were already printed.
+/// Exit with an [`Exit`] status and no message: the problems were already
+/// printed.
 #[derive(Debug)]
-pub struct Silent(pub u8);
-
-impl From<Exit> for Silent {
-    fn from(exit: Exit) -> Self {
-        Silent(exit as u8)
-    }
-}
+pub struct Silent(pub Exit);
 
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,7 +51,7 @@ impl fmt::Display for NoToken {
 }
 impl fmt::Display for Silent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "exit {}", self.0)
+        write!(f, "exit {}", self.0 as u8)
     }
 }
 impl std::error::Error for Usage {}
@@ -75,14 +71,8 @@ pub fn no_token(msg: impl Into<String>) -> anyhow::Error {
 /// The documented exit status for an error, and whether it still needs printing.
 pub fn exit_status(err: &anyhow::Error) -> (Exit, bool) {
     for cause in err.chain() {
-        if let Some(Silent(code)) = cause.downcast_ref::<Silent>() {
-            let exit = match code {
-                0 => Exit::Ok,
-                2 => Exit::Usage,
-                3 => Exit::NoToken,
-                _ => Exit::Failure,
-            };
-            return (exit, false);
+        if let Some(Silent(exit)) = cause.downcast_ref::<Silent>() {
+            return (*exit, false);
         }
         if cause.is::<Usage>() {
             return (Exit::Usage, true);
@@ -104,8 +94,8 @@ mod tests {
             (usage("bad flag"), Exit::Usage, true),
             (no_token("none stored"), Exit::NoToken, true),
             (anyhow::anyhow!("could not write"), Exit::Failure, true),
-            (Silent::from(Exit::Usage).into(), Exit::Usage, false),
-            (Silent(1).into(), Exit::Failure, false),
+            (Silent(Exit::Usage).into(), Exit::Usage, false),
+            (Silent(Exit::Failure).into(), Exit::Failure, false),
             (usage("deep").context("outer"), Exit::Usage, true),
         ];
         for (err, exit, printed) in cases {

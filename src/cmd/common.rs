@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cli::Global;
-use crate::error::{NoToken, no_token, usage};
+use crate::error::{Exit, NoToken, no_token, usage};
 use crate::store::{self, Store};
 use crate::{config, text};
 
@@ -156,7 +156,7 @@ fn configured_export_dir(path: &std::path::Path) -> Result<Option<PathBuf>> {
 /// unless the command failed otherwise.
 pub fn export_outcome(store: &dyn Store, result: Result<()>) -> Result<()> {
     match result {
-        Ok(()) if store.export_problems() > 0 => Err(crate::error::Silent(1).into()),
+        Ok(()) if store.export_problems() > 0 => Err(crate::error::Silent(Exit::Failure).into()),
         other => other,
     }
 }

@@ -12,7 +12,7 @@ use crate::app::{self, Api, Kind};
 use crate::cli::{Global, RefreshArgs};
 use crate::config::platform::Platform;
 use crate::engine::{self, Options, Role, Target};
-use crate::error::{self, usage};
+use crate::error::{self, Exit, usage};
 use crate::store::{self, Store};
 use crate::{config, out, text, upstream};
 
@@ -81,7 +81,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     };
     unreadable += unreadable_platforms;
     if ready.is_empty() && platforms.is_empty() {
-        return Err(error::Silent(2).into());
+        return Err(error::Silent(Exit::Usage).into());
     }
     let proxy = upstream::Proxy::from_env().map_err(usage)?;
     let mut store = crate::cmd::common::open_store(global, args.appid.is_some())?;
@@ -121,8 +121,10 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     match result {
         // The apps with unreadable secrets make it a configuration error; the
         // others' failures were printed already.
-        Ok(()) if unreadable > 0 => Err(error::Silent(2).into()),
-        Err(e) if unreadable > 0 && e.is::<error::Silent>() => Err(error::Silent(2).into()),
+        Ok(()) if unreadable > 0 => Err(error::Silent(Exit::Usage).into()),
+        Err(e) if unreadable > 0 && e.is::<error::Silent>() => {
+            Err(error::Silent(Exit::Usage).into())
+        }
         other => other,
     }
 }

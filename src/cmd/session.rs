@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::cli::Global;
 use crate::engine::{self, Session};
-use crate::error::{Silent, usage};
+use crate::error::{Exit, Silent, usage};
 use crate::secret::Secret;
 use crate::text::quoted;
 
@@ -35,9 +35,9 @@ pub fn platform_session(global: &Global, name: &str) -> Result<Session> {
     let proxy = crate::upstream::Proxy::from_env().map_err(usage)?;
     let (mut ready, unreadable) = engine::read(vec![(platform, None)], &path);
     if unreadable > 0 {
-        return Err(Silent(2).into());
+        return Err(Silent(Exit::Usage).into());
     }
-    let ready = ready.pop().ok_or(Silent(2))?;
+    let ready = ready.pop().ok_or(Silent(Exit::Usage))?;
     let store = crate::cmd::common::open_store(global, false)?;
     let db = crate::cmd::common::db_location(global).ok();
     Session::new(store, ready, db, proxy)

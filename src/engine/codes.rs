@@ -134,12 +134,11 @@ pub fn exchange(
         ..link.app.clone()
     };
     let call = Call {
-        node: Some(node),
         input: Some(&token),
         platform_appid: Some(&link.app.appid),
         grant: Some(code.expose()),
         once: true,
-        ..Call::default()
+        ..Call::new(node)
     };
     log::info!(
         "{name}: exchanging its code (sent once; waiting up to {}s)",

@@ -12,7 +12,7 @@ use anyhow::{Result, anyhow};
 use super::Session;
 use super::codes::{self, Outcome};
 use crate::clock;
-use crate::error::{Silent, usage};
+use crate::error::{Exit, Silent, usage};
 use crate::graph::Api;
 use crate::platform::PENDING_CODE_KIND;
 use crate::platform::push::{pending_key, pushed_alphabet};
@@ -104,8 +104,8 @@ pub fn add_code(
             crate::out::errln!(
                 "wxtoken: {name}: this code is being exchanged by another run (the push of the same authorization?): see `wxtoken authorizers list --platform {name}` in a minute"
             );
-            Err(Silent(1).into())
+            Err(Silent(Exit::Failure).into())
         }
-        Outcome::Failed => Err(Silent(1).into()),
+        Outcome::Failed => Err(Silent(Exit::Failure).into()),
     }
 }

@@ -14,6 +14,7 @@ use super::{Options, run};
 use crate::app::App;
 use crate::clock;
 use crate::config::platform::Platform;
+use crate::error::{Exit, Silent};
 use crate::graph::Api;
 use crate::graph::Kind;
 use crate::platform::keys::read_platform_secrets;
@@ -136,7 +137,7 @@ pub fn refresh_customers(
         let customers = picked(store.customers(&link.platform.name)?, pick);
         for appid in pick.iter().flatten() {
             if !customers.iter().any(|c| &c.appid == appid) {
-                keep(Err(crate::error::Silent(2).into()));
+                keep(Err(crate::error::Silent(Exit::Usage).into()));
                 crate::out::errln!(
                     "wxtoken: {}/{}: no such customer of platform {}: import it (`wxtoken authorizers import`) or wait for its authorization push",
                     link.platform.name,
@@ -160,7 +161,7 @@ pub fn refresh_customers(
         let timeout = super::codes::exchange_timeout(link, opts.exchange_timeout);
         let proxy = opts.proxy.clone();
         if !super::codes::finish_pending(store, link, &customers, timeout, proxy)? {
-            keep(Err(crate::error::Silent(1).into()));
+            keep(Err(crate::error::Silent(Exit::Failure).into()));
         }
         drop(customers);
         // Read again (the exchanges and the reading of authorizations changed
@@ -171,7 +172,7 @@ pub fn refresh_customers(
             customer_targets(link, &customers)
         };
         if unopened > 0 {
-            keep(Err(crate::error::Silent(1).into()));
+            keep(Err(crate::error::Silent(Exit::Failure).into()));
         }
         keep(run::run(store, targets, opts));
         let reauth: Vec<Customer> = picked(store.customers(&link.platform.name)?, pick)
@@ -192,7 +193,7 @@ pub fn refresh_customers(
                     "{name}: needs re-authorization (its {what} was refused): its token is not renewed until it authorizes again"
                 );
             } else {
-                keep(Err(crate::error::Silent(1).into()));
+                keep(Err(crate::error::Silent(Exit::Failure).into()));
                 crate::out::errln!(
                     "wxtoken: {name}: upstream refused its {what}{}: it must authorize the platform again; its token is not renewed",
                     match link.platform.kind {
@@ -211,16 +212,18 @@ pub fn refresh_customers(
     result
 }
 
-/// The worse of two results: an error over success, a configuration error
-/// (exit 2) over a failure already printed (exit 1), the first otherwise.
+/// The worse of two results: an error not printed yet over one printed, then
+/// the worse exit status (a configuration error over a failure over
+/// success); the first when they are alike.
 pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
-    let code = |r: &Result<()>| match r {
-        Ok(()) => 0,
-        Err(e) => e
-            .downcast_ref::<crate::error::Silent>()
-            .map_or(3, |s| i32::from(s.0)),
+    let rank = |r: &Result<()>| match r {
+        Ok(()) => (false, Exit::Ok),
+        Err(e) => match e.downcast_ref::<Silent>() {
+            Some(Silent(exit)) => (false, *exit),
+            None => (true, Exit::Failure),
+        },
     };
-    if code(&b) > code(&a) { b } else { a }
+    if rank(&b) > rank(&a) { b } else { a }
 }
 
 /// Reads the platform's stored token into the link: whether it is usable.

@@ -23,7 +23,7 @@ use super::work::{Done, spawn_workers};
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
 use crate::app::Kind;
 use crate::clock;
-use crate::error::Silent;
+use crate::error::{Exit, Silent};
 use crate::store::{Commit, Lease, Store};
 use crate::text::{clip, shown};
 
@@ -123,7 +123,7 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
     let failed = result.map(|()| run.failed)?;
     store.prune(clock::now_ms() - HISTORY_KEPT_MS)?;
     if failed > 0 {
-        return Err(Silent(1).into());
+        return Err(Silent(Exit::Failure).into());
     }
     Ok(())
 }

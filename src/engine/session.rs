@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::platforms::{self, Ready};
 use super::{Link, Options, run};
-use crate::error::Silent;
+use crate::error::{Exit, Silent};
 use crate::store::Store;
 use crate::text::shown;
 use crate::upstream::Proxy;
@@ -29,7 +29,7 @@ impl Session {
         proxy: Option<Proxy>,
     ) -> Result<Session> {
         let mut links = platforms::links(store.as_mut(), vec![ready], db)?;
-        let (link, _) = links.pop().ok_or(Silent(2))?;
+        let (link, _) = links.pop().ok_or(Silent(Exit::Usage))?;
         Ok(Session {
             store,
             link,
@@ -48,7 +48,7 @@ impl Session {
                 shown(&self.link.app.name),
                 shown(&self.link.app.name)
             );
-            return Err(Silent(1).into());
+            return Err(Silent(Exit::Failure).into());
         }
         Ok(())
     }

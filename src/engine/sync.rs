@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::{Link, Options, Session};
+use crate::error::Exit;
 use crate::graph::Api;
 use crate::platform::storekey::StoreKey;
 use crate::platform::sync::{Listed, list};
@@ -90,7 +91,7 @@ pub struct Synced {
 
 /// Lists the session's platform's authorizers and stores each, sealed with
 /// `key`, made Active (their info kept); the platform's token refreshed first
-/// if due. A list that cannot be read is printed (then `Silent(1)`).
+/// if due. A list that cannot be read is printed (then `Silent(Exit::Failure)`).
 pub fn sync(session: &mut Session, key: &StoreKey) -> Result<Synced> {
     let link = session.link.clone();
     session.own_token()?;
@@ -113,7 +114,7 @@ pub fn sync(session: &mut Session, key: &StoreKey) -> Result<Synced> {
                 f.describe(true)
             ))
         );
-        crate::error::Silent(1)
+        crate::error::Silent(Exit::Failure)
     })?;
     let store = session.store.as_mut();
     let known: HashMap<String, Customer> = store

@@ -158,7 +158,7 @@ impl Done {
             Role::Customer { link, .. } => (None, Some(link.app.appid.as_str())),
         };
         let call = Call {
-            node: Some(node),
+            node,
             input,
             force: job.force,
             secret: target.secret.as_ref(),
@@ -181,10 +181,8 @@ impl Done {
         call: &Call,
         deadline: Instant,
     ) -> Result<Issued, Failure> {
-        let Some(node) = call.node else {
-            return Err(Failure::BadResponse("no request".to_string()));
-        };
-        let (kind, input) = (node.kind, call.input);
+        let (node, input) = (call.node, call.input);
+        let kind = node.kind;
         let forced = call.forced();
         let Reply {
             tries,

@@ -51,7 +51,7 @@ impl Done {
         let mut renewed = false;
         loop {
             let call = Call {
-                node: Some(node),
+                node,
                 input: Some(&platform_token),
                 force: job.force,
                 secret: None,
@@ -193,10 +193,9 @@ impl Done {
             return None;
         }
         let call = Call {
-            node: Some(node),
             secret: Some(&link.secret),
             pushed: link.pushed.as_deref(),
-            ..Call::default()
+            ..Call::new(node)
         };
         let issued = self.fetch_for(client, &link.app, &call, deadline).ok()?;
         *token = Some(issued.value.clone());

@@ -20,9 +20,8 @@ const MAX_TRIES: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(400);
 
 /// One upstream call: a node's request, with the values its parameters take.
-#[derive(Default)]
 pub struct Call<'a> {
-    pub node: Option<&'static Node>,
+    pub node: &'static Node,
     /// The value of the credential the node needs (for a customer's token,
     /// its platform's token).
     pub input: Option<&'a str>,
@@ -41,9 +40,24 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// The call of `node` with no values yet (`..Call::new(node)` fills in
+    /// what a caller does not set).
+    pub fn new(node: &'static Node) -> Call<'static> {
+        Call {
+            node,
+            input: None,
+            force: false,
+            secret: None,
+            platform_appid: None,
+            pushed: None,
+            grant: None,
+            once: false,
+        }
+    }
+
     /// Whether `--force` reaches upstream in this call.
     pub fn forced(&self) -> bool {
-        self.force && self.node.is_some_and(Node::forceable)
+        self.force && self.node.forceable()
     }
 }
 
@@ -129,14 +143,7 @@ impl Client {
     /// exponential backoff and jitter while tries remain and `deadline` allows.
     /// `input` is the value of the credential the node needs, if it needs one.
     pub fn call(&self, app: &App, call: &Call, deadline: Instant) -> Reply {
-        let Some(node) = call.node else {
-            return Reply {
-                tries: Vec::new(),
-                result: Err(Failure::BadResponse("no request".to_string())),
-                clock_skew: None,
-                answer: None,
-            };
-        };
+        let node = call.node;
         // A forced call is never repeated (stable: WeChat allows 20 a day, 30 s apart).
         let max_tries = if call.forced() { 1 } else { MAX_TRIES };
         let mut tries = Vec::new();

@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     // The line first: once the client has its answer, the journal has the reason.
     let result = result.map(|_| ()).map_err(|e| {
         let exit = crate::report::error(&e, &super::common::places(global, true));
-        anyhow::Error::new(crate::error::Silent::from(exit))
+        anyhow::Error::new(crate::error::Silent(exit))
     });
     let written = super::write_out(&format!("{head}\r\n{body}"));
     super::start_exchanges(global, args);
