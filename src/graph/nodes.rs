@@ -36,12 +36,9 @@ const fn ticket(
             query: &[],
         },
         field: "ticket",
-        grant: None,
-        info: None,
         needs: NEEDS_TOKEN,
-        lifetime: Lifetime::ExpiresIn,
         stale_input: STALE_TOKEN,
-        quota: Quota::None,
+        ..BASE
     }
 }
 
@@ -51,40 +48,26 @@ const TOKEN_AND_TYPE: &[(&str, Param)] = &[
     ("type", Param::TicketType),
 ];
 
-/// An access-token node: fetched with the app's secret.
-const fn token(api: &'static [Api], request: Request, quota: Quota) -> Node {
-    secret_token(
-        Kind::AccessToken,
-        api,
-        request,
-        "access_token",
-        NEEDS_SECRET,
-        quota,
-    )
-}
-
-/// A token made from a secret (and, for a platform, its pushed ticket).
-const fn secret_token(
-    kind: Kind,
-    apis: &'static [Api],
-    request: Request,
-    field: &'static str,
-    needs: &'static [Input],
-    quota: Quota,
-) -> Node {
-    Node {
-        kind,
-        apis,
-        request,
-        field,
-        grant: None,
-        info: None,
-        needs,
-        lifetime: Lifetime::ExpiresIn,
-        stale_input: &[],
-        quota,
-    }
-}
+/// What the nodes below share unless they say otherwise: an access token in
+/// the answer's `access_token`, living as long as its `expires_in` says, no
+/// credential or info of a customer's, no stale input, no quota.
+const BASE: Node = Node {
+    kind: Kind::AccessToken,
+    apis: &[],
+    request: Request {
+        method: Method::Get,
+        path: "",
+        params: &[],
+        query: &[],
+    },
+    field: "access_token",
+    grant: None,
+    info: None,
+    needs: &[],
+    lifetime: Lifetime::ExpiresIn,
+    stale_input: &[],
+    quota: Quota::None,
+};
 
 /// A POST with a JSON body.
 const fn post(path: &'static str, params: &'static [(&'static str, Param)]) -> Request {
@@ -96,36 +79,17 @@ const fn post(path: &'static str, params: &'static [(&'static str, Param)]) -> R
     }
 }
 
-/// A customer's token: a POST to a platform API, with the platform's token
-/// as the query parameter `token_param`.
-#[allow(clippy::too_many_arguments)]
-const fn customer_token(
-    api: &'static [Api],
+/// A POST to a platform API, with the platform's token as the query.
+const fn platform_post(
     path: &'static str,
-    token_param: &'static [(&'static str, Param)],
+    query: &'static [(&'static str, Param)],
     params: &'static [(&'static str, Param)],
-    needs: &'static [Input],
-    field: &'static str,
-    grant: Option<&'static str>,
-    info: Option<&'static str>,
-    stale_input: &'static [i64],
-) -> Node {
-    Node {
-        kind: Kind::AccessToken,
-        apis: api,
-        request: Request {
-            method: Method::PostJson,
-            path,
-            params,
-            query: token_param,
-        },
-        field,
-        grant,
-        info,
-        needs,
-        lifetime: Lifetime::ExpiresIn,
-        stale_input,
-        quota: Quota::None,
+) -> Request {
+    Request {
+        method: Method::PostJson,
+        path,
+        params,
+        query,
     }
 }
 
@@ -137,7 +101,6 @@ const SUITE_TOKEN_QUERY: &[(&str, Param)] = &[("suite_access_token", Param::Cred
 /// not `get_corp_token`. Not in [`NODES`]: the customers of a suite whose id
 /// starts with `dk` take it instead of get_corp_token's node.
 pub static CUSTOMIZED_TOKEN: Node = Node {
-    kind: Kind::AccessToken,
     apis: &[Api::WecomSuite],
     request: Request {
         method: Method::Get,
@@ -145,20 +108,15 @@ pub static CUSTOMIZED_TOKEN: Node = Node {
         params: &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
         query: &[],
     },
-    field: "access_token",
-    grant: None,
-    info: None,
     needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
-    lifetime: Lifetime::ExpiresIn,
-    stale_input: &[],
-    quota: Quota::None,
+    ..BASE
 };
 
 /// Every node; a value's node comes after the nodes it needs.
 pub static NODES: &[Node] = &[
-    token(
-        &[Api::Classic],
-        Request {
+    Node {
+        apis: &[Api::Classic],
+        request: Request {
             method: Method::Get,
             path: "/cgi-bin/token",
             params: &[
@@ -168,11 +126,13 @@ pub static NODES: &[Node] = &[
             ],
             query: &[],
         },
-        Quota::DailyBudget,
-    ),
-    token(
-        &[Api::Stable],
-        post(
+        needs: NEEDS_SECRET,
+        quota: Quota::DailyBudget,
+        ..BASE
+    },
+    Node {
+        apis: &[Api::Stable],
+        request: post(
             "/cgi-bin/stable_token",
             &[
                 ("grant_type", Param::Fixed("client_credential")),
@@ -181,28 +141,31 @@ pub static NODES: &[Node] = &[
                 ("force_refresh", Param::Force),
             ],
         ),
-        Quota::Forced {
+        needs: NEEDS_SECRET,
+        quota: Quota::Forced {
             per_day: 20,
             gap_ms: 30_000,
         },
-    ),
-    token(
-        &[Api::Wecom],
-        Request {
+        ..BASE
+    },
+    Node {
+        apis: &[Api::Wecom],
+        request: Request {
             method: Method::Get,
             path: "/cgi-bin/gettoken",
             params: &[("corpid", Param::Appid), ("corpsecret", Param::Secret)],
             query: &[],
         },
-        Quota::None,
-    ),
+        needs: NEEDS_SECRET,
+        ..BASE
+    },
     // Open Platform (A.3, A.4, A.5): the component's token from its pushed
     // ticket; an authorizer's first token from its authorization code, later
     // ones from its refresh token.
-    secret_token(
-        Kind::ComponentAccessToken,
-        &[Api::OpenPlatform],
-        post(
+    Node {
+        kind: Kind::ComponentAccessToken,
+        apis: &[Api::OpenPlatform],
+        request: post(
             "/cgi-bin/component/api_component_token",
             &[
                 ("component_appid", Param::Appid),
@@ -210,51 +173,55 @@ pub static NODES: &[Node] = &[
                 ("component_verify_ticket", Param::Pushed),
             ],
         ),
-        "component_access_token",
-        &[
+        field: "component_access_token",
+        needs: &[
             Input::Secret,
             Input::Pushed {
                 kind: Kind::ComponentVerifyTicket,
                 max_age: VERIFY_TICKET_LIFE,
             },
         ],
-        Quota::None,
-    ),
-    customer_token(
-        &[Api::OpenPlatform],
-        "/cgi-bin/component/api_query_auth",
-        COMPONENT_TOKEN_QUERY,
-        &[
-            ("component_appid", Param::PlatformAppid),
-            ("authorization_code", Param::Grant),
-        ],
-        &[Input::Platform(Kind::ComponentAccessToken), Input::Code],
-        "authorization_info.authorizer_access_token",
-        Some("authorization_info.authorizer_refresh_token"),
-        None,
-        STALE_COMPONENT,
-    ),
-    customer_token(
-        &[Api::OpenPlatform],
-        "/cgi-bin/component/api_authorizer_token",
-        COMPONENT_TOKEN_QUERY,
-        &[
-            ("component_appid", Param::PlatformAppid),
-            ("authorizer_appid", Param::Appid),
-            ("authorizer_refresh_token", Param::Grant),
-        ],
-        &[Input::Platform(Kind::ComponentAccessToken), Input::Grant],
-        "authorizer_access_token",
-        Some("authorizer_refresh_token"),
-        None,
-        STALE_COMPONENT,
-    ),
+        ..BASE
+    },
+    Node {
+        apis: &[Api::OpenPlatform],
+        request: platform_post(
+            "/cgi-bin/component/api_query_auth",
+            COMPONENT_TOKEN_QUERY,
+            &[
+                ("component_appid", Param::PlatformAppid),
+                ("authorization_code", Param::Grant),
+            ],
+        ),
+        field: "authorization_info.authorizer_access_token",
+        grant: Some("authorization_info.authorizer_refresh_token"),
+        needs: &[Input::Platform(Kind::ComponentAccessToken), Input::Code],
+        stale_input: STALE_COMPONENT,
+        ..BASE
+    },
+    Node {
+        apis: &[Api::OpenPlatform],
+        request: platform_post(
+            "/cgi-bin/component/api_authorizer_token",
+            COMPONENT_TOKEN_QUERY,
+            &[
+                ("component_appid", Param::PlatformAppid),
+                ("authorizer_appid", Param::Appid),
+                ("authorizer_refresh_token", Param::Grant),
+            ],
+        ),
+        field: "authorizer_access_token",
+        grant: Some("authorizer_refresh_token"),
+        needs: &[Input::Platform(Kind::ComponentAccessToken), Input::Grant],
+        stale_input: STALE_COMPONENT,
+        ..BASE
+    },
     // WeCom suites (B.2, B.3): the suite's token from its pushed ticket; a
     // company's first token with its permanent code, later ones from it.
-    secret_token(
-        Kind::SuiteAccessToken,
-        &[Api::WecomSuite],
-        post(
+    Node {
+        kind: Kind::SuiteAccessToken,
+        apis: &[Api::WecomSuite],
+        request: post(
             "/cgi-bin/service/get_suite_token",
             &[
                 ("suite_id", Param::Appid),
@@ -262,53 +229,55 @@ pub static NODES: &[Node] = &[
                 ("suite_ticket", Param::Pushed),
             ],
         ),
-        "suite_access_token",
-        &[
+        field: "suite_access_token",
+        needs: &[
             Input::Secret,
             Input::Pushed {
                 kind: Kind::SuiteTicket,
                 max_age: SUITE_TICKET_LIFE,
             },
         ],
-        Quota::None,
-    ),
-    customer_token(
-        &[Api::WecomSuite],
-        "/cgi-bin/service/get_permanent_code",
-        SUITE_TOKEN_QUERY,
-        &[("auth_code", Param::Grant)],
-        &[Input::Platform(Kind::SuiteAccessToken), Input::Code],
-        "access_token",
-        Some("permanent_code"),
-        Some("auth_corp_info"),
-        STALE_SUITE,
-    ),
-    customer_token(
-        &[Api::WecomSuite],
-        "/cgi-bin/service/get_corp_token",
-        SUITE_TOKEN_QUERY,
-        &[
-            ("auth_corpid", Param::Appid),
-            ("permanent_code", Param::Grant),
-        ],
-        &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
-        "access_token",
-        None,
-        None,
-        STALE_SUITE,
-    ),
+        ..BASE
+    },
+    Node {
+        apis: &[Api::WecomSuite],
+        request: platform_post(
+            "/cgi-bin/service/get_permanent_code",
+            SUITE_TOKEN_QUERY,
+            &[("auth_code", Param::Grant)],
+        ),
+        grant: Some("permanent_code"),
+        info: Some("auth_corp_info"),
+        needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Code],
+        stale_input: STALE_SUITE,
+        ..BASE
+    },
+    Node {
+        apis: &[Api::WecomSuite],
+        request: platform_post(
+            "/cgi-bin/service/get_corp_token",
+            SUITE_TOKEN_QUERY,
+            &[
+                ("auth_corpid", Param::Appid),
+                ("permanent_code", Param::Grant),
+            ],
+        ),
+        needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
+        stale_input: STALE_SUITE,
+        ..BASE
+    },
     // A WeCom service provider's own token (B.4).
-    secret_token(
-        Kind::ProviderAccessToken,
-        &[Api::WecomProvider],
-        post(
+    Node {
+        kind: Kind::ProviderAccessToken,
+        apis: &[Api::WecomProvider],
+        request: post(
             "/cgi-bin/service/get_provider_token",
             &[("corpid", Param::Appid), ("provider_secret", Param::Secret)],
         ),
-        "provider_access_token",
-        NEEDS_SECRET,
-        Quota::None,
-    ),
+        field: "provider_access_token",
+        needs: NEEDS_SECRET,
+        ..BASE
+    },
     ticket(
         Ticket::Jsapi,
         MP_APIS,
