@@ -32,7 +32,7 @@ mod report;
 mod secret;
 mod store;
 mod text;
-mod trust;
+mod tls_roots;
 mod upstream;
 
 use anyhow::Result;

@@ -196,7 +196,7 @@ fn show_opens_no_config_and_no_network() {
         "crate::upstream",
         "crate::engine",
         "crate::platform",
-        "crate::trust",
+        "crate::tls_roots",
         "config::load",
         "config_path",
         "open_store",

@@ -222,5 +222,4 @@ pub fn counted_since(now_ms: i64) -> i64 {
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -145,3 +145,6 @@ pub fn dropped(app: &str, _u: &CustomerUpdate, held: i64) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -345,9 +345,6 @@ pub trait Store {
 }
 
 #[cfg(test)]
-mod customer_tests;
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -123,14 +123,14 @@ impl Client {
             .output_buffer_size(BUFFER_SIZE)
             .proxy(proxy.map(|p| p.proxy.clone()));
         if https || proxy.is_some_and(|p| p.tls) {
-            let roots = match crate::trust::roots().map_err(Failure::Blocked)? {
-                crate::trust::Roots::System(certs) => ureq::tls::RootCerts::new_with_certs(
+            let roots = match crate::tls_roots::roots().map_err(Failure::Blocked)? {
+                crate::tls_roots::Roots::System(certs) => ureq::tls::RootCerts::new_with_certs(
                     &certs
                         .iter()
                         .map(|c| ureq::tls::Certificate::from_der(c).to_owned())
                         .collect::<Vec<_>>(),
                 ),
-                crate::trust::Roots::Mozilla => ureq::tls::RootCerts::WebPki,
+                crate::tls_roots::Roots::Mozilla => ureq::tls::RootCerts::WebPki,
             };
             config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
         }

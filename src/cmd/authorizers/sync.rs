@@ -40,5 +40,4 @@ pub fn run(global: &Global, platform_name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "sync_tests.rs"]
 mod tests;

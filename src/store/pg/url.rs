@@ -229,7 +229,7 @@ impl Url {
                         }
                     }
                     _ => {
-                        roots = crate::trust::roots()
+                        roots = crate::tls_roots::roots()
                             .map_err(|e| usage(format!("database {}: {e}", self.shown)))?
                             .store();
                     }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::*;
+use crate::store::*;
 
 /// A fresh database and a raw connection to it beside wxtoken's.
 enum TestDb {
