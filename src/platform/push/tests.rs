@@ -48,6 +48,77 @@ fn an_extreme_signed_timestamp_is_refused_not_overflowed() {
     }
 }
 
+/// A component_verify_ticket push whose own CreateTime is `created`.
+fn ticket_push(created: i64) -> String {
+    format!(
+        "<xml><AppId>wxcomponent</AppId><CreateTime>{created}</CreateTime>\
+         <InfoType>component_verify_ticket</InfoType>\
+         <ComponentVerifyTicket>ticket@@@x</ComponentVerifyTicket></xml>"
+    )
+}
+
+#[test]
+fn a_push_signed_or_made_max_age_away_is_taken_a_second_more_is_not() {
+    let crypt = MsgCrypt::new("token", KEY).unwrap();
+    let p = platform(Api::OpenPlatform);
+    for (off, taken) in [
+        (MAX_AGE, true),
+        (-MAX_AGE, true),
+        (MAX_AGE + 1, false),
+        (-MAX_AGE - 1, false),
+    ] {
+        // The query's timestamp, then the message's CreateTime.
+        for (sent, created) in [(NOW + off, NOW), (NOW, NOW + off)] {
+            let (query, body) = signed(&ticket_push(created), &sent.to_string());
+            let got = read(&p, &crypt, &query, body.as_bytes(), NOW);
+            match got {
+                Ok(Event::Ticket { .. }) => assert!(taken, "{sent} {created}"),
+                Err(e) => {
+                    assert!(!taken, "{sent} {created}: {e}");
+                    assert_eq!(e.status, Status::Forbidden);
+                    assert!(e.why.contains("more than 300s"), "{e}");
+                }
+                Ok(other) => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// WeCom's URL check of a suite: `echostr` decrypts to `plain`.
+fn url_check(plain: &str) -> BTreeMap<String, String> {
+    let crypt = MsgCrypt::new("token", KEY).unwrap();
+    let echostr = crypt.encrypt(plain, "wxcomponent", [7; 16]).unwrap();
+    let ts = NOW.to_string();
+    BTreeMap::from([
+        (
+            "msg_signature".to_string(),
+            crypt.signature(&ts, "n", &echostr),
+        ),
+        ("timestamp".to_string(), ts),
+        ("nonce".to_string(), "n".to_string()),
+        ("echostr".to_string(), echostr),
+    ])
+}
+
+#[test]
+fn a_url_check_answers_a_short_random_string_only() {
+    let crypt = MsgCrypt::new("token", KEY).unwrap();
+    let p = platform(Api::WecomSuite);
+    let longest = "a".repeat(MAX_ECHO);
+    for plain in ["5927782489442352469", "A+/=b~!", longest.as_str()] {
+        match read(&p, &crypt, &url_check(plain), b"", NOW) {
+            Ok(Event::Echo(answer)) => assert_eq!(answer, plain),
+            other => panic!("{plain}: {other:?}"),
+        }
+    }
+    let longer = "a".repeat(MAX_ECHO + 1);
+    for plain in [longer.as_str(), "<xml>", "a b", "a\tb", "é"] {
+        let err = read(&p, &crypt, &url_check(plain), b"", NOW).unwrap_err();
+        assert_eq!(err.status, Status::Forbidden, "{plain}: {err}");
+        assert!(err.why.contains("a push replayed as a URL check?"), "{err}");
+    }
+}
+
 #[test]
 fn a_percent_escaped_plus_is_a_plus_and_a_bare_plus_stays() {
     let q = parse_query("echostr=a%2Bb%2F%3D&x=a+b&flag").unwrap();
