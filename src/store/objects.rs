@@ -33,14 +33,22 @@ fn refused(db: &str, what: &str) -> anyhow::Error {
 /// SQLite: no view or trigger named `wxtoken_*` or on a `wxtoken_*` table.
 /// Reads the schema SQLite has already loaded; nothing of the tables.
 pub fn sqlite(conn: &rusqlite::Connection, db: &str) -> Result<()> {
-    let mut st = conn.prepare_cached(
-        "SELECT type, name, tbl_name FROM sqlite_schema
-         WHERE type NOT IN ('table', 'index')
-           AND (name LIKE 'wxtoken%' OR tbl_name LIKE 'wxtoken%') LIMIT 1",
+    // The names are matched here rather than with LIKE: the shortest
+    // statement is the cheapest to prepare, and `show` prepares it every time.
+    let ours = |name: &str| {
+        name.as_bytes()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"wxtoken"))
+    };
+    let mut st = conn.prepare(
+        "SELECT type, name, tbl_name FROM sqlite_schema WHERE type IN ('view', 'trigger')",
     )?;
     let mut rows = st.query([])?;
-    if let Some(r) = rows.next()? {
+    while let Some(r) = rows.next()? {
         let (kind, name, table): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if !ours(&name) && !ours(&table) {
+            continue;
+        }
         let table = crate::text::quoted(&table);
         let what = match kind.as_str() {
             "trigger" => format!(
