@@ -164,6 +164,7 @@ impl Sandbox {
         let bin = dir.path().join(".bin");
         let release = dir.path().join("target/release/examples");
         std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(dir.path().join(".tmp")).unwrap();
         std::fs::create_dir_all(&release).unwrap();
         for (link, to) in [
             (bin.join("wxtoken"), wxtoken),
@@ -287,8 +288,11 @@ impl Sandbox {
             self.dir.path().join(".bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        // Temporary files (a detached stand-in's try-out database) go with
+        // the sandbox.
         cmd.current_dir(self.dir.path())
             .env("HOME", self.dir.path())
+            .env("TMPDIR", self.dir.path().join(".tmp"))
             .env("PATH", path)
             .stdin(Stdio::null())
             .process_group(0);
