@@ -173,7 +173,9 @@ fn the_graph_is_the_only_source_of_kinds_and_lifetimes() {
                 .any(|p| compact.contains(p))
             });
             let lifetime = compact.contains("TICKET_LIFE");
-            if kind_name || lifetime {
+            // A row's kind is read as a Kind once, in store/columns.rs.
+            let parsed = compact.contains("Kind::parse(") && rel != "store/columns.rs";
+            if kind_name || lifetime || parsed {
                 found.push(format!("{rel}: {}", line.trim()));
             }
         }

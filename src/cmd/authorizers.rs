@@ -94,7 +94,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
     // Seconds the customer's access token stays usable, when one is stored.
     let left: HashMap<&str, i64> = rows
         .iter()
-        .filter(|r| r.kind == Kind::AccessToken.as_str() && r.invalidated_at.is_none())
+        .filter(|r| r.known_kind() == Some(Kind::AccessToken) && r.invalidated_at.is_none())
         .map(|r| (r.appid.as_str(), (r.expires_at - now).max(0)))
         .collect();
     let mut text = String::new();

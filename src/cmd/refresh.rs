@@ -147,7 +147,7 @@ fn warn_of_other_names(store: &mut dyn Store, targets: &[Target]) {
     for app in apps {
         let other = rows
             .iter()
-            .filter(|r| r.api == classic && r.kind == Kind::AccessToken.as_str())
+            .filter(|r| r.api == classic && r.known_kind() == Some(Kind::AccessToken))
             .find(|r| r.appid == app.appid && r.app != app.name);
         if let Some(other) = other {
             let shown = text::quoted(&other.app);
@@ -171,7 +171,7 @@ fn warn_if_ahead_outlasts_tokens(store: &mut dyn Store, apps: &[String], ahead: 
         .iter()
         .filter(|r| r.api != Api::Stable.as_str() && ahead >= r.expires_at - r.fetched_at)
         // Pushed tickets are not renewed by refresh.
-        .filter(|r| !Kind::parse(&r.kind).is_some_and(Kind::is_pushed))
+        .filter(|r| !r.known_kind().is_some_and(Kind::is_pushed))
         .collect();
     short.sort_by_key(|r| r.expires_at - r.fetched_at);
     if let Some(first) = short.first() {

@@ -47,7 +47,7 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
         (None, Some(appid)) => Lookup::Appid(appid),
         (None, None) => Lookup::Any,
     };
-    let mut rows = store.lookup(lookup, kind.as_str())?;
+    let mut rows = store.lookup(lookup, kind)?;
     let what = kind.label();
     let row = match (rows.len(), &args.app, &args.appid) {
         (1, _, _) => rows.remove(0),
@@ -110,9 +110,12 @@ fn print_platform(
     let rows = store.rows(&[platform.to_string()])?;
     let Some(row) = rows
         .iter()
-        .find(|r| Kind::parse(&r.kind).is_some_and(Kind::is_platform_token))
+        .find(|r| r.known_kind().is_some_and(Kind::is_platform_token))
     else {
-        if rows.iter().any(|r| r.kind == Kind::AccessToken.as_str()) {
+        if rows
+            .iter()
+            .any(|r| r.known_kind() == Some(Kind::AccessToken))
+        {
             return Err(usage(format!(
                 "{} is an app, not a platform: use --app {}",
                 quoted(platform),
@@ -164,7 +167,7 @@ fn is_platform(store: &mut dyn Store, name: &str) -> bool {
     let own = |k: Kind| k.is_platform_token() || k.is_pushed();
     store
         .rows(&[name.to_string()])
-        .is_ok_and(|rows| rows.iter().any(|r| Kind::parse(&r.kind).is_some_and(own)))
+        .is_ok_and(|rows| rows.iter().any(|r| r.known_kind().is_some_and(own)))
         || store
             .customer_platforms()
             .is_ok_and(|p| p.iter().any(|p| p == name))
@@ -176,7 +179,7 @@ fn no_such_ticket(store: &mut dyn Store, app: &str, kind: Kind) -> Result<()> {
     let Kind::Ticket(ticket) = kind else {
         return Ok(());
     };
-    let rows = store.lookup(Lookup::App(app), Kind::AccessToken.as_str())?;
+    let rows = store.lookup(Lookup::App(app), Kind::AccessToken)?;
     let Some(api) = rows.first().and_then(|r| Api::parse(&r.api)) else {
         return Ok(());
     };

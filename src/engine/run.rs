@@ -21,7 +21,6 @@ use anyhow::Result;
 use super::plan::{self, Counts, Job, fetched_ahead};
 use super::work::{Done, spawn_workers};
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
-use crate::app::Kind;
 use crate::clock;
 use crate::error::{Exit, Silent};
 use crate::store::{Commit, Lease, Store};
@@ -57,7 +56,7 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
                 .unwrap_or_default();
             target.seen = stored
                 .iter()
-                .filter_map(|r| Some((Kind::parse(&r.kind)?, r.value.clone())))
+                .filter_map(|r| Some((r.known_kind()?, r.value.clone())))
                 .collect();
             Arc::new(target)
         })

@@ -304,7 +304,7 @@ fn last_ask(link: &Link) -> Option<i64> {
         .into_iter()
         .take_while(|a| a.started_ms >= since)
         .find(|a| {
-            a.kind == Kind::ComponentVerifyTicket.as_str()
+            a.known_kind() == Some(Kind::ComponentVerifyTicket)
                 && a.outcome != Outcome::Refused.as_str()
                 && a.outcome != Outcome::Unreached.as_str()
         })

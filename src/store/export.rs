@@ -48,18 +48,10 @@ pub fn check_dir(dir: PathBuf, file: &std::path::Display) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The kinds written as files: what `show` prints.
-fn exported(kind: &str) -> bool {
-    matches!(
-        Kind::parse(kind),
-        Some(
-            Kind::AccessToken
-                | Kind::Ticket(_)
-                | Kind::ComponentAccessToken
-                | Kind::SuiteAccessToken
-                | Kind::ProviderAccessToken
-        )
-    )
+/// The kinds written as files: what `show` prints (not the tickets pushed
+/// to platforms).
+fn exported(kind: Option<Kind>) -> bool {
+    kind.is_some_and(|k| !k.is_pushed())
 }
 
 /// The store, and the folder its values are exported to.
@@ -160,7 +152,7 @@ impl Exporting {
         };
         let mut valid: Vec<&Row> = rows
             .iter()
-            .filter(|r| r.app == app && exported(&r.kind))
+            .filter(|r| r.app == app && exported(r.known_kind()))
             .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
             .filter(|r| !r.value.is_empty() && !r.value.chars().any(char::is_control))
             .collect();
@@ -172,9 +164,9 @@ impl Exporting {
             Err(e) => return Err(e),
         };
         for kind in Kind::ALL
-            .map(Kind::as_str)
             .into_iter()
-            .filter(|k| exported(k))
+            .filter(|k| exported(Some(*k)))
+            .map(Kind::as_str)
         {
             match valid.iter().find(|r| r.kind == kind) {
                 Some(row) => self.write(&folder, kind, &row.value)?,
@@ -342,7 +334,7 @@ impl Store for Exporting {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
         self.inner.rows(apps)
     }
-    fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>> {
+    fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
         self.inner.lookup(lookup, kind)
     }
     fn take_leases(

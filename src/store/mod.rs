@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::error::usage;
+use crate::graph::Kind;
 
 pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate, PENDING_PREFIX};
 
@@ -237,7 +238,7 @@ pub trait Store {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
 
     /// `show`'s read: rows of one kind for the lookup.
-    fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>>;
+    fn lookup(&mut self, lookup: Lookup, kind: Kind) -> Result<Vec<Row>>;
 
     /// Takes the lease of each app whose lease is free (see [`Leases::decide`];
     /// `longest`: the longest lease any wxtoken takes, in seconds), in one

@@ -184,7 +184,8 @@ impl Store for Postgres {
         })
     }
 
-    fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>> {
+    fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
+        let kind = columns::kind_column(kind);
         let (app, appid) = match lookup {
             Lookup::Any => (None, None),
             Lookup::App(app) => (Some(app), None),

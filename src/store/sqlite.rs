@@ -112,7 +112,8 @@ impl Store for Sqlite {
         Ok(rows)
     }
 
-    fn lookup(&mut self, lookup: Lookup, kind: &str) -> Result<Vec<Row>> {
+    fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
+        let kind = columns::kind_column(kind);
         let (sql, arg) = match lookup {
             Lookup::Any => (LOOKUP_ANY, None),
             Lookup::App(app) => (LOOKUP_APP, Some(app)),

@@ -64,7 +64,7 @@ impl Run<'_> {
         let fetched = commit
             .values
             .iter()
-            .any(|v| v.kind == Kind::AccessToken.as_str());
+            .any(|v| v.known_kind() == Some(Kind::AccessToken));
         let killed = (target.app.api == Api::Classic && fetched)
             .then(|| target.seen.iter().find(|(k, _)| **k == Kind::AccessToken))
             .flatten()

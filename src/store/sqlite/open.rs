@@ -299,7 +299,7 @@ mod tests {
         let mut reader = Sqlite::open_read_only(&path).unwrap();
         assert!(
             reader
-                .lookup(Lookup::Any, "access_token")
+                .lookup(Lookup::Any, crate::graph::Kind::AccessToken)
                 .unwrap()
                 .is_empty()
         );
