@@ -266,7 +266,8 @@ pub struct Node {
     /// The upstream request that makes the value.
     pub request: Request,
     /// The JSON key of the value in upstream's answer (`a.b`: key `b` of
-    /// object `a`; `expires_in` is read next to it).
+    /// object `a`; `expires_in` is read next to it); for a pushed ticket,
+    /// the field of the push's message that holds it.
     pub field: &'static str,
     /// The JSON key of a customer's long-lived credential in the answer (a
     /// new or rotated refresh token, a permanent code), stored sealed.
@@ -291,9 +292,9 @@ pub enum Input {
     Secret,
     /// Another stored value of the same app.
     Credential(Kind),
-    /// A ticket pushed to the platform, usable for `max_age` seconds after
-    /// it was received.
-    Pushed { kind: Kind, max_age: i64 },
+    /// A ticket pushed to the platform (its node says how long one is
+    /// usable after it was pushed).
+    Pushed(Kind),
     /// A customer's platform's own token.
     Platform(Kind),
     /// A customer's long-lived credential (refresh token, permanent code),
@@ -309,6 +310,9 @@ pub enum Lifetime {
     /// As long as the answer's `expires_in` says, counted from when the request
     /// was sent (WeChat gives 7200 s).
     ExpiresIn,
+    /// Pushed to a platform, never fetched: usable this many seconds after
+    /// it was pushed (`push` stores it; its node makes no request).
+    Pushed(i64),
 }
 
 /// The limits wxtoken keeps to for a node's calls.
@@ -388,10 +392,15 @@ impl Node {
 
     /// The pushed ticket this node is made from and how long one is usable.
     pub fn pushed_input(&self) -> Option<(Kind, i64)> {
-        self.needs.iter().find_map(|i| match i {
-            Input::Pushed { kind, max_age } => Some((*kind, *max_age)),
+        let kind = self.needs.iter().find_map(|i| match i {
+            Input::Pushed(kind) => Some(*kind),
             _ => None,
-        })
+        })?;
+        let pushed = NODES.iter().find(|n| n.kind == kind)?;
+        match pushed.lifetime {
+            Lifetime::Pushed(max_age) => Some((kind, max_age)),
+            Lifetime::ExpiresIn => None,
+        }
     }
 
     /// Whether this node exchanges a pending authorization code.

@@ -233,6 +233,8 @@ impl Done {
                     fetched_at: sent,
                     expires_at: match node.lifetime {
                         Lifetime::ExpiresIn => sent + issued.expires_in,
+                        // Never fetched (no worker is given a pushed node).
+                        Lifetime::Pushed(max_age) => sent + max_age,
                     },
                     invalidated_at: None,
                     source_token: input.map(str::to_string),

@@ -14,10 +14,6 @@ const MP_APIS: &[Api] = &[Api::Classic, Api::Stable, Api::OpenPlatform];
 const WECOM_APIS: &[Api] = &[Api::Wecom, Api::WecomSuite];
 const NEEDS_SECRET: &[Input] = &[Input::Secret];
 const NEEDS_TOKEN: &[Input] = &[Input::Credential(Kind::AccessToken)];
-/// A component_verify_ticket is valid 12 hours after its push (A.1).
-const VERIFY_TICKET_LIFE: i64 = 12 * 3600;
-/// A suite_ticket is valid 30 minutes after its push (B.1).
-const SUITE_TICKET_LIFE: i64 = 30 * 60;
 
 /// A ticket node: fetched with the app's access token, by a GET of `path`.
 const fn ticket(
@@ -159,6 +155,23 @@ pub static NODES: &[Node] = &[
         needs: NEEDS_SECRET,
         ..BASE
     },
+    // The tickets pushed to platforms (A.1, B.1): stored by `push`, never
+    // fetched; a component_verify_ticket is usable 12 hours after its push,
+    // a suite_ticket 30 minutes.
+    Node {
+        kind: Kind::ComponentVerifyTicket,
+        apis: &[Api::OpenPlatform],
+        field: "ComponentVerifyTicket",
+        lifetime: Lifetime::Pushed(12 * 3600),
+        ..BASE
+    },
+    Node {
+        kind: Kind::SuiteTicket,
+        apis: &[Api::WecomSuite],
+        field: "SuiteTicket",
+        lifetime: Lifetime::Pushed(30 * 60),
+        ..BASE
+    },
     // Open Platform (A.3, A.4, A.5): the component's token from its pushed
     // ticket; an authorizer's first token from its authorization code, later
     // ones from its refresh token.
@@ -174,13 +187,7 @@ pub static NODES: &[Node] = &[
             ],
         ),
         field: "component_access_token",
-        needs: &[
-            Input::Secret,
-            Input::Pushed {
-                kind: Kind::ComponentVerifyTicket,
-                max_age: VERIFY_TICKET_LIFE,
-            },
-        ],
+        needs: &[Input::Secret, Input::Pushed(Kind::ComponentVerifyTicket)],
         ..BASE
     },
     Node {
@@ -230,13 +237,7 @@ pub static NODES: &[Node] = &[
             ],
         ),
         field: "suite_access_token",
-        needs: &[
-            Input::Secret,
-            Input::Pushed {
-                kind: Kind::SuiteTicket,
-                max_age: SUITE_TICKET_LIFE,
-            },
-        ],
+        needs: &[Input::Secret, Input::Pushed(Kind::SuiteTicket)],
         ..BASE
     },
     Node {

@@ -89,4 +89,15 @@ fn platforms_make_their_tokens_and_their_customers() {
         [Ticket::Jsapi, Ticket::AgentConfig]
     );
     assert!(node(Api::WecomProvider, Kind::AccessToken).is_none());
+    // Pushed tickets are nodes of their own, with their lifetimes (A.1, B.1).
+    assert_eq!(
+        Api::OpenPlatform.pushed_ticket(),
+        Some((Kind::ComponentVerifyTicket, 12 * 3600))
+    );
+    assert_eq!(
+        Api::WecomSuite.pushed_ticket(),
+        Some((Kind::SuiteTicket, 30 * 60))
+    );
+    assert_eq!(Api::WecomProvider.pushed_ticket(), None);
+    assert!(Kind::ComponentVerifyTicket.is_pushed() && !Kind::SuiteAccessToken.is_pushed());
 }

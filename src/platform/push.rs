@@ -266,18 +266,21 @@ fn parse_xml(body: &[u8], what: &str) -> Result<Fields, Refused> {
     xml::parse(body).map_err(|e| bad(format!("{what}: {e}")))
 }
 
-/// The ticket pushed to `platform`, created at `created`: its kind and how
-/// long it stays usable are the credential graph's.
-fn pushed(platform: &Platform, value: &str, created: i64) -> Result<Event, Refused> {
-    let (kind, life) = (platform.kind.pushed_ticket()).ok_or_else(|| {
+/// The ticket pushed to `platform` in `msg`, created at `created`: its kind,
+/// the message's field that holds it and how long it stays usable are its
+/// node's in the credential graph.
+fn pushed(platform: &Platform, msg: &Fields, created: i64) -> Result<Event, Refused> {
+    let none = || {
         bad(format!(
             "a {} gets no pushed ticket",
             platform.kind.as_str()
         ))
-    })?;
+    };
+    let (kind, life) = platform.kind.pushed_ticket().ok_or_else(none)?;
+    let node = crate::graph::node(platform.kind, kind).ok_or_else(none)?;
     Ok(Event::Ticket {
         kind,
-        value: value.to_string(),
+        value: value(msg, node.field)?.to_string(),
         created,
         expires: created + life,
     })
@@ -301,9 +304,7 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
     let created = time(msg, "CreateTime", now)?;
     let info_type = field(msg, "InfoType", "the decrypted message")?;
     match info_type {
-        "component_verify_ticket" => {
-            pushed(platform, value(msg, "ComponentVerifyTicket")?, created)
-        }
+        "component_verify_ticket" => pushed(platform, msg, created),
         "authorized" | "updateauthorized" => {
             // Documented only as "expiry time, unit seconds": kept when it reads
             // as a time after the push, not long after; else unknown (NULL).
@@ -348,7 +349,7 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
     let created = time(msg, "TimeStamp", now)?;
     let info_type = field(msg, "InfoType", "the decrypted message")?;
     match info_type {
-        "suite_ticket" => pushed(platform, value(msg, "SuiteTicket")?, created),
+        "suite_ticket" => pushed(platform, msg, created),
         "create_auth" | "reset_permanent_code" => {
             let code = value(msg, "AuthCode")?.to_string();
             // The corpid comes only with the exchange (B.3): until then the
