@@ -274,6 +274,20 @@ fn broken_ciphertexts_are_refused_with_the_reason() {
 }
 
 #[test]
+fn an_encrypted_text_of_the_longest_length_taken_decrypts() {
+    let c = v1();
+    // Plaintext whose base64 is exactly MAX_ENCRYPTED characters, with a whole
+    // block of pad.
+    let total = MAX_ENCRYPTED / 4 * 3;
+    let msg = vec![b'm'; total - 20 - 3 - 32];
+    let body = [msg.as_slice(), b"wx1"].concat();
+    let text = raw(&padded(content(msg.len() as u32, &body), 32, total));
+    assert_eq!(text.len(), MAX_ENCRYPTED);
+    let got = c.decrypt(&text).unwrap();
+    assert_eq!((got.msg.len(), got.receive_id.as_str()), (msg.len(), "wx1"));
+}
+
+#[test]
 fn the_pad_is_always_1_to_32_bytes() {
     let c = v1();
     for n in 0..70 {
