@@ -2,7 +2,7 @@
 
 use super::write::{random, write_in};
 use super::*;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 
 #[test]
 fn creation_is_exclusive_and_never_through_a_link() {
@@ -65,4 +65,47 @@ fn a_folder_swapped_after_its_check_is_not_written_into() {
     write_in(&old, &checked, name, b"x", 0o644).unwrap();
     assert_eq!(fs::read(old.join("wxtoken.prom")).unwrap(), b"x");
     assert_eq!(fs::read_dir(&old).unwrap().count(), 1, "no leftovers");
+}
+
+/// What follows a link on a path is checked as well: a file writable by
+/// others, reached through a link to its folder, is refused.
+#[test]
+fn the_rest_of_a_path_after_a_link_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let db = real.join("tokens.db");
+    fs::write(&db, "").unwrap();
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o666)).unwrap();
+    symlink(&real, dir.path().join("via")).unwrap();
+    for path in [db.clone(), dir.path().join("via/tokens.db")] {
+        let err = trusted(&path, "database").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("writable"),
+            "{}: {err:#}",
+            path.display()
+        );
+    }
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(trusted(&dir.path().join("via/tokens.db"), "database").is_ok());
+}
+
+/// Up to 40 links on a path are followed; one more is refused.
+#[test]
+fn forty_links_are_followed_and_not_one_more() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("file"), "").unwrap();
+    let mut next = "file".to_string();
+    for n in 1..=MAX_LINKS + 1 {
+        let link = format!("link{n}");
+        symlink(&next, dir.path().join(&link)).unwrap();
+        next = link;
+    }
+    let forty = dir.path().join(format!("link{MAX_LINKS}"));
+    assert!(trusted(&forty, "file").is_ok());
+    let err = trusted(&dir.path().join(&next), "file").unwrap_err();
+    assert!(
+        format!("{err:#}").contains("more than 40 symbolic links"),
+        "{err:#}"
+    );
 }
