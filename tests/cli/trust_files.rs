@@ -495,3 +495,57 @@ needs! {
             .stderr_has("tokens.db-wal (owner nobody, uid 65534, mode 0644) belongs to none of");
     }
 }
+
+needs! {
+    runuser:
+    /// wxtoken run by a user other than root, its config and database in a
+    /// folder of its own: what belongs to the running user is trusted.
+    fn the_running_users_own_files_are_trusted() {
+        let up = StandIn::wechat();
+        let mut env = Env::with(&up);
+        chmod(env.dir.path(), 0o755);
+        let home = env.path("home");
+        std::fs::create_dir(&home).unwrap();
+        chmod(&home, 0o700);
+        let config = home.join("config.toml");
+        std::fs::write(
+            &config,
+            format!("[[app]]\nname = \"shop\"\nappid = \"{APPID}\"\nsecret_env = \"S\"\n"),
+        )
+        .unwrap();
+        chmod(&config, 0o600);
+        chown_nobody(&config);
+        chown_nobody(&home);
+        let db = home.join("tokens.db");
+        env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
+        env.set("WXTOKEN_DB", db.to_str().unwrap());
+        env.set("S", SECRET);
+        let cmd = env.command(&["refresh"]);
+        // The build's binary may sit where nobody cannot go: a copy here.
+        let program = env.path("wxtoken");
+        std::fs::copy(cmd.get_program(), &program).unwrap();
+        let envs: Vec<String> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+            .collect();
+        let out = Command::new("runuser")
+            .args(["-u", "nobody", "--", "env"])
+            .args(&envs)
+            .arg(&program)
+            .arg("refresh")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(up.count("/cgi-bin/token"), 1);
+        assert_eq!(
+            std::fs::metadata(&db).unwrap().uid(),
+            std::fs::metadata(&home).unwrap().uid(),
+            "the database is nobody's"
+        );
+    }
+}
