@@ -109,3 +109,23 @@ fn forty_links_are_followed_and_not_one_more() {
         "{err:#}"
     );
 }
+
+/// The refusal says who besides the owner may write.
+#[test]
+fn who_may_write_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    for (mode, who) in [
+        (0o620, "group"),
+        (0o602, "others"),
+        (0o622, "group and others"),
+    ] {
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        let err = format!("{:#}", trusted(&file, "file").unwrap_err());
+        assert!(
+            err.contains(&format!("is writable by {who}: ")),
+            "{mode:o}: {err}"
+        );
+    }
+}
