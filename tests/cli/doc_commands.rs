@@ -296,6 +296,7 @@ impl Sandbox {
             .env("PATH", path)
             .stdin(Stdio::null())
             .process_group(0);
+        crate::support::hermetic(&mut cmd, self.dir.path());
         cmd
     }
 
@@ -341,7 +342,9 @@ fn variable(line: &str) -> Option<(&str, &str)> {
 fn loads(block: &Block, dir: &Path) -> Result<(), String> {
     let path = dir.join(format!("config-{}.toml", block.line));
     std::fs::write(&path, &block.text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wxtoken"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxtoken"));
+    crate::support::hermetic(&mut cmd, dir);
+    let out = cmd
         .args(["--db", dir.join("config-check.db").to_str().unwrap()])
         .args(["status", "--config", path.to_str().unwrap()])
         .env_remove("WXTOKEN_API_BASE")

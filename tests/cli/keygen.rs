@@ -40,7 +40,9 @@ fn the_file_is_0600_whatever_the_umask() {
     let path = env.path("store.key");
     // A umask that takes the owner's write bit still gives 0600 (not 0400),
     // and umask 0 no more than 0600.
-    let out = std::process::Command::new("sh")
+    let mut cmd = std::process::Command::new("sh");
+    crate::support::hermetic(&mut cmd, env.dir.path());
+    let out = cmd
         .arg("-c")
         .arg("umask 0277 && \"$0\" keygen \"$1\" && umask 0 && \"$0\" keygen \"$2\"")
         .arg(env!("CARGO_BIN_EXE_wxtoken"))

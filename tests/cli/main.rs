@@ -14,6 +14,7 @@ mod exchange_failures;
 mod export;
 mod export_platform;
 mod faults;
+mod hermetic;
 mod hosts;
 mod hosts_at_once;
 mod keygen;

@@ -28,6 +28,7 @@ fn the_quick_start_leaves_the_real_database_alone() {
             cmd.env_remove(key);
         }
     }
+    crate::support::hermetic(&mut cmd, env.dir.path());
     cmd.args(["-c", &script])
         .env("HOME", env.dir.path())
         .env("WXTOKEN_DB", &real)
@@ -280,7 +281,9 @@ fn the_standin_counts_one_request_in_the_singular() {
         let script = format!(
             "for i in $(seq {refreshes}); do WXTOKEN_SECRET=demo {wxtoken} refresh --appid wxdemo$i; done"
         );
-        let out = Command::new(crate::platform_standin::example())
+        let mut cmd = Command::new(crate::platform_standin::example());
+        crate::support::hermetic(&mut cmd, home.dir.path());
+        let out = cmd
             .args(["sh", "-c", &script])
             .env_remove("WXTOKEN_API_BASE")
             .env_remove("WXTOKEN_DB")

@@ -107,11 +107,12 @@ both! {
 
 /// Runs `sh -c SCRIPT wxtoken` with the test's database: `$0` is wxtoken.
 fn sh(env: &Env, script: &str) -> Output {
-    Command::new("sh")
-        .args(["-c", script, env!("CARGO_BIN_EXE_wxtoken")])
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script, env!("CARGO_BIN_EXE_wxtoken")])
         .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("WXTOKEN_DB", env.db_arg())
+        .env("PATH", "/usr/bin:/bin");
+    crate::support::hermetic(&mut cmd, env.dir.path());
+    cmd.env("WXTOKEN_DB", env.db_arg())
         .current_dir(env.dir.path())
         .output()
         .unwrap()

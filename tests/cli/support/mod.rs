@@ -1,6 +1,8 @@
 //! Test harness: runs the real `wxtoken` binary in a fresh temp dir, with the
 //! caller's `WXTOKEN_*`, `RUST_LOG`, XDG, proxy, `SSL_CERT_*`, `PGPASSWORD` and
-//! `PGPASSFILE` variables cleared.
+//! `PGPASSFILE` variables cleared, the package's paths (`/etc/wxtoken`,
+//! `/var/lib/wxtoken`) moved under the temp dir and, without a stand-in or a
+//! config of the test's own, an upstream that refuses every connection.
 //!
 //! Storage-level tests run against both databases: `both!` turns one test body
 //! into `NAME::sqlite` and `NAME::on_pg`; each PostgreSQL test gets a database
@@ -26,6 +28,20 @@ pub use standin::{Reply, StandIn};
 /// The secret every test app uses (the plain stand-in requires it): the leak
 /// checks look for it.
 pub use standin::SECRET;
+
+/// An upstream that refuses every connection (nothing listens on port 1 of
+/// this machine): the default of a test that started no stand-in.
+pub const REFUSING_BASE: &str = "http://127.0.0.1:1";
+
+/// Keeps a spawned `wxtoken` (or a shell or stand-in that runs it) off the
+/// machine's package install: `/etc/wxtoken/config.toml` and
+/// `/var/lib/wxtoken` are looked for under `DIR/sys` instead (the debug
+/// builds' `WXTOKEN_TEST_SYSTEM_ROOT`). A test that sets its own root after
+/// this call wins. Every spawn of the binary in the tests goes through it
+/// (`hermetic::every_spawn_is_hermetic` checks the sources).
+pub fn hermetic(cmd: &mut Command, dir: &Path) {
+    cmd.env("WXTOKEN_TEST_SYSTEM_ROOT", dir.join("sys"));
+}
 
 /// Which database a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,8 +166,18 @@ impl Env {
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .args(args);
-        if let Some(base) = &self.api_base {
-            cmd.env("WXTOKEN_API_BASE", base);
+        hermetic(&mut cmd, self.dir.path());
+        let gave = |key: &str| self.extra.iter().any(|(k, _)| k == key);
+        match &self.api_base {
+            Some(base) => {
+                cmd.env("WXTOKEN_API_BASE", base);
+            }
+            // No stand-in and no config of the test's own: nothing may reach
+            // the real upstream, so the default host is a refusing one.
+            None if !gave("WXTOKEN_CONFIG") && !args.contains(&"--config") => {
+                cmd.env("WXTOKEN_API_BASE", REFUSING_BASE);
+            }
+            None => {}
         }
         for (k, v) in &self.extra {
             cmd.env(k, v);
