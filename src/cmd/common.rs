@@ -83,6 +83,12 @@ pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
     let location = db_location(global)?;
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
+        && *path == system_path(SYSTEM_DB)
+    {
+        writes_the_packages(path)?;
+    }
+    if let store::Location::Sqlite(path) = &location
+        && global.db.is_none()
         && let Some(parents) = path.parent().and_then(Path::parent)
         && !parents.exists()
     {
@@ -93,6 +99,23 @@ pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
             .with_context(|| format!("could not create folder {}", parents.display()))?;
     }
     store::open(&location)
+}
+
+/// The package's database, taken by default, is written by its owner (the
+/// service's user) or root only. Anyone else would be a second refresher of
+/// the service's apps, each fetch killing the other's token: they are told
+/// so before anything is fetched, with the ways that work.
+fn writes_the_packages(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 || std::fs::metadata(path).is_ok_and(|m| m.uid() == euid) {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken); a second refresher of its apps would break their tokens: read it with show or status, run `sudo -u wxtoken wxtoken refresh`, or keep a database of your own with --db (`--db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
+        path.display()
+    )))
 }
 
 /// What a failing command names, so that a user whose shell and cron (or

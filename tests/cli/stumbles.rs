@@ -50,6 +50,15 @@ fn history_without_a_database_names_it() {
 /// binary in the test's folder (the build's may sit where nobody cannot go).
 /// Only in `needs! { runuser: }` tests.
 fn as_nobody(env: &Env, args: &[&str]) -> Run {
+    nobody_runs(env, args, false)
+}
+
+/// [`as_nobody`] without `WXTOKEN_DB`: the default database is taken.
+fn as_nobody_by_default(env: &Env, args: &[&str]) -> Run {
+    nobody_runs(env, args, true)
+}
+
+fn nobody_runs(env: &Env, args: &[&str], by_default: bool) -> Run {
     use std::os::unix::fs::PermissionsExt;
     let cmd = env.command(args);
     let program = env.path("wxtoken");
@@ -60,10 +69,20 @@ fn as_nobody(env: &Env, args: &[&str]) -> Run {
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let envs: Vec<_> = cmd
         .get_envs()
+        .filter(|(k, _)| !(by_default && *k == "WXTOKEN_DB"))
         .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
         .collect();
     let out = std::process::Command::new("runuser")
-        .args(["-u", "nobody", "-g", "nogroup", "--", "env"])
+        .args([
+            "-u",
+            "nobody",
+            "-g",
+            "nogroup",
+            "--",
+            "env",
+            "-u",
+            "WXTOKEN_DB",
+        ])
         .args(&envs)
         .arg(&program)
         .args(args)
@@ -407,5 +426,40 @@ needs! {
         few.config_apps(&names[..36], "");
         let shown = crate::support::on_a_terminal(&few.command(&["refresh"]));
         assert!(!shown.contains("apps,"), "{shown:?}");
+    }
+}
+
+needs! {
+    runuser:
+    /// On a machine with the package, a user without a database of their own
+    /// whose `refresh` would default to the package's (another user's) is told
+    /// that the service refreshes it and what works instead, before anything is
+    /// fetched: not to chown the service's folder.
+    fn a_refresh_by_default_into_the_packages_database_is_refused_with_the_ways() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let up = StandIn::wechat();
+        let mut env = Env::with(&up);
+        let sys = env.path("sys");
+        let dir = env.path("sys/var/lib/wxtoken");
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("tokens.db");
+        std::fs::write(&db, "").unwrap();
+        let daemon = Some(1);
+        chown(&db, daemon, daemon).unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+        chown(&dir, daemon, daemon).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        for parent in ["sys", "sys/var", "sys/var/lib"] {
+            std::fs::set_permissions(env.path(parent), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        env.set("WXTOKEN_TEST_SYSTEM_ROOT", sys.to_str().unwrap());
+        let run = as_nobody_by_default(&env, &["refresh", "--appid", "wx85871939f7f9b647"]);
+        run.expect(2)
+            .stderr_has(&format!("database {}", db.display()))
+            .stderr_has("written by its own service")
+            .stderr_has("--db ~/.local/share/wxtoken/tokens.db");
+        assert!(!run.stderr().contains("chown"), "{}", run.stderr());
+        assert_eq!(up.count("/cgi-bin/token"), 0, "nothing fetched");
     }
 }
