@@ -118,6 +118,17 @@ pub fn load_platforms(path: &Path, api_base: Option<&str>) -> Result<Vec<Platfor
 /// [`read_secret`] and `platform::keys::read_platform_secrets`): one that
 /// cannot be read stops only its own app or platform.
 pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
+    load_listing(path, api_base, false)
+}
+
+/// As [`load_all`], for a config no `--config` / `WXTOKEN_CONFIG` asked for
+/// (the user's default or the package's): one that lists nothing (the
+/// package's comments only) is as no config to the reading commands.
+pub fn load_fallback(path: &Path, api_base: Option<&str>) -> Result<Config> {
+    load_listing(path, api_base, true)
+}
+
+fn load_listing(path: &Path, api_base: Option<&str>, empty_ok: bool) -> Result<Config> {
     crate::text::max_bytes(
         "--config / WXTOKEN_CONFIG",
         &path.to_string_lossy(),
@@ -157,7 +168,7 @@ pub fn load_all(path: &Path, api_base: Option<&str>) -> Result<Config> {
             .unwrap_or_default();
         usage(format!("config {file}{line}: {msg}"))
     })?;
-    if parsed.app.is_empty() && parsed.platform.is_empty() {
+    if parsed.app.is_empty() && parsed.platform.is_empty() && !empty_ok {
         return Err(usage(format!(
             "config {file} lists no apps or platforms: add an [[app]] entry"
         )));

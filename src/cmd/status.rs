@@ -54,6 +54,11 @@ pub struct Line {
 pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
     init_logging(global);
     let config = match config_path(global) {
+        // A default config that lists nothing (the package's, as installed)
+        // is no config: `status` of the one-line-per-app form still works.
+        Some(path) if global.config.is_none() => {
+            config::load_fallback(&path, global.api_base.as_deref())?
+        }
         Some(path) => config::load_all(&path, global.api_base.as_deref())?,
         None => config::Config {
             apps: Vec::new(),

@@ -144,3 +144,41 @@ fn refresh_creates_the_databases_own_folder_only() {
     run.expect(0);
     assert!(env.path(".local/share/wxtoken/tokens.db").is_file());
 }
+
+/// The package's config as installed (comments only) lists nothing: to
+/// `status`, which read it by default, it is as no config, so the
+/// one-line-per-app form (`refresh --appid`) can still be looked at. Named
+/// with `--config` / `WXTOKEN_CONFIG`, an empty config is still refused.
+#[test]
+fn the_packages_empty_config_is_no_config_to_status() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    let (_, sys_config) = system(&env);
+    std::fs::create_dir_all(sys_config.parent().unwrap()).unwrap();
+    let shipped = include_str!("../../pkg/config.toml");
+    let listed = shipped.lines().any(|l| l.trim_start().starts_with("[["));
+    assert!(!listed, "the shipped config lists an app or platform");
+    std::fs::write(&sys_config, shipped).unwrap();
+    let mut cmd = env.command(&["refresh", "--appid", "wxoneline"]);
+    cmd.env_remove("WXTOKEN_CONFIG");
+    Run(cmd.output().unwrap()).expect(0);
+    let mut cmd = env.command(&["status", "--format", "json"]);
+    cmd.env_remove("WXTOKEN_CONFIG");
+    let status = Run(cmd.output().unwrap()).expect(0).stdout();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status[0]["app"], "wxoneline");
+    assert_eq!(status[0]["configured"], false);
+    for asked in [
+        env.command(&["status", "--config", sys_config.to_str().unwrap()]),
+        {
+            let mut cmd = env.command(&["status"]);
+            cmd.env("WXTOKEN_CONFIG", &sys_config);
+            cmd
+        },
+    ] {
+        let mut asked = asked;
+        Run(asked.output().unwrap())
+            .expect(2)
+            .stderr_has("lists no apps or platforms");
+    }
+}
