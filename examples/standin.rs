@@ -39,7 +39,8 @@
 //! the background and prints, for `eval`, the shell lines that point
 //! `WXTOKEN_API_BASE` at it and `WXTOKEN_DB` at a try-out database, and set
 //! `STANDIN_PID` (the way `ssh-agent` does): what follows in that shell uses
-//! the stand-in until `kill $STANDIN_PID; unset WXTOKEN_API_BASE WXTOKEN_DB`.
+//! the stand-in until `kill $STANDIN_PID; rm -r FOLDER; unset WXTOKEN_API_BASE
+//! WXTOKEN_DB` (the try-out database's folder, named on stderr).
 //!
 //! The plain stand-in also answers a business API call, `GET
 //! /cgi-bin/getcallbackip`, with 40001 on demand (`/standin/reject?access_token=T`),
@@ -206,6 +207,9 @@ fn detach(flags: Vec<String>) -> ExitCode {
         }
     };
     let quoted = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let folder = db
+        .parent()
+        .map_or(String::new(), |d| d.display().to_string());
     let db = db.display().to_string();
     let pid = child.id();
     println!("WXTOKEN_API_BASE={}; export WXTOKEN_API_BASE", quoted(url));
@@ -220,7 +224,8 @@ fn detach(flags: Vec<String>) -> ExitCode {
     }
     eprintln!(
         "standin: serving the WeChat token API at {url} (pid {pid}); WXTOKEN_API_BASE points here and WXTOKEN_DB at a try-out database, {db}\n\
-         standin: to stop: kill $STANDIN_PID; unset WXTOKEN_API_BASE WXTOKEN_DB"
+         standin: to stop: kill $STANDIN_PID; rm -r {dir}; unset WXTOKEN_API_BASE WXTOKEN_DB",
+        dir = quoted(&folder),
     );
     ExitCode::SUCCESS
 }

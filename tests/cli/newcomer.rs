@@ -327,3 +327,36 @@ fn each_failed_apps_line_names_the_database_and_config() {
         assert!(!line.contains("(database "), "{line}");
     }
 }
+
+/// `standin --detach` says how to remove its try-out database with the
+/// stand-in: its "to stop" line names the folder WXTOKEN_DB is in.
+#[test]
+fn the_detached_standin_names_its_folder_to_remove() {
+    let env = Env::new();
+    let tmp = env.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut cmd = Command::new(crate::platform_standin::example());
+    crate::support::hermetic(&mut cmd, env.dir.path());
+    let out = cmd.arg("--detach").env("TMPDIR", &tmp).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let value = |key: &str| {
+        let line = stdout.lines().find(|l| l.starts_with(key)).unwrap();
+        line[key.len()..]
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_matches('\'')
+            .to_string()
+    };
+    let pid = value("STANDIN_PID=");
+    let db = std::path::PathBuf::from(value("WXTOKEN_DB="));
+    let _ = Command::new("kill").arg(&pid).status();
+    assert!(out.status.success(), "{stderr}");
+    let folder = db.parent().unwrap();
+    assert!(folder.starts_with(&tmp) && folder.is_dir(), "{folder:?}");
+    assert!(
+        stderr.contains(&format!("kill $STANDIN_PID; rm -r '{}';", folder.display())),
+        "{stderr}"
+    );
+}
