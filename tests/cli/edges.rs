@@ -69,7 +69,7 @@ both! {
         });
         let env = backend.with(&up);
         let a = env
-            .command(&["refresh", "--appid", APPID, "--timeout", "20s"])
+            .command(&["refresh", "-v", "--appid", APPID, "--timeout", "20s"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -82,7 +82,10 @@ both! {
         // B's call is sent in a later second than A's.
         std::thread::sleep(Duration::from_millis(1100));
         env.exec(&format!("UPDATE wxtoken_leases SET expires_at = {}", now() - 1));
-        env.refresh(&["--force"]).expect(0);
+        let b = env.refresh(&["-v", "--force"]);
+        let b = b.expect(0);
+        let kept = "fetched later is already stored; kept it";
+        assert!(!b.stderr().contains(kept), "{}", b.stderr());
         let stored_by_b = env.dump();
         let b_token = env.run(&["show"]).expect(0).stdout();
         release.store(true, Ordering::SeqCst);
@@ -95,6 +98,7 @@ both! {
         );
         assert_eq!(env.dump(), stored_by_b);
         assert_eq!(up.count("/cgi-bin/token"), 2);
+        assert!(a_err.contains(&format!("{APPID}: a access_token {kept}")), "{a_err}");
     }
 }
 
