@@ -171,6 +171,20 @@ fn plan_cases() {
         },
         Case {
             api: Api::Stable,
+            force: true,
+            counts: counts(3, 2, Some(29_999)),
+            want: Some((vec![(TOKEN, Reason::Forced)], false, "less than 30s ago")),
+            ..case("forced stable, 1 ms short of the gap", vec![fresh(TOKEN)])
+        },
+        Case {
+            api: Api::Stable,
+            force: true,
+            counts: counts(3, 2, Some(30_000)),
+            want: Some((vec![(TOKEN, Reason::Forced)], false, "")),
+            ..case("forced stable, the gap to the ms", vec![fresh(TOKEN)])
+        },
+        Case {
+            api: Api::Stable,
             counts: counts(5000, 20, Some(10_000)),
             want: Some((vec![(TOKEN, Reason::Missing)], false, "")),
             ..case("stable unforced: no guard", vec![])
