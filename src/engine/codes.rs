@@ -30,6 +30,12 @@ pub const SPENT_CODE: &[i64] = &[61009, 61010, 40078];
 /// than the longest exchange timeout): after that its answer is lost.
 const CLAIM_LIFE: i64 = 600;
 
+/// How long a code sent upstream is remembered as sent: the longest life of
+/// any one-use code (an Open Platform authorization code and a WeChat code
+/// live an hour, a WeCom auth code 20 minutes). A code pushed again within it
+/// is dropped unsent; after it, upstream would refuse it as expired anyway.
+const SPENT_LIFE: i64 = 3600;
+
 /// What became of one code.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -37,6 +43,8 @@ pub enum Outcome {
     Stored(String),
     /// Another process has it (or it is no longer pending).
     Taken,
+    /// Sent upstream before (its exchange maybe finished): dropped unsent.
+    Spent,
     /// Not exchanged; the line says why (printed).
     Failed,
 }
@@ -121,13 +129,23 @@ pub fn exchange(
     let Some(node) = graph::exchange_node(link.app.api) else {
         return Ok(Outcome::Taken);
     };
+    let key = crate::platform::push::pending_key(code.expose());
+    let now = clock::now();
     let claim = CodeStep::Claim {
         sealed: sealed.clone(),
+        key: key.clone(),
+        until: now + SPENT_LIFE,
     };
-    if !store.code_step(&p.name, &c.appid, &claim, clock::now())? {
+    if !store.code_step(&p.name, &c.appid, &claim, now)? {
+        let spent = CodeStep::Spent { key };
+        if store.code_step(&p.name, &c.appid, &spent, clock::now())? {
+            log::info!("{name}: its code was sent upstream before; dropped, not sent again");
+            return Ok(Outcome::Spent);
+        }
         log::info!("{name}: its code was taken by another run; not sent again");
         return Ok(Outcome::Taken);
     }
+    let release = CodeStep::Release { key };
     let app = App {
         name: name.clone(),
         appid: c.appid.clone(),
@@ -198,14 +216,14 @@ pub fn exchange(
         }
         // Refused before the code was looked at: it is still good.
         Some(code) if code != -1 => {
-            store.code_step(&p.name, &c.appid, &CodeStep::Release, clock::now())?;
+            store.code_step(&p.name, &c.appid, &release, clock::now())?;
             crate::out::errln!(
                 "wxtoken: {name}: the exchange of its code was refused: {what}; the code is kept for the next run"
             );
             Ok(Outcome::Failed)
         }
         _ if !sent => {
-            store.code_step(&p.name, &c.appid, &CodeStep::Release, clock::now())?;
+            store.code_step(&p.name, &c.appid, &release, clock::now())?;
             crate::out::errln!(
                 "wxtoken: {name}: its code was not sent ({what}); it is kept for the next run"
             );

@@ -106,6 +106,12 @@ pub fn add_code(
             );
             Err(Silent(Exit::Failure).into())
         }
+        Outcome::Spent => {
+            crate::out::errln!(
+                "wxtoken: {name}: this code was already used (sent upstream within the hour; a code is sent once): nothing changed; see `wxtoken authorizers list --platform {name}`, or send a new link (`wxtoken authorizers link --platform {name}`)"
+            );
+            Err(Silent(Exit::Failure).into())
+        }
         Outcome::Failed => Err(Silent(Exit::Failure).into()),
     }
 }

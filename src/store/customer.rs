@@ -42,10 +42,20 @@ pub struct CustomerUpdate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeStep {
     /// Marks the code sent, only if it is still this sealed code and was not
-    /// sent: true when this caller took it (and alone may send it).
-    Claim { sealed: String },
-    /// The request never left (no connection): the code may be sent again.
-    Release,
+    /// sent, and remembers its `key` (`pending-` and a SHA-1 prefix) as sent
+    /// until `until`: true when this caller took it (and alone may send it).
+    /// A code remembered already (sent before, its exchange maybe finished) is
+    /// dropped unsent, as [`CodeStep::Drop`] does, and false.
+    Claim {
+        sealed: String,
+        key: String,
+        until: i64,
+    },
+    /// The request never left (no connection): the code may be sent again,
+    /// and is no longer remembered as sent.
+    Release { key: String },
+    /// True when the code whose key is `key` is remembered as sent.
+    Spent { key: String },
     /// The code is forgotten (refused as used or expired, or sent with no
     /// answer): a customer without a credential is marked `reauthorize`
     /// (one known only by a pending key is deleted). True when a credential

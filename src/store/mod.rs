@@ -88,8 +88,16 @@ pub const SCHEMA_CUSTOMERS: &str = include_str!("../../schema-2.sql");
 pub const SCHEMA_CODES: &str = include_str!("../../schema-3.sql");
 /// Migration 4: the time of the last event applied to a customer (`event_at`).
 pub const SCHEMA_EVENTS: &str = include_str!("../../schema-4.sql");
+/// Migration 5: the codes sent upstream, remembered while they could be valid.
+pub const SCHEMA_SPENT: &str = include_str!("../../schema-5.sql");
 /// Migrations, in order; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[SCHEMA, SCHEMA_CUSTOMERS, SCHEMA_CODES, SCHEMA_EVENTS];
+pub const MIGRATIONS: &[&str] = &[
+    SCHEMA,
+    SCHEMA_CUSTOMERS,
+    SCHEMA_CODES,
+    SCHEMA_EVENTS,
+    SCHEMA_SPENT,
+];
 /// The schema version that has `wxtoken_customers`: a reader of an older
 /// database (not migrated yet) finds no customers.
 pub const CUSTOMERS_SINCE: usize = 2;

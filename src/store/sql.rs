@@ -247,6 +247,28 @@ sql!(
 );
 
 sql!(
+    /// Forgets the sent codes of platform ?1 that can no longer be valid (?2).
+    PRUNE_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND spent_until < ?2"
+);
+
+sql!(
+    /// Remembers code ?2 of platform ?1 as sent, until ?3; nothing (0 rows)
+    /// when it was sent already.
+    REMEMBER_SPENT = "INSERT INTO wxtoken_spent_codes (platform, code_key, spent_until)
+     VALUES (?1, ?2, ?3) ON CONFLICT (platform, code_key) DO NOTHING"
+);
+
+sql!(
+    /// A claimed code that never left is forgotten as sent.
+    FORGET_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2"
+);
+
+sql!(
+    /// Whether code ?2 of platform ?1 is remembered as sent.
+    IS_SPENT = "SELECT COUNT(*) FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2"
+);
+
+sql!(
     /// The claimed code never left: it may be sent again.
     RELEASE_CODE = "UPDATE wxtoken_customers SET code_sent_at = NULL WHERE platform = ?1 AND appid = ?2"
 );

@@ -50,15 +50,15 @@ fn add_exchanges_the_redirect_code_once(backend) {
     let run = env.run(&["authorizers", "add", "--platform", "acme", "--code", ENCODED]);
     assert_eq!(run.expect(0).stdout().trim(), format!("acme/{APPID}"));
     stored(&p, &env);
-    // The same code again: upstream says used; the customer stays.
+    // The same code again: said used, not sent again; the customer stays.
     let run = env.run(&["authorizers", "add", "--platform", "acme", "--code", CODE]);
-    run.expect(1).stderr_has("if the authorization push came first, the customer is stored already");
+    run.expect(1).stderr_has("this code was already used");
     stored(&p, &env);
-    assert_eq!(up.count("api_query_auth"), 2);
+    assert_eq!(up.count("api_query_auth"), 1);
     // Not a code: nothing sent.
     let run = env.run(&["authorizers", "add", "--platform", "acme", "--code", "a b;c"]);
     run.expect(2).stderr_has("pass the value of the redirect's auth_code");
-    assert_eq!(up.count("api_query_auth"), 2);
+    assert_eq!(up.count("api_query_auth"), 1);
 }
 }
 

@@ -18,11 +18,35 @@ impl Postgres {
         self.run("write to", |c| {
             let mut tx = begin(c)?;
             let done = match step {
-                CodeStep::Claim { sealed } => {
+                CodeStep::Claim { sealed, key, until } => {
+                    tx.execute_typed(sql::PRUNE_SPENT.pg, &[text(&platform), int(&now)])?;
                     let p = [text(&platform), text(&appid), text(sealed), int(&now)];
-                    tx.execute_typed(sql::CLAIM_CODE.pg, &p)? > 0
+                    if tx.execute_typed(sql::CLAIM_CODE.pg, &p)? == 0 {
+                        false
+                    } else if tx.execute_typed(
+                        sql::REMEMBER_SPENT.pg,
+                        &[text(&platform), text(key), int(until)],
+                    )? > 0
+                    {
+                        true
+                    } else {
+                        // Sent before: dropped unsent.
+                        let p = [text(&platform), text(&appid), int(&now)];
+                        tx.execute_typed(sql::DROP_CODE.pg, &p)?;
+                        if appid.starts_with(crate::store::PENDING_PREFIX) {
+                            let p = [text(&platform), text(&appid)];
+                            tx.execute_typed(sql::DELETE_UNCREDENTIALED.pg, &p)?;
+                        }
+                        false
+                    }
                 }
-                CodeStep::Release => {
+                CodeStep::Spent { key } => {
+                    let p = [text(&platform), text(key)];
+                    let n: i64 = tx.query_typed_one(sql::IS_SPENT.pg, &p)?.try_get(0)?;
+                    n > 0
+                }
+                CodeStep::Release { key } => {
+                    tx.execute_typed(sql::FORGET_SPENT.pg, &[text(&platform), text(key)])?;
                     let p = [text(&platform), text(&appid)];
                     tx.execute_typed(sql::RELEASE_CODE.pg, &p)? > 0
                 }

@@ -20,11 +20,31 @@ impl Sqlite {
         let (tx, ctx) = self.write("write to")?;
         let done = (|| -> rusqlite::Result<bool> {
             Ok(match step {
-                CodeStep::Claim { sealed } => {
-                    tx.execute(
-                        sql::CLAIM_CODE.sqlite,
-                        params![platform, appid, sealed, now],
-                    )? > 0
+                CodeStep::Claim { sealed, key, until } => {
+                    tx.execute(sql::PRUNE_SPENT.sqlite, params![platform, now])?;
+                    let p = params![platform, appid, sealed, now];
+                    if tx.execute(sql::CLAIM_CODE.sqlite, p)? == 0 {
+                        false
+                    } else if tx
+                        .execute(sql::REMEMBER_SPENT.sqlite, params![platform, key, until])?
+                        > 0
+                    {
+                        true
+                    } else {
+                        // Sent before: dropped unsent.
+                        tx.execute(sql::DROP_CODE.sqlite, params![platform, appid, now])?;
+                        if appid.starts_with(crate::store::PENDING_PREFIX) {
+                            tx.execute(
+                                sql::DELETE_UNCREDENTIALED.sqlite,
+                                params![platform, appid],
+                            )?;
+                        }
+                        false
+                    }
+                }
+                CodeStep::Spent { key } => {
+                    let p = params![platform, key];
+                    tx.query_row(sql::IS_SPENT.sqlite, p, |r| r.get::<_, i64>(0))? > 0
                 }
                 CodeStep::Info { info } => {
                     tx.execute(sql::SET_INFO.sqlite, params![platform, appid, info, now])? > 0
@@ -38,7 +58,8 @@ impl Sqlite {
                             |r| r.get::<_, i64>(0),
                         )? == 0
                 }
-                CodeStep::Release => {
+                CodeStep::Release { key } => {
+                    tx.execute(sql::FORGET_SPENT.sqlite, params![platform, key])?;
                     tx.execute(sql::RELEASE_CODE.sqlite, params![platform, appid])? > 0
                 }
                 CodeStep::Drop => {
