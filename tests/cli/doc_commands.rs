@@ -247,6 +247,10 @@ impl Sandbox {
                 cmd.arg(format!("{key}={value}"));
             }
             cmd.arg(format!("WXTOKEN_API_BASE={}", self.url));
+            // Cron's environment is the block's, but the package's paths stay
+            // the sandbox's: a machine with the package installed changes nothing.
+            let system = self.dir.path().join("sys");
+            cmd.arg(format!("WXTOKEN_TEST_SYSTEM_ROOT={}", system.display()));
             cmd.args(["sh", "-c", &command.join(" ")]);
             self.outcome(block, line, self.output(&mut cmd))?;
         }
