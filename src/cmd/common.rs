@@ -85,7 +85,7 @@ pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
         && global.db.is_none()
         && *path == system_path(SYSTEM_DB)
     {
-        writes_the_packages(path)?;
+        writes_the_packages(global, path)?;
     }
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
@@ -101,19 +101,29 @@ pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
     store::open(&location)
 }
 
-/// The package's database, taken by default, is written by its owner (the
-/// service's user) or root only. Anyone else would be a second refresher of
-/// the service's apps, each fetch killing the other's token: they are told
-/// so before anything is fetched, with the ways that work.
-fn writes_the_packages(path: &Path) -> Result<()> {
+/// The package's database, taken by default, is written with the package's
+/// config only, and by its owner (the service's user) or root. Anyone else,
+/// or root with a config of their own, would be a second refresher beside
+/// the service, each fetch killing the other's token: they are told so
+/// before anything is fetched, with the ways that work.
+fn writes_the_packages(global: &Global, path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
-    if euid == 0 || std::fs::metadata(path).is_ok_and(|m| m.uid() == euid) {
+    let owner = euid == 0 || std::fs::metadata(path).is_ok_and(|m| m.uid() == euid);
+    let config = config_path(global);
+    let packages_config = config
+        .as_deref()
+        .is_none_or(|c| c == system_path(SYSTEM_CONFIG));
+    if owner && packages_config {
         return Ok(());
     }
+    let whose = match config {
+        Some(c) if owner => format!(" with the config {}", c.display()),
+        _ => String::new(),
+    };
     Err(usage(format!(
-        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken); a second refresher of its apps would break their tokens: read it with show or status, run `sudo -u wxtoken wxtoken refresh`, or keep a database of your own with --db (`--db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
+        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken, with /etc/wxtoken/config.toml); a second refresher{whose} would break its tokens: read it with show or status, run `sudo -u wxtoken wxtoken refresh`, or keep a database of your own (`mkdir -p ~/.local/share/wxtoken`, then `wxtoken refresh --db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
         path.display()
     )))
 }

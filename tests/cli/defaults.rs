@@ -182,3 +182,42 @@ fn the_packages_empty_config_is_no_config_to_status() {
             .stderr_has("lists no apps or platforms");
     }
 }
+
+/// A user (root, or the package database's owner) with a config of their own
+/// and no database of their own is not let into the package's database by
+/// default: with their config they would be a second refresher beside the
+/// service's. Told so, with the ways that work, before anything is fetched;
+/// the package's own config still writes it.
+#[test]
+fn a_config_of_ones_own_does_not_refresh_the_packages_database() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.set("S", crate::support::SECRET);
+    let (sys_db, sys_config) = system(&env);
+    std::fs::create_dir_all(sys_db.parent().unwrap()).unwrap();
+    write_config(&sys_config, "shop", "wxshop");
+    let mut cmd = env.command(&["refresh"]);
+    cmd.env("WXTOKEN_DB", &sys_db).env_remove("WXTOKEN_CONFIG");
+    Run(cmd.output().unwrap()).expect(0);
+    assert_eq!(up.count("/cgi-bin/token"), 1);
+    // By default, with the package's config: the package's database.
+    run_by_default(&env, &["refresh", "--force"]).expect(0);
+    assert_eq!(up.count("/cgi-bin/token"), 2);
+
+    write_config(&env.path(".config/wxtoken/config.toml"), "mine", "wxmine");
+    let run = run_by_default(&env, &["refresh"]);
+    run.expect(2)
+        .stderr_has(&format!("database {}", sys_db.display()))
+        .stderr_has("written by its own service")
+        .stderr_has(&format!(
+            "with the config {}",
+            env.path(".config/wxtoken/config.toml").display()
+        ))
+        .stderr_has("mkdir -p ~/.local/share/wxtoken");
+    assert_eq!(up.count("/cgi-bin/token"), 2, "nothing fetched");
+    let mut cmd = env.command(&["refresh"]);
+    cmd.env_remove("WXTOKEN_DB")
+        .env("WXTOKEN_CONFIG", &sys_config)
+        .env("WXTOKEN_TEST_SYSTEM_ROOT", env.path("sys"));
+    Run(cmd.output().unwrap()).expect(0);
+}

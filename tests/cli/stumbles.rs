@@ -458,7 +458,7 @@ needs! {
         run.expect(2)
             .stderr_has(&format!("database {}", db.display()))
             .stderr_has("written by its own service")
-            .stderr_has("--db ~/.local/share/wxtoken/tokens.db");
+            .stderr_has("mkdir -p ~/.local/share/wxtoken");
         assert!(!run.stderr().contains("chown"), "{}", run.stderr());
         assert_eq!(up.count("/cgi-bin/token"), 0, "nothing fetched");
     }
