@@ -351,7 +351,12 @@ fn stored(
         credential: sealed,
         info,
     };
-    store.code_step(&p.name, &c.appid, &step, clock::now())?;
+    if !store.code_step(&p.name, &c.appid, &step, clock::now())? {
+        crate::out::errln!(
+            "wxtoken: {name}: the {kind} in the answer found no customer to store it in (removed while the code was exchanged): it is lost; the customer must authorize again"
+        );
+        return Ok(Outcome::Failed);
+    }
     log::info!(
         "{}/{}: code exchanged; its {kind} is stored sealed",
         p.name,

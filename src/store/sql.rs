@@ -202,10 +202,14 @@ sql!(
 sql!(
     /// A pending customer (?1, ?2) exchanged: stored under the appid its
     /// answer named (?3), replacing one stored there, with its new credential
-    /// ?4, state ?5, info ?6, at ?7. The pending row is deleted after.
+    /// ?4, state ?5, info ?6, at ?7. The pending row is deleted after. The
+    /// credential is stored even when the pending row is gone meanwhile (the
+    /// same code brought again and dropped as spent): it is never lost.
     REKEY_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, state, info, authorized_at, updated_at, event_at)
-     SELECT platform, CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS TEXT), CAST(?6 AS TEXT), authorized_at, CAST(?7 AS BIGINT), event_at
-       FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2
+     VALUES (CAST(?1 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS TEXT), CAST(?6 AS TEXT),
+       COALESCE((SELECT authorized_at FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2), CAST(?7 AS BIGINT)),
+       CAST(?7 AS BIGINT),
+       (SELECT event_at FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2))
      ON CONFLICT (platform, appid) DO UPDATE SET
         credential = excluded.credential, pending_code = NULL, pending_until = NULL,
         code_sent_at = NULL, state = excluded.state, info = excluded.info,

@@ -337,3 +337,25 @@ fn every_exchange_is_an_attempt_in_the_history(backend) {
     assert_eq!(seen[0]["errcode"], 61009);
 }
 }
+
+both! {
+/// The install's pending row removed while its code is exchanged (the same
+/// code brought again meanwhile, and dropped as spent): the permanent code in
+/// the answer is stored all the same, under the corpid.
+fn a_pending_install_removed_during_its_exchange_keeps_the_permanent_code(backend) {
+    let (p, up, env) = setup(backend);
+    pending_install(&p, &env);
+    p.twist_next("get_permanent_code", Twist::Slow(Duration::from_secs(2)));
+    let child = env.command(&["refresh"]).spawn().unwrap();
+    while up.count("get_permanent_code") < 1 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.exec(&format!("DELETE FROM wxtoken_customers WHERE appid = '{PENDING}'"));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let permanent = credential(&env, "suite", CORP, "permanent_code");
+    assert!(!permanent.is_empty());
+    assert_eq!(state(&env, "suite", CORP), "active");
+    assert_eq!(up.count("get_permanent_code"), 1);
+}
+}
