@@ -194,6 +194,52 @@ pub fn export_outcome(store: &dyn Store, result: Result<()>) -> Result<()> {
     }
 }
 
+/// The database for `show` and `sign`, read-only; a "no usable token" names
+/// the database it looked in.
+pub fn open_to_read(global: &Global) -> Result<(store::Location, Box<dyn Store>)> {
+    let location = db_location(global)?;
+    match store::open_read_only(&location) {
+        Ok(store) => Ok((location, store)),
+        Err(e) => {
+            let e = missing_folder(e, global, &location);
+            Err(naming_database(e, &location))
+        }
+    }
+}
+
+/// No database at a path given with `--db` / `WXTOKEN_DB` whose folder does
+/// not exist: more likely a mistyped path than a database not made yet, so
+/// the folder is named (still exit 3). One more `stat`, on this failure only.
+fn missing_folder(
+    err: anyhow::Error,
+    global: &Global,
+    location: &store::Location,
+) -> anyhow::Error {
+    let nonempty = |p: &Path| !p.as_os_str().is_empty();
+    let (Some(_), store::Location::Sqlite(path)) = (&global.db, location) else {
+        return err;
+    };
+    let Some(dir) = path.parent().filter(|d| nonempty(d)) else {
+        return err;
+    };
+    if !err.is::<NoToken>() || present(dir) {
+        return err;
+    }
+    let shown = |p: &Path| text::shown(&p.display().to_string());
+    let fix = match dir.parent().filter(|d| nonempty(d)) {
+        // `refresh` creates the database's own folder, not the ones above.
+        Some(up) if !up.is_dir() => {
+            format!("or create folder {} and run `wxtoken refresh`", shown(up))
+        }
+        _ => "or run `wxtoken refresh` first (it creates that folder)".to_string(),
+    };
+    no_token(format!(
+        "no database at {}: folder {} does not exist: check --db / WXTOKEN_DB, {fix}",
+        shown(path),
+        shown(dir)
+    ))
+}
+
 /// The database for reading, or `None` when there is none yet.
 pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
     match store::open_read_only(&db_location(global)?) {

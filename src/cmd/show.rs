@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::{Api, Kind};
 use crate::cli::{Global, ShowArgs, ShowFormat};
-use crate::cmd::common::{db_location, naming_database};
+use crate::cmd::common::{naming_database, open_to_read};
 use crate::error::{no_token, usage};
 use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
@@ -19,8 +19,7 @@ use crate::{clock, config, render};
 pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
-    let location = db_location(global)?;
-    let mut store = store::open_read_only(&location).map_err(|e| naming_database(e, &location))?;
+    let (location, mut store) = open_to_read(global)?;
     print(store.as_mut(), args, &mut std::io::stdout().lock())
         .map_err(|e| naming_database(e, &location))
 }

@@ -12,9 +12,9 @@ use sha1::{Digest, Sha1};
 
 use crate::app::{Kind, Ticket};
 use crate::cli::{Global, SignArgs, SignFormat, SignTicket};
-use crate::cmd::common::{config_path, db_location, naming_database};
+use crate::cmd::common::{config_path, naming_database, open_to_read};
 use crate::error::{no_token, usage};
-use crate::store::{self, Lookup, Row, Store};
+use crate::store::{Lookup, Row, Store};
 use crate::text::quoted;
 use crate::{clock, config, render};
 
@@ -39,8 +39,7 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<()> {
         None => random_nonce()?,
     };
     let timestamp = args.timestamp.unwrap_or_else(|| clock::now().max(0) as u64);
-    let location = db_location(global)?;
-    let mut store = store::open_read_only(&location).map_err(|e| naming_database(e, &location))?;
+    let (location, mut store) = open_to_read(global)?;
     let ticket = match args.ticket {
         SignTicket::Jsapi => Ticket::Jsapi,
         SignTicket::AgentConfig => Ticket::AgentConfig,

@@ -50,3 +50,4 @@ mod trust_pipes;
 mod trust_schema;
 mod trust_smuggle;
 mod trust_values;
+mod wrong_turns;
