@@ -217,7 +217,27 @@ pub fn unreachable(path: &Path, what: &str) -> Option<String> {
         })
         .find_map(|d| Some((d, fs::metadata(d).ok()?)))?;
     let group = group(meta.gid()).unwrap_or_else(|| meta.gid().to_string());
-    let fix = if meta.mode() & 0o010 != 0 {
+    let fix = if let Some(home) = home_behind(path, dir) {
+        // The default path under HOME: the folder is no reader's to open up.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        let me = user(uid).unwrap_or_else(|| format!("uid {uid}"));
+        let through = if home.as_path() == dir {
+            ""
+        } else {
+            " through it"
+        };
+        format!(
+            "user {me} cannot reach HOME ({}){through}: run wxtoken with a HOME this user can enter (`su -l`, `runuser -l` and `sudo -H` set the user's own)",
+            home.display()
+        )
+    } else if meta.gid() == 0 {
+        // Group root opens far more than this folder: never the advice.
+        format!(
+            "its group is root, which readers must not join: give the folder a group of its readers (`chgrp GROUP {d} && chmod 0750 {d}`) and join that group, or run as its owner",
+            d = dir.display()
+        )
+    } else if meta.mode() & 0o010 != 0 {
         format!("join its group (`sudo usermod -aG {group} \"$USER\"`, then log in again)")
     } else {
         format!(
@@ -232,6 +252,13 @@ pub fn unreachable(path: &Path, what: &str) -> Option<String> {
         meta.mode() & 0o7777,
         path.display(),
     ))
+}
+
+/// `HOME`, when `path` lies under it and `dir` (the folder that cannot be
+/// entered) is HOME or a folder on the way to it: the default paths.
+fn home_behind(path: &Path, dir: &Path) -> Option<std::path::PathBuf> {
+    let home = std::path::PathBuf::from(std::env::var_os("HOME")?);
+    (home.is_absolute() && path.starts_with(&home) && home.starts_with(dir)).then_some(home)
 }
 
 /// The group's name, when the group database knows it.

@@ -54,7 +54,7 @@ fn as_nobody(env: &Env, args: &[&str]) -> Run {
 }
 
 /// [`as_nobody`] without `WXTOKEN_DB`: the default database is taken.
-fn as_nobody_by_default(env: &Env, args: &[&str]) -> Run {
+pub(crate) fn as_nobody_by_default(env: &Env, args: &[&str]) -> Run {
     nobody_runs(env, args, true)
 }
 
@@ -114,8 +114,10 @@ needs! {
                 .stderr_has(&format!(
                     "permission denied on folder {dir} (owner root, group root, mode 0700)"
                 ))
-                .stderr_has("usermod -aG root")
-                .stderr_has("chmod 0750");
+                .stderr_has(&format!(
+                    "its group is root, which readers must not join: give the folder a group of its readers (`chgrp GROUP {dir} && chmod 0750 {dir}`)"
+                ));
+            assert!(!run.stderr().contains("usermod"), "{}", run.stderr());
             assert_eq!(run.stdout(), "", "{args:?}");
             assert!(!run.stderr().contains("no database"), "{}", run.stderr());
         }
@@ -124,9 +126,10 @@ needs! {
 
 needs! {
     runuser:
-    /// The folder lets its group in: joining the group is the whole fix.
+    /// The folder lets its group in: joining the group is the whole fix,
+    /// unless the group is root, which no reader is told to join.
     fn a_reader_outside_the_group_is_told_to_join_it() {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{PermissionsExt, chown};
         let up = StandIn::wechat();
         let env = Env::with(&up);
         env.refresh(&[]).expect(0);
@@ -135,7 +138,14 @@ needs! {
         let run = as_nobody(&env, &["show"]);
         let run = run.expect(1);
         run.stderr_has("group root, mode 0750")
-            .stderr_has("join its group (`sudo usermod -aG root \"$USER\"`");
+            .stderr_has("its group is root, which readers must not join");
+        assert!(!run.stderr().contains("usermod"), "{}", run.stderr());
+        // The group `daemon` (gid 1): join it.
+        chown(dir, None, Some(1)).unwrap();
+        let run = as_nobody(&env, &["show"]);
+        run.expect(1)
+            .stderr_has("group daemon, mode 0750")
+            .stderr_has("join its group (`sudo usermod -aG daemon \"$USER\"`");
         assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
     }
 }

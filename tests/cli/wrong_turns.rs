@@ -2,7 +2,7 @@
 //! folder that does not exist, and the like. Each message names the thing and
 //! the way out.
 
-use crate::support::Env;
+use crate::support::{Env, StandIn, needs};
 
 /// `show` and `sign` at a path given with `--db` or `WXTOKEN_DB` whose folder
 /// does not exist: more likely a mistyped path than a database not made yet,
@@ -73,4 +73,38 @@ fn the_default_database_in_a_missing_folder_is_no_database_yet() {
         env.dir.path().display()
     ));
     assert!(!run.stderr().contains("WXTOKEN_DB"), "{}", run.stderr());
+}
+
+needs! {
+    runuser:
+    /// A user whose HOME cannot be entered (another user's HOME kept by
+    /// `su -m` or `sudo -E`, or a HOME behind a private folder) is told
+    /// that, with the folder's owner and mode and the way out: never to join
+    /// group root or open the folder up.
+    fn a_home_that_cannot_be_entered_is_said_so() {
+        use std::os::unix::fs::PermissionsExt;
+        let up = StandIn::wechat();
+        let mut env = Env::with(&up);
+        let dir = env.dir.path().display().to_string();
+        for (locked, home, through) in [
+            ("roothome", "roothome", ""),
+            ("locked", "locked/home", " through it"),
+        ] {
+            let home = env.path(home);
+            std::fs::create_dir_all(&home).unwrap();
+            let locked = env.path(locked);
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+            env.set("HOME", home.to_str().unwrap());
+            let run = crate::stumbles::as_nobody_by_default(&env, &["show"]);
+            run.expect(1).stderr_has(&format!(
+                "permission denied on folder {} (owner root, group root, mode 0700), so database {}/.local/share/wxtoken/tokens.db cannot be read: user nobody cannot reach HOME ({}){through}: run wxtoken with a HOME this user can enter (`su -l`, `runuser -l` and `sudo -H` set the user's own), or point --db at a database you can read",
+                locked.display(),
+                home.display(),
+                home.display(),
+            ));
+            assert!(!run.stderr().contains("usermod"), "{}", run.stderr());
+            assert!(!run.stderr().contains("chmod"), "{}", run.stderr());
+            assert!(run.stderr().contains(&dir));
+        }
+    }
 }
