@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::{Api, Ticket};
 
+// Named by path: `build.rs` reads this file too, from the package's root.
+#[path = "cli/authorizers.rs"]
 mod authorizers;
+#[path = "cli/sign.rs"]
 mod sign;
 pub use authorizers::{AddArgs, AuthorizersArgs, AuthorizersCommand, LinkArgs, ListFormat};
 pub use sign::{SignArgs, SignFormat, SignTicket};

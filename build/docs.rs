@@ -1,11 +1,16 @@
-//! The manual pages: clap_mangen's sections for each command, its examples
-//! under EXAMPLES, then the sections every page shares (ENVIRONMENT, EXIT
-//! STATUS, FILES, SEE ALSO), and the config file's page, `wxtoken.toml(5)`.
+//! The manual pages and shell completions, made from the command line's clap
+//! definitions (`src/cli.rs`) when wxtoken is built: `build.rs` runs these
+//! functions and the binary carries their text (`cmd/docs.rs`), none of the
+//! code that writes it. The tests run them on the binary's own `Cli::command()`
+//! and compare (`src/cmd/docs/tests.rs`).
+//!
+//! Each command's page is clap_mangen's sections, its examples under EXAMPLES,
+//! then the sections every page shares (ENVIRONMENT, EXIT STATUS, FILES, SEE
+//! ALSO); `wxtoken.toml(5)` describes the config file. Completions leave out
+//! the hidden `man` and complete no file names where a value is not a path.
 
-use std::io::{self, Write};
-use std::path::Path;
-
-use clap::Command;
+use clap::{Command, ValueHint};
+use clap_complete::Shell;
 use clap_mangen::Man;
 
 /// The config file's page, written as roff.
@@ -105,37 +110,40 @@ The README and docs/ (one page per question), the schema, \fBcrontab.example\fR 
 (\fBLoadCredential=\fR), \fBcrontab\fR(5)
 "#;
 
-/// Writes every visible command's page (as clap_mangen's `generate_to` names
-/// them) and `wxtoken.toml.5` into `dir`.
-pub fn write_all(cmd: Command, dir: &Path) -> io::Result<()> {
+/// Every visible command's page, named as clap_mangen's `generate_to` names
+/// them, and `wxtoken.toml.5`: (file name, roff text).
+pub fn man_pages(cmd: Command) -> Vec<(String, String)> {
     let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
-    write_tree(cmd, dir)?;
-    std::fs::write(dir.join("wxtoken.toml.5"), CONFIG_PAGE)
+    let mut pages = Vec::new();
+    command_pages(cmd, &mut pages);
+    pages.push(("wxtoken.toml.5".to_string(), CONFIG_PAGE.to_string()));
+    pages
 }
 
-fn write_tree(cmd: Command, dir: &Path) -> io::Result<()> {
+fn command_pages(cmd: Command, pages: &mut Vec<(String, String)>) {
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
-        write_tree(sub, dir)?;
+        command_pages(sub, pages);
     }
     let has_args = cmd.get_arguments().any(|a| !a.is_hide_set());
     let has_subcommands = cmd.get_subcommands().any(|s| !s.is_hide_set());
     let has_examples = cmd.get_after_help().is_some();
     let man = Man::new(cmd);
     let mut page = Vec::new();
-    man.render_title(&mut page)?;
-    man.render_name_section(&mut page)?;
-    man.render_synopsis_section(&mut page)?;
-    man.render_description_section(&mut page)?;
+    let written = "writing into memory";
+    man.render_title(&mut page).expect(written);
+    man.render_name_section(&mut page).expect(written);
+    man.render_synopsis_section(&mut page).expect(written);
+    man.render_description_section(&mut page).expect(written);
     if has_args {
-        man.render_options_section(&mut page)?;
+        man.render_options_section(&mut page).expect(written);
     }
     if has_subcommands {
-        man.render_subcommands_section(&mut page)?;
+        man.render_subcommands_section(&mut page).expect(written);
     }
     if has_examples {
         let mut extra = Vec::new();
-        man.render_extra_section(&mut extra)?;
+        man.render_extra_section(&mut extra).expect(written);
         // As written in --help, one command a line: not filled as prose.
         let extra = String::from_utf8_lossy(&extra)
             .replacen(".SH EXTRA\n", ".SH EXAMPLES\n.nf\n", 1)
@@ -144,7 +152,46 @@ fn write_tree(cmd: Command, dir: &Path) -> io::Result<()> {
         page.extend_from_slice(b".fi\n");
     }
     page.extend_from_slice(SHARED.as_bytes());
-    let mut file = std::fs::File::create(dir.join(man.get_filename()))?;
-    file.write_all(&page)?;
-    file.flush()
+    let page = String::from_utf8(page).expect("roff is text");
+    pages.push((man.get_filename(), page));
+}
+
+/// The completion script for `shell`, as `wxtoken completions SHELL` prints it.
+pub fn completion(cmd: Command, shell: Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut for_completion(cmd), "wxtoken", &mut script);
+    String::from_utf8(script).expect("a completion script is text")
+}
+
+/// The values that name files or folders: the only ones completed as paths.
+const PATHS: [&str; 7] = [
+    "db",
+    "config",
+    "secret_file",
+    "output",
+    "path",
+    "dir",
+    "file",
+];
+
+/// `cmd` as completion scripts should know it: without hidden commands
+/// (clap_complete lists them all), and with every value that is not a path
+/// (an app's name, an appid, a duration) completed as nothing rather than as
+/// file names.
+fn for_completion(cmd: Command) -> Command {
+    let mut shown = Command::new(cmd.get_name().to_string());
+    for arg in cmd.get_arguments() {
+        let mut arg = arg.clone();
+        if arg.get_action().takes_values()
+            && arg.get_value_hint() == ValueHint::Unknown
+            && !PATHS.contains(&arg.get_id().as_str())
+        {
+            arg = arg.value_hint(ValueHint::Other);
+        }
+        shown = shown.arg(arg);
+    }
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        shown = shown.subcommand(for_completion(sub.clone()));
+    }
+    shown
 }
