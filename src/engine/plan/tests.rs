@@ -440,3 +440,5 @@ fn fetched_ahead_counts_from_the_minute() {
     assert_eq!(fetched_ahead(&r(61), NOW), Some(61));
     assert_eq!(fetched_ahead(&r(10_800), NOW), Some(10_800));
 }
+
+mod forced;
