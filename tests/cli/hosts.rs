@@ -6,6 +6,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::net::Refusing;
 use crate::support::pg::{self, Database, Spare};
 use crate::support::{Backend, Env, Reply, Run, StandIn, both, standin};
 
@@ -297,11 +298,10 @@ fn a_missing_database_is_a_clear_error_on_pg() {
 fn a_server_that_is_down_is_a_clear_error_on_pg() {
     let admin = pg::server();
     let up = StandIn::wechat();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Held bound, never listening, for the whole test: refused, and no
+    // server a test alongside starts can take the port.
+    let closed = Refusing::new();
+    let port = closed.addr.port();
     let password = pg::password(&admin);
     let url = format!("postgres://wxtoken:{password}@127.0.0.1:{port}/tokens");
     let env = env_at(&up, &url);
