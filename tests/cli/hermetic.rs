@@ -65,3 +65,46 @@ fn every_spawn_of_the_binary_is_hermetic() {
         "spawns outside support::hermetic: {bare:?}"
     );
 }
+
+/// A spawn that clears the environment (`env_clear`, `env -i`, as cron's jobs
+/// are run) gives the package's paths back before its function ends: else a
+/// machine with the package installed fails the test (its `/var/lib/wxtoken`
+/// is then the default database).
+#[test]
+fn a_cleared_environment_keeps_the_tests_package_paths() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli");
+    let mut lost = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("hermetic.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for clear in [".env_clear()", ".arg(\"-i\")"] {
+            for (at, _) in text.match_indices(clear) {
+                // The rest of the function: up to the next `fn`.
+                let body: Vec<&str> = text[at..]
+                    .lines()
+                    .take_while(|l| {
+                        let l = l.trim_start();
+                        !(l.starts_with("fn ") || l.starts_with("pub fn "))
+                    })
+                    .collect();
+                let body = body.join("\n");
+                // `hermetic`, the variable itself, or a harness command's
+                // environment copied over.
+                let kept = ["hermetic(", "WXTOKEN_TEST_SYSTEM_ROOT", ".get_envs()"]
+                    .iter()
+                    .any(|k| body.contains(k));
+                if !kept {
+                    let line = text[..at].lines().count();
+                    lost.push(format!("{}:{line}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "environment cleared, package paths not given back: {lost:?}"
+    );
+}
