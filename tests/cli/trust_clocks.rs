@@ -119,6 +119,35 @@ both! {
 }
 
 both! {
+    /// The longest lease a wxtoken takes (3 x 5m + 5 s) is a live one: ending
+    /// exactly that far from now, it is waited for and left alone; ending a
+    /// minute later (the runs' own time included), no wxtoken wrote it from
+    /// this clock, and it is taken over.
+    fn a_lease_as_long_as_the_longest_is_waited_for(backend) {
+        let up = StandIn::wechat();
+        let env = backend.with(&up);
+        let longest = now() + 3 * 300 + 5;
+        plant_lease(&env, longest);
+        let args = ["refresh", "--appid", APPID, "--timeout", "1s"];
+        let (run, _) = run_within(&env, &args, Duration::from_secs(30));
+        run.expect(1).stderr_has(&format!(
+            "another wxtoken run holds its lease ({OTHER}, until {})",
+            rfc3339(longest)
+        ));
+        assert!(!run.stderr().contains("took over"), "{}", run.stderr());
+        assert_eq!(env.text("SELECT owner FROM wxtoken_leases"), OTHER);
+        let longer = now() + 3 * 300 + 5 + 60;
+        env.exec(&format!("UPDATE wxtoken_leases SET expires_at = {longer}"));
+        let (run, _) = run_within(&env, &args, Duration::from_secs(30));
+        run.expect(0).stderr_has(&format!(
+            "wxtoken: warning: {APPID}: took over the lease of {OTHER} that ends {}",
+            rfc3339(longer)
+        ));
+        assert_eq!(up.count("/cgi-bin/token"), 2, "fetched");
+    }
+}
+
+both! {
     /// A live lease of another run, ending in 200 s: a `--timeout 1s` run waits
     /// for it no longer than its own lease would last (3 x 1s + 5 s), then fails
     /// that app with one line naming the holder and when its lease ends.
