@@ -12,9 +12,11 @@ use crate::graph::Kind;
 
 pub use customer::{CodeStep, Customer, CustomerState, CustomerUpdate, PENDING_PREFIX};
 
+mod backend;
 mod columns;
 mod customer;
 pub mod export;
+mod methods;
 mod objects;
 pub mod pg;
 mod sql;

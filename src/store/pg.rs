@@ -27,24 +27,21 @@
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::sql::{self, select_rows};
-use super::{
-    Attempt, Commit, Customer, CustomerState, Invalidated, Leases, Lookup, MIGRATIONS, Row, Stats,
-    Store, columns, stored_outcome,
-};
+use super::backend::{Backend, Conn, Param};
+use super::sql::{Sql, select_rows};
+use super::{Lease, Leases, Lookup, MIGRATIONS, Row, columns};
 use crate::error;
 
-mod codes;
 mod connect;
-mod customers;
 mod deadline;
-mod leases;
 mod passfile;
 mod schema;
 pub mod url;
@@ -61,43 +58,6 @@ pub use url::Url;
 /// by some poolers.
 const TX_SETTINGS: &str = "SET LOCAL lock_timeout = '10s'; SET LOCAL statement_timeout = '30s'; \
      SET LOCAL idle_in_transaction_session_timeout = '60s'";
-
-/// A parameter of an unnamed statement, with its type.
-pub(super) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
-
-/// A `TEXT` parameter (`String`, `&str`, or an `Option` of either).
-pub(super) fn text(v: &(dyn ToSql + Sync)) -> Param<'_> {
-    (v, Type::TEXT)
-}
-
-/// A `BIGINT` parameter (`i64` or `Option<i64>`).
-pub(super) fn int(v: &(dyn ToSql + Sync)) -> Param<'_> {
-    (v, Type::INT8)
-}
-
-/// Stores a value unless one fetched later is stored; `held` is 1 when the
-/// writer holds the app's lease (then it replaces whatever is stored). The
-/// number of rows changed: 0 when a later value was kept.
-pub(super) fn upsert_value(
-    tx: &mut Transaction<'_>,
-    v: &Row,
-    held: i64,
-) -> Result<u64, postgres::Error> {
-    tx.execute_typed(
-        sql::UPSERT_VALUE.pg,
-        &[
-            text(&v.app),
-            text(&v.kind),
-            text(&v.api),
-            text(&v.appid),
-            text(&v.value),
-            int(&v.fetched_at),
-            int(&v.expires_at),
-            text(&v.source_token),
-            int(&held),
-        ],
-    )
-}
 
 /// Begins a writer's transaction, with `TX_SETTINGS`.
 fn begin(c: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
@@ -167,7 +127,32 @@ impl Postgres {
     }
 }
 
-impl Store for Postgres {
+impl Backend for Postgres {
+    type Error = postgres::Error;
+    type Read<'c> = Client;
+    type Write<'t> = Transaction<'t>;
+
+    fn read<T>(&mut self, f: impl FnMut(&mut Client) -> Result<T, postgres::Error>) -> Result<T> {
+        self.run("read", f)
+    }
+
+    fn write<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.run(what, |c| {
+            let mut tx = begin(c)?;
+            let done = f(&mut tx)?;
+            tx.commit()?;
+            Ok(done)
+        })
+    }
+
+    fn schema(&mut self) -> Result<usize> {
+        self.schema()
+    }
+
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
         if !self.tables()? {
             return Ok(Vec::new());
@@ -232,7 +217,78 @@ impl Store for Postgres {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases> {
-        self.leases(apps, owner, now, expires_at, longest)
+        // One transaction reads the batch's leases `FOR UPDATE`, decides
+        // which are free, and takes them, on the server's clock.
+        let mut apps = apps.to_vec();
+        apps.sort();
+        apps.dedup();
+        // The lease's length as the caller wants it, its times on the server's clock.
+        let ttl = expires_at - now;
+        self.run("take a lease in", |c| {
+            let mut tx = begin(c)?;
+            let now: i64 = tx
+                .query_typed_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
+                .get(0);
+            // Row locks in name order (as every taker takes them): a concurrent
+            // taker waits here, then sees the winner's lease.
+            let mut current: HashMap<String, Lease> = tx
+                .query_typed(
+                    "SELECT app, owner, expires_at FROM wxtoken_leases
+                     WHERE app = ANY($1) ORDER BY app FOR UPDATE",
+                    &[(&apps, Type::TEXT_ARRAY)],
+                )?
+                .iter()
+                .map(|r| {
+                    let lease = Lease {
+                        app: r.get(0),
+                        owner: r.get(1),
+                        expires_at: r.get(2),
+                    };
+                    (lease.app.clone(), lease)
+                })
+                .collect();
+            let mut leases = Leases::default();
+            let (mut replace, mut insert) = (Vec::new(), Vec::new());
+            for app in &apps {
+                let lease = current.remove(app);
+                let existed = lease.is_some();
+                match leases.decide(app, lease, owner, now, longest) {
+                    true if existed => replace.push(app.clone()),
+                    true => insert.push(app.clone()),
+                    false => {}
+                }
+            }
+            let until = now + ttl;
+            tx.execute_typed(
+                "UPDATE wxtoken_leases SET owner = $2, expires_at = $3 WHERE app = ANY($1)",
+                &[
+                    (&replace, Type::TEXT_ARRAY),
+                    (&owner, Type::TEXT),
+                    (&until, Type::INT8),
+                ],
+            )?;
+            // An app that had no lease may have got one since the read: then
+            // it is that process's.
+            let inserted: Vec<String> = tx
+                .query_typed(
+                    "INSERT INTO wxtoken_leases (app, owner, expires_at)
+                     SELECT a, $2, $3 FROM unnest($1) AS a
+                     ON CONFLICT (app) DO NOTHING RETURNING app",
+                    &[
+                        (&insert, Type::TEXT_ARRAY),
+                        (&owner, Type::TEXT),
+                        (&until, Type::INT8),
+                    ],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            leases
+                .taken
+                .retain(|app| replace.contains(app) || inserted.contains(app));
+            tx.commit()?;
+            Ok(leases)
+        })
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
@@ -246,175 +302,40 @@ impl Store for Postgres {
         })?;
         Ok(())
     }
+}
 
-    fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {
-        let now = crate::clock::now();
-        self.run("write to", |c| {
-            let mut tx = begin(c)?;
-            if let Some((kind, value)) = &commit.invalidate {
-                tx.execute_typed(
-                    sql::INVALIDATE_STALE.pg,
-                    &[text(&app), text(kind), text(value), int(&now)],
-                )?;
-            }
-            let mut held = 0;
-            if !commit.values.is_empty() || commit.customer.is_some() {
-                held = tx
-                    .query_typed_one(sql::LEASE_HELD.pg, &[text(&app), text(&commit.owner)])?
-                    .get(0);
-            }
-            {
-                for v in &commit.values {
-                    let changed = upsert_value(&mut tx, v, held)?;
-                    if changed == 0 {
-                        log::info!(
-                            "{app}: a {} fetched later is already stored; kept it",
-                            v.kind
-                        );
-                    }
-                }
-            }
-            if let Some(u) = &commit.customer {
-                customers::update(&mut tx, app, u, held)?;
-            }
-            if !commit.attempts.is_empty() {
-                for a in &commit.attempts {
-                    tx.execute_typed(
-                        sql::INSERT_ATTEMPT.pg,
-                        &[
-                            text(&a.app),
-                            text(&a.kind),
-                            int(&a.started_ms),
-                            int(&a.duration_ms),
-                            text(&a.outcome),
-                            int(&i64::from(a.forced)),
-                            int(&a.errcode),
-                            text(&a.message),
-                        ],
-                    )?;
-                }
-            }
-            tx.execute_typed(sql::RELEASE_LEASE.pg, &[text(&app), text(&commit.owner)])?;
-            crate::fault::pause("in-commit");
-            tx.commit()
-        })
-    }
+/// [`Conn`] for a connection and for a transaction: every statement unnamed,
+/// its parameters typed.
+macro_rules! conn {
+    ($($client:ty),*) => {$(
+        impl Conn for $client {
+            type Error = postgres::Error;
+            type Row<'r> = postgres::Row;
 
-    fn invalidate(
-        &mut self,
-        app: &str,
-        kind: &str,
-        if_value: Option<&str>,
-        now: i64,
-    ) -> Result<Invalidated> {
-        self.run("write to", |c| {
-            let mut tx = begin(c)?;
-            let current =
-                match tx.query_typed_opt(sql::STORED_VALUE.pg, &[text(&app), text(&kind)])? {
-                    Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-                    None => None,
-                };
-            let outcome = stored_outcome(current, if_value);
-            if outcome == Invalidated::Done {
-                tx.execute_typed(
-                    sql::MARK_INVALIDATED.pg,
-                    &[text(&app), text(&kind), int(&now)],
-                )?;
+            fn execute(&mut self, sql: &Sql, params: &[Param]) -> Result<u64, postgres::Error> {
+                self.execute_typed(sql.pg, &typed(params))
             }
-            tx.commit()?;
-            Ok(outcome)
-        })
-    }
 
-    fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
-        if !self.tables()? {
-            return Ok(Vec::new());
+            fn query<T>(
+                &mut self,
+                sql: &Sql,
+                params: &[Param],
+                each: impl FnMut(&postgres::Row) -> Result<T, postgres::Error>,
+            ) -> Result<Vec<T>, postgres::Error> {
+                self.query_typed(sql.pg, &typed(params))?.iter().map(each).collect()
+            }
         }
-        self.run("read", |c| {
-            c.query_typed(
-                sql::HISTORY.pg,
-                &[(&app, Type::TEXT), (&(limit as i64), Type::INT8)],
-            )?
-            .iter()
-            .map(columns::attempt)
-            .collect()
-        })
-    }
+    )*};
+}
+conn!(Client, Transaction<'_>);
 
-    fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
-        if !self.tables()? {
-            return Ok(Vec::new());
+/// Each parameter with its type: `TEXT` or `BIGINT`.
+fn typed<'a>(params: &'a [Param]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    let typed = |p: &'a Param| -> (&'a (dyn ToSql + Sync), Type) {
+        match p {
+            Param::Text(v) => (v, Type::TEXT),
+            Param::Int(v) => (v, Type::INT8),
         }
-        let (counts, last) = self.run("read", |c| {
-            let counts = c
-                .query_typed(sql::STATS_COUNTS.pg, &[(&since_ms, Type::INT8)])?
-                .iter()
-                .map(columns::counts)
-                .collect::<Result<_, _>>()?;
-            let last = c
-                .query_typed(sql::STATS_LAST.pg, &[])?
-                .iter()
-                .map(columns::attempt)
-                .collect::<Result<_, _>>()?;
-            Ok((counts, last))
-        })?;
-        Ok(columns::stats(counts, last))
-    }
-
-    fn prune(&mut self, before_ms: i64) -> Result<()> {
-        self.run("write to", |c| {
-            let mut tx = begin(c)?;
-            tx.execute_typed(sql::PRUNE.pg, &[(&before_ms, Type::INT8)])?;
-            tx.commit()
-        })?;
-        Ok(())
-    }
-
-    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
-        self.customers_of(platform)
-    }
-
-    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
-        self.one_customer(platform, appid)
-    }
-
-    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
-        self.state_of(platform, appid)
-    }
-
-    fn customer_platforms(&mut self) -> Result<Vec<String>> {
-        self.platforms_of_customers()
-    }
-
-    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
-        self.upsert(customers)
-    }
-
-    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
-        self.revoke(platform, appid, now)
-    }
-
-    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
-        self.run("write to", |c| {
-            let p = [text(&platform), text(&appid), int(&now)];
-            Ok(c.execute_typed(sql::DROP_EXPIRED_CODE.pg, &p)? > 0)
-        })
-    }
-
-    fn put_pushed(&mut self, row: &Row) -> Result<bool> {
-        self.pushed(row)
-    }
-    fn code_step(
-        &mut self,
-        platform: &str,
-        appid: &str,
-        step: &super::CodeStep,
-        now: i64,
-    ) -> Result<bool> {
-        self.step(platform, appid, step, now)
-    }
-
-    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
-        self.sent(platform)
-    }
+    };
+    params.iter().map(typed).collect()
 }
