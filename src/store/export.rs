@@ -16,15 +16,18 @@
 //! reported on stderr at once, and the command exits 1 at its end
 //! ([`Store::export_problems`]).
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use rustix::fs::{
+    AtFlags, CWD, Gid, Mode, OFlags, fchmod, fchown, mkdirat, openat, renameat, unlinkat,
+};
+use rustix::io::Errno;
 
 use super::{
     Attempt, CodeStep, Commit, Customer, CustomerState, Invalidated, Lookup, Row, Stats, Store,
@@ -75,7 +78,7 @@ pub fn wrap(store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>>
     {
         return Err(usage(format!("export_dir {shown} is not a folder")));
     }
-    let fd = open_dir(libc::AT_FDCWD, dir.as_os_str().as_bytes(), false).map_err(|e| {
+    let fd = open_dir(CWD, dir.as_os_str().as_bytes(), false).map_err(|e| {
         usage(format!(
             "export_dir {shown}: {e}: create it (`install -d -m 0750 -g GROUP {shown}`), or set RuntimeDirectory=wxtoken in the service"
         ))
@@ -90,22 +93,15 @@ pub fn wrap(store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>>
     }))
 }
 
-fn cstr(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
-
 /// Opens a folder beneath `at`; with `no_follow`, a link there is refused.
-fn open_dir(at: i32, name: &[u8], no_follow: bool) -> io::Result<OwnedFd> {
-    let name = cstr(name)?;
-    let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | follow;
-    // SAFETY: `name` is a NUL-terminated string; a new descriptor is owned here.
-    let fd = unsafe { libc::openat(at, name.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn open_dir(at: impl AsFd, name: &[u8], no_follow: bool) -> rustix::io::Result<OwnedFd> {
+    let follow = if no_follow {
+        OFlags::NOFOLLOW
+    } else {
+        OFlags::empty()
+    };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | follow;
+    openat(at, name, flags, Mode::empty())
 }
 
 /// The part of a path beneath the export folder: plain names only.
@@ -181,21 +177,17 @@ impl Exporting {
     fn folder(&self, parts: &[&str], create: bool) -> io::Result<OwnedFd> {
         let mut at = self.dir.try_clone()?;
         for part in parts {
-            let name = cstr(part.as_bytes())?;
-            let next = match open_dir(at.as_raw_fd(), part.as_bytes(), true) {
-                Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {
-                    // SAFETY: `name` is NUL-terminated; `at` is an open folder.
-                    if unsafe { libc::mkdirat(at.as_raw_fd(), name.as_ptr(), 0o750) } != 0 {
-                        let e = io::Error::last_os_error();
-                        if e.raw_os_error() != Some(libc::EEXIST) {
-                            return Err(e);
-                        }
+            let next = match open_dir(&at, part.as_bytes(), true) {
+                Err(Errno::NOENT) if create => {
+                    match mkdirat(&at, *part, Mode::from_raw_mode(0o750)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(e.into()),
                     }
-                    let fd = open_dir(at.as_raw_fd(), part.as_bytes(), true)?;
+                    let fd = open_dir(&at, part.as_bytes(), true)?;
                     self.own(&fd, 0o750)?;
                     fd
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                Err(Errno::LOOP | Errno::NOTDIR) => {
                     return Err(io::Error::other(format!(
                         "{part} is a symbolic link or not a folder: wxtoken writes no token through a link; remove it"
                     )));
@@ -219,15 +211,9 @@ impl Exporting {
 
     /// The export folder's group and `mode` on a file or folder of ours.
     fn own(&self, fd: &OwnedFd, mode: u32) -> io::Result<()> {
-        // SAFETY: `fd` is open; uid -1 leaves the owner as it is.
-        if unsafe { libc::fchown(fd.as_raw_fd(), u32::MAX, self.gid) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is open; the umask does not apply to fchmod.
-        if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        // The owner left as it is; the umask does not apply to fchmod.
+        fchown(fd, None, Some(Gid::from_raw(self.gid)))?;
+        Ok(fchmod(fd, Mode::from_raw_mode(mode))?)
     }
 
     /// Writes `value` as `folder/kind` unless it holds that already: a new
@@ -249,27 +235,12 @@ impl Exporting {
                 }
             })
             .unwrap_or_else(|| Err(io::ErrorKind::AlreadyExists.into()))?;
-        let (tmp_c, name_c) = (cstr(tmp.as_bytes())?, cstr(kind.as_bytes())?);
         let written = self.own(&fd, 0o640).and_then(|()| {
-            let mut file = File::from(fd);
-            file.write_all(value.as_bytes())?;
-            // SAFETY: both names are NUL-terminated, both relative to `folder`.
-            let renamed = unsafe {
-                libc::renameat(
-                    folder.as_raw_fd(),
-                    tmp_c.as_ptr(),
-                    folder.as_raw_fd(),
-                    name_c.as_ptr(),
-                )
-            };
-            if renamed != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+            File::from(fd).write_all(value.as_bytes())?;
+            Ok(renameat(folder, tmp.as_str(), folder, kind)?)
         });
         if written.is_err() {
-            // SAFETY: `tmp_c` is NUL-terminated, relative to `folder`.
-            unsafe { libc::unlinkat(folder.as_raw_fd(), tmp_c.as_ptr(), 0) };
+            let _ = unlinkat(folder, tmp.as_str(), AtFlags::empty());
         }
         written
     }
@@ -285,29 +256,18 @@ impl Exporting {
 
 /// Creates `name` in `folder`: exclusively, never through a link.
 fn create_at(folder: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
-    let name = cstr(name.as_bytes())?;
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: `name` is NUL-terminated; a new descriptor is owned here.
-    let fd = unsafe { libc::openat(folder.as_raw_fd(), name.as_ptr(), flags, 0o600) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(openat(folder, name, flags, Mode::from_raw_mode(0o600))?)
 }
 
 /// What `folder/name` holds now, when it is a regular file of at most 8 KiB.
 fn read_at(folder: &OwnedFd, name: &str) -> io::Result<Option<(Vec<u8>, std::fs::Metadata)>> {
-    let c = cstr(name.as_bytes())?;
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    // SAFETY: `c` is NUL-terminated; a new descriptor is owned here.
-    let fd = unsafe { libc::openat(folder.as_raw_fd(), c.as_ptr(), flags) };
-    if fd < 0 {
-        // Missing, a link, or not readable: replaced by the rename either way.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    // Missing, a link, or not readable: replaced by the rename either way.
+    let Ok(fd) = openat(folder, name, flags, Mode::empty()) else {
         return Ok(None);
-    }
-    // SAFETY: `fd` is a descriptor just opened and owned by no one else.
-    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    };
+    let file = File::from(fd);
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Ok(None);
@@ -319,15 +279,10 @@ fn read_at(folder: &OwnedFd, name: &str) -> io::Result<Option<(Vec<u8>, std::fs:
 
 /// Removes `folder/name` if it is there (a link is removed, not followed).
 fn remove(folder: &OwnedFd, name: &str) -> io::Result<()> {
-    let c = cstr(name.as_bytes())?;
-    // SAFETY: `c` is NUL-terminated, relative to `folder`.
-    if unsafe { libc::unlinkat(folder.as_raw_fd(), c.as_ptr(), 0) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::NotFound {
-            return Err(e);
-        }
+    match unlinkat(folder, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 impl Store for Exporting {
