@@ -199,9 +199,10 @@ impl Url {
         let config = match &self.tls {
             Tls::Unchecked => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(
-                    provider.signature_verification_algorithms,
-                )))
+                .with_custom_certificate_verifier(Arc::new(Lenient {
+                    chain: None,
+                    algorithms: provider.signature_verification_algorithms,
+                }))
                 .with_no_client_auth(),
             Tls::Checked {
                 rootcert,
@@ -245,7 +246,10 @@ impl Url {
                     .context("could not set up TLS")?;
                     builder
                         .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(CaOnly(chain)))
+                        .with_custom_certificate_verifier(Arc::new(Lenient {
+                            chain: Some(chain),
+                            algorithms: provider.signature_verification_algorithms,
+                        }))
                         .with_no_client_auth()
                 }
             }
@@ -328,13 +332,19 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-/// `sslmode=verify-ca`'s verifier: the certificate must be signed by a trusted
-/// CA, for any host name. webpki checks the chain (and revocation) before the
-/// name, so a name error means the chain was good.
+/// The verifier of `sslmode=verify-ca` (`chain`: the certificate must be
+/// signed by a trusted CA, for any host name; webpki checks the chain, and
+/// revocation, before the name, so a name error means the chain was good) and
+/// of `prefer` (no `chain`: the connection is encrypted, the certificate is
+/// not checked, as libpq does; a man in the middle could downgrade `prefer` to
+/// no TLS at all anyway). Handshake signatures are verified either way.
 #[derive(Debug)]
-struct CaOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for CaOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -343,10 +353,10 @@ impl ServerCertVerifier for CaOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -360,7 +370,7 @@ impl ServerCertVerifier for CaOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -369,52 +379,11 @@ impl ServerCertVerifier for CaOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `sslmode=prefer`'s verifier: the connection is encrypted, the certificate is
-/// not checked (libpq's behaviour; a man in the middle could downgrade `prefer`
-/// to no TLS at all anyway). Handshake signatures are still verified.
-#[derive(Debug)]
-struct Unchecked(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
