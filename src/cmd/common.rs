@@ -187,7 +187,7 @@ fn configured_export_dir(path: &std::path::Path) -> Result<Option<PathBuf>> {
 
 /// Exit 1 when `export_dir` files could not be kept (each reported already),
 /// unless the command failed otherwise.
-pub fn export_outcome(store: &dyn Store, result: Result<()>) -> Result<()> {
+pub fn export_outcome(store: &mut dyn Store, result: Result<()>) -> Result<()> {
     match result {
         Ok(()) if store.export_problems() > 0 => Err(crate::error::Silent(Exit::Failure).into()),
         other => other,

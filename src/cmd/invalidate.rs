@@ -32,7 +32,7 @@ pub fn run(global: &Global, args: &InvalidateArgs) -> Result<()> {
     let mut store = crate::cmd::common::open_store(global, true)?;
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
     let result = mark(store.as_mut(), &args.app, kind, if_token.as_deref());
-    crate::cmd::common::export_outcome(store.as_ref(), result)
+    crate::cmd::common::export_outcome(store.as_mut(), result)
 }
 
 /// The token of `--if-token`: the argument itself, or with `-` one line of

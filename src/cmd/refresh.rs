@@ -117,7 +117,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     // stored when the run took the whole config).
     let whole = args.apps.is_empty() && args.appid.is_none();
     store.export(if whole { &[] } else { &names });
-    let result = crate::cmd::common::export_outcome(store.as_ref(), result);
+    let result = crate::cmd::common::export_outcome(store.as_mut(), result);
     match result {
         // The apps with unreadable secrets make it a configuration error; the
         // others' failures were printed already.

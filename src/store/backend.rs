@@ -6,6 +6,7 @@
 use anyhow::Result;
 
 use super::columns::Columns;
+use super::export::Export;
 use super::sql::Sql;
 use super::{Leases, Lookup, Row};
 use crate::graph::Kind;
@@ -88,6 +89,9 @@ pub(super) trait Backend {
         what: &str,
         f: impl FnMut(&mut Self::Write<'_>) -> Result<T, Self::Error>,
     ) -> Result<T>;
+
+    /// Where the values are exported, if anywhere (`Store::export_to`).
+    fn exports(&mut self) -> &mut Option<Export>;
 
     /// The schema version: 0 when wxtoken has no tables there yet; below
     /// `CUSTOMERS_SINCE`, a database that has no customers.

@@ -1,9 +1,9 @@
 //! `export_dir`: every stored valid value also as a file, `export_dir/NAME/KIND`
 //! (a platform's customer `PLATFORM/APPID/KIND`), holding exactly the value.
 //!
-//! [`Exporting`] wraps a store: after each write that can change a value
-//! (a refresh's commit, an invalidation, a revocation, a pushed ticket) it reads
-//! the app's rows again and makes its files agree: a valid value is written as
+//! A store given an [`Export`] ([`wrap`]), after each write that can change a
+//! value (a refresh's commit, an invalidation, a revocation), reads the app's
+//! rows again and makes its files agree: a valid value is written as
 //! a new file in the same folder and renamed over the old one (readers see one
 //! or the other, never half), mode 0640 with the folder's group; a value that
 //! is invalidated, revoked or expired has no file. Everything below the export
@@ -29,9 +29,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use super::{
-    Attempt, CodeStep, Commit, Customer, CustomerState, Invalidated, Lookup, Row, Stats, Store,
-};
+use super::{Row, Store};
 use crate::app::Kind;
 use crate::error::usage;
 
@@ -57,9 +55,8 @@ fn exported(kind: Option<Kind>) -> bool {
     kind.is_some_and(|k| !k.is_pushed())
 }
 
-/// The store, and the folder its values are exported to.
-pub struct Exporting {
-    inner: Box<dyn Store>,
+/// The folder a store's values are exported to.
+pub struct Export {
     dir: OwnedFd,
     shown: PathBuf,
     /// The export folder's group: every file and folder below gets it.
@@ -70,7 +67,7 @@ pub struct Exporting {
 /// `store`, exporting to `dir` when there is one. The folder must exist (the
 /// service's `RuntimeDirectory=` makes it) and pass the trust check of the
 /// database (exit 2 naming it otherwise).
-pub fn wrap(store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>> {
+pub fn wrap(mut store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>> {
     let Some(dir) = dir else { return Ok(store) };
     let shown = dir.display();
     if let Some(meta) = crate::fsafe::trusted(dir, "export_dir")?
@@ -84,13 +81,13 @@ pub fn wrap(store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Store>>
         ))
     })?;
     let gid = File::from(fd.try_clone()?).metadata()?.gid();
-    Ok(Box::new(Exporting {
-        inner: store,
+    store.export_to(Export {
         dir: fd,
         shown: dir.to_path_buf(),
         gid,
         problems: 0,
-    }))
+    });
+    Ok(store)
 }
 
 /// Opens a folder beneath `at`; with `no_follow`, a link there is refused.
@@ -113,11 +110,11 @@ fn parts(app: &str) -> Option<Vec<&str>> {
         .then_some(parts)
 }
 
-impl Exporting {
+impl Export {
     /// Makes the files of `apps` (every app stored, when empty) agree with
-    /// their stored rows.
-    fn sync(&mut self, apps: &[String]) {
-        let rows = match self.inner.rows(apps) {
+    /// their stored `rows` (read for them).
+    pub(super) fn sync(&mut self, apps: &[String], rows: Result<Vec<Row>>) {
+        let rows = match rows {
             Ok(rows) => rows,
             Err(e) => return self.problem(&format!("could not read the values to export: {e:#}")),
         };
@@ -245,6 +242,11 @@ impl Exporting {
         written
     }
 
+    /// How many files could not be written or removed.
+    pub(super) fn problems(&self) -> usize {
+        self.problems
+    }
+
     fn problem(&mut self, msg: &str) {
         self.problems += 1;
         crate::out::errln!(
@@ -282,97 +284,5 @@ fn remove(folder: &OwnedFd, name: &str) -> io::Result<()> {
     match unlinkat(folder, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(e.into()),
-    }
-}
-
-impl Store for Exporting {
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        self.inner.rows(apps)
-    }
-    fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
-        self.inner.lookup(lookup, kind)
-    }
-    fn take_leases(
-        &mut self,
-        apps: &[String],
-        owner: &str,
-        now: i64,
-        expires_at: i64,
-        longest: i64,
-    ) -> Result<super::Leases> {
-        self.inner
-            .take_leases(apps, owner, now, expires_at, longest)
-    }
-    fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        self.inner.release_leases(apps, owner)
-    }
-    fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {
-        self.inner.commit(app, commit)?;
-        self.sync(&[app.to_string()]);
-        Ok(())
-    }
-    fn invalidate(
-        &mut self,
-        app: &str,
-        kind: &str,
-        if_value: Option<&str>,
-        now: i64,
-    ) -> Result<Invalidated> {
-        let done = self.inner.invalidate(app, kind, if_value, now)?;
-        self.sync(&[app.to_string()]);
-        Ok(done)
-    }
-    fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
-        self.inner.history(app, limit)
-    }
-    fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
-        self.inner.stats(since_ms)
-    }
-    fn prune(&mut self, before_ms: i64) -> Result<()> {
-        self.inner.prune(before_ms)
-    }
-    fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
-        self.inner.customers(platform)
-    }
-    fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
-        self.inner.customer(platform, appid)
-    }
-    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
-        self.inner.customer_state(platform, appid)
-    }
-    fn customer_platforms(&mut self) -> Result<Vec<String>> {
-        self.inner.customer_platforms()
-    }
-    fn upsert_customers(&mut self, customers: &[Customer]) -> Result<()> {
-        self.inner.upsert_customers(customers)
-    }
-    fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
-        let done = self.inner.revoke_customer(platform, appid, now)?;
-        self.sync(&[format!("{platform}/{appid}")]);
-        Ok(done)
-    }
-    fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
-        self.inner.drop_expired_code(platform, appid, now)
-    }
-    fn put_pushed(&mut self, row: &Row) -> Result<bool> {
-        self.inner.put_pushed(row)
-    }
-    fn code_step(
-        &mut self,
-        platform: &str,
-        appid: &str,
-        step: &CodeStep,
-        now: i64,
-    ) -> Result<bool> {
-        self.inner.code_step(platform, appid, step, now)
-    }
-    fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {
-        self.inner.sent_codes(platform)
-    }
-    fn export(&mut self, apps: &[String]) {
-        self.sync(apps);
-    }
-    fn export_problems(&self) -> usize {
-        self.problems
     }
 }

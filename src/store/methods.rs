@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::backend::{Backend, Conn, args};
 use super::columns::{self, Columns};
+use super::export::Export;
 use super::sql;
 use super::{
     Attempt, CUSTOMERS_SINCE, CodeStep, Commit, Customer, CustomerState, CustomerUpdate,
@@ -78,7 +79,9 @@ impl<B: Backend> Store for B {
             tx.execute(&sql::RELEASE_LEASE, args![app, commit.owner])?;
             crate::fault::pause("in-commit");
             Ok(())
-        })
+        })?;
+        self.export(&[app.to_string()]);
+        Ok(())
     }
 
     fn invalidate(
@@ -88,7 +91,7 @@ impl<B: Backend> Store for B {
         if_value: Option<&str>,
         now: i64,
     ) -> Result<Invalidated> {
-        self.write("write to", |tx| {
+        let outcome = self.write("write to", |tx| {
             let current = tx
                 .query(&sql::STORED_VALUE, args![app, kind], |r| {
                     Ok((r.get(0)?, r.get(1)?))
@@ -99,7 +102,9 @@ impl<B: Backend> Store for B {
                 tx.execute(&sql::MARK_INVALIDATED, args![app, kind, now])?;
             }
             Ok(outcome)
-        })
+        })?;
+        self.export(&[app.to_string()]);
+        Ok(outcome)
     }
 
     fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
@@ -177,13 +182,15 @@ impl<B: Backend> Store for B {
 
     fn revoke_customer(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
         let app = format!("{platform}/{appid}");
-        self.write("write to", |tx| {
+        let known = self.write("write to", |tx| {
             let known = tx.execute(&sql::REVOKE_CUSTOMER, args![platform, appid, now])? > 0;
             if known {
                 tx.execute(&sql::INVALIDATE_APP, args![&app, now])?;
             }
             Ok(known)
-        })
+        })?;
+        self.export(&[app]);
+        Ok(known)
     }
 
     fn drop_expired_code(&mut self, platform: &str, appid: &str, now: i64) -> Result<bool> {
@@ -205,6 +212,21 @@ impl<B: Backend> Store for B {
         now: i64,
     ) -> Result<bool> {
         self.write("write to", |tx| code_step(tx, platform, appid, step, now))
+    }
+
+    fn export_to(&mut self, export: Export) {
+        *self.exports() = Some(export);
+    }
+
+    fn export(&mut self, apps: &[String]) {
+        if let Some(mut export) = self.exports().take() {
+            export.sync(apps, Backend::rows(self, apps));
+            *self.exports() = Some(export);
+        }
+    }
+
+    fn export_problems(&mut self) -> usize {
+        self.exports().as_ref().map_or(0, Export::problems)
     }
 
     fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {

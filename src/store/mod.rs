@@ -344,15 +344,16 @@ pub trait Store {
     /// (appid, code_sent_at). Read by `refresh` (on a migrated database).
     fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>>;
 
+    /// From now on exports the values to `export`'s folder (see [`export`]).
+    fn export_to(&mut self, export: export::Export);
+
     /// Makes `export_dir`'s files of `apps` agree with their stored rows (see
     /// [`export`]); nothing without `export_dir`.
-    fn export(&mut self, _apps: &[String]) {}
+    fn export(&mut self, apps: &[String]);
 
     /// How many `export_dir` files could not be written or removed (each
     /// reported already): the command then exits 1.
-    fn export_problems(&self) -> usize {
-        0
-    }
+    fn export_problems(&mut self) -> usize;
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ use postgres::{Client, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::backend::{Backend, Conn, Param};
+use super::export::Export;
 use super::sql::{Sql, select_rows};
 use super::{Lease, Leases, Lookup, MIGRATIONS, Row, columns};
 use crate::error;
@@ -88,6 +89,7 @@ pub struct Postgres {
     away: bool,
     /// How long one statement or transaction may take (see `deadline`).
     deadline: std::time::Duration,
+    export: Option<Export>,
 }
 
 impl Postgres {
@@ -100,6 +102,7 @@ impl Postgres {
             tls,
             schema: None,
             away: false,
+            export: None,
             deadline: deadline::WRITER,
         };
         db.migrate()?;
@@ -122,6 +125,7 @@ impl Postgres {
             tls,
             schema: None,
             away: false,
+            export: None,
             deadline: deadline::READER,
         })
     }
@@ -147,6 +151,10 @@ impl Backend for Postgres {
             tx.commit()?;
             Ok(done)
         })
+    }
+
+    fn exports(&mut self) -> &mut Option<Export> {
+        &mut self.export
     }
 
     fn schema(&mut self) -> Result<usize> {

@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::backend::{Backend, Conn, Param};
+use super::export::Export;
 use super::sql::{self, Sql, select_rows};
 use super::{Lease, Leases, Lookup, Row, columns};
 
@@ -40,6 +41,7 @@ pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
     deadline: Deadline,
+    export: Option<Export>,
 }
 
 mod deadline;
@@ -95,6 +97,10 @@ impl Backend for Sqlite {
         let done = f(&mut &*tx).context(ctx.clone())?;
         tx.commit().context(ctx)?;
         Ok(done)
+    }
+
+    fn exports(&mut self) -> &mut Option<Export> {
+        &mut self.export
     }
 
     fn schema(&mut self) -> Result<usize> {

@@ -35,6 +35,7 @@ impl Sqlite {
             deadline: Deadline::install(&mut conn)?,
             conn,
             path: path.to_path_buf(),
+            export: None,
         };
         db.setup()
             .with_context(|| format!("could not set up database {}", path.display()))?;
@@ -101,6 +102,7 @@ impl Sqlite {
             deadline: Deadline::install(&mut conn)?,
             conn,
             path: path.to_path_buf(),
+            export: None,
         };
         let version = db
             .version()
