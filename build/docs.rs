@@ -7,7 +7,7 @@
 //! Each command's page is clap_mangen's sections, its examples under EXAMPLES,
 //! then the sections every page shares (ENVIRONMENT, EXIT STATUS, FILES, SEE
 //! ALSO); `wxtoken.toml(5)` describes the config file. Completions leave out
-//! the hidden `man` and complete no file names where a value is not a path.
+//! hidden commands and complete no file names where a value is not a path.
 
 use clap::{Command, ValueHint};
 use clap_complete::Shell;

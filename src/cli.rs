@@ -151,8 +151,10 @@ pub enum Command {
   wxtoken completions zsh > \"${fpath[1]}/_wxtoken\"
   wxtoken completions fish > ~/.config/fish/completions/wxtoken.fish")]
     Completions(CompletionsArgs),
-    /// Write the manual pages (wxtoken.1 and one per command) into a folder
-    #[command(hide = true)]
+    /// Write the manual pages into a folder, for `man -l` where the package is not installed
+    #[command(after_help = "Examples:
+  mkdir -p ~/wxtoken-man && wxtoken man ~/wxtoken-man
+  wxtoken man ~/wxtoken-man && man -l ~/wxtoken-man/wxtoken.toml.5")]
     Man(ManArgs),
     /// Write a new store key (encrypts platforms' refresh tokens at rest) to a new file
     #[command(after_help = "Examples:

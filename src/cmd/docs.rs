@@ -1,4 +1,4 @@
-//! `wxtoken completions SHELL` and the hidden `wxtoken man DIR`: text made from
+//! `wxtoken completions SHELL` and `wxtoken man DIR`: text made from
 //! the clap definitions in `cli.rs` when wxtoken is built (`build.rs`, with
 //! `build/docs.rs`), so it never drifts from `--help` and the binary carries
 //! none of the code that writes it. Packaging runs both on the binary it ships

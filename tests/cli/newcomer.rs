@@ -91,6 +91,7 @@ fn every_help_ends_with_examples() {
         "invalidate",
         "history",
         "completions",
+        "man",
     ] {
         let help = env.run(&[cmd, "--help"]).expect(0).stdout();
         let (_, examples) = help

@@ -60,6 +60,7 @@ fn manual_pages_for_every_command() {
             "wxtoken-history.1",
             "wxtoken-invalidate.1",
             "wxtoken-keygen.1",
+            "wxtoken-man.1",
             "wxtoken-push.1",
             "wxtoken-refresh.1",
             "wxtoken-show.1",
@@ -171,10 +172,11 @@ fn wxtoken_variables() -> Vec<String> {
     found
 }
 
-/// The hidden `man` is not offered, and values that are not paths (an app's
-/// name) are not completed with file names; paths (`--config`) still are.
+/// `man` is offered as every listed command is, and values that are not
+/// paths (an app's name) are not completed with file names; paths
+/// (`--config`) still are.
 #[test]
-fn completions_offer_no_hidden_command_and_no_file_names_for_names() {
+fn completions_offer_man_and_no_file_names_for_names() {
     let env = Env::new();
     std::fs::write(env.path("shopfile"), "").unwrap();
     let bash = env.run(&["completions", "bash"]).expect(0).stdout();
@@ -190,13 +192,13 @@ fn completions_offer_no_hidden_command_and_no_file_names_for_names() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(complete("wxtoken ma"), "", "the hidden man is offered");
+    assert_eq!(complete("wxtoken ma"), "man");
     assert_eq!(complete("wxtoken show --app sho"), "sho");
     assert_eq!(complete("wxtoken show --config sho"), "shopfile");
     let zsh = env.run(&["completions", "zsh"]).expect(0).stdout();
-    assert!(!zsh.contains("'man:"), "zsh offers man");
+    assert!(zsh.contains("'man:"), "zsh does not offer man");
     let fish = env.run(&["completions", "fish"]).expect(0).stdout();
-    assert!(!fish.contains("-a \"man\""), "fish offers man");
+    assert!(fish.contains("-a \"man\""), "fish does not offer man");
 }
 
 /// A config whose one app reads its secret from the systemd credential `shop`.

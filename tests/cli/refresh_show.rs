@@ -779,6 +779,7 @@ fn help_texts_are_pinned() {
         "invalidate",
         "history",
         "completions",
+        "man",
         "keygen",
         "push",
         "authorizers",

@@ -1,6 +1,8 @@
-//! What wxtoken tells a user who took a wrong turn: a database path in a
-//! folder that does not exist, and the like. Each message names the thing and
-//! the way out.
+//! What a new user meets on the way in: a database path in a folder that
+//! does not exist, a HOME out of reach, the commands the docs name (each in
+//! `--help` and offered by the completions), and answers on a terminal.
+
+use std::collections::BTreeSet;
 
 use crate::support::{Env, StandIn, needs};
 
@@ -107,4 +109,73 @@ needs! {
             assert!(run.stderr().contains(&dir));
         }
     }
+}
+
+/// The commands `--help` lists, `help` aside.
+fn listed(env: &Env) -> BTreeSet<String> {
+    let help = env.run(&["--help"]).expect(0).stdout();
+    let (_, commands) = help.split_once("Commands:\n").unwrap();
+    commands
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every command the docs show (`wxtoken WORD` where `wxtoken WORD --help`
+/// is a command's help) is listed by `--help`: a reader who looks for it
+/// there finds it. `man` is one (docs/README.md: pages before installing).
+#[test]
+fn every_command_the_docs_name_is_in_help() {
+    let env = Env::new();
+    let listed = listed(&env);
+    let mut named = BTreeSet::new();
+    let mut pages = crate::doc_commands::pages();
+    pages.push(crate::doc_commands::root().join("crontab.example"));
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (i, _) in text.match_indices("wxtoken ") {
+            let word: String = text[i + 8..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase())
+                .collect();
+            if !word.is_empty() {
+                named.insert((word, page.display().to_string()));
+            }
+        }
+    }
+    let mut commands = BTreeSet::new();
+    for (word, page) in named {
+        if commands.contains(&word) || env.run(&[&word, "--help"]).code() == 0 {
+            assert!(
+                listed.contains(&word),
+                "{page} names `wxtoken {word}`, which --help does not list"
+            );
+            commands.insert(word);
+        }
+    }
+    assert!(commands.len() >= 8, "{commands:?}");
+}
+
+/// The completions offer exactly the commands `--help` lists (a hidden
+/// command would be in neither).
+#[test]
+fn the_completions_offer_what_help_lists() {
+    let env = Env::new();
+    let bash = env.run(&["completions", "bash"]).expect(0).stdout();
+    let script = format!(
+        "{bash}\nCOMP_WORDS=(wxtoken ''); COMP_CWORD=1; _wxtoken wxtoken '' wxtoken; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let offered: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|w| !w.starts_with('-') && *w != "help")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(offered, listed(&env));
 }
