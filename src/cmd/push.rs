@@ -6,7 +6,7 @@
 //! ([`start_exchanges`]); `push` itself calls nothing upstream.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -77,7 +77,14 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         }
         written?;
     } else if result.is_ok() {
-        write_out(answer)?;
+        // Exactly the body WeChat expects into a pipe; a terminal gets a
+        // newline too, so that the shell's prompt starts on a line of its own.
+        let end = if std::io::stdout().is_terminal() {
+            "\n"
+        } else {
+            ""
+        };
+        write_out(&format!("{answer}{end}"))?;
     }
     start_exchanges(global, args);
     result.map(|_| ())

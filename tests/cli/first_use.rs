@@ -179,3 +179,38 @@ fn the_completions_offer_what_help_lists() {
         .collect();
     assert_eq!(offered, listed(&env));
 }
+
+needs! {
+    script:
+    /// `push` answers exactly `success` into a pipe (the body WeChat
+    /// expects, tested byte for byte with every push); on a terminal a
+    /// newline follows, so that the prompt starts on a line of its own.
+    fn push_ends_its_answer_with_a_newline_on_a_terminal_only() {
+        use crate::push::{op_push, setup};
+        use crate::support::{Backend, wxcrypt};
+        let env = setup(Backend::Sqlite);
+        let p = op_push(&wxcrypt::verify_ticket(
+            crate::support::platform::COMPONENT_APPID,
+            "ticket@@@T1-abc",
+            crate::support::now(),
+        ));
+        std::fs::write(env.path("body.xml"), &p.body).unwrap();
+        let args = ["push", "--platform", "acme", "--query", &p.query, "--no-exchange"];
+        let direct = env.command(&args);
+        let mut cmd = std::process::Command::new("sh");
+        for (k, v) in direct.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.current_dir(env.dir.path())
+            .args(["-c", "exec \"$@\" < body.xml", "sh"])
+            .arg(direct.get_program())
+            .args(direct.get_args());
+        let shown = crate::support::on_a_terminal(&cmd);
+        assert_eq!(shown, "success\r\n");
+        let piped = crate::push::feed(env.command(&args), p.body.as_bytes());
+        assert_eq!(piped.expect(0).stdout(), "success");
+    }
+}
