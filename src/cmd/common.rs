@@ -249,6 +249,28 @@ pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
     }
 }
 
+/// Exit 3 when the database holds nothing under app `name` (a typo, or
+/// another database than the one `refresh` writes), naming the apps it holds.
+/// Only on the way to an exit 3: it reads every row.
+pub fn not_stored(store: &mut dyn Store, name: &str) -> Result<Result<(), anyhow::Error>> {
+    let mut known: Vec<String> = store.rows(&[])?.into_iter().map(|r| r.app).collect();
+    if known.iter().any(|a| a == name) {
+        return Ok(Ok(()));
+    }
+    known.sort();
+    known.dedup();
+    let known: Vec<String> = known.iter().map(|a| text::shown(a)).collect();
+    let listed = match known.len() {
+        0 => "it holds no app yet".to_string(),
+        n if n <= 10 => format!("it holds {}", known.join(", ")),
+        n => format!("it holds {} and {} more", known[..10].join(", "), n - 10),
+    };
+    Ok(Err(no_token(format!(
+        "no app {} in the database ({listed}): check --app and --db, or run `wxtoken refresh` if the app is new in the config",
+        text::quoted(name)
+    ))))
+}
+
 /// A "no usable token" error with the database it looked in added, unless the
 /// message names it already: cron and a shell often use different databases.
 /// Other errors are returned as they are.

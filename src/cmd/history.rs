@@ -139,18 +139,5 @@ fn unknown_app(store: Option<&mut (dyn Store + '_)>, name: &str) -> Result<Optio
             "no app {name:?}: there is no database yet (run `wxtoken refresh` first, or check --db)"
         ))));
     };
-    let mut known: Vec<String> = store.rows(&[])?.into_iter().map(|r| r.app).collect();
-    if known.iter().any(|a| a == name) {
-        return Ok(None);
-    }
-    known.sort();
-    known.dedup();
-    let listed = match known.len() {
-        0 => "it holds no app yet".to_string(),
-        n if n <= 10 => format!("it holds {}", known.join(", ")),
-        n => format!("it holds {} and {} more", known[..10].join(", "), n - 10),
-    };
-    Ok(Some(no_token(format!(
-        "no app {name:?} in the database ({listed}): check --app and --db"
-    ))))
+    Ok(crate::cmd::common::not_stored(store, name)?.err())
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::{Api, Kind};
 use crate::cli::{Global, ShowArgs, ShowFormat};
-use crate::cmd::common::{naming_database, open_to_read};
+use crate::cmd::common::{naming_database, not_stored, open_to_read};
 use crate::error::{no_token, usage};
 use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
@@ -52,12 +52,14 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
         (1, _, _) => rows.remove(0),
         (0, Some(app), _) if kind == Kind::AccessToken => {
             revoked(store, app)?;
+            not_stored(store, app)??;
             return Err(no_token(format!(
                 "no {what} stored for app {}: run `wxtoken refresh` (see `wxtoken status` for the apps stored)",
                 quoted(app)
             )));
         }
         (0, Some(app), _) => {
+            not_stored(store, app)??;
             no_such_ticket(store, app, kind)?;
             return Err(no_token(format!(
                 "no {what} stored for app {}: list it in the app's tickets in the config file (classic and stable apps issue jsapi and wx_card, WeCom apps jsapi and agent_config), then run `wxtoken refresh`",

@@ -125,6 +125,7 @@ fn valid_ticket(store: &mut dyn Store, app: &str, ticket: Ticket) -> Result<Row>
     let label = kind.label();
     let shown = quoted(app);
     let Some(row) = store.lookup(Lookup::App(app), kind)?.pop() else {
+        crate::cmd::common::not_stored(store, app)??;
         return Err(no_token(format!(
             "no {label} stored for app {shown}: list {} in the app's tickets in the config file, then run `wxtoken refresh`",
             quoted(ticket.as_str())

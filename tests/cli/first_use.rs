@@ -214,3 +214,28 @@ needs! {
         assert_eq!(piped.expect(0).stdout(), "success");
     }
 }
+
+/// `show`, `sign` and `history` of an app the database holds nothing of (a
+/// typo) name the apps it holds, rather than send the user to `refresh`,
+/// which cannot fetch a name it does not know. Still exit 3. An app that is
+/// stored, without the ticket asked for, keeps its own message.
+#[test]
+fn a_mistyped_app_name_lists_the_apps_stored() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&["--name", "shop"]).expect(0);
+    let wanted = "no app \"shpo\" in the database (it holds shop): check --app and --db";
+    for args in [
+        &["show", "--app", "shpo"][..],
+        &["show", "--app", "shpo", "--ticket", "jsapi"],
+        &["sign", "--app", "shpo", "--url", "https://x.test/"],
+        &["history", "--app", "shpo"],
+    ] {
+        let run = env.run(args);
+        run.expect(3).stderr_has(wanted);
+        assert!(!run.stderr().contains("tickets"), "{}", run.stderr());
+    }
+    env.run(&["show", "--app", "shop", "--ticket", "jsapi"])
+        .expect(3)
+        .stderr_has("stored for app \"shop\": list it in the app's tickets");
+}

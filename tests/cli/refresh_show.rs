@@ -341,7 +341,7 @@ both! {
         env.refresh(&[]).expect(0);
         env.run(&["show", "--app", "nope"])
             .expect(3)
-            .stderr_has("no token stored for app \"nope\"");
+            .stderr_has("no app \"nope\" in the database (it holds wx85871939f7f9b647)");
         env.run(&["show", "--appid", "wxnope"]).expect(3);
         env.run(&["show", "--min-ttl", "2h1m"])
             .expect(3)

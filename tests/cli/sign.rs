@@ -114,7 +114,7 @@ both! {
         let up = StandIn::wechat();
         let env = env_with_tickets(backend, &up);
         let url = "https://shop.example.com/";
-        env.run(&["sign", "--app", "nosuch", "--url", url]).expect(3).stderr_has("no jsapi ticket stored for app \"nosuch\"");
+        env.run(&["sign", "--app", "nosuch", "--url", url]).expect(3).stderr_has("no app \"nosuch\" in the database (it holds corp, shop)");
         // A classic app has no agent_config ticket.
         env.run(&["sign", "--app", "shop", "--ticket", "agent_config", "--url", url]).expect(3);
         env.run(&["invalidate", "--app", "shop", "--ticket", "jsapi"]).expect(0);
