@@ -80,12 +80,18 @@ pub fn db_location(global: &Global) -> Result<store::Location> {
 /// starts no second database in a new tree; the user's default is the
 /// exception: its parents (`~/.local/share`) are made here, private.
 pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
+    open_writing(global, false)
+}
+
+/// [`open_for_writing`]; `invalidates` for `invalidate`, which fetches
+/// nothing: any config may mark the package's database's tokens stale.
+fn open_writing(global: &Global, invalidates: bool) -> Result<Box<dyn Store>> {
     let location = db_location(global)?;
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
         && *path == system_path(SYSTEM_DB)
     {
-        writes_the_packages(global, path)?;
+        writes_the_packages(global, path, invalidates)?;
     }
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
@@ -105,12 +111,22 @@ pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
 /// config only, and by its owner (the service's user) or root. Anyone else,
 /// or root with a config of their own, would be a second refresher beside
 /// the service, each fetch killing the other's token: they are told so
-/// before anything is fetched, with the ways that work.
-fn writes_the_packages(global: &Global, path: &Path) -> Result<()> {
+/// before anything is fetched, with the ways that work. `invalidate` fetches
+/// nothing: its owner or root may, and anyone else is told how.
+fn writes_the_packages(global: &Global, path: &Path, invalidates: bool) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     let owner = euid == 0 || std::fs::metadata(path).is_ok_and(|m| m.uid() == euid);
+    if invalidates {
+        return match owner {
+            true => Ok(()),
+            false => Err(usage(format!(
+                "database {}: the package's database is written by its service's user only (wxtoken): invalidate as that user, `sudo -u wxtoken wxtoken invalidate --app NAME --if-token -` (a sudo rule can allow just that; see docs/reading-the-token.md)",
+                path.display()
+            ))),
+        };
+    }
     let config = config_path(global);
     let packages_config = config
         .as_deref()
@@ -123,7 +139,7 @@ fn writes_the_packages(global: &Global, path: &Path) -> Result<()> {
         _ => String::new(),
     };
     Err(usage(format!(
-        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken, with /etc/wxtoken/config.toml); a second refresher{whose} would break its tokens: read it with show or status, run `sudo -u wxtoken wxtoken refresh`, or keep a database of your own (`mkdir -p ~/.local/share/wxtoken`, then `wxtoken refresh --db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
+        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken, with /etc/wxtoken/config.toml); a second refresher{whose} would break its tokens: read it with show or status, have its service refresh it (`sudo systemctl start wxtoken-refresh.service`), or keep a database of your own (`mkdir -p ~/.local/share/wxtoken`, then `wxtoken refresh --db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
         path.display()
     )))
 }
@@ -154,7 +170,20 @@ pub fn places(global: &Global, config: bool) -> Vec<String> {
 /// `config_optional` (`refresh --appid`, `invalidate`: commands that need
 /// nothing else of the config), a config that cannot be read exports nothing.
 pub fn open_store(global: &Global, config_optional: bool) -> Result<Box<dyn Store>> {
-    let store = open_for_writing(global)?;
+    exporting(global, open_for_writing(global)?, config_optional)
+}
+
+/// `invalidate`'s database: as [`open_store`], but the package's is not
+/// refused to a config of one's own (see [`writes_the_packages`]).
+pub fn open_to_invalidate(global: &Global) -> Result<Box<dyn Store>> {
+    exporting(global, open_writing(global, true)?, true)
+}
+
+fn exporting(
+    global: &Global,
+    store: Box<dyn Store>,
+    config_optional: bool,
+) -> Result<Box<dyn Store>> {
     let dir = match config_path(global).map(|path| configured_export_dir(&path)) {
         Some(Err(_)) if config_optional => None,
         Some(dir) => dir?,

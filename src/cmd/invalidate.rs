@@ -29,7 +29,7 @@ pub fn run(global: &Global, args: &InvalidateArgs) -> Result<()> {
             "no database yet: nothing to invalidate (run `wxtoken refresh` first)",
         ));
     }
-    let mut store = crate::cmd::common::open_store(global, true)?;
+    let mut store = crate::cmd::common::open_to_invalidate(global)?;
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
     let result = mark(store.as_mut(), &args.app, kind, if_token.as_deref());
     crate::cmd::common::export_outcome(store.as_mut(), result)

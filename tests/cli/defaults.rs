@@ -13,7 +13,7 @@ use crate::support::{Env, Run, StandIn};
 
 /// `wxtoken ARGS` with neither `WXTOKEN_DB` nor `WXTOKEN_CONFIG` set, the
 /// package's paths under `sys/`.
-fn run_by_default(env: &Env, args: &[&str]) -> Run {
+pub(crate) fn run_by_default(env: &Env, args: &[&str]) -> Run {
     let mut cmd = env.command(args);
     cmd.env_remove("WXTOKEN_DB")
         .env_remove("WXTOKEN_CONFIG")
@@ -22,14 +22,14 @@ fn run_by_default(env: &Env, args: &[&str]) -> Run {
 }
 
 /// The package's database and config, under the test's `sys/`.
-fn system(env: &Env) -> (PathBuf, PathBuf) {
+pub(crate) fn system(env: &Env) -> (PathBuf, PathBuf) {
     (
         env.path("sys/var/lib/wxtoken/tokens.db"),
         env.path("sys/etc/wxtoken/config.toml"),
     )
 }
 
-fn write_config(path: &std::path::Path, name: &str, appid: &str) {
+pub(crate) fn write_config(path: &std::path::Path, name: &str, appid: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(
         path,

@@ -24,6 +24,7 @@ mod misleading;
 mod newcomer;
 mod onboarding;
 mod package;
+mod package_box;
 mod pg_libpq;
 mod platform_chain;
 mod platform_config;
