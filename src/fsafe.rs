@@ -400,13 +400,24 @@ pub fn read_checked(
         )));
     }
     let cannot = |e: io::Error| usage(format!("could not read {what} {shown}: {e}"));
+    // Not this user's to read: whose it is, and who may.
+    let denied = |e: io::Error| match fs::metadata(path) {
+        Ok(meta) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let owner = user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid()));
+            usage(format!(
+                "could not read {what} {shown} (owner {owner}, mode {:04o}): permission denied: run wxtoken as {owner}, who may read it, or name a file of the user that runs it",
+                meta.mode() & 0o7777
+            ))
+        }
+        _ => cannot(e),
+    };
     // Non-blocking: what was a regular file a moment ago may not be one now,
     // and opening a FIFO for reading would wait for a writer.
     let mut file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(cannot)?;
+        .map_err(denied)?;
     let meta = file.metadata().map_err(cannot)?;
     if let Some(kind) = not_regular(&meta) {
         return Err(usage(format!(

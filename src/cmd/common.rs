@@ -170,7 +170,54 @@ pub fn places(global: &Global, config: bool) -> Vec<String> {
 /// `config_optional` (`refresh --appid`, `invalidate`: commands that need
 /// nothing else of the config), a config that cannot be read exports nothing.
 pub fn open_store(global: &Global, config_optional: bool) -> Result<Box<dyn Store>> {
+    may_write(global, config_optional)?;
     exporting(global, open_for_writing(global)?, config_optional)
+}
+
+/// The refusals of [`open_store`] that open nothing (a few `stat`s): for
+/// `refresh` to make before it reads a secret, so that a user who may not
+/// write the database is told that, not that a secret is not theirs.
+pub fn may_write(global: &Global, config_optional: bool) -> Result<()> {
+    if !config_optional {
+        second_database(global)?;
+    }
+    if global.db.is_none()
+        && let Ok(store::Location::Sqlite(path)) = db_location(global)
+        && path == system_path(SYSTEM_DB)
+    {
+        writes_the_packages(global, &path, false)?;
+    }
+    Ok(())
+}
+
+/// `--db` (or `WXTOKEN_DB`) names a SQLite file that is not there yet, the
+/// config is the package's, found by default, and the package's database
+/// exists: most likely a typo (`/var/lib/wxtokn/...`) that would start a
+/// second refresher of the service's apps, each fetch ending the other's
+/// token. Refused before anything is created or fetched; naming the config
+/// too (`--config`) says it is meant.
+fn second_database(global: &Global) -> Result<()> {
+    let (Some(_), None) = (&global.db, &global.config) else {
+        return Ok(());
+    };
+    let store::Location::Sqlite(path) = db_location(global)? else {
+        return Ok(());
+    };
+    let (system_db, system_config) = (system_path(SYSTEM_DB), system_path(SYSTEM_CONFIG));
+    if present(&path)
+        || path == system_db
+        || !present(&system_db)
+        || config_path(global).is_none_or(|c| c != system_config)
+    {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "database {}: there is none there yet, and the config is the package's ({}, found by default), whose apps its service refreshes into {}: a second database of them would be a second refresher, each fetch ending the other's token: check --db / WXTOKEN_DB; to start one there on purpose, name the config too (--config {})",
+        text::shown(&path.display().to_string()),
+        system_config.display(),
+        system_db.display(),
+        system_config.display()
+    )))
 }
 
 /// `invalidate`'s database: as [`open_store`], but the package's is not

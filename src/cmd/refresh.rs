@@ -49,6 +49,7 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
             (apps, platforms, Some(path))
         }
     };
+    crate::cmd::common::may_write(global, args.appid.is_some())?;
     // An app whose secret cannot be read is a configuration error (exit 2), but
     // it does not stop the others.
     let mut ready = Vec::new();

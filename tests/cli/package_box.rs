@@ -52,6 +52,35 @@ fn invalidate_is_no_second_refresher() {
         .stderr_has("invalidated");
 }
 
+/// A mistyped `--db` (`/var/lib/wxtokn/tokens.db`) on a machine with the
+/// package, whose config is found by default: refused before anything is
+/// created or fetched, since a second database of the service's apps is a
+/// second refresher. Naming the config too says it is meant.
+#[test]
+fn a_new_database_for_the_packages_apps_is_refused_unless_meant() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    package(&mut env);
+    let fetched = up.count("/cgi-bin/token");
+    let typo = env.path("sys/var/lib/wxtokn/tokens.db");
+    let mut cmd = env.command(&["refresh", "--force"]);
+    cmd.env("WXTOKEN_DB", &typo).env_remove("WXTOKEN_CONFIG");
+    let run = Run(cmd.output().unwrap());
+    run.expect(2)
+        .stderr_has(&format!(
+            "database {}: there is none there yet, and the config is the package's",
+            typo.display()
+        ))
+        .stderr_has("check --db / WXTOKEN_DB");
+    assert!(!typo.parent().unwrap().exists(), "a folder was created");
+    assert_eq!(up.count("/cgi-bin/token"), fetched, "something was fetched");
+    let (_, sys_config) = system(&env);
+    let mut cmd = env.command(&["refresh", "--config", sys_config.to_str().unwrap()]);
+    cmd.env("WXTOKEN_DB", &typo).env_remove("WXTOKEN_CONFIG");
+    Run(cmd.output().unwrap()).expect(0);
+    assert!(typo.exists());
+}
+
 needs! {
     runuser:
     /// A reader in the package's group (here: any user other than the
@@ -75,5 +104,46 @@ needs! {
         run.stderr_has("the package's database is written by its service's user only (wxtoken)")
             .stderr_has("sudo -u wxtoken wxtoken invalidate --app NAME --if-token -");
         assert!(!run.stderr().contains("second refresher"), "{}", run.stderr());
+    }
+}
+
+needs! {
+    runuser:
+    /// A user who may not write the package's database runs `refresh` with
+    /// its config: told about the database first (with the service as the
+    /// way), not that a secret file is not theirs. A secret file that is
+    /// another user's says whose it is and its mode.
+    fn a_user_who_may_not_refresh_is_told_before_the_secrets() {
+        use std::os::unix::fs::PermissionsExt;
+        let up = StandIn::wechat();
+        let mut env = Env::with(&up);
+        package(&mut env);
+        let secret = env.path("shop.secret");
+        std::fs::write(&secret, SECRET).unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let line = format!(
+            "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_file = \"{}\"\n",
+            secret.display()
+        );
+        let (_, sys_config) = system(&env);
+        std::fs::write(&sys_config, &line).unwrap();
+        for dir in ["sys", "sys/etc", "sys/etc/wxtoken"] {
+            std::fs::set_permissions(env.path(dir), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let run = crate::stumbles::as_nobody_by_default(&env, &["refresh"]);
+        run.expect(2)
+            .stderr_has("the package's database is written by its own service")
+            .stderr_has("sudo systemctl start wxtoken-refresh.service");
+        assert!(!run.stderr().contains("secret"), "{}", run.stderr());
+        // Their own config and database, a secret file of root's.
+        let own = env.path(".config/wxtoken/config.toml");
+        std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+        std::fs::write(&own, &line).unwrap();
+        let run = crate::stumbles::as_nobody(&env, &["refresh"]);
+        run.expect(2).stderr_has(&format!(
+            "could not read secret_file {} (owner root, mode 0600): permission denied: run wxtoken as root, who may read it",
+            secret.display()
+        ));
     }
 }

@@ -49,7 +49,7 @@ fn history_without_a_database_names_it() {
 /// `wxtoken ARGS` run as user `nobody` (group `nogroup`), from a copy of the
 /// binary in the test's folder (the build's may sit where nobody cannot go).
 /// Only in `needs! { runuser: }` tests.
-fn as_nobody(env: &Env, args: &[&str]) -> Run {
+pub(crate) fn as_nobody(env: &Env, args: &[&str]) -> Run {
     nobody_runs(env, args, false)
 }
 
