@@ -349,11 +349,20 @@ pub fn not_stored(store: &mut dyn Store, name: &str) -> Result<Result<(), anyhow
 
 /// A "no usable token" error with the database it looked in added, unless the
 /// message names it already: cron and a shell often use different databases.
+/// The package's database is refreshed by its service: that is the way named.
 /// Other errors are returned as they are.
 pub fn naming_database(err: anyhow::Error, location: &store::Location) -> anyhow::Error {
     let Some(NoToken(msg)) = err.downcast_ref::<NoToken>() else {
         return err;
     };
+    let run = "run `wxtoken refresh`";
+    if matches!(location, store::Location::Sqlite(p) if *p == system_path(SYSTEM_DB))
+        && msg.contains(run)
+    {
+        let service = "have the package's service refresh it (`sudo systemctl start wxtoken-refresh.service`)";
+        let msg = msg.replacen(run, service, 1);
+        return naming_database(no_token(msg), location);
+    }
     // A PostgreSQL URL is shown with its password replaced.
     let db = match location {
         store::Location::Sqlite(path) => text::shown(&path.display().to_string()),

@@ -47,9 +47,16 @@ fn invalidate_is_no_second_refresher() {
     package(&mut env);
     write_config(&env.path(".config/wxtoken/config.toml"), "mine", "wxmine");
     run_by_default(&env, &["invalidate", "--app", "shop"]).expect(0);
-    run_by_default(&env, &["show", "--app", "shop"])
-        .expect(3)
-        .stderr_has("invalidated");
+    // What makes it usable again is the package's service.
+    let run = run_by_default(&env, &["show", "--app", "shop"]);
+    run.expect(3).stderr_has("invalidated").stderr_has(
+        "have the package's service refresh it (`sudo systemctl start wxtoken-refresh.service`)",
+    );
+    assert!(
+        !run.stderr().contains("run `wxtoken refresh`"),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// A mistyped `--db` (`/var/lib/wxtokn/tokens.db`) on a machine with the
