@@ -116,7 +116,9 @@ fn read_file_value(path: &Path, who: &str, field: &str, private: bool) -> Result
         .map_err(|_| usage(format!("{who}: {label} {shown} is not UTF-8 text")))?;
     let value = clean(&text);
     if value.is_empty() {
-        return Err(usage(format!("{who}: {label} {shown} is empty")));
+        return Err(usage(format!(
+            "{who}: {label} {shown} is empty: write the value into it"
+        )));
     }
     Ok(value.to_string())
 }
@@ -139,7 +141,7 @@ fn credential_path(id: &str, who: &str) -> Result<PathBuf> {
     let path = Path::new(&dir).join(id);
     if !path.exists() {
         return Err(usage(format!(
-            "{who}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit",
+            "{who}: secret_credential {id:?}: no such credential in {}: add LoadCredential={id}:/path/to/secret to the unit (then `systemctl daemon-reload`)",
             path.parent().unwrap_or(&path).display()
         )));
     }

@@ -59,6 +59,36 @@ fn invalidate_is_no_second_refresher() {
     );
 }
 
+/// A secret file left empty, and a credential the unit does not load yet
+/// (a drop-in edited, `daemon-reload` forgotten): each says what to do.
+#[test]
+fn an_empty_secret_and_a_missing_credential_say_what_to_do() {
+    let mut env = Env::new();
+    let secret = env.path("shop.secret");
+    std::fs::write(&secret, "\n").unwrap();
+    let config = env.path("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[app]]\nname = \"shop\"\nappid = \"wxshop\"\nsecret_file = \"{}\"\n[[app]]\nname = \"mini\"\nappid = \"wxmini\"\nsecret_credential = \"mini\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
+    std::fs::create_dir(env.path("creds")).unwrap();
+    env.set("CREDENTIALS_DIRECTORY", env.path("creds").to_str().unwrap());
+    env.run(&["refresh"])
+        .expect(2)
+        .stderr_has(&format!(
+            "secret file {} is empty: write the value into it",
+            secret.display()
+        ))
+        .stderr_has(
+            "add LoadCredential=mini:/path/to/secret to the unit (then `systemctl daemon-reload`)",
+        );
+}
+
 /// A mistyped `--db` (`/var/lib/wxtokn/tokens.db`) on a machine with the
 /// package, whose config is found by default: refused before anything is
 /// created or fetched, since a second database of the service's apps is a
