@@ -18,7 +18,14 @@ pub use sign::{SignArgs, SignFormat, SignTicket};
 /// Keeps WeChat access tokens fresh in a database: cron runs `wxtoken refresh`,
 /// scripts read the token with `wxtoken show` (or one SELECT on the table).
 #[derive(Parser, Debug)]
-#[command(name = "wxtoken", version, about, max_term_width = 100)]
+#[command(
+    name = "wxtoken",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Exit status: 0 done, 1 a failure, 2 a usage or configuration error, 3 no usable token (show, sign, history --app).
+More: `wxtoken help COMMAND`, `man wxtoken`, and the docs/ folder of the source."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
