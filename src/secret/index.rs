@@ -195,3 +195,39 @@ fn unit(text: &[u8]) -> Option<u16> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The promise of the levels: fewer than `PENDING` secrets looked for the
+    /// slow way, every automaton built from at least a full batch, and each
+    /// level more than twice the size of the one after it (so a line runs
+    /// log n automatons); every secret is still found.
+    #[test]
+    fn levels_are_few_and_each_secret_is_found() {
+        let mut index = Index::new();
+        for n in 1..=2000 {
+            index.add(format!("lv-{n:05}-x"));
+            assert!(
+                index.pending.len() < PENDING,
+                "{n}: {}",
+                index.pending.len()
+            );
+            assert!(
+                index.slow.is_empty(),
+                "{n}: {} the slow way",
+                index.slow.len()
+            );
+            let sizes: Vec<usize> = index.levels.iter().map(|l| l.secrets.len()).collect();
+            let held: usize = sizes.iter().sum::<usize>() + index.pending.len();
+            assert_eq!(held, n, "{sizes:?}");
+            assert!(sizes.iter().all(|&s| s >= PENDING), "{n}: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] > 2 * w[1]), "{n}: {sizes:?}");
+        }
+        for n in [1, 32, 33, 1000, 1999, 2000] {
+            let line = format!("a lv-{n:05}-x b");
+            assert_eq!(index.find(&line), [(2, 10)], "{line}");
+        }
+    }
+}
