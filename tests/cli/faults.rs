@@ -459,6 +459,7 @@ fn a_waiting_run_does_not_repeat_a_failed_call() {
         .stderr_has("errcode 45009");
     assert_eq!(finish(first).status.code(), Some(1));
     assert_eq!(up.count("/cgi-bin/token"), 1, "one call for both runs");
+    assert_eq!(leases(&env), 0, "the lease the second run took is released");
 }
 
 /// The holder of the lease writes its token even when the stored one claims a
