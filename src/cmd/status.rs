@@ -1,7 +1,7 @@
 //! `wxtoken status`: every app from the config and the database, what is stored
 //! for it, how long it lasts, and how its refreshes have gone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
@@ -16,7 +16,7 @@ use crate::render::{self, Colour, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
-use platforms::Platforms;
+use platforms::{Index, Platforms};
 use platforms_out::PlatformLine;
 
 mod platforms;
@@ -103,14 +103,7 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
 /// Gathers the lines: every configured app (its token and tickets) and every
 /// app and kind stored, sorted by app, the token first.
 fn lines(rows: &[&Row], stats: &[&Stats], apps: &[App], now: i64) -> Vec<Line> {
-    let rows: HashMap<(&str, &str), &Row> = rows
-        .iter()
-        .map(|r| ((r.app.as_str(), r.kind.as_str()), *r))
-        .collect();
-    let stats: HashMap<(&str, &str), &Stats> = stats
-        .iter()
-        .map(|s| ((s.app.as_str(), s.kind.as_str()), *s))
-        .collect();
+    let index = Index::new(rows, stats);
     // Sorted by app, the token first, then the tickets by name.
     let mut keys: BTreeMap<(&str, bool, &str), Option<&App>> = BTreeMap::new();
     let token = Kind::AccessToken.as_str();
@@ -120,18 +113,17 @@ fn lines(rows: &[&Row], stats: &[&Stats], apps: &[App], now: i64) -> Vec<Line> {
             keys.insert((&app.name, true, Kind::Ticket(*t).as_str()), Some(app));
         }
     }
-    for &(app, kind) in rows.keys().chain(stats.keys()) {
+    for &(app, kind) in index.rows.keys().chain(index.stats.keys()) {
         keys.entry((app, kind != token, kind)).or_insert(None);
     }
     keys.into_iter()
         .map(|((app, _, kind), config)| {
-            let key = (app, kind);
             line(
                 app,
                 kind,
                 config,
-                rows.get(&key).copied(),
-                stats.get(&key).copied(),
+                index.row(app, kind),
+                index.stat(app, kind),
                 now,
             )
         })
@@ -238,7 +230,7 @@ fn text(
         }
         StatusFormat::Prometheus => {
             let mut out = prometheus(lines);
-            platforms_out::prometheus(&mut out, plines, now);
+            platforms_out::prometheus(&mut out, plines);
             out.finish()
         }
     })

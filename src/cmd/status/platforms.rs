@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 
+use super::line;
 use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, prometheus, table};
-use super::{line, state};
 use crate::cli::StatusFormat;
 use crate::config::Config;
 use crate::error::usage;
@@ -170,7 +170,8 @@ impl<'a> Platforms<'a> {
                 let token = Kind::AccessToken.as_str();
                 let rows = index.apps.get(app.as_str());
                 let fresh = index.row(&app, token).is_some()
-                    && rows.is_some_and(|rs| rs.iter().all(|r| state_of(r, now) == "valid"));
+                    && rows
+                        .is_some_and(|rs| rs.iter().all(|r| super::state(Some(r), now) == "valid"));
                 let failing = index.failing.contains(app.as_str());
                 CustomerLine {
                     token: line(
@@ -229,28 +230,24 @@ impl<'a> Platforms<'a> {
             }
             StatusFormat::Prometheus => {
                 let mut out = Prometheus::default();
-                prometheus(&mut out, &[platform], now);
+                prometheus(&mut out, &[platform]);
                 out.finish()
             }
         })
     }
 }
 
-fn state_of(row: &Row, now: i64) -> &'static str {
-    state(Some(row), now)
-}
-
-/// The platforms' rows and stats by app and kind, and by app.
-struct Index<'a> {
-    rows: HashMap<(&'a str, &'a str), &'a Row>,
-    stats: HashMap<(&'a str, &'a str), &'a Stats>,
+/// Rows and stats by app and kind, and by app.
+pub(super) struct Index<'a> {
+    pub(super) rows: HashMap<(&'a str, &'a str), &'a Row>,
+    pub(super) stats: HashMap<(&'a str, &'a str), &'a Stats>,
     apps: BTreeMap<&'a str, Vec<&'a Row>>,
     /// The apps whose last attempt at some kind failed.
     failing: HashSet<&'a str>,
 }
 
 impl<'a> Index<'a> {
-    fn new(rows: &[&'a Row], stats: &[&'a Stats]) -> Index<'a> {
+    pub(super) fn new(rows: &[&'a Row], stats: &[&'a Stats]) -> Index<'a> {
         let mut apps: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
         for r in rows {
             apps.entry(r.app.as_str()).or_default().push(r);
@@ -273,11 +270,11 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn row(&self, app: &str, kind: &str) -> Option<&'a Row> {
+    pub(super) fn row(&self, app: &str, kind: &str) -> Option<&'a Row> {
         self.rows.get(&(app, kind)).copied()
     }
 
-    fn stat(&self, app: &str, kind: &str) -> Option<&'a Stats> {
+    pub(super) fn stat(&self, app: &str, kind: &str) -> Option<&'a Stats> {
         self.stats.get(&(app, kind)).copied()
     }
 }

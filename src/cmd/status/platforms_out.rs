@@ -168,20 +168,16 @@ pub(super) fn customer_table(customers: &[CustomerLine], now: i64, colour: bool)
 
 /// Per-platform gauges (none when there are no platforms, so that an
 /// app-only exposition stays as it was).
-pub(super) fn prometheus(out: &mut Prometheus, lines: &[PlatformLine], now: i64) {
+pub(super) fn prometheus(out: &mut Prometheus, lines: &[PlatformLine]) {
     if lines.is_empty() {
         return;
     }
-    type Metric = (
-        &'static str,
-        &'static str,
-        fn(&PlatformLine, i64) -> Option<f64>,
-    );
+    type Metric = (&'static str, &'static str, fn(&PlatformLine) -> Option<f64>);
     const METRICS: &[Metric] = &[
         (
             "wxtoken_platform_token_valid",
             "1 when the platform's own token is stored and valid, else 0.",
-            |l, _| {
+            |l| {
                 Some(f64::from(u8::from(matches!(
                     l.token.state,
                     "valid" | "expiring"
@@ -191,28 +187,28 @@ pub(super) fn prometheus(out: &mut Prometheus, lines: &[PlatformLine], now: i64)
         (
             "wxtoken_platform_token_seconds_left",
             "Seconds until the platform's own token expires (0 once expired).",
-            |l, _| l.token.expires_in.map(|v| v as f64),
+            |l| l.token.expires_in.map(|v| v as f64),
         ),
         (
             "wxtoken_platform_ticket_age_seconds",
             "Seconds since the last pushed ticket (component_verify_ticket: useful 12 h; suite_ticket: 30 min).",
-            |l, _| l.ticket_age.map(|v| v as f64),
+            |l| l.ticket_age.map(|v| v as f64),
         ),
         (
             "wxtoken_platform_ticket_fresh",
             "1 when the last pushed ticket is younger than its useful life, else 0.",
-            |l, _| l.ticket_state.map(|s| f64::from(u8::from(s == "fresh"))),
+            |l| l.ticket_state.map(|s| f64::from(u8::from(s == "fresh"))),
         ),
         (
             "wxtoken_platform_customers_failing",
             "Active customers whose last refresh attempt failed.",
-            |l, _| Some(l.customers.failing as f64),
+            |l| Some(l.customers.failing as f64),
         ),
     ];
     for (name, help, value) in METRICS {
         out.gauge(name, help);
         for l in lines {
-            if let Some(v) = value(l, now) {
+            if let Some(v) = value(l) {
                 out.sample(name, &[("platform", &l.platform)], v);
             }
         }
