@@ -329,9 +329,20 @@ pub fn open_if_present(global: &Global) -> Result<Option<Box<dyn Store>>> {
 /// another database than the one `refresh` writes), naming the apps it holds.
 /// Only on the way to an exit 3: it reads every row.
 pub fn not_stored(store: &mut dyn Store, name: &str) -> Result<Result<(), anyhow::Error>> {
+    Ok(match unknown_app(store, name)? {
+        None => Ok(()),
+        Some(unknown) => Err(no_token(format!(
+            "{unknown}: check --app and --db, or run `wxtoken refresh` if the app is new in the config"
+        ))),
+    })
+}
+
+/// `no app "NAME" in the database (it holds ...)` when the database holds
+/// nothing under app `name`.
+pub fn unknown_app(store: &mut dyn Store, name: &str) -> Result<Option<String>> {
     let mut known: Vec<String> = store.rows(&[])?.into_iter().map(|r| r.app).collect();
     if known.iter().any(|a| a == name) {
-        return Ok(Ok(()));
+        return Ok(None);
     }
     known.sort();
     known.dedup();
@@ -341,10 +352,10 @@ pub fn not_stored(store: &mut dyn Store, name: &str) -> Result<Result<(), anyhow
         n if n <= 10 => format!("it holds {}", known.join(", ")),
         n => format!("it holds {} and {} more", known[..10].join(", "), n - 10),
     };
-    Ok(Err(no_token(format!(
-        "no app {} in the database ({listed}): check --app and --db, or run `wxtoken refresh` if the app is new in the config",
+    Ok(Some(format!(
+        "no app {} in the database ({listed})",
         text::quoted(name)
-    ))))
+    )))
 }
 
 /// A "no usable token" error with the database it looked in added, unless the

@@ -89,6 +89,11 @@ fn mark(store: &mut dyn Store, app: &str, kind: Kind, if_token: Option<&str>) ->
             crate::out::errln!("wxtoken: app {shown}: the stored {what} was already invalidated")
         }
         Invalidated::Missing => {
+            if let Some(unknown) = crate::cmd::common::unknown_app(store, app)? {
+                return Err(usage(format!(
+                    "{unknown}: check --app and --db; nothing to invalidate"
+                )));
+            }
             return Err(usage(format!(
                 "no {what} stored for app {shown}: nothing to invalidate (see `wxtoken status`)"
             )));

@@ -239,3 +239,20 @@ fn a_mistyped_app_name_lists_the_apps_stored() {
         .expect(3)
         .stderr_has("stored for app \"shop\": list it in the app's tickets");
 }
+
+/// `invalidate --app TYPO` names the apps the database holds, as `show`
+/// does (exit 2, as for any app with nothing to invalidate).
+#[test]
+fn invalidating_a_mistyped_app_lists_the_apps_stored() {
+    let up = StandIn::wechat();
+    let env = Env::with(&up);
+    env.refresh(&["--name", "shop"]).expect(0);
+    env.run(&["invalidate", "--app", "shpo"])
+        .expect(2)
+        .stderr_has(
+            "no app \"shpo\" in the database (it holds shop): check --app and --db; nothing to invalidate",
+        );
+    env.run(&["invalidate", "--app", "shop", "--ticket", "jsapi"])
+        .expect(2)
+        .stderr_has("no jsapi ticket stored for app \"shop\": nothing to invalidate");
+}

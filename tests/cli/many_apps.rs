@@ -625,7 +625,7 @@ fn invalidate_compares_and_sets() {
         .stderr_has("already invalidated");
     env.run(&["invalidate", "--app", "nope"])
         .expect(2)
-        .stderr_has("no token stored for app \"nope\"");
+        .stderr_has("no app \"nope\" in the database (it holds shop)");
     env.refresh(&["--name", "shop"]).expect(0);
     assert_eq!(up.count("/cgi-bin/token"), 2, "the next refresh fetched");
     env.run(&["show"]).expect(0);
