@@ -14,6 +14,7 @@ use crate::cli::{Global, PushArgs};
 use crate::config::platform::Platform;
 use crate::error::{Exit, exit_status, usage};
 use crate::graph::Api;
+use crate::platform::PENDING_CODE_KIND;
 use crate::platform::keys::{PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused, Status};
 use crate::platform::storekey::StoreKey;
@@ -317,7 +318,6 @@ fn keep(
         }
         Event::Authorized {
             appid,
-            code_kind,
             code,
             created,
             pending_until,
@@ -332,12 +332,12 @@ fn keep(
                 .as_ref()
                 .and_then(|c| c.pending_code.clone())
                 .filter(|sealed| {
-                    key.open(sealed, &[name, &appid, code_kind])
+                    key.open(sealed, &[name, &appid, PENDING_CODE_KIND])
                         .is_ok_and(|plain| plain == code.expose())
                 });
             let sealed = match same {
                 Some(sealed) => sealed,
-                None => key.seal(code.expose(), &[name, &appid, code_kind])?,
+                None => key.seal(code.expose(), &[name, &appid, PENDING_CODE_KIND])?,
             };
             let authorized_at = match &old {
                 Some(c) if c.state == CustomerState::Active => c.authorized_at.or(Some(created)),

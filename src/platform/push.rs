@@ -81,11 +81,9 @@ pub enum Event {
         expires: i64,
     },
     /// A customer authorized (or re-authorized, or reset its permanent code):
-    /// keep the code, sealed, until it is exchanged.
+    /// keep the code, sealed (as `PENDING_CODE_KIND`), until it is exchanged.
     Authorized {
         appid: String,
-        /// The AAD kind the code is sealed with.
-        code_kind: &'static str,
         code: Secret,
         created: i64,
         pending_until: Option<i64>,
@@ -314,7 +312,6 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
                 .filter(|t| *t > created && *t <= created + MAX_CODE_LIFETIME);
             Ok(Event::Authorized {
                 appid: customer_id(msg, "AuthorizerAppid")?,
-                code_kind: super::PENDING_CODE_KIND,
                 code: Secret::new(value(msg, "AuthorizationCode")?.to_string()),
                 created,
                 pending_until: until,
@@ -326,7 +323,6 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
         "notify_third_fasteregister" => match msg.get("status").map(|s| s.trim()) {
             Some("0") => Ok(Event::Authorized {
                 appid: customer_id(msg, "appid")?,
-                code_kind: super::PENDING_CODE_KIND,
                 code: Secret::new(value(msg, "auth_code")?.to_string()),
                 created,
                 pending_until: None,
@@ -360,7 +356,6 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
             };
             Ok(Event::Authorized {
                 appid,
-                code_kind: super::PENDING_CODE_KIND,
                 code: Secret::new(code),
                 created,
                 // Valid 10 minutes (B.3).
