@@ -19,6 +19,7 @@ use crate::error::usage;
 use crate::graph::{Api, Kind};
 use crate::platform::keys::read_push_keys;
 use crate::platform::push::{is_customer_id, pushed_alphabet};
+use crate::render::Table;
 use crate::secret::Secret;
 use crate::store::{Customer, CustomerState};
 use crate::text::{quoted, shown};
@@ -97,8 +98,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
         .filter(|r| r.known_kind() == Some(Kind::AccessToken) && r.invalidated_at.is_none())
         .map(|r| (r.appid.as_str(), (r.expires_at - now).max(0)))
         .collect();
-    let mut text = String::new();
-    match format {
+    let text = match format {
         ListFormat::Json => {
             let items: Vec<_> = customers
                 .iter()
@@ -114,24 +114,20 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
                     })
                 })
                 .collect();
-            text = crate::render::json(&items, true)?;
-            text.push('\n');
+            crate::render::json(&items, true)? + "\n"
         }
         ListFormat::Table => {
-            let mut lines = vec![[
-                "APPID".to_string(),
-                "STATE".to_string(),
-                "AUTHORIZED".to_string(),
-                "CREDENTIAL".to_string(),
-                "TOKEN LEFT".to_string(),
-            ]];
+            let mut table = Table::new(
+                &["APPID", "STATE", "AUTHORIZED", "CREDENTIAL", "TOKEN LEFT"],
+                "  ",
+            );
             for c in &customers {
                 let credential = match (&c.credential, &c.pending_code) {
                     (Some(_), _) => "stored",
                     (None, Some(_)) => "pending",
                     (None, None) => "none",
                 };
-                lines.push([
+                table.push(vec![
                     shown(&c.appid),
                     state(c).to_string(),
                     c.authorized_at
@@ -141,30 +137,10 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
                         .map_or("-".to_string(), |s| format!("{}m", s / 60)),
                 ]);
             }
-            let widths: Vec<usize> = (0..5)
-                .map(|i| {
-                    lines
-                        .iter()
-                        .map(|l| l[i].chars().count())
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            for line in &lines {
-                let cells: Vec<String> = line
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                text.push_str(cells.join("  ").trim_end());
-                text.push('\n');
-            }
+            table.render()
         }
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    };
+    crate::render::write(&mut std::io::stdout().lock(), &text)
 }
 
 fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Result<()> {
