@@ -20,8 +20,17 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
     let (location, mut store) = open_to_read(global)?;
-    print(store.as_mut(), args, &mut std::io::stdout().lock())
-        .map_err(|e| naming_database(e, &location))
+    let printed = print(store.as_mut(), args, &mut std::io::stdout().lock())
+        .map_err(|e| naming_database(e, &location));
+    if let store::Location::Sqlite(_) = location {
+        // The process ends now. A read-only SQLite connection leaves nothing to
+        // save when it closes (it never checkpoints the WAL), and the exit
+        // drops its locks and descriptors: closing would only free memory, a
+        // twentieth of a `show`. A PostgreSQL connection is closed, so that the
+        // server sees a client leave, not a connection lost.
+        std::mem::forget(store);
+    }
+    printed
 }
 
 /// What is printed: the row's kind as messages and `--format env` name it.
