@@ -67,9 +67,11 @@ fn parse() -> Result<Cli, clap::Error> {
         ));
     }
     if std::env::args_os().any(|a| a == "show")
-        && let Ok(show) = cli::ShowOnly::try_parse()
+        && let Some(cli) = cli::ShowOnly::try_parse()
+            .ok()
+            .and_then(cli::ShowOnly::into_cli)
     {
-        return Ok(show.into_cli());
+        return Ok(cli);
     }
     Cli::try_parse()
 }

@@ -334,6 +334,24 @@ fn show_without_a_database_exits_3_and_creates_nothing() {
     );
 }
 
+/// `--db` before or after `show` wins over WXTOKEN_DB; `-q` and `-v` conflict.
+#[test]
+fn show_takes_the_db_option_on_either_side_over_the_variable() {
+    let up = StandIn::script(vec![Reply::token("THE-TOKEN", 7200)]);
+    let env = Env::with(&up);
+    env.refresh(&[]).expect(0);
+    let db = env.db_arg();
+    let other = Env::new();
+    other.run(&["show"]).expect(3);
+    for args in [["--db", &db, "show"], ["show", "--db", &db]] {
+        assert_eq!(other.run(&args).expect(0).stdout(), "THE-TOKEN\n");
+    }
+    other
+        .run(&["show", "-q", "-v", "--db", &db])
+        .expect(2)
+        .stderr_has("cannot be used with");
+}
+
 both! {
     fn show_reasons_for_no_usable_token(backend) {
         let up = StandIn::wechat();
