@@ -67,13 +67,24 @@ fn parse() -> Result<Cli, clap::Error> {
         ));
     }
     if std::env::args_os().any(|a| a == "show")
-        && let Some(cli) = cli::ShowOnly::try_parse()
-            .ok()
-            .and_then(cli::ShowOnly::into_cli)
+        && let Some(cli) = parse_show()
     {
         return Ok(cli);
     }
     Cli::try_parse()
+}
+
+/// A `show` by [`cli::ShowOnly`], if it takes the line. What clap built and
+/// matched is left to the exit rather than freed, as the process ends soon.
+fn parse_show() -> Option<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = cli::ShowOnly::command();
+    let matches = command.try_get_matches_from_mut(std::env::args_os());
+    std::mem::forget(command);
+    let mut matches = matches.ok()?;
+    let show = cli::ShowOnly::from_arg_matches_mut(&mut matches);
+    std::mem::forget(matches);
+    show.ok()?.into_cli()
 }
 
 /// What a failing command names: the database it used, and the config file
