@@ -16,7 +16,7 @@ use crate::error::{Exit, exit_status, usage};
 use crate::graph::Api;
 use crate::platform::PENDING_CODE_KIND;
 use crate::platform::keys::{PushKeys, read_push_keys};
-use crate::platform::push::{self, Event, Refused, Status};
+use crate::platform::push::{self, Event, Refused};
 use crate::platform::storekey::StoreKey;
 use crate::platform::xml::MAX_BODY;
 use crate::store::{Customer, CustomerState, Row, Store};
@@ -91,23 +91,21 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     result.map(|_| ())
 }
 
-/// The HTTP status a push's outcome is answered with: 200; 400 or 403 for a
-/// refused request ([`Refused`], or an [`inetd`] refusal); 404 for a platform
+/// The HTTP status a push's outcome is answered with: 200; a [`Refused`]
+/// request's own (400 or 403 for a push, more for an [`inetd`] request); 404 for a platform
 /// the config does not have; 500 for a configuration error; 503 otherwise
 /// (the database, say: WeChat sends the push again).
 fn http_status(result: &Result<String>) -> u16 {
     let Err(e) = result else { return 200 };
-    if let Some(status) = e.downcast_ref::<input::HttpRefusal>().map(|r| r.status) {
-        return status;
+    if let Some(refused) = e.downcast_ref::<Refused>() {
+        return refused.status;
     }
     if e.downcast_ref::<UnknownPlatform>().is_some() {
-        return 404;
-    }
-    match e.downcast_ref::<Refused>().map(|r| r.status) {
-        Some(Status::BadRequest) => 400,
-        Some(Status::Forbidden) => 403,
-        None if exit_status(e).0 == Exit::Usage => 500,
-        None => 503,
+        404
+    } else if exit_status(e).0 == Exit::Usage {
+        500
+    } else {
+        503
     }
 }
 
@@ -225,12 +223,7 @@ fn handle(
 /// The request body: none for a URL check (`echostr`), else at most
 /// [`MAX_BODY`] bytes of stdin (CGI: exactly `CONTENT_LENGTH` of them).
 fn read_body(input: &mut Input, query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>> {
-    let bad = |why: String| {
-        anyhow::Error::new(Refused {
-            status: Status::BadRequest,
-            why,
-        })
-    };
+    let bad = |why: String| input::refuse(400, why);
     let check = query.contains_key("echostr");
     let mut limit = MAX_BODY + 1;
     if cgi {

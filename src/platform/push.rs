@@ -31,19 +31,14 @@ const MAX_CODE_LIFETIME: i64 = 7 * 86_400;
 /// The longest customer appid / corpid taken.
 const MAX_CUSTOMER_ID: usize = 64;
 
-/// What the web server should answer a refused push with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Not a push this wxtoken can read (missing fields, broken XML).
-    BadRequest,
-    /// Not signed with this platform's Token, stale, or addressed elsewhere.
-    Forbidden,
-}
-
-/// Why a push was refused (never quotes the Token, the key or a secret).
+/// Why a push or its request was refused (never quotes the Token, the key or
+/// a secret), and the HTTP status to answer it with: 400 for what is not a
+/// push this wxtoken can read (missing fields, broken XML), 403 for a push not
+/// signed with this platform's Token, stale, or addressed elsewhere; `push
+/// --inetd` refuses a request by its HTTP form with the status that says why.
 #[derive(Debug)]
 pub struct Refused {
-    pub status: Status,
+    pub status: u16,
     pub why: String,
 }
 
@@ -57,14 +52,14 @@ impl std::error::Error for Refused {}
 
 fn bad(why: impl Into<String>) -> Refused {
     Refused {
-        status: Status::BadRequest,
+        status: 400,
         why: why.into(),
     }
 }
 
 fn forbidden(why: impl Into<String>) -> Refused {
     Refused {
-        status: Status::Forbidden,
+        status: 403,
         why: why.into(),
     }
 }

@@ -321,7 +321,7 @@ fn read_head(req: &httparse::Request, end: usize) -> Result<Head> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::push::input::HttpRefusal;
+    use crate::platform::push::Refused;
 
     fn head(raw: &str) -> Result<Head> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn status(e: anyhow::Error) -> u16 {
-        e.downcast_ref::<HttpRefusal>().unwrap().status
+        e.downcast_ref::<Refused>().unwrap().status
     }
 
     #[test]

@@ -3,10 +3,9 @@
 //! silent sender ends the process instead of holding it. And the polite end
 //! of an answer: what the sender still sends is read and dropped for a
 //! moment, so that closing with unread data does not reset the connection
-//! before the answer is read. A request refused by its HTTP form is an
-//! [`HttpRefusal`].
+//! before the answer is read. A request refused by its HTTP form is a
+//! [`Refused`] with the status that says why.
 
-use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::mem::ManuallyDrop;
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::platform::push::Refused;
 use crate::platform::xml::MAX_BODY;
 
 /// How long the end of an answer waits for the sender to finish sending what
@@ -29,22 +29,8 @@ const LINGER_BYTES: usize = 16 * MAX_BODY;
 
 /// A request refused by its HTTP form (not by the push's content): its
 /// status and why.
-#[derive(Debug)]
-pub struct HttpRefusal {
-    pub status: u16,
-    pub why: String,
-}
-
-impl fmt::Display for HttpRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
-impl std::error::Error for HttpRefusal {}
-
 pub(super) fn refuse(status: u16, why: impl Into<String>) -> anyhow::Error {
-    HttpRefusal {
+    Refused {
         status,
         why: why.into(),
     }
