@@ -139,6 +139,18 @@ impl Client {
         Ok(agent)
     }
 
+    /// The agent for a request to `base` (through the proxy unless NO_PROXY
+    /// exempts its host), and what its transport errors become.
+    fn route<'a>(
+        &'a self,
+        base: &'a str,
+    ) -> Result<(ureq::Agent, impl Fn(ureq::Error) -> Failure + Copy + 'a), Failure> {
+        let (https, host) = target(base);
+        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
+        let agent = self.agent(https, proxy)?;
+        Ok((agent, move |e| transport_failure(e, host, proxy)))
+    }
+
     /// Makes the request of `node` for `app`, retrying transient failures with
     /// exponential backoff and jitter while tries remain and `deadline` allows.
     /// `input` is the value of the credential the node needs, if it needs one.
@@ -220,10 +232,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
         let base = &app.api_base;
-        let (https, host) = target(base);
-        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
-        let agent = self.agent(https, proxy)?;
-        let failure = |e| transport_failure(e, host, proxy);
+        let (agent, failure) = self.route(base)?;
         let request = &node.request;
         let value = |param: Param| match param {
             Param::Fixed(v) => Some(v),
@@ -240,14 +249,8 @@ impl Client {
             // A JSON boolean, not text: see the POST below.
             Param::Force => None,
         };
-        let mut url = format!("{base}{}", request.path);
-        // Query parameters of a POST (a platform's token) are short, WeChat's
-        // alphabet: no encoding needed beyond ureq's for GET.
-        for (i, (name, param)) in request.query.iter().enumerate() {
-            let v = value(*param).unwrap_or_default();
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(&format!("{name}={}", percent(v)));
-        }
+        let query = (request.query.iter()).map(|(name, p)| (*name, value(*p).unwrap_or_default()));
+        let url = url(base, request.path, query);
         let response = match request.method {
             Method::Get => {
                 match call.input {
@@ -312,15 +315,8 @@ impl Client {
         deadline: Instant,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
         let base = &app.api_base;
-        let (https, host) = target(base);
-        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
-        let agent = self.agent(https, proxy)?;
-        let failure = |e| transport_failure(e, host, proxy);
-        let mut url = format!("{base}{path}");
-        for (i, (name, v)) in query.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(&format!("{name}={}", percent(v)));
-        }
+        let (agent, failure) = self.route(base)?;
+        let url = url(base, path, query.iter().copied());
         let mut backoff = FIRST_BACKOFF;
         for tried in 1.. {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -393,18 +389,15 @@ fn read_response(
     Ok((status, date, body))
 }
 
-/// `value` percent-encoded for a query string (tokens are WeChat's alphabet,
-/// but a stored value is never trusted to be).
-fn percent(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// `path` under `base` with `query`, each value percent-encoded (a stored
+/// value is never trusted to be WeChat's alphabet).
+fn url<'a>(base: &str, path: &str, query: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut url = format!("{base}{path}");
+    for (i, (name, v)) in query.enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(&format!("{name}={}", super::percent(v)));
     }
-    out
+    url
 }
 
 /// The customer's long-lived credential and what upstream says about it,

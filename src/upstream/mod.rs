@@ -22,6 +22,16 @@ pub use proxy::Proxy;
 /// `exchange_timeout`): the engine's leases are sized from it.
 pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// `value` percent-encoded for a URL's query (RFC 3986's unreserved kept).
+pub fn percent(value: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, SET).to_string()
+}
+
 /// A value that upstream issued.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Issued {

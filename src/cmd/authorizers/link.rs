@@ -16,7 +16,7 @@ use crate::cli::{Global, LinkArgs};
 use crate::error::usage;
 use crate::graph::Api;
 use crate::text::quoted;
-use crate::upstream::Client;
+use crate::upstream::{Client, percent};
 
 pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
     check(args)?;
@@ -49,7 +49,7 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
     let failed = |what: &str, f: crate::upstream::Failure| {
         anyhow!("platform {}: {what}: {}", p.name, f.describe(true))
     };
-    let redirect = encode(&args.redirect);
+    let redirect = percent(&args.redirect);
     let url = if open {
         let body = json!({"component_appid": p.appid});
         let query = [("component_access_token", token.as_str())];
@@ -66,12 +66,12 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
         let biz = args
             .biz_appid
             .as_deref()
-            .map(|b| format!("&biz_appid={}", encode(b)))
+            .map(|b| format!("&biz_appid={}", percent(b)))
             .unwrap_or_default();
         let common = format!(
             "component_appid={}&pre_auth_code={}&redirect_uri={redirect}&auth_type={}{biz}",
-            encode(&p.appid),
-            encode(&code),
+            percent(&p.appid),
+            percent(&code),
             args.auth_type
         );
         if args.mobile {
@@ -112,8 +112,8 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
             .unwrap_or_default();
         format!(
             "https://open.work.weixin.qq.com/3rdapp/install?suite_id={}&pre_auth_code={}&redirect_uri={redirect}{state}",
-            encode(&p.appid),
-            encode(&code)
+            percent(&p.appid),
+            percent(&code)
         )
     };
     let mut out = std::io::stdout().lock();
@@ -156,14 +156,4 @@ fn pre_auth_code(answer: &serde_json::Map<String, serde_json::Value>) -> Result<
         .filter(|c| !c.is_empty() && c.len() <= 512 && crate::platform::push::pushed_alphabet(c))
         .map(str::to_string)
         .ok_or_else(|| anyhow!("the answer has no pre_auth_code"))
-}
-
-/// Percent-encoded for a query value (RFC 3986 unreserved kept).
-fn encode(v: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(v, SET).to_string()
 }
