@@ -2,8 +2,6 @@
 //! `anyhow::Error` and exits 1; `main` reports each error once, with
 //! [`crate::report`].
 
-use std::fmt;
-
 /// wxtoken's documented exit statuses (see the README, "Exit status"),
 /// ordered as the worse of two outcomes is chosen: a configuration error over
 /// a failure over success (`NoToken` is `show`'s alone).
@@ -27,36 +25,20 @@ impl From<Exit> for std::process::ExitCode {
 }
 
 /// Exit 2: a bad flag, a missing secret, an unknown app, an unreadable config.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Usage(pub String);
 
 /// Exit 3 (`show` only): no usable token is stored for that app right now.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct NoToken(pub String);
 
 /// Exit with an [`Exit`] status and no message: the problems were already
 /// printed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("exit {}", *.0 as u8)]
 pub struct Silent(pub Exit);
-
-impl fmt::Display for Usage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Display for NoToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Display for Silent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "exit {}", self.0 as u8)
-    }
-}
-impl std::error::Error for Usage {}
-impl std::error::Error for NoToken {}
-impl std::error::Error for Silent {}
 
 /// A usage or configuration error (exit 2).
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {

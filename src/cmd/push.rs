@@ -139,14 +139,9 @@ fn write_out(text: &str) -> Result<()> {
 
 /// A push for a platform the config does not name (an error's context; HTTP
 /// 404 when served with `--inetd`).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct UnknownPlatform(String);
-
-impl std::fmt::Display for UnknownPlatform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Reads the request body once the query is known to be a push's.
 type ReadBody<'a> = dyn FnMut(&BTreeMap<String, String>) -> Result<Vec<u8>> + 'a;

@@ -43,88 +43,58 @@ const PAD_BLOCK: usize = 32;
 const HEADER: usize = 20;
 
 /// Why a Token or EncodingAESKey is refused. The messages never quote the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The EncodingAESKey has this many characters, not 43.
+    #[error(
+        "the EncodingAESKey has {0} character{s}, not {KEY_CHARS}: copy it again from the platform's settings (it is 43 letters or digits, of your choosing)",
+        s = if *.0 == 1 { "" } else { "s" }
+    )]
     KeyLength(usize),
     /// Its character at this (1-based) position is not a letter or digit.
+    #[error(
+        "character {0} of the EncodingAESKey is not a letter or digit: copy it again from the platform's settings"
+    )]
     KeyChar(usize),
     /// The Token is empty.
+    #[error("the message Token is empty")]
     TokenEmpty,
     /// The Token is longer than [`MAX_TOKEN`] bytes.
+    #[error("the message Token has {0} bytes, more than {MAX_TOKEN}: is it the right file?")]
     TokenLength(usize),
     /// The Token has a blank or control character (a stray line end?).
+    #[error(
+        "the message Token has a blank or control character: copy it again from the platform's settings"
+    )]
     TokenChar,
 }
 
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyError::KeyLength(n) => write!(
-                f,
-                "the EncodingAESKey has {n} character{}, not {KEY_CHARS}: copy it again from the platform's settings (it is 43 letters or digits, of your choosing)",
-                if *n == 1 { "" } else { "s" }
-            ),
-            KeyError::KeyChar(at) => write!(
-                f,
-                "character {at} of the EncodingAESKey is not a letter or digit: copy it again from the platform's settings"
-            ),
-            KeyError::TokenEmpty => f.write_str("the message Token is empty"),
-            KeyError::TokenLength(n) => write!(
-                f,
-                "the message Token has {n} bytes, more than {MAX_TOKEN}: is it the right file?"
-            ),
-            KeyError::TokenChar => f.write_str(
-                "the message Token has a blank or control character: copy it again from the platform's settings",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
-
 /// Why an `Encrypt` text is refused (after its signature was verified).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptError {
     /// Longer than [`MAX_ENCRYPTED`] (or, encrypting, [`MAX_MESSAGE`]).
+    #[error("encrypted text of {0} bytes is longer than {MAX_ENCRYPTED}")]
     TooLong(usize),
     /// Not standard base64.
+    #[error("encrypted text is not base64")]
     Base64,
     /// Not a whole number of AES blocks, or too short to hold the header.
+    #[error("encrypted text of {0} bytes is not a whole number of AES blocks")]
     Length(usize),
     /// The PKCS#7 padding is not 1..32 bytes of its own length: a wrong key?
+    #[error(
+        "decrypted text has no valid padding: is the EncodingAESKey the platform's current one?"
+    )]
     Padding,
     /// The message length field points past the end.
+    #[error(
+        "decrypted message length {0} is past the end: is the EncodingAESKey the platform's current one?"
+    )]
     MsgLength(u32),
     /// The message or the receiver id is not UTF-8.
+    #[error("decrypted message is not UTF-8")]
     Utf8,
 }
-
-impl fmt::Display for CryptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CryptError::TooLong(n) => write!(
-                f,
-                "encrypted text of {n} bytes is longer than {MAX_ENCRYPTED}"
-            ),
-            CryptError::Base64 => f.write_str("encrypted text is not base64"),
-            CryptError::Length(n) => write!(
-                f,
-                "encrypted text of {n} bytes is not a whole number of AES blocks"
-            ),
-            CryptError::Padding => f.write_str(
-                "decrypted text has no valid padding: is the EncodingAESKey the platform's current one?",
-            ),
-            CryptError::MsgLength(n) => write!(
-                f,
-                "decrypted message length {n} is past the end: is the EncodingAESKey the platform's current one?"
-            ),
-            CryptError::Utf8 => f.write_str("decrypted message is not UTF-8"),
-        }
-    }
-}
-
-impl std::error::Error for CryptError {}
 
 /// A decrypted push: the message (XML) and whom it was encrypted for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 //! and stores the event. Facts: `wechat-third-party-api.md`, A.1, A.2, B.1, B.3.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use sha1::{Digest, Sha1};
 
@@ -36,19 +35,12 @@ const MAX_CUSTOMER_ID: usize = 64;
 /// push this wxtoken can read (missing fields, broken XML), 403 for a push not
 /// signed with this platform's Token, stale, or addressed elsewhere; `push
 /// --inetd` refuses a request by its HTTP form with the status that says why.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{why}")]
 pub struct Refused {
     pub status: u16,
     pub why: String,
 }
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 fn bad(why: impl Into<String>) -> Refused {
     Refused {

@@ -47,25 +47,18 @@ impl fmt::Debug for StoreKey {
 }
 
 /// Why a sealed value does not open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// Not `v1:` and base64 of a nonce, ciphertext and tag.
+    #[error("the stored value is not a sealed value (v1:...): was it written by hand?")]
     Format,
     /// The key is not the one it was sealed with, or the value was altered
     /// or moved from another place.
+    #[error(
+        "the stored value does not open with this store key: is store_key_file the key it was stored with? (or the value was altered or copied from another row)"
+    )]
     Mismatch,
 }
-
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OpenError::Format => "the stored value is not a sealed value (v1:...): was it written by hand?",
-            OpenError::Mismatch => "the stored value does not open with this store key: is store_key_file the key it was stored with? (or the value was altered or copied from another row)",
-        })
-    }
-}
-
-impl std::error::Error for OpenError {}
 
 /// A new key file's text: 32 random bytes in base64, and a line end.
 pub fn new_key_line() -> Result<String> {

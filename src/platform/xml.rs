@@ -9,7 +9,6 @@
 //! two `Encrypt` elements mean a forged or broken push.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use crate::text;
 
@@ -28,51 +27,28 @@ pub const MAX_DEPTH: usize = 3;
 pub type Fields = BTreeMap<String, String>;
 
 /// Why a body is refused. Names it quotes are clipped and shown escaped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
+    #[error("XML body of {0} bytes is larger than {MAX_BODY}")]
     TooLarge(usize),
+    #[error("XML body is not UTF-8")]
     NotUtf8,
+    #[error("XML body has a DOCTYPE: WeChat sends none")]
     Dtd,
+    #[error("XML body has more than {MAX_NODES} nodes")]
     TooManyNodes,
+    #[error("XML body nests deeper than {MAX_DEPTH} elements")]
     TooDeep,
     /// Not well-formed: roxmltree's description, with the position.
+    #[error("XML body is not well-formed: {}", text::clip(.0, 200))]
     Malformed(String),
     /// The root element is not `<xml>`.
+    #[error("XML root element is <{}>, not <xml>", text::clip(.0, 40))]
     Root(String),
     /// A field comes twice.
+    #[error("XML field <{}> comes more than once", text::clip(.0, 40))]
     Duplicate(String),
 }
-
-impl fmt::Display for XmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            XmlError::TooLarge(n) => write!(f, "XML body of {n} bytes is larger than {MAX_BODY}"),
-            XmlError::NotUtf8 => f.write_str("XML body is not UTF-8"),
-            XmlError::Dtd => f.write_str("XML body has a DOCTYPE: WeChat sends none"),
-            XmlError::TooManyNodes => write!(f, "XML body has more than {MAX_NODES} nodes"),
-            XmlError::TooDeep => write!(f, "XML body nests deeper than {MAX_DEPTH} elements"),
-            XmlError::Malformed(e) => {
-                write!(f, "XML body is not well-formed: {}", text::clip(e, 200))
-            }
-            XmlError::Root(name) => {
-                write!(
-                    f,
-                    "XML root element is <{}>, not <xml>",
-                    text::clip(name, 40)
-                )
-            }
-            XmlError::Duplicate(name) => {
-                write!(
-                    f,
-                    "XML field <{}> comes more than once",
-                    text::clip(name, 40)
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for XmlError {}
 
 /// Reads a push body or a decrypted message into its fields.
 pub fn parse(body: &[u8]) -> Result<Fields, XmlError> {
