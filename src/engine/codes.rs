@@ -20,7 +20,8 @@ use crate::secret::Secret;
 use crate::store::PENDING_PREFIX;
 use crate::store::{Attempt, CodeStep, Customer, CustomerState, Store};
 use crate::text::shown;
-use crate::upstream::{Call, Client, Failure, Try, classify};
+use crate::upstream::classify::{self, text_at};
+use crate::upstream::{Call, Client, Failure, Try};
 
 /// Errcodes that refuse a code as used or expired (61009, 61010 on the Open
 /// Platform, 40078 on WeCom): it is dropped.
@@ -415,14 +416,6 @@ fn unanswered(store: &mut dyn Store, link: &Link, appid: &str, why: &str) -> Res
         "wxtoken: {name}: the exchange of its code got no usable answer ({why}); a one-use code is never sent twice: {next}"
     );
     Ok(false)
-}
-
-/// A bounded text without control characters at `key` (`a.b`) of the answer.
-fn text_at(answer: &serde_json::Value, key: Option<&str>) -> Option<String> {
-    classify::at(answer, key?)
-        .and_then(|v| v.as_str())
-        .filter(|v| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control))
-        .map(str::to_string)
 }
 
 /// What an answer says about the customer, as stored: the object at

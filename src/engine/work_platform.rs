@@ -62,7 +62,7 @@ impl Done {
             };
             match self.fetch_for(client, &target.app, &call, deadline) {
                 Ok(issued) => {
-                    self.store_grant(link, grant, issued.grant, issued.info);
+                    self.store_grant(link, grant, issued.grant);
                     return Some(issued.value);
                 }
                 Err(f) => match f.errcode() {
@@ -110,19 +110,12 @@ impl Done {
 
     /// Seals a new or rotated credential from upstream's answer, for the same
     /// transaction as the token.
-    fn store_grant(
-        &mut self,
-        link: &Link,
-        sent: &Secret,
-        grant: Option<String>,
-        info: Option<String>,
-    ) {
+    fn store_grant(&mut self, link: &Link, sent: &Secret, grant: Option<String>) {
         let appid = &self.target.app.appid;
         let kind = link.platform.kind.grant_kind();
         let new = grant
             .map(Secret::new)
             .filter(|g| g.expose() != sent.expose());
-        let mut credential = None;
         if let Some(new) = new {
             log::info!(
                 "{}: upstream handed a new {kind}; storing it sealed",
@@ -131,17 +124,14 @@ impl Done {
             match link.store_key.as_ref().map(|key| {
                 key.seal(new.expose(), &[&link.platform.name, appid, kind])
             }) {
-                Some(Ok(sealed)) => credential = Some(sealed),
+                Some(Ok(sealed)) => {
+                    self.customer = Some(self.update(CustomerState::Active, Some(sealed)));
+                }
                 _ => self.failures.push(format!(
                     "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
                     link.platform.name
                 )),
             }
-        }
-        if credential.is_some() || info.is_some() {
-            let mut update = self.update(CustomerState::Active, credential);
-            update.info = info;
-            self.customer = Some(update);
         }
     }
 

@@ -65,7 +65,6 @@ pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
         value: value.clone(),
         expires_in,
         grant: None,
-        info: None,
     })
 }
 
@@ -122,6 +121,15 @@ pub fn at<'a>(json: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::
     key.split('.').try_fold(json, |v, k| v.get(k))
 }
 
+/// A bounded text without control characters at `key` of `json` (a
+/// customer's long-lived credential in an answer).
+pub fn text_at(json: &serde_json::Value, key: Option<&str>) -> Option<String> {
+    at(json, key?)
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control))
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +152,6 @@ mod tests {
                 value: "T".into(),
                 expires_in: 7200,
                 grant: None,
-                info: None,
             })
         );
         assert!(ok(r#"{"errcode":0,"errmsg":"ok","access_token":"T","expires_in":5}"#).is_ok());

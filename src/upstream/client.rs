@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::classify::classify;
+use super::classify::{classify, text_at};
 use super::transport::transport_failure;
 use super::{Failure, Issued, Proxy, Response};
 use crate::app::App;
@@ -182,7 +182,7 @@ impl Client {
                             body: &body,
                         };
                         classify(&response, node.field).map(|mut issued| {
-                            (issued.grant, issued.info) = extras(&body, node.grant, node.info);
+                            issued.grant = answer.as_ref().and_then(|a| text_at(a, node.grant));
                             issued
                         })
                     })
@@ -398,29 +398,6 @@ fn url<'a>(base: &str, path: &str, query: impl Iterator<Item = (&'a str, &'a str
         url.push_str(&format!("{name}={}", super::percent(v)));
     }
     url
-}
-
-/// The customer's long-lived credential and what upstream says about it,
-/// from a successful answer: `grant` and `info` name their JSON keys.
-fn extras(
-    body: &[u8],
-    grant: Option<&str>,
-    info: Option<&str>,
-) -> (Option<String>, Option<String>) {
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (None, None);
-    };
-    let grant = grant
-        .and_then(|key| super::classify::at(&json, key))
-        .and_then(|v| v.as_str())
-        .filter(|v| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control))
-        .map(str::to_string);
-    let info = info
-        .and_then(|key| super::classify::at(&json, key))
-        .filter(|v| v.is_object())
-        .map(|v| v.to_string())
-        .filter(|v| v.len() <= 16 * 1024);
-    (grant, info)
 }
 
 /// Whether a (checked) base URL is https, and its host.

@@ -39,8 +39,6 @@ pub struct Issued {
     pub expires_in: i64,
     /// A customer's new long-lived credential in the answer (the node's `grant`).
     pub grant: Option<String>,
-    /// What the answer says about the customer (the node's `info`), as JSON.
-    pub info: Option<String>,
 }
 
 /// Why a call did not give a value.
