@@ -146,7 +146,7 @@ fn load_listing(path: &Path, api_base: Option<&str>, empty_ok: bool) -> Result<C
     let text = String::from_utf8(bytes)
         .map_err(|_| usage(format!("config {file} is not UTF-8 text: save it as UTF-8")))?;
     let parsed: File = toml::from_str(&text).map_err(|e| {
-        let mut msg = crate::text::clip(e.message(), 300);
+        let mut msg = crate::text::clip(&checks::unknown_field(e.message()), 300);
         // `[app]` for `[[app]]`: a table where a list of tables belongs. (A
         // field such as `tickets = "jsapi"` wants a list too, of strings.)
         let at = e.span().map_or("", |s| text[s.start..].trim_start());

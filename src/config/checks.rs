@@ -117,3 +117,37 @@ pub fn name_arg(flag: &str, name: &str) -> anyhow::Result<()> {
 pub fn appid_arg(flag: &str, appid: &str) -> anyhow::Result<()> {
     crate::text::max_bytes(flag, appid, MAX_APPID)
 }
+
+/// serde's `unknown field `X`, expected one of `a`, `b`, ...`, told better:
+/// the field a typo away first (`did you mean `secret_file`?`), and without
+/// `secret`, which is a field only to be refused with a message of its own.
+/// Any other message is returned as it is.
+pub(crate) fn unknown_field(msg: &str) -> String {
+    let parts = msg
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once("`, expected one of "));
+    let Some((field, expected)) = parts else {
+        return msg.to_string();
+    };
+    let known: Vec<&str> = expected
+        .split(", ")
+        .map(|f| f.trim_matches('`'))
+        .filter(|f| *f != "secret")
+        .collect();
+    let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    let near = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(field, k), *k))
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    match near {
+        Some((_, k)) => format!(
+            "unknown field `{field}`: did you mean `{k}`? (the fields: {})",
+            list.join(", ")
+        ),
+        None => format!(
+            "unknown field `{field}`, expected one of {}",
+            list.join(", ")
+        ),
+    }
+}

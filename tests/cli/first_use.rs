@@ -256,3 +256,31 @@ fn invalidating_a_mistyped_app_lists_the_apps_stored() {
         .expect(2)
         .stderr_has("no jsapi ticket stored for app \"shop\": nothing to invalidate");
 }
+
+/// A field of the config one typo away from a real one names it; the list
+/// of fields leaves out `secret`, which is only there to be refused.
+#[test]
+fn a_mistyped_config_field_names_the_one_meant() {
+    let mut env = Env::new();
+    let config = env.path("config.toml");
+    env.set("WXTOKEN_CONFIG", config.to_str().unwrap());
+    for (line, wanted) in [
+        (
+            "secret_fiel = \"/x\"",
+            "(line 4): unknown field `secret_fiel`: did you mean `secret_file`? (the fields: `name`, ",
+        ),
+        (
+            "colour = \"red\"",
+            "unknown field `colour`, expected one of `name`, ",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!("[[app]]\nname = \"shop\"\nappid = \"wxshop\"\n{line}\n"),
+        )
+        .unwrap();
+        let run = env.run(&["refresh"]);
+        run.expect(2).stderr_has(wanted);
+        assert!(!run.stderr().contains("`secret`,"), "{}", run.stderr());
+    }
+}
