@@ -184,6 +184,28 @@ both! {
 }
 
 both! {
+    /// A run that waited for another's lease does not call when that run just
+    /// failed; a failure recorded before this run started is no such news:
+    /// once the lease ends, this run calls and stores.
+    fn after_a_wait_an_old_failure_does_not_stop_the_call(backend) {
+        let up = StandIn::wechat();
+        let env = backend.with(&up);
+        plant_lease(&env, now() + 3);
+        let old_ms = (now() - 3600) * 1000;
+        env.exec(&format!(
+            "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
+             VALUES ('{APPID}', 'access_token', {old_ms}, 500, 'error', 0, 45009, 'errcode 45009: an hour ago')"
+        ));
+        let args = ["refresh", "--appid", APPID, "--timeout", "1s"];
+        let (run, _) = run_within(&env, &args, Duration::from_secs(30));
+        run.expect(0);
+        assert!(!run.stderr().contains("45009"), "{}", run.stderr());
+        assert_eq!(up.count("/cgi-bin/token"), 2, "called once the lease ended");
+        assert_eq!(token_row(&env).0, format!("TOKEN-2-{APPID}"), "stored");
+    }
+}
+
+both! {
     /// A worker that brings no result (stuck here at a test pause of 60 s) is
     /// given up at the end of its app's lease (3 x 1s + 5 s): the run does not
     /// wait for it, and releases the lease.
