@@ -368,3 +368,36 @@ fn a_run_that_waited_for_a_refused_customer_reports_its_recovery(backend) {
     assert!(value(&env, &format!("acme/{lost}"), "access_token").starts_with("authorizertoken-"));
 }
 }
+
+both! {
+/// A run that waited for a customer while another run's call failed in
+/// another way (not a refused credential: nothing to recover) says so and
+/// fails, as for an app, without calling again.
+fn a_run_that_waited_for_a_customer_whose_call_failed_reports_it(backend) {
+    let (p, up, env) = setup(backend, "[]", 3);
+    let one = authorizer_appid(1);
+    plant_customers(&env, "acme", TOKEN, &[(&one, Some(&first_refresh_token(&one)), None, "active")]);
+    with_ticket(&p, &env);
+    p.fail_next("api_authorizer_token", 45009);
+    p.set_latency(std::time::Duration::from_millis(1500));
+    let first = env
+        .command(&["refresh"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while up.count("api_authorizer_token") < 1 {
+        assert!(std::time::Instant::now() < until, "the first run never called");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = env.run(&["refresh"]);
+    let first = crate::support::Run(first.wait_with_output().unwrap());
+    first.expect(1).stderr_has("45009");
+    second
+        .expect(1)
+        .stderr_has(&format!("acme/{one}: another wxtoken run just tried and failed, not calling again"))
+        .stderr_has("45009");
+    assert_eq!(up.count("api_authorizer_token"), 1, "one call for both runs");
+}
+}
