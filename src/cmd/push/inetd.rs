@@ -187,12 +187,7 @@ fn fallback_peer() -> String {
 }
 
 /// Reading the request from the connection.
-trait Conn {
-    fn head(&mut self) -> Result<Head>;
-    fn body(&mut self, head: &Head) -> Result<Vec<u8>>;
-}
-
-impl Conn for Input {
+impl Input {
     /// The request line and headers.
     fn head(&mut self) -> Result<Head> {
         loop {
