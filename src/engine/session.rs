@@ -30,11 +30,15 @@ impl Session {
     ) -> Result<Session> {
         let mut links = platforms::links(store.as_mut(), vec![ready], db)?;
         let (link, _) = links.pop().ok_or(Silent(Exit::Usage))?;
-        Ok(Session {
-            store,
-            link,
-            opts: options(Duration::from_secs(10), proxy),
-        })
+        let opts = Options {
+            force: false,
+            ahead: 75 * 60,
+            timeout: Duration::from_secs(10),
+            jobs: 1,
+            proxy,
+            exchange_timeout: None,
+        };
+        Ok(Session { store, link, opts })
     }
 
     /// Refreshes the platform's own token if due; fails (printed) when there
@@ -51,16 +55,5 @@ impl Session {
             return Err(Silent(Exit::Failure).into());
         }
         Ok(())
-    }
-}
-
-fn options(timeout: Duration, proxy: Option<Proxy>) -> Options {
-    Options {
-        force: false,
-        ahead: 75 * 60,
-        timeout,
-        jobs: 1,
-        proxy,
-        exchange_timeout: None,
     }
 }

@@ -158,14 +158,12 @@ impl Done {
             Role::Customer { link, .. } => (None, Some(link.app.appid.as_str())),
         };
         let call = Call {
-            node,
             input,
             force: job.force,
             secret: target.secret.as_ref(),
             platform_appid,
             pushed,
-            grant: None,
-            once: false,
+            ..Call::new(node)
         };
         self.fetch_for(client, &target.app, &call, deadline)
             .map(|issued| issued.value)

@@ -51,14 +51,11 @@ impl Done {
         let mut renewed = false;
         loop {
             let call = Call {
-                node,
                 input: Some(&platform_token),
                 force: job.force,
-                secret: None,
                 platform_appid: Some(&link.app.appid),
-                pushed: None,
                 grant: Some(grant.expose()),
-                once: false,
+                ..Call::new(node)
             };
             match self.fetch_for(client, &target.app, &call, deadline) {
                 Ok(issued) => {
