@@ -15,7 +15,7 @@ use crate::platform::storekey::StoreKey;
 use crate::platform::sync::{Listed, list};
 use crate::store::{Customer, CustomerState, Store};
 use crate::text::shown;
-use crate::upstream::Client;
+use crate::upstream::{Client, Failure};
 
 /// Customers written per transaction.
 const BATCH: usize = 500;
@@ -31,15 +31,7 @@ pub fn recover(
     customers: &[Customer],
     opts: &Options,
 ) -> Result<Vec<String>> {
-    let client = Client::new(opts.timeout, opts.proxy.clone());
-    let deadline = Instant::now() + opts.timeout * 3;
-    let listed = match list(
-        &client,
-        &link.app,
-        &link.platform.name,
-        link.token(),
-        deadline,
-    ) {
+    let listed = match listed(link, opts) {
         Ok(listed) => listed,
         Err(f) => {
             log::warn!(
@@ -83,6 +75,19 @@ pub fn recover(
     Ok(recovered)
 }
 
+/// The platform's authorizer list, read with its token within an app's budget.
+fn listed(link: &Link, opts: &Options) -> Result<Vec<Listed>, Failure> {
+    let client = Client::new(opts.timeout, opts.proxy.clone());
+    let deadline = Instant::now() + opts.app_budget();
+    list(
+        &client,
+        &link.app,
+        &link.platform.name,
+        link.token(),
+        deadline,
+    )
+}
+
 /// What a sync stored: the authorizers listed, and how many were new.
 pub struct Synced {
     pub listed: usize,
@@ -95,17 +100,7 @@ pub struct Synced {
 pub fn sync(session: &mut Session, key: &StoreKey) -> Result<Synced> {
     let link = session.link.clone();
     session.own_token()?;
-    let timeout = session.opts.timeout;
-    let client = Client::new(timeout, session.opts.proxy.clone());
-    let deadline = Instant::now() + timeout * 3;
-    let listed = list(
-        &client,
-        &link.app,
-        &link.platform.name,
-        link.token(),
-        deadline,
-    )
-    .map_err(|f| {
+    let listed = listed(&link, &session.opts).map_err(|f| {
         crate::out::errln!(
             "wxtoken: {}",
             crate::secret::redact(&format!(
