@@ -232,8 +232,7 @@ impl Backend for Postgres {
         apps.dedup();
         // The lease's length as the caller wants it, its times on the server's clock.
         let ttl = expires_at - now;
-        self.run("take a lease in", |c| {
-            let mut tx = begin(c)?;
+        self.write("take a lease in", |tx| {
             let now: i64 = tx
                 .query_typed_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
                 .get(0);
@@ -294,19 +293,16 @@ impl Backend for Postgres {
             leases
                 .taken
                 .retain(|app| replace.contains(app) || inserted.contains(app));
-            tx.commit()?;
             Ok(leases)
         })
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        self.run("release a lease in", |c| {
-            let mut tx = begin(c)?;
+        self.write("release a lease in", |tx| {
             tx.execute_typed(
                 "DELETE FROM wxtoken_leases WHERE owner = $2 AND app = ANY($1)",
                 &[(&apps, Type::TEXT_ARRAY), (&owner, Type::TEXT)],
-            )?;
-            tx.commit()
+            )
         })?;
         Ok(())
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::backend::{Backend, Conn, Param};
+use super::backend::{Backend, Conn, Param, args};
 use super::export::Export;
 use super::sql::{self, Sql, select_rows};
 use super::{Lease, Leases, Lookup, Row, columns};
@@ -58,17 +58,6 @@ impl Sqlite {
         self.deadline.arm();
         format!("could not {what} database {}", self.path.display())
     }
-
-    /// A write transaction, which takes the file's write lock at once (waiting
-    /// up to the busy timeout), and the context for its errors.
-    fn begin(&mut self, what: &str) -> Result<(rusqlite::Transaction<'_>, String)> {
-        let ctx = self.context(what);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .context(ctx.clone())?;
-        Ok((tx, ctx))
-    }
 }
 
 pub use hint::hint;
@@ -93,7 +82,12 @@ impl Backend for Sqlite {
         what: &str,
         mut f: impl FnMut(&mut &Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let (tx, ctx) = self.begin(what)?;
+        // `BEGIN IMMEDIATE`: the file's write lock at once (waiting up to the
+        // busy timeout).
+        let ctx = self.context(what);
+        let tx = (self.conn)
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context(ctx.clone())?;
         let done = f(&mut &*tx).context(ctx.clone())?;
         tx.commit().context(ctx)?;
         Ok(done)
@@ -109,34 +103,29 @@ impl Backend for Sqlite {
     }
 
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        let ctx = self.context("read");
-        if apps.is_empty() {
-            let mut stmt = self
-                .conn
-                .prepare_cached(select_rows!())
-                .context(ctx.clone())?;
-            return stmt
-                .query_map([], |r| columns::row(r, 0))
-                .and_then(Iterator::collect)
-                .context(ctx);
-        }
-        // In chunks: SQLite limits the parameters of one statement.
-        let mut rows = Vec::new();
-        for chunk in apps.chunks(500) {
-            let sql = format!(
-                "{} WHERE app IN ({})",
-                select_rows!(),
-                placeholders(chunk.len())
-            );
-            let mut stmt = self.conn.prepare_cached(&sql).context(ctx.clone())?;
-            for r in stmt
-                .query_map(params_from_iter(chunk), |r| columns::row(r, 0))
-                .context(ctx.clone())?
-            {
-                rows.push(r.context(ctx.clone())?);
+        self.read(|c| {
+            let row = |r: &rusqlite::Row| columns::row(r, 0);
+            if apps.is_empty() {
+                return c
+                    .prepare_cached(select_rows!())?
+                    .query_map([], row)?
+                    .collect();
             }
-        }
-        Ok(rows)
+            // In chunks: SQLite limits the parameters of one statement.
+            let mut rows = Vec::new();
+            for chunk in apps.chunks(500) {
+                let sql = format!(
+                    "{} WHERE app IN ({})",
+                    select_rows!(),
+                    placeholders(chunk.len())
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
+                for r in stmt.query_map(params_from_iter(chunk), row)? {
+                    rows.push(r?);
+                }
+            }
+            Ok(rows)
+        })
     }
 
     fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
@@ -166,18 +155,14 @@ impl Backend for Sqlite {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases> {
-        let (tx, ctx) = self.begin("take a lease in")?;
-        let mut leases = Leases::default();
-        {
+        self.write("take a lease in", |tx| {
+            let mut leases = Leases::default();
             let mut current = tx
-                .prepare_cached("SELECT owner, expires_at FROM wxtoken_leases WHERE app = ?1")
-                .context(ctx.clone())?;
-            let mut take = tx
-                .prepare_cached(
-                    "INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-                )
-                .context(ctx.clone())?;
+                .prepare_cached("SELECT owner, expires_at FROM wxtoken_leases WHERE app = ?1")?;
+            let mut take = tx.prepare_cached(
+                "INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+            )?;
             for app in apps {
                 let lease = current
                     .query_row(params![app], |r| {
@@ -187,26 +172,22 @@ impl Backend for Sqlite {
                             expires_at: r.get(1)?,
                         })
                     })
-                    .optional()
-                    .context(ctx.clone())?;
+                    .optional()?;
                 if leases.decide(app, lease, owner, now, longest) {
-                    take.execute(params![app, owner, expires_at])
-                        .context(ctx.clone())?;
+                    take.execute(params![app, owner, expires_at])?;
                 }
             }
-        }
-        tx.commit().context(ctx)?;
-        Ok(leases)
+            Ok(leases)
+        })
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        let ctx = self.context("release a lease in");
-        let tx = self.conn.transaction().context(ctx.clone())?;
-        for app in apps {
-            tx.execute(sql::RELEASE_LEASE.sqlite, params![app, owner])
-                .context(ctx.clone())?;
-        }
-        tx.commit().context(ctx)
+        self.write("release a lease in", |tx| {
+            for app in apps {
+                tx.execute(&sql::RELEASE_LEASE, args![app, owner])?;
+            }
+            Ok(())
+        })
     }
 }
 
