@@ -142,19 +142,5 @@ impl<'a> postgres::types::FromSql<'a> for CustomerState {
     }
 }
 
-/// Says why a refresh's customer update was not written: `held` is 1 when the
-/// run still held the customer's lease.
-pub fn dropped(app: &str, _u: &CustomerUpdate, held: i64) {
-    if held == 1 {
-        log::warn!(
-            "{app}: the customer is gone, or a newer credential was stored meanwhile (`authorizers sync`, a push); kept what is stored, this run's update is dropped"
-        );
-    } else {
-        log::warn!(
-            "{app}: this run's lease ended before it stored its result (another run may have taken the customer over); the stored credential is kept, this run's is dropped"
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -290,7 +290,16 @@ fn update_customer<C: Conn>(
         held
     ];
     if tx.execute(&sql::UPDATE_CUSTOMER, p)? == 0 {
-        super::customer::dropped(app, u, held);
+        // Not written: why, by whether the run still held the lease.
+        if held == 1 {
+            log::warn!(
+                "{app}: the customer is gone, or a newer credential was stored meanwhile (`authorizers sync`, a push); kept what is stored, this run's update is dropped"
+            );
+        } else {
+            log::warn!(
+                "{app}: this run's lease ended before it stored its result (another run may have taken the customer over); the stored credential is kept, this run's is dropped"
+            );
+        }
     }
     // Withdrawn upstream: nothing secret kept, its tokens invalidated.
     if u.state == CustomerState::Revoked {

@@ -162,7 +162,7 @@ impl Backend for Postgres {
     }
 
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        if !self.tables()? {
+        if self.schema()? == 0 {
             return Ok(Vec::new());
         }
         const SQL: &str = concat!(

@@ -93,11 +93,6 @@ impl Postgres {
         crate::clock::follow(offset);
         Ok(())
     }
-
-    /// Whether wxtoken's tables exist.
-    pub(super) fn tables(&mut self) -> Result<bool> {
-        Ok(self.schema()? > 0)
-    }
 }
 
 /// Whether wxtoken has created its tables in this database. Asked rather than
