@@ -28,6 +28,7 @@
 //! transaction here is all or nothing, and running one twice stores the same.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use anyhow::Result;
 use postgres::error::SqlState;
@@ -88,7 +89,7 @@ pub struct Postgres {
     /// The server stayed away for a whole reconnect window (see `connect`).
     away: bool,
     /// How long one statement or transaction may take (see `deadline`).
-    deadline: std::time::Duration,
+    deadline: Duration,
     export: Option<Export>,
 }
 
@@ -96,15 +97,7 @@ impl Postgres {
     /// Connects and migrates: `refresh` and `invalidate`.
     pub fn open(url: &Url) -> Result<Postgres> {
         let tls = url.connector()?;
-        let mut db = Postgres {
-            client: connect(url, &tls)?,
-            url: url.clone(),
-            tls,
-            schema: None,
-            away: false,
-            export: None,
-            deadline: deadline::WRITER,
-        };
+        let mut db = Postgres::new(connect(url, &tls)?, url, tls, deadline::WRITER);
         db.migrate()?;
         db.schema = Some(MIGRATIONS.len());
         db.follow_server_clock()?;
@@ -119,15 +112,19 @@ impl Postgres {
             Some(f) if f.is(&SqlState::INVALID_CATALOG_NAME) => error::no_token(f.0.clone()),
             _ => e,
         })?;
-        Ok(Postgres {
+        Ok(Postgres::new(client, url, tls, deadline::READER))
+    }
+
+    fn new(client: Client, url: &Url, tls: MakeRustlsConnect, deadline: Duration) -> Postgres {
+        Postgres {
             client,
             url: url.clone(),
             tls,
             schema: None,
             away: false,
             export: None,
-            deadline: deadline::READER,
-        })
+            deadline,
+        }
     }
 }
 
