@@ -32,8 +32,7 @@ const MAX_LINKS: u32 = 40;
 /// e.g. "database". A path that does not exist yet passes when its existing
 /// folders do. Returns what the path names (links followed), if it exists.
 pub fn trusted(path: &Path, what: &str) -> Result<Option<Metadata>> {
-    problem(path, Owners::AndFileOwner)
-        .map_err(|p| usage(format!("{what} {}: {p}", path.display())))
+    trusted_as(path, what, Owners::AndFileOwner)
 }
 
 /// [`trusted`] with the owners a path may have.
@@ -56,8 +55,7 @@ pub enum Owners {
 fn problem(path: &Path, owners: Owners) -> Result<Option<Metadata>, String> {
     let target = fs::metadata(path).ok();
     let trust = Trust {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        euid: unsafe { libc::geteuid() },
+        euid: rustix::process::geteuid().as_raw(),
         owner: target
             .as_ref()
             .map(MetadataExt::uid)
@@ -219,8 +217,7 @@ pub fn unreachable(path: &Path, what: &str) -> Option<String> {
     let group = group(meta.gid()).unwrap_or_else(|| meta.gid().to_string());
     let fix = if let Some(home) = home_behind(path, dir) {
         // The default path under HOME: the folder is no reader's to open up.
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::geteuid() };
+        let uid = rustix::process::geteuid().as_raw();
         let me = user(uid).unwrap_or_else(|| format!("uid {uid}"));
         let through = if home.as_path() == dir {
             ""
@@ -315,8 +312,7 @@ const BESIDE: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// the database itself. A usage error (exit 2) names the file and the fix.
 pub fn trusted_beside(db: &Path, db_meta: &Metadata) -> Result<()> {
     let trust = Trust {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        euid: unsafe { libc::geteuid() },
+        euid: rustix::process::geteuid().as_raw(),
         owner: Some(db_meta.uid()),
         owners: Owners::AndFileOwner,
     };

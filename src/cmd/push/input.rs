@@ -60,7 +60,7 @@ impl Input {
     /// at the end of the input. Past the deadline: HTTP 408.
     pub fn more(&mut self, want: usize) -> Result<usize> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if !readable(left) {
+        if !readable(&self.fd, left) {
             return Err(refuse(
                 408,
                 format!(
@@ -99,13 +99,13 @@ impl Input {
     /// drops what the sender still sends, for at most [`LINGER`] and
     /// [`LINGER_BYTES`].
     pub fn linger(&mut self) {
-        // SAFETY: shutdown on fd 1 changes no memory; on a pipe it fails (ENOTSOCK).
-        unsafe { libc::shutdown(1, libc::SHUT_WR) };
+        // On a pipe it fails (ENOTSOCK): nothing to end.
+        let _ = rustix::net::shutdown(std::io::stdout(), rustix::net::Shutdown::Write);
         let until = Instant::now() + LINGER;
         let mut scratch = [0u8; 4096];
         let mut total = 0;
         while total < LINGER_BYTES {
-            if !readable(until.saturating_duration_since(Instant::now())) {
+            if !readable(&self.fd, until.saturating_duration_since(Instant::now())) {
                 return;
             }
             match self.fd.read(&mut scratch) {
@@ -116,23 +116,17 @@ impl Input {
     }
 }
 
-/// Waits until stdin can be read (data or its end) for at most `left`.
-fn readable(left: Duration) -> bool {
+/// Waits until `fd` can be read (data or its end) for at most `left`.
+fn readable(fd: &File, left: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
     let deadline = Instant::now() + left;
     loop {
-        let ms = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
-        let mut fd = libc::pollfd {
-            fd: 0,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, for the duration of the call.
-        let n = unsafe { libc::poll(&mut fd, 1, ms) };
-        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return n > 0;
+        let left = deadline.saturating_duration_since(Instant::now());
+        // (Never past i64 seconds; were it so, zero: not blocking.)
+        let left = Timespec::try_from(left).unwrap_or_default();
+        match poll(&mut [PollFd::new(fd, PollFlags::IN)], Some(&left)) {
+            Err(rustix::io::Errno::INTR) => {}
+            n => return n.is_ok_and(|n| n > 0),
         }
     }
 }
