@@ -224,9 +224,7 @@ fn text(
             let entries: Vec<Entry> = (lines.iter().map(Entry::App))
                 .chain(plines.iter().map(Entry::Platform))
                 .collect();
-            let mut s = render::json(&entries, true)?;
-            s.push('\n');
-            s
+            render::json(&entries, true)? + "\n"
         }
         StatusFormat::Prometheus => {
             let mut out = prometheus(lines);

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 
-use super::line;
 use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, prometheus, table};
+use super::{Line, line};
 use crate::cli::StatusFormat;
 use crate::config::Config;
 use crate::error::usage;
@@ -24,15 +24,6 @@ pub struct Platforms<'a> {
     kinds: BTreeMap<String, Option<Api>>,
     /// Tables in colour, for a terminal.
     colour: bool,
-}
-
-/// The pushed ticket and its useful life, in seconds.
-fn ticket(kind: Api) -> Option<(&'static str, i64)> {
-    kind.pushed_ticket().map(|(k, life)| (k.as_str(), life))
-}
-
-fn token_kind(kind: Api) -> &'static str {
-    kind.token_kind().as_str()
 }
 
 impl<'a> Platforms<'a> {
@@ -95,22 +86,16 @@ impl<'a> Platforms<'a> {
         customers: &[CustomerLine],
         now: i64,
     ) -> PlatformLine {
-        let token_kind = kind.map_or("-", token_kind);
-        let mut token = line(
-            name,
-            token_kind,
-            None,
-            index.row(name, token_kind),
-            index.stat(name, token_kind),
-            now,
-        );
+        let token_kind = kind.map_or("-", |k| k.token_kind().as_str());
+        let mut token = index.line(name, token_kind, now);
         let config = self.config.platforms.iter().find(|p| p.name == name);
         token.api = kind.map(|k| k.as_str().to_string());
         if let Some(p) = config {
             token.appid = Some(p.appid.clone());
             token.configured = true;
         }
-        let pushed = kind.and_then(ticket);
+        // The pushed ticket and its useful life, in seconds.
+        let pushed = (kind.and_then(Api::pushed_ticket)).map(|(k, life)| (k.as_str(), life));
         let ticket_row = pushed.and_then(|(k, _)| index.row(name, k));
         let ticket_age = ticket_row.map(|r| (now - r.fetched_at).max(0));
         let mut counts = Counts::default();
@@ -174,14 +159,7 @@ impl<'a> Platforms<'a> {
                         .is_some_and(|rs| rs.iter().all(|r| super::state(Some(r), now) == "valid"));
                 let failing = index.failing.contains(app.as_str());
                 CustomerLine {
-                    token: line(
-                        &app,
-                        token,
-                        None,
-                        index.row(&app, token),
-                        index.stat(&app, token),
-                        now,
-                    ),
+                    token: index.line(&app, token, now),
                     platform: platform.to_string(),
                     authorization: if appid.starts_with(crate::store::PENDING_PREFIX) {
                         "pending"
@@ -223,11 +201,7 @@ impl<'a> Platforms<'a> {
                     customer_table(&customers, now, self.colour)
                 )
             }
-            StatusFormat::Json => {
-                let mut s = render::json(&customers, true)?;
-                s.push('\n');
-                s
-            }
+            StatusFormat::Json => render::json(&customers, true)? + "\n",
             StatusFormat::Prometheus => {
                 let mut out = Prometheus::default();
                 prometheus(&mut out, &[platform]);
@@ -276,5 +250,17 @@ impl<'a> Index<'a> {
 
     pub(super) fn stat(&self, app: &str, kind: &str) -> Option<&'a Stats> {
         self.stats.get(&(app, kind)).copied()
+    }
+
+    /// The status line of a platform's or a customer's `kind` (no config entry).
+    fn line(&self, app: &str, kind: &str, now: i64) -> Line {
+        line(
+            app,
+            kind,
+            None,
+            self.row(app, kind),
+            self.stat(app, kind),
+            now,
+        )
     }
 }
