@@ -33,13 +33,12 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
 }
 
 fn list(
-    store: Option<&mut dyn Store>,
+    mut store: Option<&mut dyn Store>,
     app: Option<&str>,
     limit: usize,
     format: HistoryFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut store = store;
     let attempts = match store.as_deref_mut() {
         Some(store) => store.history(app, limit)?,
         None => Vec::new(),

@@ -50,11 +50,6 @@ pub enum Outcome {
     Failed,
 }
 
-/// The time the exchange of `link`'s codes waits for an answer.
-pub fn exchange_timeout(link: &Link, flag: Option<Duration>) -> Duration {
-    flag.unwrap_or(link.platform.exchange_timeout)
-}
-
 /// Exchanges the pending codes of `customers` (active, not sent, not ended),
 /// and settles the codes that were sent and never answered. Failures are
 /// printed; the result says whether any.

@@ -88,7 +88,7 @@ pub fn add_code(
             c
         }
     };
-    let timeout = codes::exchange_timeout(&link, timeout);
+    let timeout = timeout.unwrap_or(p.exchange_timeout);
     let client = Client::new(timeout, s.opts.proxy.clone());
     match codes::exchange(s.store.as_mut(), &link, &client, &customer, timeout)? {
         Outcome::Stored(appid) => {

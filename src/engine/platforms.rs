@@ -158,7 +158,9 @@ pub fn refresh_customers(
             .map(|c| c.appid.clone())
             .collect();
         let customers = drop_expired_installs(store, link, customers)?;
-        let timeout = super::codes::exchange_timeout(link, opts.exchange_timeout);
+        let timeout = opts
+            .exchange_timeout
+            .unwrap_or(link.platform.exchange_timeout);
         let proxy = opts.proxy.clone();
         if !super::codes::finish_pending(store, link, &customers, timeout, proxy)? {
             keep(Err(crate::error::Silent(Exit::Failure).into()));
