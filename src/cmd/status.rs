@@ -117,16 +117,7 @@ fn lines(rows: &[&Row], stats: &[&Stats], apps: &[App], now: i64) -> Vec<Line> {
         keys.entry((app, kind != token, kind)).or_insert(None);
     }
     keys.into_iter()
-        .map(|((app, _, kind), config)| {
-            line(
-                app,
-                kind,
-                config,
-                index.row(app, kind),
-                index.stat(app, kind),
-                now,
-            )
-        })
+        .map(|((app, _, kind), config)| index.line(app, kind, config, now))
         .collect()
 }
 

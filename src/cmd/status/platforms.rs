@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, prometheus, table};
 use super::{Line, line};
+use crate::app::App;
 use crate::cli::StatusFormat;
 use crate::config::Config;
 use crate::error::usage;
@@ -87,7 +88,7 @@ impl<'a> Platforms<'a> {
         now: i64,
     ) -> PlatformLine {
         let token_kind = kind.map_or("-", |k| k.token_kind().as_str());
-        let mut token = index.line(name, token_kind, now);
+        let mut token = index.line(name, token_kind, None, now);
         let config = self.config.platforms.iter().find(|p| p.name == name);
         token.api = kind.map(|k| k.as_str().to_string());
         if let Some(p) = config {
@@ -159,7 +160,7 @@ impl<'a> Platforms<'a> {
                         .is_some_and(|rs| rs.iter().all(|r| super::state(Some(r), now) == "valid"));
                 let failing = index.failing.contains(app.as_str());
                 CustomerLine {
-                    token: index.line(&app, token, now),
+                    token: index.line(&app, token, None, now),
                     platform: platform.to_string(),
                     authorization: if appid.starts_with(crate::store::PENDING_PREFIX) {
                         "pending"
@@ -248,19 +249,9 @@ impl<'a> Index<'a> {
         self.rows.get(&(app, kind)).copied()
     }
 
-    pub(super) fn stat(&self, app: &str, kind: &str) -> Option<&'a Stats> {
-        self.stats.get(&(app, kind)).copied()
-    }
-
-    /// The status line of a platform's or a customer's `kind` (no config entry).
-    fn line(&self, app: &str, kind: &str, now: i64) -> Line {
-        line(
-            app,
-            kind,
-            None,
-            self.row(app, kind),
-            self.stat(app, kind),
-            now,
-        )
+    /// The status line of `app`'s `kind` (`config`: the app's entry, if any).
+    pub(super) fn line(&self, app: &str, kind: &str, config: Option<&App>, now: i64) -> Line {
+        let stat = self.stats.get(&(app, kind)).copied();
+        line(app, kind, config, self.row(app, kind), stat, now)
     }
 }
