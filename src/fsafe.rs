@@ -258,48 +258,6 @@ fn home_behind(path: &Path, dir: &Path) -> Option<std::path::PathBuf> {
     (home.is_absolute() && path.starts_with(&home) && home.starts_with(dir)).then_some(home)
 }
 
-/// The group's name, when the group database knows it.
-fn group(gid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 16384];
-    // SAFETY: zeroed is a valid `group` (null pointers, zero id); getgrgid_r
-    // writes only into `grp` and `buf` (whose length it is told), and on
-    // success `gr_name` points into `buf`, a NUL-terminated string.
-    unsafe {
-        let mut grp: libc::group = std::mem::zeroed();
-        let mut found: *mut libc::group = std::ptr::null_mut();
-        let rc = libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut found);
-        if rc == 0 && !found.is_null() && !grp.gr_name.is_null() {
-            return Some(
-                std::ffi::CStr::from_ptr(grp.gr_name)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    None
-}
-
-/// The user's name, when the user database knows it.
-fn user(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: zeroed is a valid `passwd` (null pointers, zero ids); getpwuid_r
-    // writes only into `pwd` and `buf` (whose length it is told), and on
-    // success `pw_name` points into `buf`, a NUL-terminated string.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
-        if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
-            return Some(
-                std::ffi::CStr::from_ptr(pwd.pw_name)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    None
-}
-
 /// SQLite's files beside a database: its write-ahead log, its shared-memory
 /// index and its rollback journal. SQLite opens them by name, reads what they
 /// hold and would block on a FIFO there; in a sticky folder another user could
@@ -396,12 +354,23 @@ pub fn read_checked(
         )));
     }
     let cannot = |e: io::Error| usage(format!("could not read {what} {shown}: {e}"));
-    // Not this user's to read: whose it is, and who may.
+    // Not this user's to read: whose it is, and how this user may read it (a
+    // file of root's is given away, never a reason to run as root).
     let denied = |e: io::Error| match fs::metadata(path) {
         Ok(meta) if e.kind() == io::ErrorKind::PermissionDenied => {
             let owner = user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid()));
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::geteuid() };
+            let me = user(uid).unwrap_or_else(|| uid.to_string());
+            let fix = match meta.uid() {
+                own if own == uid => format!("its mode keeps its owner out: `chmod u+r {shown}`"),
+                0 => format!("give it to user {me}, who runs wxtoken: `chown {me} {shown}`"),
+                _ => format!(
+                    "give it to user {me}, who runs wxtoken (`chown {me} {shown}`), or run wxtoken as {owner}"
+                ),
+            };
             usage(format!(
-                "could not read {what} {shown} (owner {owner}, mode {:04o}): permission denied: run wxtoken as {owner}, who may read it, or name a file of the user that runs it",
+                "could not read {what} {shown} (owner {owner}, mode {:04o}): permission denied: {fix}",
                 meta.mode() & 0o7777
             ))
         }
@@ -433,7 +402,9 @@ pub fn read_checked(
     Ok((bytes, meta))
 }
 
+mod names;
 mod write;
+use names::{group, user};
 pub use write::{create_exclusive, random, write_atomically};
 
 #[cfg(test)]

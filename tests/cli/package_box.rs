@@ -148,8 +148,8 @@ needs! {
     runuser:
     /// A user who may not write the package's database runs `refresh` with
     /// its config: told about the database first (with the service as the
-    /// way), not that a secret file is not theirs. A secret file that is
-    /// another user's says whose it is and its mode.
+    /// way), not that a secret file is not theirs. A secret file they cannot
+    /// read says whose it is, its mode, and how to make it readable.
     fn a_user_who_may_not_refresh_is_told_before_the_secrets() {
         use std::os::unix::fs::PermissionsExt;
         let up = StandIn::wechat();
@@ -177,10 +177,30 @@ needs! {
         let own = env.path(".config/wxtoken/config.toml");
         std::fs::create_dir_all(own.parent().unwrap()).unwrap();
         std::fs::write(&own, &line).unwrap();
+        // Root's file is given to the user that runs wxtoken (the service's
+        // secret left root's after a `cp`), never a reason to run as root.
+        let shown = secret.display();
         let run = crate::stumbles::as_nobody(&env, &["refresh"]);
         run.expect(2).stderr_has(&format!(
-            "could not read secret_file {} (owner root, mode 0600): permission denied: run wxtoken as root, who may read it",
-            secret.display()
+            "could not read secret_file {shown} (owner root, mode 0600): permission denied: give it to user nobody, who runs wxtoken: `chown nobody {shown}`"
+        ));
+        assert!(!run.stderr().contains("as root"), "{}", run.stderr());
+        // Another user's: given away, or wxtoken run as that user.
+        let uid = |name: &str| -> u32 {
+            let out = std::process::Command::new("id").args(["-u", name]).output();
+            String::from_utf8(out.unwrap().stdout).unwrap().trim().parse().unwrap()
+        };
+        std::os::unix::fs::chown(&secret, Some(uid("daemon")), None).unwrap();
+        let run = crate::stumbles::as_nobody(&env, &["refresh"]);
+        run.expect(2).stderr_has(&format!(
+            "(owner daemon, mode 0600): permission denied: give it to user nobody, who runs wxtoken (`chown nobody {shown}`), or run wxtoken as daemon"
+        ));
+        // The user's own, with a mode that keeps its owner out.
+        std::os::unix::fs::chown(&secret, Some(uid("nobody")), None).unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o200)).unwrap();
+        let run = crate::stumbles::as_nobody(&env, &["refresh"]);
+        run.expect(2).stderr_has(&format!(
+            "(owner nobody, mode 0200): permission denied: its mode keeps its owner out: `chmod u+r {shown}`"
         ));
     }
 }
