@@ -302,15 +302,17 @@ fn missing_folder(
         return err;
     }
     let shown = |p: &Path| text::shown(&p.display().to_string());
+    // `refresh` creates the database's own folder, not the ones above. That
+    // folder alone missing is no reason to run it: most likely the path is
+    // mistyped, and on a package box `refresh` refuses such a path too.
     let fix = match dir.parent().filter(|d| nonempty(d)) {
-        // `refresh` creates the database's own folder, not the ones above.
         Some(up) if !up.is_dir() => {
-            format!("or create folder {} and run `wxtoken refresh`", shown(up))
+            format!(", or create folder {} and run `wxtoken refresh`", shown(up))
         }
-        _ => "or run `wxtoken refresh` first (it creates that folder)".to_string(),
+        _ => String::new(),
     };
     no_token(format!(
-        "no database at {}: folder {} does not exist: check --db / WXTOKEN_DB, {fix}",
+        "no database at {}: folder {} does not exist: check --db / WXTOKEN_DB{fix}",
         shown(path),
         shown(dir)
     ))

@@ -326,7 +326,7 @@ fn show_without_a_database_exits_3_and_creates_nothing() {
     env.run(&["show"])
         .expect(3)
         .stderr_has("no database")
-        .stderr_has("wxtoken refresh");
+        .stderr_has("check --db / WXTOKEN_DB");
     assert!(!env.db.exists());
     assert!(
         !env.db.parent().unwrap().exists(),
