@@ -278,7 +278,7 @@ pub fn open_to_read(global: &Global) -> Result<(store::Location, Box<dyn Store>)
         Ok(store) => Ok((location, store)),
         Err(e) => {
             let e = missing_folder(e, global, &location);
-            Err(naming_database(e, &location))
+            Err(service_refreshes(e, &location))
         }
     }
 }
@@ -360,31 +360,22 @@ pub fn unknown_app(store: &mut dyn Store, name: &str) -> Result<Option<String>> 
     )))
 }
 
-/// A "no usable token" error with the database it looked in added, unless the
-/// message names it already: cron and a shell often use different databases.
-/// The package's database is refreshed by its service: that is the way named.
-/// Other errors are returned as they are.
-pub fn naming_database(err: anyhow::Error, location: &store::Location) -> anyhow::Error {
-    let Some(NoToken(msg)) = err.downcast_ref::<NoToken>() else {
-        return err;
-    };
+/// A "no usable token" error on the package's database: its service
+/// refreshes it, so that is the way named rather than `wxtoken refresh`.
+/// Other errors are returned as they are. The database (and config) the
+/// command used are added when it is reported, as for every command.
+pub fn service_refreshes(err: anyhow::Error, location: &store::Location) -> anyhow::Error {
     let run = "run `wxtoken refresh`";
-    if matches!(location, store::Location::Sqlite(p) if *p == system_path(SYSTEM_DB))
-        && msg.contains(run)
-    {
-        let service = "have the package's service refresh it (`sudo systemctl start wxtoken-refresh.service`)";
-        let msg = msg.replacen(run, service, 1);
-        return naming_database(no_token(msg), location);
+    match err.downcast_ref::<NoToken>() {
+        Some(NoToken(msg))
+            if matches!(location, store::Location::Sqlite(p) if *p == system_path(SYSTEM_DB))
+                && msg.contains(run) =>
+        {
+            let service = "have the package's service refresh it (`sudo systemctl start wxtoken-refresh.service`)";
+            no_token(msg.replacen(run, service, 1))
+        }
+        _ => err,
     }
-    // A PostgreSQL URL is shown with its password replaced.
-    let db = match location {
-        store::Location::Sqlite(path) => text::shown(&path.display().to_string()),
-        store::Location::Postgres(url) => url.to_string(),
-    };
-    if msg.contains(&db) {
-        return err;
-    }
-    no_token(format!("{msg} (database {db})"))
 }
 
 /// The KIND column of `status` and `history`: a ticket's name (jsapi, wx_card,

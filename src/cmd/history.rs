@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::{Global, HistoryArgs, HistoryFormat};
 use crate::cmd::common::{
-    db_location, init_logging, kind_column, naming_database, open_if_present,
+    db_location, init_logging, kind_column, open_if_present, service_refreshes,
 };
 use crate::error::no_token;
 use crate::render::{self, Table};
@@ -29,7 +29,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
         args.format,
         &mut std::io::stdout().lock(),
     )
-    .map_err(|e| naming_database(e, &location))
+    .map_err(|e| service_refreshes(e, &location))
 }
 
 fn list(

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::{Api, Kind};
 use crate::cli::{Global, ShowArgs, ShowFormat};
-use crate::cmd::common::{naming_database, not_stored, open_to_read};
+use crate::cmd::common::{not_stored, open_to_read, service_refreshes};
 use crate::error::{no_token, usage};
 use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
@@ -21,7 +21,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
     let (location, mut store) = open_to_read(global)?;
     let printed = print(store.as_mut(), args, &mut std::io::stdout().lock())
-        .map_err(|e| naming_database(e, &location));
+        .map_err(|e| service_refreshes(e, &location));
     if let store::Location::Sqlite(_) = location {
         // The process ends now. A read-only SQLite connection leaves nothing to
         // save when it closes (it never checkpoints the WAL), and the exit

@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 
 use crate::app::{Kind, Ticket};
 use crate::cli::{Global, SignArgs, SignFormat, SignTicket};
-use crate::cmd::common::{config_path, naming_database, open_to_read};
+use crate::cmd::common::{config_path, open_to_read, service_refreshes};
 use crate::error::{no_token, usage};
 use crate::store::{Lookup, Row, Store};
 use crate::text::quoted;
@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<()> {
         SignTicket::AgentConfig => Ticket::AgentConfig,
     };
     let row = valid_ticket(store.as_mut(), &args.app, ticket)
-        .map_err(|e| naming_database(e, &location))?;
+        .map_err(|e| service_refreshes(e, &location))?;
     let signature = signature(&row.value, &nonce, timestamp, url);
     let fields = match ticket {
         Ticket::AgentConfig => {

@@ -112,6 +112,11 @@ fn a_failing_command_names_its_database_and_config() {
     assert_ne!(run.code(), 0, "{}", run.stderr());
     run.stderr_has(&format!("database {db}"))
         .stderr_has(&format!("config {config}"));
+    // `sign` reads both: one pair of brackets, as the other commands write it.
+    let run = env.run(&["sign", "--app", "shop", "--url", "https://x.test/"]);
+    run.expect(3)
+        .stderr_has(&format!("(database {db}, config {config})\n"));
+    assert_eq!(run.stderr().matches(" (").count(), 1, "{}", run.stderr());
 }
 
 /// `refresh --db` makes the database's own folder (0700), never a tree: a
