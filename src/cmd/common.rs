@@ -138,8 +138,15 @@ fn writes_the_packages(global: &Global, path: &Path, invalidates: bool) -> Resul
         Some(c) if owner => format!(" with the config {}", c.display()),
         _ => String::new(),
     };
+    // Outside the package's group, show and status cannot read it either.
+    let read = match rustix::fs::access(path, rustix::fs::Access::READ_OK) {
+        Err(rustix::io::Errno::ACCESS) => {
+            "join group wxtoken to read it with show or status (`sudo usermod -aG wxtoken \"$USER\"`, then log in again)"
+        }
+        _ => "read it with show or status",
+    };
     Err(usage(format!(
-        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken, with /etc/wxtoken/config.toml); a second refresher{whose} would break its tokens: read it with show or status, have its service refresh it (`sudo systemctl start wxtoken-refresh.service`), or keep a database of your own (`mkdir -p ~/.local/share/wxtoken`, then `wxtoken refresh --db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
+        "database {}: the package's database is written by its own service (the wxtoken timer, as user wxtoken, with /etc/wxtoken/config.toml); a second refresher{whose} would break its tokens: {read}, have its service refresh it (`sudo systemctl start wxtoken-refresh.service`), or keep a database of your own (`mkdir -p ~/.local/share/wxtoken`, then `wxtoken refresh --db ~/.local/share/wxtoken/tokens.db` once; from then on it is the default)",
         path.display()
     )))
 }

@@ -141,6 +141,10 @@ needs! {
         run.stderr_has("the package's database is written by its service's user only (wxtoken)")
             .stderr_has("sudo -u wxtoken wxtoken invalidate --app NAME --if-token -");
         assert!(!run.stderr().contains("second refresher"), "{}", run.stderr());
+        // A reader who can read it is told to, not to join a group.
+        let run = crate::stumbles::as_nobody_by_default(&env, &["refresh"]);
+        run.expect(2).stderr_has("would break its tokens: read it with show or status, have its service refresh it");
+        assert!(!run.stderr().contains("join group"), "{}", run.stderr());
     }
 }
 
@@ -171,7 +175,9 @@ needs! {
         let run = crate::stumbles::as_nobody_by_default(&env, &["refresh"]);
         run.expect(2)
             .stderr_has("the package's database is written by its own service")
-            .stderr_has("sudo systemctl start wxtoken-refresh.service");
+            .stderr_has("sudo systemctl start wxtoken-refresh.service")
+            // Outside the database's group: no reading it without joining.
+            .stderr_has("join group wxtoken to read it with show or status (`sudo usermod -aG wxtoken \"$USER\"`, then log in again)");
         assert!(!run.stderr().contains("secret"), "{}", run.stderr());
         // Their own config and database, a secret file of root's.
         let own = env.path(".config/wxtoken/config.toml");
