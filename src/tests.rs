@@ -210,3 +210,33 @@ fn show_opens_no_config_and_no_network() {
     .collect();
     assert!(found.is_empty(), "cmd/show.rs names {found:?}");
 }
+
+#[test]
+fn every_source_file_is_short_and_says_what_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = vec![root.clone()];
+    let mut found = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(&root).unwrap().display().to_string();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines = text.lines().count();
+            if lines > 450 {
+                found.push(format!("{rel}: {lines} lines (at most 450)"));
+            }
+            if !rel.ends_with("tests.rs") && !text.starts_with("//!") {
+                found.push(format!("{rel}: no module doc (`//!`) on its first line"));
+            }
+        }
+    }
+    found.sort();
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
