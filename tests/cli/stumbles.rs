@@ -190,6 +190,26 @@ needs! {
     }
 }
 
+needs! {
+    runuser:
+    /// A folder whose owner and group the user database does not know (a
+    /// uid and gid from another machine, an NFS mount) is named by numbers.
+    fn a_folder_of_an_unknown_owner_and_group_is_named_by_numbers() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let up = StandIn::wechat();
+        let env = Env::with(&up);
+        env.refresh(&[]).expect(0);
+        let dir = env.db.parent().unwrap();
+        chown(dir, Some(4242), Some(4242)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let run = as_nobody(&env, &["show"]);
+        run.expect(1).stderr_has(&format!(
+            "permission denied on folder {} (owner uid 4242, group 4242, mode 0700)",
+            dir.display()
+        ));
+    }
+}
+
 /// Attempts at fixed times: `shop` (a classic app with a stored token), and
 /// `mini`, which never got a token (its API is not known from the database).
 fn fixed_history(env: &Env) {
