@@ -230,3 +230,20 @@ fn two_fetchers_of_one_appid_break_each_other() {
         assert_eq!(up.count("/cgi-bin/token"), 3 + i);
     }
 }
+
+/// A path the system cannot even look at (a name longer than a file name may
+/// be) is an error that names it, never taken for a folder not made yet.
+#[test]
+fn a_path_that_cannot_be_checked_is_no_missing_folder() {
+    let env = Env::new();
+    let long = "a".repeat(300);
+    let db = format!("{}/{long}/tokens.db", env.dir.path().display());
+    for args in [vec!["show", "--db", &db], vec!["status", "--db", &db]] {
+        let run = env.run(&args);
+        run.expect(2).stderr_has(&format!(
+            "could not check {}/{long}:",
+            env.dir.path().display()
+        ));
+        assert!(!run.stderr().contains("does not exist"), "{}", run.stderr());
+    }
+}
