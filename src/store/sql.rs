@@ -13,20 +13,28 @@ pub(super) struct Sql {
     pub pg: &'static str,
 }
 
-/// `sql!(NAME = "text" ["sqlite words" | "postgres words"] (fragment!()) "text")`:
-/// a [`Sql`] made of the pieces, PostgreSQL's with `$` placeholders.
+/// `sql! { NAME = "text"; NAME = {"text" ["sqlite words" | "postgres words"]
+/// (fragment!()) "text"}; }`: a [`Sql`] for each statement, made of its
+/// pieces, PostgreSQL's with `$` placeholders.
 macro_rules! sql {
-    ($(#[$doc:meta])* $name:ident = $($piece:tt)+) => {
-        $(#[$doc])*
-        pub(super) const $name: Sql = {
-            const PG: &str = concat!($(sql!(@pg $piece)),+);
-            const PG_BYTES: [u8; PG.len()] = postgres_style(PG);
-            Sql {
-                sqlite: concat!($(sql!(@sqlite $piece)),+),
-                pg: utf8(&PG_BYTES),
-            }
-        };
+    ($($(#[$doc:meta])* $name:ident = $body:tt;)*) => {
+        $(
+            $(#[$doc])*
+            pub(super) const $name: Sql = sql!(@one $body);
+        )*
+        /// Every statement, for the tests.
+        #[cfg(test)]
+        pub(super) const ALL: &[&Sql] = &[$(&$name),*];
     };
+    (@one {$($piece:tt)+}) => {{
+        const PG: &str = concat!($(sql!(@pg $piece)),+);
+        const PG_BYTES: [u8; PG.len()] = postgres_style(PG);
+        Sql {
+            sqlite: concat!($(sql!(@sqlite $piece)),+),
+            pg: utf8(&PG_BYTES),
+        }
+    }};
+    (@one $text:literal) => { sql!(@one {$text}) };
     (@sqlite [$sqlite:literal | $pg:literal]) => { $sqlite };
     (@pg [$sqlite:literal | $pg:literal]) => { $pg };
     (@$_db:ident ($($fragment:tt)*)) => { $($fragment)* };
@@ -78,18 +86,14 @@ const fn utf8(bytes: &'static [u8]) -> &'static str {
     }
 }
 
-sql!(
+sql! {
     /// Marks a stale value invalidated, if it is still the stored one.
     INVALIDATE_STALE = "UPDATE wxtoken_tokens SET invalidated_at = ?4
-         WHERE app = ?1 AND kind = ?2 AND value = ?3 AND invalidated_at IS NULL"
-);
+         WHERE app = ?1 AND kind = ?2 AND value = ?3 AND invalidated_at IS NULL";
 
-sql!(
     /// 1 when `owner` still holds the app's lease, for [`UPSERT_VALUE`]'s ?9.
-    LEASE_HELD = "SELECT COUNT(*) FROM wxtoken_leases WHERE app = ?1 AND owner = ?2"
-);
+    LEASE_HELD = "SELECT COUNT(*) FROM wxtoken_leases WHERE app = ?1 AND owner = ?2";
 
-sql!(
     /// Stores a fetched value. ?9 is 1 when the writer still holds the app's lease:
     /// then nobody fetched after it, and it writes whatever the clocks say. A writer
     /// whose lease was taken over writes only over a value fetched earlier (its
@@ -100,39 +104,27 @@ sql!(
         api = excluded.api, appid = excluded.appid, value = excluded.value,
         fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
         invalidated_at = NULL, source_token = excluded.source_token
-     WHERE CAST(?9 AS BIGINT) = 1 OR excluded.fetched_at >= wxtoken_tokens.fetched_at"
-);
+     WHERE CAST(?9 AS BIGINT) = 1 OR excluded.fetched_at >= wxtoken_tokens.fetched_at";
 
-sql!(
     INSERT_ATTEMPT = "INSERT INTO wxtoken_attempts (app, kind, started_ms, duration_ms, outcome, forced, errcode, message)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-);
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-sql!(
     /// Releases `owner`'s lease on one app.
-    RELEASE_LEASE = "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2"
-);
+    RELEASE_LEASE = "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2";
 
-sql!(
     /// `invalidate`'s read of the stored value; PostgreSQL locks the row (SQLite's
     /// write transaction already locks the file).
-    STORED_VALUE = "SELECT value, invalidated_at FROM wxtoken_tokens WHERE app = ?1 AND kind = ?2"
-        ["" | " FOR UPDATE"]
-);
+    STORED_VALUE = {"SELECT value, invalidated_at FROM wxtoken_tokens WHERE app = ?1 AND kind = ?2"
+        ["" | " FOR UPDATE"]};
 
-sql!(
-    MARK_INVALIDATED = "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2"
-);
+    MARK_INVALIDATED = "UPDATE wxtoken_tokens SET invalidated_at = ?3 WHERE app = ?1 AND kind = ?2";
 
-sql!(
     /// The latest attempts (of app ?1, or all when NULL), newest first; among
     /// attempts of the same millisecond, the one stored last first.
-    HISTORY = (select_attempts!())
+    HISTORY = {(select_attempts!())
         " WHERE CAST(?1 AS TEXT) IS NULL OR app = ?1
-         ORDER BY started_ms DESC, " ["rowid" | "ctid"] " DESC LIMIT ?2"
-);
+         ORDER BY started_ms DESC, " ["rowid" | "ctid"] " DESC LIMIT ?2"};
 
-sql!(
     /// Per app and kind: calls and forced calls since ?1 (those that reached upstream:
     /// `ok` or `error`), the last forced call, and the failures since the last success.
     STATS_COUNTS = "
@@ -145,38 +137,26 @@ SELECT a.app, a.kind,
                  WHERE b.app = a.app AND b.kind = a.kind AND b.outcome = 'ok'), -1)
            THEN 1 ELSE 0 END)
   FROM wxtoken_attempts a
- GROUP BY a.app, a.kind"
-);
+ GROUP BY a.app, a.kind";
 
-sql!(
     /// The latest attempt of each app and kind.
-    STATS_LAST = (select_attempts!())
+    STATS_LAST = {(select_attempts!())
         " a WHERE a.started_ms = (SELECT MAX(b.started_ms) FROM wxtoken_attempts b
-                          WHERE b.app = a.app AND b.kind = a.kind)"
-);
+                          WHERE b.app = a.app AND b.kind = a.kind)"};
 
-sql!(
     /// Forgets attempts older than ?1.
-    PRUNE = "DELETE FROM wxtoken_attempts WHERE started_ms < ?1"
-);
+    PRUNE = "DELETE FROM wxtoken_attempts WHERE started_ms < ?1";
 
-sql!(
     /// A platform's customers.
-    CUSTOMERS = (select_customers!()) " WHERE platform = ?1 ORDER BY appid"
-);
+    CUSTOMERS = {(select_customers!()) " WHERE platform = ?1 ORDER BY appid"};
 
-sql!(
-    CUSTOMER = (select_customers!()) " WHERE platform = ?1 AND appid = ?2"
-);
+    CUSTOMER = {(select_customers!()) " WHERE platform = ?1 AND appid = ?2"};
 
-sql!(CUSTOMER_STATE = "SELECT state FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+    CUSTOMER_STATE = "SELECT state FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// The platforms that have customers, for `status`.
-    CUSTOMER_PLATFORMS = "SELECT DISTINCT platform FROM wxtoken_customers ORDER BY platform"
-);
+    CUSTOMER_PLATFORMS = "SELECT DISTINCT platform FROM wxtoken_customers ORDER BY platform";
 
-sql!(
     UPSERT_CUSTOMER = "INSERT INTO wxtoken_customers (platform, appid, credential, pending_code, pending_until, state, info, authorized_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
      ON CONFLICT (platform, appid) DO UPDATE SET
@@ -184,10 +164,8 @@ sql!(
         pending_until = excluded.pending_until, state = excluded.state, info = excluded.info,
         authorized_at = excluded.authorized_at, updated_at = excluded.updated_at,
         code_sent_at = CASE WHEN excluded.pending_code = wxtoken_customers.pending_code
-                            THEN wxtoken_customers.code_sent_at ELSE NULL END"
-);
+                            THEN wxtoken_customers.code_sent_at ELSE NULL END";
 
-sql!(
     /// A customer's rotated credential (?3; NULL keeps the stored one) and state,
     /// as of ?5. Written only by the holder of the customer's lease (?8 is 1, as
     /// for [`UPSERT_VALUE`]) and only over what was stored before ?5: a run that
@@ -196,10 +174,8 @@ sql!(
     UPDATE_CUSTOMER = "UPDATE wxtoken_customers
         SET credential = COALESCE(CAST(?3 AS TEXT), credential), state = ?4, updated_at = ?5,
             info = COALESCE(CAST(?6 AS TEXT), info)
-      WHERE platform = ?1 AND appid = ?2 AND CAST(?7 AS BIGINT) = 1 AND updated_at <= ?5"
-);
+      WHERE platform = ?1 AND appid = ?2 AND CAST(?7 AS BIGINT) = 1 AND updated_at <= ?5";
 
-sql!(
     /// A pending customer (?1, ?2) exchanged: stored under the appid its
     /// answer named (?3), replacing one stored there, with its new credential
     /// ?4, state ?5, info ?6, at ?7. The pending row is deleted after. The
@@ -214,152 +190,85 @@ sql!(
         credential = excluded.credential, pending_code = NULL, pending_until = NULL,
         code_sent_at = NULL, state = excluded.state, info = excluded.info,
         authorized_at = excluded.authorized_at, updated_at = excluded.updated_at,
-        event_at = excluded.event_at"
-);
+        event_at = excluded.event_at";
 
-sql!(
     /// A customer known only by an authorization code that ended (?3) unexchanged.
     DROP_EXPIRED_CODE = "DELETE FROM wxtoken_customers
-      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL AND pending_until < ?3"
-);
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL AND pending_until < ?3";
 
-sql!(DELETE_CUSTOMER = "DELETE FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+    DELETE_CUSTOMER = "DELETE FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// Every value of app ?1 (a pending customer's, once it is stored under its appid).
-    DELETE_APP = "DELETE FROM wxtoken_tokens WHERE app = ?1"
-);
+    DELETE_APP = "DELETE FROM wxtoken_tokens WHERE app = ?1";
 
-sql!(
     /// A revoked credential is dead: nothing secret is kept.
     REVOKE_CUSTOMER = "UPDATE wxtoken_customers
         SET state = 'revoked', credential = NULL, pending_code = NULL, pending_until = NULL,
             code_sent_at = NULL, updated_at = ?3
-      WHERE platform = ?1 AND appid = ?2"
-);
+      WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// Marks every value of app ?1 invalidated at ?2 (those already invalidated keep their time).
-    INVALIDATE_APP = "UPDATE wxtoken_tokens SET invalidated_at = ?2 WHERE app = ?1 AND invalidated_at IS NULL"
-);
+    INVALIDATE_APP = "UPDATE wxtoken_tokens SET invalidated_at = ?2 WHERE app = ?1 AND invalidated_at IS NULL";
 
-sql!(
     /// Takes customer (?1, ?2)'s pending code ?3 for sending, at ?4, unless
     /// it was sent (or replaced) already.
     CLAIM_CODE = "UPDATE wxtoken_customers SET code_sent_at = ?4
-      WHERE platform = ?1 AND appid = ?2 AND pending_code = ?3 AND code_sent_at IS NULL"
-);
+      WHERE platform = ?1 AND appid = ?2 AND pending_code = ?3 AND code_sent_at IS NULL";
 
-sql!(
     /// Forgets the sent codes of platform ?1 that can no longer be valid (?2).
-    PRUNE_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND spent_until < ?2"
-);
+    PRUNE_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND spent_until < ?2";
 
-sql!(
     /// Remembers code ?2 of platform ?1 as sent, until ?3; nothing (0 rows)
     /// when it was sent already.
     REMEMBER_SPENT = "INSERT INTO wxtoken_spent_codes (platform, code_key, spent_until)
-     VALUES (?1, ?2, ?3) ON CONFLICT (platform, code_key) DO NOTHING"
-);
+     VALUES (?1, ?2, ?3) ON CONFLICT (platform, code_key) DO NOTHING";
 
-sql!(
     /// A claimed code that never left is forgotten as sent.
-    FORGET_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2"
-);
+    FORGET_SPENT = "DELETE FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2";
 
-sql!(
     /// Whether code ?2 of platform ?1 is remembered as sent.
-    IS_SPENT = "SELECT COUNT(*) FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2"
-);
+    IS_SPENT = "SELECT COUNT(*) FROM wxtoken_spent_codes WHERE platform = ?1 AND code_key = ?2";
 
-sql!(
     /// The claimed code never left: it may be sent again.
-    RELEASE_CODE = "UPDATE wxtoken_customers SET code_sent_at = NULL WHERE platform = ?1 AND appid = ?2"
-);
+    RELEASE_CODE = "UPDATE wxtoken_customers SET code_sent_at = NULL WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// The code is forgotten; a customer without a credential must authorize again.
     DROP_CODE = "UPDATE wxtoken_customers
         SET pending_code = NULL, pending_until = NULL, code_sent_at = NULL, updated_at = ?3,
             state = CASE WHEN credential IS NULL THEN 'reauthorize' ELSE state END
-      WHERE platform = ?1 AND appid = ?2"
-);
+      WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// A customer (known by a pending key) that has nothing left.
     DELETE_UNCREDENTIALED = "DELETE FROM wxtoken_customers
-      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL"
-);
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NULL";
 
-sql!(
     HAS_CREDENTIAL = "SELECT COUNT(*) FROM wxtoken_customers
-      WHERE platform = ?1 AND appid = ?2 AND credential IS NOT NULL"
-);
+      WHERE platform = ?1 AND appid = ?2 AND credential IS NOT NULL";
 
-sql!(
     /// The exchange's answer: credential ?3, info ?4 (NULL keeps the stored), at ?5.
     EXCHANGED = "UPDATE wxtoken_customers
         SET credential = ?3, info = COALESCE(CAST(?4 AS TEXT), info), state = 'active',
             pending_code = NULL, pending_until = NULL, code_sent_at = NULL, updated_at = ?5
-      WHERE platform = ?1 AND appid = ?2"
-);
+      WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// What upstream says about an active customer now (?3, at ?4).
     SET_INFO = "UPDATE wxtoken_customers SET info = ?3, updated_at = ?4
-      WHERE platform = ?1 AND appid = ?2 AND state = 'active'"
-);
+      WHERE platform = ?1 AND appid = ?2 AND state = 'active'";
 
-sql!(
     /// Records event time ?3 unless a later one was applied.
     EVENT_AT = "UPDATE wxtoken_customers SET event_at = ?3
-      WHERE platform = ?1 AND appid = ?2 AND (event_at IS NULL OR event_at <= ?3)"
-);
+      WHERE platform = ?1 AND appid = ?2 AND (event_at IS NULL OR event_at <= ?3)";
 
-sql!(CUSTOMER_EXISTS = "SELECT COUNT(*) FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2");
+    CUSTOMER_EXISTS = "SELECT COUNT(*) FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2";
 
-sql!(
     /// A platform's customers whose pending code was sent.
     SENT_CODES = "SELECT appid, code_sent_at FROM wxtoken_customers
-      WHERE platform = ?1 AND code_sent_at IS NOT NULL ORDER BY appid"
-);
+      WHERE platform = ?1 AND code_sent_at IS NOT NULL ORDER BY appid";
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL: &[&Sql] = &[
-        &INVALIDATE_STALE,
-        &LEASE_HELD,
-        &UPSERT_VALUE,
-        &INSERT_ATTEMPT,
-        &RELEASE_LEASE,
-        &STORED_VALUE,
-        &MARK_INVALIDATED,
-        &HISTORY,
-        &STATS_COUNTS,
-        &STATS_LAST,
-        &PRUNE,
-        &CUSTOMERS,
-        &CUSTOMER,
-        &CUSTOMER_STATE,
-        &CUSTOMER_PLATFORMS,
-        &UPSERT_CUSTOMER,
-        &UPDATE_CUSTOMER,
-        &REVOKE_CUSTOMER,
-        &INVALIDATE_APP,
-        &REKEY_CUSTOMER,
-        &CLAIM_CODE,
-        &RELEASE_CODE,
-        &DROP_CODE,
-        &DELETE_UNCREDENTIALED,
-        &HAS_CREDENTIAL,
-        &EXCHANGED,
-        &SENT_CODES,
-        &SET_INFO,
-        &EVENT_AT,
-        &CUSTOMER_EXISTS,
-    ];
 
     #[test]
     fn each_database_gets_its_own_placeholders() {
