@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Deserialize;
 
-use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource, Ticket};
+use crate::app::{Api, App, DEFAULT_DAILY_BUDGET, SecretSource};
 use crate::error::usage;
 use crate::fsafe;
 use crate::text::quoted;
@@ -22,7 +22,7 @@ mod secrets;
 pub(crate) use base_url::{check_base, insecure_http_allowed};
 use checks::check_credential;
 pub use checks::{appid_arg, check_name, name_arg};
-pub(crate) use checks::{check_appid, check_env_name, in_config_dir};
+pub(crate) use checks::{check_appid, check_env_name, in_config_dir, tickets};
 use platform::{Platform, RawPlatform};
 pub(crate) use secrets::{read_private_value, read_secret, read_value};
 
@@ -294,24 +294,7 @@ fn check(
         raw.secret_env,
         raw.secret_credential,
     )?;
-    let mut tickets = Vec::new();
-    for t in &raw.tickets {
-        let ticket = Ticket::parse(t)
-            .filter(|t| api.tickets().contains(t))
-            .ok_or_else(|| {
-                let known: Vec<_> = api.tickets().iter().map(|t| t.as_str()).collect();
-                format!(
-                    "{}: unknown ticket {} for api {}: use {}",
-                    at("tickets"),
-                    quoted(t),
-                    api.as_str(),
-                    known.join(" or ")
-                )
-            })?;
-        if !tickets.contains(&ticket) {
-            tickets.push(ticket);
-        }
-    }
+    let tickets = tickets(&raw.tickets, api, "api", &at("tickets"))?;
     if raw.daily_budget.is_some() && api != Api::Classic {
         return Err(format!(
             "{}: the daily budget guards classic token calls only; remove it from this {} app",

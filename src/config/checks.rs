@@ -1,9 +1,11 @@
 //! The checks on single fields: names, appids, variable and credential
-//! names, paths. Each returns what is wrong as text; the caller adds where.
+//! names, paths, tickets. Each returns what is wrong as text; the caller adds
+//! where.
 
 use std::path::Path;
 
 use super::{MAX_APPID, MAX_ENV_NAME, MAX_NAME};
+use crate::app::{Api, Ticket};
 use crate::text::quoted;
 
 /// A path in the config is taken as written: `~` is not expanded (whose home
@@ -150,4 +152,33 @@ pub(crate) fn unknown_field(msg: &str) -> String {
             list.join(", ")
         ),
     }
+}
+
+/// An entry's `tickets`, each once: those its `api` issues (`of`: "api" or
+/// "kind", as the entry calls it); any other is an error at `at`.
+pub(crate) fn tickets(
+    listed: &[String],
+    api: Api,
+    of: &str,
+    at: &str,
+) -> Result<Vec<Ticket>, String> {
+    let issued = api.tickets();
+    let mut tickets = Vec::new();
+    for t in listed {
+        let ticket = Ticket::parse(t)
+            .filter(|t| issued.contains(t))
+            .ok_or_else(|| {
+                let known: Vec<_> = issued.iter().map(|t| t.as_str()).collect();
+                let fix = match known.as_slice() {
+                    [] => "it has no tickets; remove the field".to_string(),
+                    known => format!("use {}", known.join(" or ")),
+                };
+                let api = api.as_str();
+                format!("{at}: unknown ticket {} for {of} {api}: {fix}", quoted(t))
+            })?;
+        if !tickets.contains(&ticket) {
+            tickets.push(ticket);
+        }
+    }
+    Ok(tickets)
 }

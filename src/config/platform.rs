@@ -198,27 +198,12 @@ pub(crate) fn check(
         }
         (None, None, None)
     };
-    let mut tickets = Vec::new();
-    for t in raw.tickets.unwrap_or_default() {
-        let ticket = Ticket::parse(&t)
-            .filter(|t| kind.tickets().contains(t))
-            .ok_or_else(|| {
-                let known: Vec<_> = kind.tickets().iter().map(|t| t.as_str()).collect();
-                let fix = match known.as_slice() {
-                    [] => "it has no tickets; remove the field".to_string(),
-                    known => format!("use {}", known.join(" or ")),
-                };
-                format!(
-                    "{}: unknown ticket {} for kind {}: {fix}",
-                    at("tickets"),
-                    quoted(&t),
-                    kind.as_str()
-                )
-            })?;
-        if !tickets.contains(&ticket) {
-            tickets.push(ticket);
-        }
-    }
+    let tickets = super::tickets(
+        &raw.tickets.unwrap_or_default(),
+        kind,
+        "kind",
+        &at("tickets"),
+    )?;
     let provider_corpid = match raw.provider_corpid {
         None => None,
         Some(_) if kind != Api::WecomSuite => {
