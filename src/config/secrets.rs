@@ -49,8 +49,10 @@ pub(crate) fn read_value(
     hint: &str,
 ) -> Result<String> {
     match source {
-        SecretSource::File(path) => read_secret_file_as(path, who, &format!("{field}_file")),
-        SecretSource::Credential(id) => read_secret_file(&credential_path(id, who)?, who),
+        SecretSource::File(path) => read_file_value(path, who, &format!("{field}_file"), false),
+        SecretSource::Credential(id) => {
+            read_file_value(&credential_path(id, who)?, who, "secret_file", false)
+        }
         SecretSource::Env(var) => match std::env::var(var) {
             Ok(v) if v.len() as u64 > MAX_SECRET => Err(usage(format!(
                 "{who}: {var} holds {} bytes, more than {MAX_SECRET}: {hint}; check the variable",
@@ -65,21 +67,6 @@ pub(crate) fn read_value(
             ))),
         },
     }
-}
-
-/// Reads a secret from a file: every secret that comes from a path comes
-/// through here. The path must be trusted (see `fsafe`) and name a regular
-/// file of at most [`MAX_SECRET`] bytes; a byte order mark and surrounding
-/// blanks and line ends (a Windows editor's `\r\n`) are not part of the
-/// secret. A file readable by group or others gets a warning. `who` starts
-/// every message (`app "shop"`); errors are usage errors (exit 2).
-pub fn read_secret_file(path: &Path, who: &str) -> Result<String> {
-    read_secret_file_as(path, who, "secret_file")
-}
-
-/// [`read_secret_file`] for the config field `field` (`aes_key_file`, ...).
-pub(crate) fn read_secret_file_as(path: &Path, who: &str, field: &str) -> Result<String> {
-    read_file_value(path, who, field, false)
 }
 
 /// [`read_value`] for a value with which anyone who reads it forges pushes
@@ -97,6 +84,13 @@ pub(crate) fn read_private_value(
     }
 }
 
+/// Reads a secret from a file: every secret that comes from a path comes
+/// through here. The path must be trusted (see `fsafe`) and name a regular
+/// file of at most [`MAX_SECRET`] bytes; a byte order mark and surrounding
+/// blanks and line ends (a Windows editor's `\r\n`) are not part of the
+/// secret. A file readable by group or others gets a warning (with
+/// `private`, is refused). `who` starts every message (`app "shop"`), `field`
+/// names the config field; errors are usage errors (exit 2).
 fn read_file_value(path: &Path, who: &str, field: &str, private: bool) -> Result<String> {
     let shown = path.display();
     let label = field.replace('_', " ");
