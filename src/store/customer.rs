@@ -1,7 +1,5 @@
 //! A third-party platform's customer as stored (`wxtoken_customers`).
 
-use std::fmt;
-
 /// The start of a pending WeCom customer's key (`platform::push::pending_key`):
 /// a company stored under it until the exchange of its code names its corpid.
 pub const PENDING_PREFIX: &str = "pending-";
@@ -87,20 +85,12 @@ pub enum CustomerState {
 }
 
 /// A stored state this wxtoken does not know.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown customer state {} in wxtoken_customers (written by a newer wxtoken, or by hand?)",
+    crate::text::quoted(.0)
+)]
 pub struct UnknownState(pub String);
-
-impl fmt::Display for UnknownState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown customer state {} in wxtoken_customers (written by a newer wxtoken, or by hand?)",
-            crate::text::quoted(&self.0)
-        )
-    }
-}
-
-impl std::error::Error for UnknownState {}
 
 impl CustomerState {
     pub fn as_str(self) -> &'static str {

@@ -122,7 +122,8 @@ impl Postgres {
 
 /// A database error: its one-line message and SQLSTATE, for the callers here
 /// that tell some apart ("no such database", "no such table").
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(super) struct Failure(pub(super) String, Option<SqlState>);
 
 impl Failure {
@@ -130,13 +131,6 @@ impl Failure {
         self.1.as_ref() == Some(code)
     }
 }
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Failure {}
 
 /// A connection, once wxtoken's table names are found to be its own tables
 /// (`store::objects`): nothing is read or written before.
