@@ -104,6 +104,25 @@ pub const MIGRATIONS: &[&str] = &[
 /// database (not migrated yet) finds no customers.
 pub const CUSTOMERS_SINCE: usize = 2;
 
+/// `version`, a database's schema version, unless it is newer than this
+/// wxtoken's: then the error that says to upgrade, naming the database `db`.
+pub(crate) fn not_newer(db: &dyn std::fmt::Display, version: usize) -> Result<usize> {
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "database {db} has schema version {version}, written by a newer wxtoken (this one knows up to {}): upgrade wxtoken",
+            MIGRATIONS.len()
+        );
+    }
+    Ok(version)
+}
+
+/// A database with no wxtoken tables yet, to a reader: "no token" (exit 3).
+pub(crate) fn no_tokens_yet(db: &dyn std::fmt::Display) -> anyhow::Error {
+    crate::error::no_token(format!(
+        "database {db} holds no tokens yet: run `wxtoken refresh` first"
+    ))
+}
+
 /// A stored token or ticket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {

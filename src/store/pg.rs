@@ -39,7 +39,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
-use super::{Lease, Leases, Lookup, MIGRATIONS, Row, columns};
+use super::{Lease, Leases, Lookup, MIGRATIONS, Row, columns, no_tokens_yet, not_newer};
 use crate::error;
 
 mod connect;
@@ -49,7 +49,7 @@ mod schema;
 pub mod url;
 
 use connect::{Failure, connect, describe};
-use schema::{SCHEMA_VERSION, as_version, check_not_newer, has_meta};
+use schema::{SCHEMA_VERSION, as_version, has_meta};
 pub use url::Url;
 
 /// Settings for a writer's transactions (not `show`'s: it only reads): no
@@ -181,14 +181,8 @@ impl Backend for Postgres {
             Lookup::App(app) => (Some(app), None),
             Lookup::Appid(appid) => (None, Some(appid)),
         };
-        let url = self.url.clone();
-        let no_token = || {
-            error::no_token(format!(
-                "database {url} holds no tokens yet: run `wxtoken refresh` first"
-            ))
-        };
         if !self.run("read", has_meta)? {
-            return Err(no_token());
+            return Err(no_tokens_yet(&self.url));
         }
         let rows = self.run("read", |c| {
             c.query_typed(
@@ -205,9 +199,8 @@ impl Backend for Postgres {
             Some(r) => as_version(r.try_get(0).map_err(|e| self.error("read", &e))?),
             None => 0,
         };
-        check_not_newer(&self.url, version)?;
-        if version == 0 {
-            return Err(no_token());
+        if not_newer(&self.url, version)? == 0 {
+            return Err(no_tokens_yet(&self.url));
         }
         rows.iter()
             .filter(|r| !matches!(r.try_get::<_, Option<String>>(1), Ok(None)))

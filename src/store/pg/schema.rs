@@ -1,12 +1,12 @@
 //! The schema on the server: its version in `wxtoken_meta` (PostgreSQL has no
 //! `user_version`), and migrations under an advisory lock.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use postgres::GenericClient;
 use postgres::types::Type;
 
-use super::{Postgres, Url};
-use crate::store::MIGRATIONS;
+use super::Postgres;
+use crate::store::{MIGRATIONS, not_newer};
 
 /// The advisory lock that serializes migrations ("wxtoken" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0077_7874_6f6b_656e;
@@ -19,7 +19,7 @@ impl Postgres {
         if found == Some(MIGRATIONS.len()) {
             return Ok(());
         }
-        check_not_newer(&url, found.unwrap_or(0))?;
+        not_newer(&url, found.unwrap_or(0))?;
         self.run("migrate", |c| {
             let mut tx = super::begin(c)?;
             tx.execute_typed(
@@ -30,8 +30,8 @@ impl Postgres {
                 "CREATE TABLE IF NOT EXISTS wxtoken_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             )?;
             let version = version(&mut tx)?.unwrap_or(0);
-            if version > MIGRATIONS.len() {
-                return Ok(Err(newer(&url, version)));
+            if let Err(e) = not_newer(&url, version) {
+                return Ok(Err(e));
             }
             for migration in &MIGRATIONS[version..] {
                 tx.batch_execute(migration)?;
@@ -62,7 +62,7 @@ impl Postgres {
             return Ok(v);
         }
         let found = self.run("read", version)?.unwrap_or(0);
-        check_not_newer(&self.url, found)?;
+        not_newer(&self.url, found)?;
         self.schema = Some(found);
         Ok(found)
     }
@@ -124,18 +124,4 @@ fn version(c: &mut impl GenericClient) -> Result<Option<usize>, postgres::Error>
 
 pub(super) fn as_version(v: i64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
-}
-
-pub(super) fn check_not_newer(url: &Url, version: usize) -> Result<()> {
-    if version > MIGRATIONS.len() {
-        return Err(newer(url, version));
-    }
-    Ok(())
-}
-
-fn newer(url: &Url, version: usize) -> anyhow::Error {
-    anyhow!(
-        "database {url} has schema version {version}, written by a newer wxtoken (this one knows up to {}): upgrade wxtoken",
-        MIGRATIONS.len()
-    )
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{FileControl, OpenFlags};
 
 use super::{BUSY_TIMEOUT, Deadline, Sqlite, WAL_SIZE_LIMIT};
-use crate::store::MIGRATIONS;
+use crate::store::{MIGRATIONS, no_tokens_yet, not_newer};
 use crate::{clock, error, fsafe};
 
 impl Sqlite {
@@ -107,12 +107,8 @@ impl Sqlite {
         let version = db
             .version()
             .with_context(|| format!("could not read database {}", path.display()))?;
-        db.check_not_newer(version)?;
-        if version == 0 {
-            return Err(error::no_token(format!(
-                "database {} holds no tokens yet: run `wxtoken refresh` first",
-                path.display()
-            )));
+        if not_newer(&path.display(), version)? == 0 {
+            return Err(no_tokens_yet(&path.display()));
         }
         Ok(db)
     }
@@ -151,9 +147,7 @@ impl Sqlite {
             .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         self.conn
             .file_control(rusqlite::DEFAULT_NAME, FileControl::PersistWal(&mut 1))?;
-        let version = self.version()?;
-        self.check_not_newer(version)?;
-        if version < MIGRATIONS.len() {
+        if not_newer(&self.path.display(), self.version()?)? < MIGRATIONS.len() {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -173,17 +167,6 @@ impl Sqlite {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         Ok(usize::try_from(v).unwrap_or(usize::MAX))
-    }
-
-    fn check_not_newer(&self, version: usize) -> Result<()> {
-        if version > MIGRATIONS.len() {
-            bail!(
-                "database {} has schema version {version}, written by a newer wxtoken (this one knows up to {}): upgrade wxtoken",
-                self.path.display(),
-                MIGRATIONS.len()
-            );
-        }
-        Ok(())
     }
 }
 
