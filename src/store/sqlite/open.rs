@@ -20,26 +20,29 @@ impl Sqlite {
         create_private(path)?;
         // Again: the folders and the file may be new.
         let meta = database_file(path, fsafe::trusted(path, "database")?)?;
-        beside(path, meta.as_ref())?;
         let meta = meta.ok_or_else(|| anyhow::anyhow!("database {} vanished", path.display()))?;
-        // Without SQLITE_OPEN_CREATE, SQLite opens the file checked above and
-        // never creates one; without SQLITE_OPEN_URI, `file:...` is a path too.
-        let mut conn = super::pinned::open(
-            path,
-            &meta,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let mut db = Sqlite::connect(path, &meta, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        db.setup()
+            .with_context(|| format!("could not set up database {}", path.display()))?;
+        Ok(db)
+    }
+
+    /// Opens the checked file (`meta`) at `path` with `flags`: SQLite's files
+    /// beside it checked, the very file checked opened (`pinned`), and its
+    /// tables found to be wxtoken's own (`store::objects`). Without
+    /// SQLITE_OPEN_CREATE, SQLite never creates a file; without
+    /// SQLITE_OPEN_URI, `file:...` is a path too.
+    fn connect(path: &Path, meta: &fs::Metadata, flags: OpenFlags) -> Result<Sqlite> {
+        beside(path, meta)?;
+        let mut conn = super::pinned::open(path, meta, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         crate::store::objects::sqlite(&conn, &path.display().to_string())?;
-        let mut db = Sqlite {
+        Ok(Sqlite {
             deadline: Deadline::install(&mut conn)?,
             conn,
             path: path.to_path_buf(),
             export: None,
-        };
-        db.setup()
-            .with_context(|| format!("could not set up database {}", path.display()))?;
-        Ok(db)
+        })
     }
 
     /// Sizes SQLite's memory for a process that opens one connection, reads a
@@ -90,20 +93,7 @@ impl Sqlite {
                 path.display()
             )));
         };
-        beside(path, Some(&meta))?;
-        let mut conn = super::pinned::open(
-            path,
-            &meta,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        crate::store::objects::sqlite(&conn, &path.display().to_string())?;
-        let db = Sqlite {
-            deadline: Deadline::install(&mut conn)?,
-            conn,
-            path: path.to_path_buf(),
-            export: None,
-        };
+        let db = Sqlite::connect(path, &meta, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let version = db
             .version()
             .with_context(|| format!("could not read database {}", path.display()))?;
@@ -114,7 +104,6 @@ impl Sqlite {
     }
 
     fn setup(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // Processes that open a new database at the same moment: switching it to
         // WAL needs an exclusive lock that SQLite does not wait for (it answers
         // "busy" at once rather than risk a deadlock), so setup is tried again
@@ -197,10 +186,7 @@ fn database_file(path: &Path, meta: Option<fs::Metadata>) -> Result<Option<fs::M
 /// SQLite's files beside the database ([`fsafe::trusted_beside`]), where SQLite
 /// looks for them: beside the path as given and, when links lead elsewhere,
 /// beside the file it names.
-fn beside(path: &Path, meta: Option<&fs::Metadata>) -> Result<()> {
-    let Some(meta) = meta else {
-        return Ok(());
-    };
+fn beside(path: &Path, meta: &fs::Metadata) -> Result<()> {
     fsafe::trusted_beside(path, meta)?;
     if let Ok(real) = fs::canonicalize(path)
         && real != path
