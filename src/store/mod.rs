@@ -56,13 +56,7 @@ impl Location {
     }
 }
 
-/// What to do about one cause of an error, when it is a database's error code
-/// wxtoken knows: the database's part of [`crate::report::hint`].
-pub fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
-    cause
-        .downcast_ref::<rusqlite::Error>()
-        .and_then(sqlite::hint)
-}
+pub use sqlite::hint;
 
 /// Opens for `refresh` and `invalidate`: read-write, creating the schema (and,
 /// for SQLite, the database file) when missing.
