@@ -6,12 +6,6 @@ use std::collections::HashMap;
 use super::{Attempt, Customer, Row, Stats};
 use crate::graph::Kind;
 
-/// The `kind` column of a kind: the one place a [`Kind`] becomes the text
-/// stored (its `as_str`), and back ([`Row::known_kind`]).
-pub(super) fn kind_column(kind: Kind) -> &'static str {
-    kind.as_str()
-}
-
 impl Row {
     /// The row's kind, if wxtoken knows it (a row of another kind is shown
     /// as stored, never refreshed).

@@ -61,7 +61,8 @@ pub struct Export {
     shown: PathBuf,
     /// The export folder's group: every file and folder below gets it.
     gid: u32,
-    problems: usize,
+    /// How many files could not be written or removed.
+    pub(super) problems: usize,
 }
 
 /// `store`, exporting to `dir` when there is one. The folder must exist (the
@@ -240,11 +241,6 @@ impl Export {
             let _ = unlinkat(folder, tmp.as_str(), AtFlags::empty());
         }
         written
-    }
-
-    /// How many files could not be written or removed.
-    pub(super) fn problems(&self) -> usize {
-        self.problems
     }
 
     fn problem(&mut self, msg: &str) {

@@ -226,7 +226,7 @@ impl<B: Backend> Store for B {
     }
 
     fn export_problems(&mut self) -> usize {
-        self.exports().as_ref().map_or(0, Export::problems)
+        self.exports().as_ref().map_or(0, |e| e.problems)
     }
 
     fn sent_codes(&mut self, platform: &str) -> Result<Vec<(String, i64)>> {

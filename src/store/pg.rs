@@ -154,8 +154,14 @@ impl Backend for Postgres {
         &mut self.export
     }
 
+    /// For reads other than `show`'s: read once.
     fn schema(&mut self) -> Result<usize> {
-        self.schema()
+        if let Some(v) = self.schema {
+            return Ok(v);
+        }
+        let found = self.run("read", schema::version)?.unwrap_or(0);
+        self.schema = Some(not_newer(&self.url, found)?);
+        Ok(found)
     }
 
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
@@ -175,7 +181,7 @@ impl Backend for Postgres {
     }
 
     fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
-        let kind = columns::kind_column(kind);
+        let kind = kind.as_str();
         let (app, appid) = match lookup {
             Lookup::Any => (None, None),
             Lookup::App(app) => (Some(app), None),

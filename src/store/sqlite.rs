@@ -89,11 +89,6 @@ pub fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     })
 }
 
-/// `?, ?, ?` for `n` parameters.
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 impl Backend for Sqlite {
     type Error = rusqlite::Error;
     type Read<'c> = &'c Connection;
@@ -144,7 +139,7 @@ impl Backend for Sqlite {
                 let sql = format!(
                     "{} WHERE app IN ({})",
                     select_rows!(),
-                    placeholders(chunk.len())
+                    vec!["?"; chunk.len()].join(", ")
                 );
                 let mut stmt = c.prepare_cached(&sql)?;
                 for r in stmt.query_map(params_from_iter(chunk), row)? {
@@ -156,7 +151,7 @@ impl Backend for Sqlite {
     }
 
     fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
-        let kind = columns::kind_column(kind);
+        let kind = kind.as_str();
         let (sql, arg) = match lookup {
             Lookup::Any => (LOOKUP_ANY, None),
             Lookup::App(app) => (LOOKUP_APP, Some(app)),

@@ -55,18 +55,6 @@ impl Postgres {
         })?
     }
 
-    /// For reads other than `show`'s: the schema version, 0 when wxtoken has
-    /// no tables there yet (read once).
-    pub(super) fn schema(&mut self) -> Result<usize> {
-        if let Some(v) = self.schema {
-            return Ok(v);
-        }
-        let found = self.run("read", version)?.unwrap_or(0);
-        not_newer(&self.url, found)?;
-        self.schema = Some(found);
-        Ok(found)
-    }
-
     /// Takes the server's time for this process's clock (`clock::follow`):
     /// every host that writes this database then decides what is due, and
     /// stores fetch and expiry times, by one clock. A host whose own clock is
@@ -111,7 +99,7 @@ pub(super) fn has_meta(c: &mut impl GenericClient) -> Result<bool, postgres::Err
 }
 
 /// The schema version, `None` when wxtoken has no tables there yet.
-fn version(c: &mut impl GenericClient) -> Result<Option<usize>, postgres::Error> {
+pub(super) fn version(c: &mut impl GenericClient) -> Result<Option<usize>, postgres::Error> {
     if !has_meta(c)? {
         return Ok(None);
     }
