@@ -76,23 +76,18 @@ pub fn open_read_only(location: &Location) -> Result<Box<dyn Store>> {
     }
 }
 
-/// The schema the binary writes; a database with a higher version is refused.
-pub const SCHEMA: &str = include_str!("../../schema.sql");
-/// Migration 2: platforms' customers (`wxtoken_customers`).
-pub const SCHEMA_CUSTOMERS: &str = include_str!("../../schema-2.sql");
-/// Migration 3: when a customer's one-use code was sent (`code_sent_at`).
-pub const SCHEMA_CODES: &str = include_str!("../../schema-3.sql");
-/// Migration 4: the time of the last event applied to a customer (`event_at`).
-pub const SCHEMA_EVENTS: &str = include_str!("../../schema-4.sql");
-/// Migration 5: the codes sent upstream, remembered while they could be valid.
-pub const SCHEMA_SPENT: &str = include_str!("../../schema-5.sql");
-/// Migrations, in order; the schema version is how many have been applied.
+/// The schema the binary writes, as migrations in order; the schema version
+/// is how many have been applied, and a database with a higher one is refused.
 pub const MIGRATIONS: &[&str] = &[
-    SCHEMA,
-    SCHEMA_CUSTOMERS,
-    SCHEMA_CODES,
-    SCHEMA_EVENTS,
-    SCHEMA_SPENT,
+    include_str!("../../schema.sql"),
+    // 2: platforms' customers (`wxtoken_customers`).
+    include_str!("../../schema-2.sql"),
+    // 3: when a customer's one-use code was sent (`code_sent_at`).
+    include_str!("../../schema-3.sql"),
+    // 4: the time of the last event applied to a customer (`event_at`).
+    include_str!("../../schema-4.sql"),
+    // 5: the codes sent upstream, remembered while they could be valid.
+    include_str!("../../schema-5.sql"),
 ];
 /// The schema version that has `wxtoken_customers`: a reader of an older
 /// database (not migrated yet) finds no customers.

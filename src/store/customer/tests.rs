@@ -408,8 +408,9 @@ both!(
                  INSERT INTO wxtoken_meta VALUES ('schema_version', 1);"
                 .to_string(),
         };
+        let schema = MIGRATIONS[0];
         db.exec(&format!(
-            "{SCHEMA}\n{version_1}
+            "{schema}\n{version_1}
              INSERT INTO wxtoken_tokens (app, kind, api, appid, value, fetched_at, expires_at)
              VALUES ('shop', 'access_token', 'cgi-bin/token', 'wx1', 'kept', {NOW}, {});",
             NOW + 7200
