@@ -314,21 +314,15 @@ pub fn hard_linked(path: &Path) -> String {
 /// What a file that is not a regular one is, for messages ("a FIFO").
 pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
     let t = meta.file_type();
-    Some(if t.is_file() {
-        return None;
-    } else if t.is_dir() {
-        "a folder"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    })
+    let kinds = [
+        (t.is_dir(), "a folder"),
+        (t.is_fifo(), "a FIFO (named pipe)"),
+        (t.is_socket(), "a socket"),
+        (t.is_char_device(), "a character device"),
+        (t.is_block_device(), "a block device"),
+    ];
+    let kind = kinds.into_iter().find(|(is, _)| *is);
+    (!t.is_file()).then(|| kind.map_or("not a regular file", |(_, kind)| kind))
 }
 
 /// Reads a file that must be trusted ([`trusted`]), regular and at most `max`
@@ -346,12 +340,15 @@ pub fn read_checked(
     owners: Owners,
 ) -> Result<(Vec<u8>, Metadata)> {
     let shown = path.display();
+    let not_a_file = |kind| {
+        usage(format!(
+            "{what} {shown} is {kind}, not a regular file: point it at a file"
+        ))
+    };
     if let Some(meta) = problem(path, owners).map_err(|p| usage(format!("{what} {shown}: {p}")))?
         && let Some(kind) = not_regular(&meta)
     {
-        return Err(usage(format!(
-            "{what} {shown} is {kind}, not a regular file: point it at a file"
-        )));
+        return Err(not_a_file(kind));
     }
     let cannot = |e: io::Error| usage(format!("could not read {what} {shown}: {e}"));
     // Not this user's to read: whose it is, and how this user may read it (a
@@ -359,8 +356,7 @@ pub fn read_checked(
     let denied = |e: io::Error| match fs::metadata(path) {
         Ok(meta) if e.kind() == io::ErrorKind::PermissionDenied => {
             let owner = user(meta.uid()).unwrap_or_else(|| format!("uid {}", meta.uid()));
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            let uid = unsafe { libc::geteuid() };
+            let uid = rustix::process::geteuid().as_raw();
             let me = user(uid).unwrap_or_else(|| uid.to_string());
             let fix = match meta.uid() {
                 own if own == uid => format!("its mode keeps its owner out: `chmod u+r {shown}`"),
@@ -385,9 +381,7 @@ pub fn read_checked(
         .map_err(denied)?;
     let meta = file.metadata().map_err(cannot)?;
     if let Some(kind) = not_regular(&meta) {
-        return Err(usage(format!(
-            "{what} {shown} is {kind}, not a regular file: point it at a file"
-        )));
+        return Err(not_a_file(kind));
     }
     let mut bytes = Vec::new();
     (&mut file)

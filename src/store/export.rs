@@ -193,8 +193,7 @@ impl Export {
                 other => other?,
             };
             let meta = File::from(next.try_clone()?).metadata()?;
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            let euid = unsafe { libc::geteuid() };
+            let euid = rustix::process::geteuid().as_raw();
             if (meta.uid() != euid && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
                 return Err(io::Error::other(format!(
                     "folder {part} (owner uid {}, mode {:04o}) could be changed by another user: remove it, wxtoken makes it again",

@@ -58,18 +58,12 @@ fn same_file(conn: &Connection, path: &Path, checked: &Metadata) -> Result<()> {
             path.display()
         )
     })?;
-    // SAFETY: an all-zero `stat` is a valid value; fstat writes it or fails.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is SQLite's open descriptor (checked above to be the unix
-    // VFS's); `st` is a valid place to write to.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return Err(
-            anyhow::Error::new(std::io::Error::last_os_error()).context(format!(
-                "database {}: could not check the open file",
-                path.display()
-            )),
-        );
-    }
+    // VFS's), open for as long as `conn`, which outlives this borrow.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let st = rustix::fs::fstat(fd)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("database {}: could not check the open file", path.display()))?;
     if st.st_nlink > 1 {
         return Err(usage(crate::fsafe::hard_linked(path)));
     }
