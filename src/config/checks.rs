@@ -8,10 +8,14 @@ use super::{MAX_APPID, MAX_ENV_NAME, MAX_NAME};
 use crate::app::{Api, Ticket};
 use crate::text::quoted;
 
-/// A path in the config is taken as written: `~` is not expanded (whose home
-/// would it be, under cron, sudo or a unit?), so a path that starts with it is
+/// A path from the config: as written when absolute, else in the config's
+/// folder `dir`. It is taken as written: `~` is not expanded (whose home would
+/// it be, under cron, sudo or a unit?), so a path that starts with it is
 /// refused rather than read relative to the config's folder.
-fn not_home_relative(path: &Path) -> Result<(), String> {
+pub(crate) fn in_config_dir(
+    dir: &Path,
+    path: std::path::PathBuf,
+) -> Result<std::path::PathBuf, String> {
     if path.as_os_str().as_encoded_bytes().starts_with(b"~") {
         return Err(format!(
             "{}: `~` is not expanded in the config file: write the full path (e.g. /home/NAME/{})",
@@ -23,16 +27,6 @@ fn not_home_relative(path: &Path) -> Result<(), String> {
                 .map_or("", |(_, rest)| rest)
         ));
     }
-    Ok(())
-}
-
-/// A path from the config: as written when absolute, else in the config's
-/// folder `dir`; one starting with `~` is refused ([`not_home_relative`]).
-pub(crate) fn in_config_dir(
-    dir: &Path,
-    path: std::path::PathBuf,
-) -> Result<std::path::PathBuf, String> {
-    not_home_relative(&path)?;
     Ok(dir.join(path))
 }
 
