@@ -69,13 +69,8 @@ impl Url {
         s.starts_with("postgres://") || s.starts_with("postgresql://")
     }
 
+    /// `url` is `--db`, which `Location::parse` held to `MAX_DB_ARG` bytes.
     pub fn parse(url: &str) -> Result<Url> {
-        if url.len() > crate::store::MAX_DB_ARG {
-            return Err(usage(format!(
-                "the database URL is longer than {} bytes",
-                crate::store::MAX_DB_ARG
-            )));
-        }
         let (head, query) = split(url);
         let mut shown = head.to_string();
         let mut source = passfile::Source::Missing(None);
