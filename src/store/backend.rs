@@ -108,5 +108,4 @@ pub(super) trait Backend {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases>;
-    fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()>;
 }

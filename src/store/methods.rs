@@ -2,7 +2,7 @@
 //! statements (`sql.rs`) in the same order, in one read or one transaction
 //! of the [`Backend`]. A database's own ways (binding parameters, beginning
 //! and committing, reconnecting) stay in its file, with the few methods it
-//! does differently (`rows`, `lookup`, leases).
+//! does differently (`rows`, `lookup`, `take_leases`).
 
 use anyhow::Result;
 
@@ -37,7 +37,12 @@ impl<B: Backend> Store for B {
     }
 
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        Backend::release_leases(self, apps, owner)
+        self.write("release a lease in", |tx| {
+            for app in apps {
+                tx.execute(&sql::RELEASE_LEASE, args![app, owner])?;
+            }
+            Ok(())
+        })
     }
 
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {

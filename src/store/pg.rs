@@ -292,16 +292,6 @@ impl Backend for Postgres {
             Ok(leases)
         })
     }
-
-    fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        self.write("release a lease in", |tx| {
-            tx.execute_typed(
-                "DELETE FROM wxtoken_leases WHERE owner = $2 AND app = ANY($1)",
-                &[(&apps, Type::TEXT_ARRAY), (&owner, Type::TEXT)],
-            )
-        })?;
-        Ok(())
-    }
 }
 
 /// [`Conn`] for a connection and for a transaction: every statement unnamed,

@@ -18,9 +18,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::backend::{Backend, Conn, Param, args};
+use super::backend::{Backend, Conn, Param};
 use super::export::Export;
-use super::sql::{self, Sql, select_rows};
+use super::sql::{Sql, select_rows};
 use super::{Lease, Leases, Lookup, Row, columns};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
@@ -200,15 +200,6 @@ impl Backend for Sqlite {
                 }
             }
             Ok(leases)
-        })
-    }
-
-    fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
-        self.write("release a lease in", |tx| {
-            for app in apps {
-                tx.execute(&sql::RELEASE_LEASE, args![app, owner])?;
-            }
-            Ok(())
         })
     }
 }
