@@ -76,7 +76,7 @@ pub fn wrap(mut store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Sto
     {
         return Err(usage(format!("export_dir {shown} is not a folder")));
     }
-    let fd = open_dir(CWD, dir.as_os_str().as_bytes(), false).map_err(|e| {
+    let fd = open_dir(CWD, dir.as_os_str().as_bytes(), OFlags::empty()).map_err(|e| {
         usage(format!(
             "export_dir {shown}: {e}: create it (`install -d -m 0750 -g GROUP {shown}`), or set RuntimeDirectory=wxtoken in the service"
         ))
@@ -91,14 +91,10 @@ pub fn wrap(mut store: Box<dyn Store>, dir: Option<&Path>) -> Result<Box<dyn Sto
     Ok(store)
 }
 
-/// Opens a folder beneath `at`; with `no_follow`, a link there is refused.
-fn open_dir(at: impl AsFd, name: &[u8], no_follow: bool) -> rustix::io::Result<OwnedFd> {
-    let follow = if no_follow {
-        OFlags::NOFOLLOW
-    } else {
-        OFlags::empty()
-    };
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | follow;
+/// Opens a folder beneath `at`; with `OFlags::NOFOLLOW` in `flags`, a link
+/// there is refused.
+fn open_dir(at: impl AsFd, name: &[u8], flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | flags;
     openat(at, name, flags, Mode::empty())
 }
 
@@ -175,13 +171,13 @@ impl Export {
     fn folder(&self, parts: &[&str], create: bool) -> io::Result<OwnedFd> {
         let mut at = self.dir.try_clone()?;
         for part in parts {
-            let next = match open_dir(&at, part.as_bytes(), true) {
+            let next = match open_dir(&at, part.as_bytes(), OFlags::NOFOLLOW) {
                 Err(Errno::NOENT) if create => {
                     match mkdirat(&at, *part, Mode::from_raw_mode(0o750)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(e.into()),
                     }
-                    let fd = open_dir(&at, part.as_bytes(), true)?;
+                    let fd = open_dir(&at, part.as_bytes(), OFlags::NOFOLLOW)?;
                     self.own(&fd, 0o750)?;
                     fd
                 }
@@ -227,11 +223,11 @@ impl Export {
             .find_map(|_| {
                 let tmp = format!(".{kind}.{:016x}.tmp", crate::fsafe::random());
                 match create_at(folder, &tmp) {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                    Err(Errno::EXIST) => None,
                     other => Some(other.map(|fd| (tmp, fd))),
                 }
             })
-            .unwrap_or_else(|| Err(io::ErrorKind::AlreadyExists.into()))?;
+            .unwrap_or(Err(Errno::EXIST))?;
         let written = self.own(&fd, 0o640).and_then(|()| {
             File::from(fd).write_all(value.as_bytes())?;
             Ok(renameat(folder, tmp.as_str(), folder, kind)?)
@@ -252,9 +248,9 @@ impl Export {
 }
 
 /// Creates `name` in `folder`: exclusively, never through a link.
-fn create_at(folder: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+fn create_at(folder: &OwnedFd, name: &str) -> rustix::io::Result<OwnedFd> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    Ok(openat(folder, name, flags, Mode::from_raw_mode(0o600))?)
+    openat(folder, name, flags, Mode::from_raw_mode(0o600))
 }
 
 /// What `folder/name` holds now, when it is a regular file of at most 8 KiB.
