@@ -88,21 +88,17 @@ impl Url {
         let mut rootcert = None;
         for param in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            let secret = key == "password";
+            shown_params.push(if secret { "password=***" } else { param });
             match key {
                 "password" => {
                     source = passfile::Source::Url;
                     register(value);
-                    shown_params.push("password=***".to_string());
                     kept.push(param.to_string());
-                    continue;
                 }
                 "sslrootcert" => rootcert = Some(PathBuf::from(decode(value))),
                 // libpq's, which the `postgres` crate does not know.
-                "passfile" => {
-                    passfile = Some(PathBuf::from(decode(value)));
-                    shown_params.push(param.to_string());
-                    continue;
-                }
+                "passfile" => passfile = Some(PathBuf::from(decode(value))),
                 "sslmode" => match value {
                     "disable" => kept.push(param.to_string()),
                     // `allow` (libpq: plain first, TLS if the server insists)
@@ -126,7 +122,6 @@ impl Url {
                 },
                 _ => kept.push(param.to_string()),
             }
-            shown_params.push(param.to_string());
         }
         if !shown_params.is_empty() {
             shown = format!("{shown}?{}", shown_params.join("&"));
