@@ -256,14 +256,9 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().replace('\n', " ");
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.replace('\n', " ")
+    let chain = std::iter::successors(Some(e as &dyn std::error::Error), |e| e.source());
+    let text: Vec<String> = chain.map(ToString::to_string).collect();
+    text.join(": ").replace('\n', " ")
 }
 
 /// What PgBouncer says when it has no server to hand a client (a restart, or
