@@ -12,7 +12,7 @@ use super::export::Export;
 use super::sql;
 use super::{
     Attempt, CUSTOMERS_SINCE, CodeStep, Commit, Customer, CustomerState, CustomerUpdate,
-    Invalidated, Leases, Lookup, PENDING_PREFIX, Row, Stats, Store, stored_outcome,
+    Invalidated, Leases, Lookup, PENDING_PREFIX, Row, Stats, Store,
 };
 use crate::graph::Kind;
 
@@ -97,12 +97,18 @@ impl<B: Backend> Store for B {
         now: i64,
     ) -> Result<Invalidated> {
         let outcome = self.write("write to", |tx| {
-            let current = tx
+            // The stored value and its invalidation time, if any.
+            let current: Option<(String, Option<i64>)> = tx
                 .query(&sql::STORED_VALUE, args![app, kind], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?
                 .pop();
-            let outcome = stored_outcome(current, if_value);
+            let outcome = match current {
+                None => Invalidated::Missing,
+                Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
+                Some((_, Some(_))) => Invalidated::Already,
+                Some(_) => Invalidated::Done,
+            };
             if outcome == Invalidated::Done {
                 tx.execute(&sql::MARK_INVALIDATED, args![app, kind, now])?;
             }

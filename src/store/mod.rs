@@ -238,19 +238,6 @@ impl Leases {
     }
 }
 
-/// What `invalidate` does given the stored value and invalidation time, if any.
-pub(crate) fn stored_outcome(
-    current: Option<(String, Option<i64>)>,
-    if_value: Option<&str>,
-) -> Invalidated {
-    match current {
-        None => Invalidated::Missing,
-        Some((value, _)) if if_value.is_some_and(|v| v != value) => Invalidated::Mismatch,
-        Some((_, Some(_))) => Invalidated::Already,
-        Some(_) => Invalidated::Done,
-    }
-}
-
 pub trait Store {
     /// Rows of the named apps (all apps when `apps` is empty), in one query.
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
