@@ -399,7 +399,7 @@ pub fn read_checked(
 mod names;
 mod write;
 use names::{group, user};
-pub use write::{create_exclusive, random, write_atomically};
+pub use write::{create_beside, create_exclusive, random, write_atomically};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -57,7 +58,7 @@ pub(super) fn write_in(
     bytes: &[u8],
     mode: u32,
 ) -> Result<()> {
-    use rustix::fs::{AtFlags, Mode, OFlags, fstat, fsync, openat, renameat, unlinkat};
+    use rustix::fs::{AtFlags, Mode, OFlags, fstat, fsync, renameat, unlinkat};
     let folder = rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -72,18 +73,7 @@ pub(super) fn write_in(
             dir.display()
         )));
     }
-    let (tmp, file) = (0..100)
-        .find_map(|_| {
-            let tmp = format!(".{}.{:016x}.tmp", name.to_string_lossy(), random());
-            let flags =
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            match openat(&folder, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
-                Err(rustix::io::Errno::EXIST) => None,
-                other => Some(other.map(|f| (tmp, File::from(f)))),
-            }
-        })
-        .unwrap_or(Err(rustix::io::Errno::EXIST))
-        .map_err(io::Error::from)
+    let (tmp, file) = create_beside(&folder, &name.to_string_lossy(), mode)
         .with_context(|| format!("could not create a new file in {}", dir.display()))?;
     let written = (&file)
         .write_all(bytes)
@@ -97,6 +87,24 @@ pub(super) fn write_in(
     // nothing that was not already written.
     let _ = fsync(&folder);
     Ok(())
+}
+
+/// A new file beside `name` in `folder`, named `.NAME.RANDOM.tmp` (no other
+/// user can guess it): created exclusively, never through a link, with `mode`
+/// less the umask. Its name and the open file.
+pub fn create_beside(folder: &OwnedFd, name: &str, mode: u32) -> io::Result<(String, File)> {
+    use rustix::fs::{Mode, OFlags, openat};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    (0..100)
+        .find_map(|_| {
+            let tmp = format!(".{name}.{:016x}.tmp", random());
+            match openat(folder, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+                Err(rustix::io::Errno::EXIST) => None,
+                other => Some(other.map(|f| (tmp, File::from(f)))),
+            }
+        })
+        .unwrap_or(Err(rustix::io::Errno::EXIST))
+        .map_err(io::Error::from)
 }
 
 /// 64 bits no other user can guess, from the operating system (the time,

@@ -203,9 +203,9 @@ impl Export {
     }
 
     /// The export folder's group and `mode` on a file or folder of ours.
-    fn own(&self, fd: &OwnedFd, mode: u32) -> io::Result<()> {
+    fn own(&self, fd: impl AsFd, mode: u32) -> io::Result<()> {
         // The owner left as it is; the umask does not apply to fchmod.
-        fchown(fd, None, Some(Gid::from_raw(self.gid)))?;
+        fchown(&fd, None, Some(Gid::from_raw(self.gid)))?;
         Ok(fchmod(fd, Mode::from_raw_mode(mode))?)
     }
 
@@ -219,17 +219,9 @@ impl Export {
         {
             return Ok(());
         }
-        let (tmp, fd) = (0..100)
-            .find_map(|_| {
-                let tmp = format!(".{kind}.{:016x}.tmp", crate::fsafe::random());
-                match create_at(folder, &tmp) {
-                    Err(Errno::EXIST) => None,
-                    other => Some(other.map(|fd| (tmp, fd))),
-                }
-            })
-            .unwrap_or(Err(Errno::EXIST))?;
-        let written = self.own(&fd, 0o640).and_then(|()| {
-            File::from(fd).write_all(value.as_bytes())?;
+        let (tmp, file) = crate::fsafe::create_beside(folder, kind, 0o600)?;
+        let written = self.own(&file, 0o640).and_then(|()| {
+            (&file).write_all(value.as_bytes())?;
             Ok(renameat(folder, tmp.as_str(), folder, kind)?)
         });
         if written.is_err() {
@@ -245,12 +237,6 @@ impl Export {
             crate::text::shown(&crate::secret::redact(msg))
         );
     }
-}
-
-/// Creates `name` in `folder`: exclusively, never through a link.
-fn create_at(folder: &OwnedFd, name: &str) -> rustix::io::Result<OwnedFd> {
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    openat(folder, name, flags, Mode::from_raw_mode(0o600))
 }
 
 /// What `folder/name` holds now, when it is a regular file of at most 8 KiB.
