@@ -135,24 +135,18 @@ impl Failure {
 /// A connection, once wxtoken's table names are found to be its own tables
 /// (`store::objects`): nothing is read or written before.
 pub(super) fn connect(url: &Url, tls: &MakeRustlsConnect) -> Result<Client> {
-    let mut client = connect_raw(url, tls).map_err(|e| {
-        let msg = format!(
-            "could not connect to database {url}: {}: {}",
-            describe(&e),
-            connect_hint(&e, url)
-        );
-        anyhow::Error::from(Failure(msg, code(&e)))
-    })?;
-    let found = crate::store::objects::pg_find(&mut client).map_err(|e| {
-        // Through a pooler, the connection comes before any server: a
-        // server that is away shows here first.
-        let msg = format!(
-            "could not check the tables of database {url}: {}: {}",
-            describe(&e),
-            connect_hint(&e, url)
-        );
-        Failure(msg, code(&e))
-    })?;
+    let failed = |what: &str, e: postgres::Error| {
+        let (detail, hint) = (describe(&e), connect_hint(&e, url));
+        Failure(
+            format!("could not {what} database {url}: {detail}: {hint}"),
+            code(&e),
+        )
+    };
+    let mut client = connect_raw(url, tls).map_err(|e| failed("connect to", e))?;
+    // Through a pooler, the connection comes before any server: a server
+    // that is away shows here first.
+    let found = crate::store::objects::pg_find(&mut client)
+        .map_err(|e| failed("check the tables of", e))?;
     crate::store::objects::pg(&found, &url.to_string())?;
     Ok(client)
 }

@@ -88,14 +88,11 @@ impl Postgres {
 /// server's log on every run against a fresh database.
 pub(super) fn has_meta(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
     // query_typed: one round trip, no statement prepared first.
-    let rows = c.query_typed(
+    c.query_typed_one(
         "SELECT pg_catalog.to_regclass('wxtoken_meta') IS NOT NULL",
         &[],
-    )?;
-    match rows.first() {
-        Some(r) => r.try_get(0),
-        None => Ok(false),
-    }
+    )?
+    .try_get(0)
 }
 
 /// The schema version, `None` when wxtoken has no tables there yet.
