@@ -12,7 +12,7 @@
 use std::ffi::{c_int, c_void};
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, ffi};
@@ -22,7 +22,10 @@ use crate::error::usage;
 /// Opens `path` with `flags` (plus `SQLITE_OPEN_NOFOLLOW`), refusing unless
 /// the file SQLite opened is the one `checked` describes.
 pub fn open(path: &Path, checked: &Metadata, flags: OpenFlags) -> Result<Connection> {
-    let real = resolved(path)?;
+    // The path with its links resolved (they were checked), as SQLite would
+    // resolve it; a path that vanished meanwhile is opened as given (SQLite
+    // then fails on it).
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let conn = Connection::open_with_flags(&real, flags | OpenFlags::SQLITE_OPEN_NOFOLLOW)
         .map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::CannotOpen) if is_link_now(&real) => usage(format!(
@@ -35,13 +38,6 @@ pub fn open(path: &Path, checked: &Metadata, flags: OpenFlags) -> Result<Connect
         })?;
     same_file(&conn, path, checked)?;
     Ok(conn)
-}
-
-/// The path with its links resolved (they were checked), as SQLite would
-/// resolve it; a path that vanished meanwhile is opened as given (SQLite
-/// then fails on it).
-fn resolved(path: &Path) -> Result<PathBuf> {
-    Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 fn is_link_now(path: &Path) -> bool {
