@@ -71,3 +71,8 @@ fn by_app(rows: Vec<Row>) -> HashMap<String, Vec<Row>> {
     }
     map
 }
+
+/// The rows of `app` among rows grouped by [`by_app`].
+fn rows_of<'a>(rows: &'a HashMap<String, Vec<Row>>, app: &str) -> &'a [Row] {
+    rows.get(app).map_or(&[], Vec::as_slice)
+}

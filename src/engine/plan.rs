@@ -79,6 +79,7 @@ impl Job {
 }
 
 /// The jobs for `targets`, in their order; a target with nothing due has none.
+#[cfg(test)]
 pub fn plan(
     targets: &[Arc<Target>],
     rows: &HashMap<String, Vec<Row>>,
@@ -88,10 +89,7 @@ pub fn plan(
 ) -> Vec<Job> {
     targets
         .iter()
-        .filter_map(|t| {
-            let stored = rows.get(&t.app.name).map(Vec::as_slice).unwrap_or_default();
-            plan_one(t, stored, counts, now_ms, opts)
-        })
+        .filter_map(|t| plan_one(t, super::rows_of(rows, &t.app.name), counts, now_ms, opts))
         .collect()
 }
 

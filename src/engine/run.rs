@@ -20,7 +20,7 @@ use anyhow::Result;
 
 use super::plan::{self, Counts, Job, fetched_ahead};
 use super::work::{Done, spawn_workers};
-use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app};
+use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app, rows_of};
 use crate::clock;
 use crate::error::{Exit, Silent};
 use crate::store::{Commit, Lease, Store};
@@ -48,35 +48,18 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
     let names: Vec<String> = targets.iter().map(|t| t.app.name.clone()).collect();
     let rows = by_app(store.rows(&names)?);
     drop(names);
-    let mut targets: Vec<Arc<Target>> = targets
-        .into_iter()
-        .map(|mut target| {
-            let stored = (rows.get(&target.app.name))
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            target.seen = stored
-                .iter()
-                .filter_map(|r| Some((r.known_kind()?, r.value.clone())))
-                .collect();
-            Arc::new(target)
-        })
-        .collect();
-    // `collect` kept the buffer of the targets themselves, 30 times the size of
-    // their `Arc`s: for 10,000 customers, megabytes held for the whole run.
-    targets.shrink_to_fit();
     let now_ms = clock::now_ms();
     let now = now_ms.div_euclid(1000);
     // The quota guard is decided again at dispatch, with the attempts counted:
     // here only what is due matters, and an all-fresh run reads nothing more.
-    let jobs = plan::plan(&targets, &rows, &Counts::new(), now_ms, opts);
-    let due: std::collections::HashSet<&str> =
-        jobs.iter().map(|j| j.target.app.name.as_str()).collect();
+    let no_counts = Counts::new();
     let mut pending: VecDeque<Arc<Target>> = VecDeque::new();
-    for target in &targets {
-        let stored = rows
-            .get(&target.app.name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+    for mut target in targets {
+        let stored = rows_of(&rows, &target.app.name);
+        target.seen = stored
+            .iter()
+            .filter_map(|r| Some((r.known_kind()?, r.value.clone())))
+            .collect();
         for r in stored.iter().filter(|r| target.refreshes(&r.kind)) {
             if let Some(ahead) = fetched_ahead(r, now) {
                 log::warn!(
@@ -88,13 +71,13 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
                 );
             }
         }
-        if due.contains(target.app.name.as_str()) {
-            pending.push_back(target.clone());
+        let target = Arc::new(target);
+        if plan::plan_one(&target, stored, &no_counts, now_ms, opts).is_some() {
+            pending.push_back(target);
         } else {
             log::info!("{}: fresh, nothing to do", target.app.name);
         }
     }
-    drop(jobs);
     drop(rows);
     if pending.is_empty() {
         return Ok(());
@@ -309,7 +292,7 @@ impl Run<'_> {
                 self.watching.push(target);
                 continue;
             }
-            let stored = rows.get(name).map(Vec::as_slice).unwrap_or_default();
+            let stored = rows_of(&rows, name);
             let job = plan::plan_one(&target, stored, &counts, clock::now_ms(), self.opts);
             let Some(job) = job else {
                 log::info!("{name}: another process just stored a fresh value");
@@ -358,10 +341,7 @@ impl Run<'_> {
         let rows = by_app(self.store.rows(&names)?);
         let now_ms = clock::now_ms();
         for target in std::mem::take(&mut self.watching) {
-            let stored = rows
-                .get(&target.app.name)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let stored = rows_of(&rows, &target.app.name);
             if plan::plan_one(&target, stored, &Counts::new(), now_ms, self.opts).is_none() {
                 log::info!("{}: another process stored a fresh value", target.app.name);
             } else {

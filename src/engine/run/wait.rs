@@ -8,7 +8,6 @@ use anyhow::Result;
 
 use super::{LEASE_MARGIN, Run, Target};
 use crate::clock;
-use crate::engine::by_app;
 use crate::engine::plan::{self, Counts};
 use crate::engine::target::Role;
 use crate::engine::work_platform::DEAD_GRANT;
@@ -36,9 +35,8 @@ impl Run<'_> {
         if self.wait_ends(app).is_none_or(|end| Instant::now() < end) {
             return Ok(false);
         }
-        let rows = by_app(self.store.rows(&[app.to_string()])?);
-        let stored = rows.get(app).map(Vec::as_slice).unwrap_or_default();
-        if plan::plan_one(target, stored, &Counts::new(), clock::now_ms(), self.opts).is_none() {
+        let stored = self.store.rows(&[app.to_string()])?;
+        if plan::plan_one(target, &stored, &Counts::new(), clock::now_ms(), self.opts).is_none() {
             log::info!("{app}: another process stored a fresh value");
             return Ok(true);
         }
