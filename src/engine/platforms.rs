@@ -146,7 +146,7 @@ pub fn refresh_customers(
                 );
             }
         }
-        if !load_token(store, link)? {
+        if !link.load_token(store)? {
             log::info!(
                 "{}: no usable platform token; its customers wait",
                 link.app.name
@@ -226,24 +226,6 @@ pub fn worse(a: Result<()>, b: Result<()>) -> Result<()> {
         },
     };
     if rank(&b) > rank(&a) { b } else { a }
-}
-
-/// Reads the platform's stored token into the link: whether it is usable.
-pub fn load_token(store: &mut dyn Store, link: &Link) -> Result<bool> {
-    let kind = link.platform.kind.token_kind().as_str();
-    let now = clock::now();
-    let token = store
-        .rows(std::slice::from_ref(&link.app.name))?
-        .into_iter()
-        .find(|r| r.kind == kind && r.appid == link.app.appid)
-        .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
-        .map(|r| r.value);
-    let usable = token.is_some();
-    *link
-        .token
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
-    Ok(usable)
 }
 
 /// Drops the pending WeCom installs whose code ended unexchanged (kept

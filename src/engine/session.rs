@@ -46,7 +46,7 @@ impl Session {
     pub fn own_token(&mut self) -> Result<()> {
         let targets = platforms::own_targets(&[(self.link.clone(), None)]);
         run::run(self.store.as_mut(), targets, &self.opts)?;
-        if !platforms::load_token(self.store.as_mut(), &self.link)? {
+        if !self.link.load_token(self.store.as_mut())? {
             crate::out::errln!(
                 "wxtoken: platform {}: no usable token; run `wxtoken refresh --app {}` to see why",
                 shown(&self.link.app.name),

@@ -5,11 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use anyhow::Result;
+
 use crate::app::{App, Kind};
 use crate::config::platform::Platform;
 use crate::graph::{self, Node};
 use crate::platform::storekey::StoreKey;
 use crate::secret::Secret;
+use crate::store::Store;
 
 /// A target to refresh, and the values it held when this run first looked.
 pub struct Target {
@@ -56,6 +59,25 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Its valid token as `store` holds it now.
+    pub fn stored_token(&self, store: &mut dyn Store) -> Result<Option<String>> {
+        let kind = self.platform.kind.token_kind();
+        let now = crate::clock::now();
+        let rows = store.rows(std::slice::from_ref(&self.app.name))?;
+        Ok((rows.into_iter())
+            .find(|r| r.known_kind() == Some(kind) && r.appid == self.app.appid)
+            .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
+            .map(|r| r.value))
+    }
+
+    /// Reads its stored token in: whether it is usable.
+    pub fn load_token(&self, store: &mut dyn Store) -> Result<bool> {
+        let token = self.stored_token(store)?;
+        let usable = token.is_some();
+        *self.token.lock().unwrap_or_else(PoisonError::into_inner) = token;
+        Ok(usable)
     }
 }
 

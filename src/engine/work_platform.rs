@@ -159,7 +159,12 @@ impl Done {
         let node = graph::node(link.app.api, link.platform.kind.token_kind())?;
         // Renewed only if the failing token is still the stored one: another
         // host that renewed it first has stored the one to use.
-        if let Some(stored) = stored_token(link, node.kind).filter(|t| t != stale) {
+        let db = link
+            .db
+            .as_ref()
+            .and_then(|db| crate::store::open_read_only(db).ok());
+        let stored = db.and_then(|mut db| link.stored_token(db.as_mut()).ok().flatten());
+        if let Some(stored) = stored.filter(|t| t != stale) {
             log::info!(
                 "{}: {} {} was renewed by another run; using it",
                 link.app.name,
@@ -296,17 +301,4 @@ fn last_ask(link: &Link) -> Option<i64> {
                 && a.outcome != Outcome::Unreached.as_str()
         })
         .map(|a| a.started_ms)
-}
-
-/// The platform's valid token of `kind` as the database stores it now.
-fn stored_token(link: &Link, kind: Kind) -> Option<String> {
-    let mut store = crate::store::open_read_only(link.db.as_ref()?).ok()?;
-    let now = clock::now();
-    store
-        .rows(std::slice::from_ref(&link.app.name))
-        .ok()?
-        .into_iter()
-        .find(|r| r.kind == kind.as_str() && r.appid == link.app.appid)
-        .filter(|r| r.invalidated_at.is_none() && r.expires_at > now)
-        .map(|r| r.value)
 }
