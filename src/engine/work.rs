@@ -132,17 +132,15 @@ impl Done {
             Role::Customer { link, grant } => {
                 self.customer_token(client, node, job, link, grant, deadline)
             }
-            Role::Platform(link) if node.pushed_input().is_some() && link.pushed.is_none() => {
-                self.no_pushed_ticket(client, link, node, deadline);
-                None
-            }
-            _ => self.fetch(client, node, job, None, deadline).ok(),
+            Role::Platform(link) => self.platform_token(client, link, node, deadline),
+            Role::App => self.fetch(client, node, job, None, deadline).ok(),
         }
     }
 
-    /// Calls upstream for `node`, records every try; on success stores the value
-    /// and returns it, on failure records the failure line and returns the failure.
-    /// `input`: the value of the credential the node is made from.
+    /// Calls upstream for `node` (an app's token, or a value made from
+    /// `input`, the target's credential), records every try; on success stores
+    /// the value and returns it, on failure records the failure line and
+    /// returns the failure.
     fn fetch(
         &mut self,
         client: &Client,
@@ -152,17 +150,10 @@ impl Done {
         deadline: Instant,
     ) -> Result<String, Failure> {
         let target = self.target.clone();
-        let (pushed, platform_appid) = match &target.role {
-            Role::App => (None, None),
-            Role::Platform(link) => (link.pushed.as_deref(), None),
-            Role::Customer { link, .. } => (None, Some(link.app.appid.as_str())),
-        };
         let call = Call {
             input,
             force: job.force,
             secret: target.secret.as_ref(),
-            platform_appid,
-            pushed,
             ..Call::new(node)
         };
         self.fetch_for(client, &target.app, &call, deadline)

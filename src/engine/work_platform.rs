@@ -180,6 +180,21 @@ impl Done {
             node.kind.label(),
             crate::secret::short(stale)
         );
+        let renewed = self.platform_token(client, link, node, deadline)?;
+        *token = Some(renewed.clone());
+        Some(renewed)
+    }
+
+    /// The platform's own token, made from its secret (and its pushed ticket,
+    /// when its node needs one: without a recent one, nothing is fetched) and
+    /// stored under its name.
+    pub(super) fn platform_token(
+        &mut self,
+        client: &Client,
+        link: &Link,
+        node: &'static Node,
+        deadline: Instant,
+    ) -> Option<String> {
         if node.pushed_input().is_some() && link.pushed.is_none() {
             self.no_pushed_ticket(client, link, node, deadline);
             return None;
@@ -190,7 +205,6 @@ impl Done {
             ..Call::new(node)
         };
         let issued = self.fetch_for(client, &link.app, &call, deadline).ok()?;
-        *token = Some(issued.value.clone());
         Some(issued.value)
     }
 
@@ -199,13 +213,7 @@ impl Done {
     /// component asks WeChat to push a ticket (`api_start_push_ticket`), at
     /// most once per [`ASK_EVERY_MS`] as the attempts history says (shared by
     /// every host and run), and records that call.
-    pub(super) fn no_pushed_ticket(
-        &mut self,
-        client: &Client,
-        link: &Link,
-        node: &Node,
-        deadline: Instant,
-    ) {
+    fn no_pushed_ticket(&mut self, client: &Client, link: &Link, node: &Node, deadline: Instant) {
         let Some((kind, max_age)) = node.pushed_input() else {
             return;
         };
