@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::target::Link;
+use super::work::{attempt, row};
 use crate::app::App;
 use crate::clock;
 use crate::graph::{self, Api, Node, Outcome as Called};
@@ -177,17 +178,12 @@ pub fn exchange(
         // A token in the same answer saves a call; without one, the token
         // is made from the stored credential.
         if let (Outcome::Stored(appid), Ok((issued, sent))) = (&outcome, reply.result) {
-            store.put_pushed(&crate::store::Row {
-                app: format!("{}/{appid}", p.name),
-                kind: node.kind.as_str().to_string(),
-                api: link.app.api.as_str().to_string(),
+            let app = App {
+                name: format!("{}/{appid}", p.name),
                 appid: appid.clone(),
-                value: issued.value,
-                fetched_at: sent,
-                expires_at: sent + issued.expires_in,
-                invalidated_at: None,
-                source_token: Some(token.clone()),
-            })?;
+                ..link.app.clone()
+            };
+            store.put_pushed(&row(&app, node, &issued, sent, Some(&token)))?;
         }
         return Ok(outcome);
     }
@@ -246,43 +242,22 @@ fn record(
     done: bool,
 ) {
     let path = node.request.path.rsplit('/').next().unwrap_or_default();
+    let app = format!("{platform}/{appid}");
     let attempts: Vec<Attempt> = tries
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let (outcome, errcode, message) = match &t.result {
-                _ if done && i + 1 == tries.len() => {
-                    (Called::Ok, None, format!("code exchanged ({path})"))
-                }
-                Ok(()) => (
-                    Called::Ok,
-                    None,
-                    format!("code exchange ({path}): answered"),
-                ),
-                Err(f) if !f.reached_upstream() => (
-                    Called::Unreached,
-                    None,
-                    format!("code exchange ({path}): {}", f.describe(false)),
-                ),
-                Err(f) => (
-                    Called::Error,
-                    f.errcode(),
-                    format!("code exchange ({path}): {}", f.describe(true)),
-                ),
-            };
-            Attempt {
-                app: format!("{platform}/{appid}"),
-                kind: node.kind.as_str().to_string(),
-                started_ms: t.started_ms,
-                duration_ms: t.duration_ms,
-                outcome: outcome.as_str().to_string(),
-                forced: false,
-                errcode,
-                message: Some(message),
+            let mut a = attempt(&app, node.kind, t, true, false);
+            let said = a.message.take().unwrap_or_else(|| "answered".to_string());
+            a.message = Some(format!("code exchange ({path}): {said}"));
+            if done && i + 1 == tries.len() {
+                a.outcome = Called::Ok.as_str().to_string();
+                a.errcode = None;
+                a.message = Some(format!("code exchanged ({path})"));
             }
+            a
         })
         .collect();
-    let app = format!("{platform}/{appid}");
     if let Err(e) = store.record_attempts(&app, attempts) {
         log::warn!(
             "{}: the exchange could not be recorded in the history: {e:#}",

@@ -15,7 +15,7 @@ use crate::clock;
 use crate::graph::{Lifetime, Node, Outcome};
 use crate::secret::short;
 use crate::store::{Attempt, CustomerUpdate, Row};
-use crate::upstream::{Call, Client, Failure, Issued, Reply};
+use crate::upstream::{Call, Client, Failure, Issued, Reply, Try};
 
 /// What a worker brings back.
 pub struct Done {
@@ -180,29 +180,9 @@ impl Done {
             ..
         } = client.call(app, call, deadline);
         self.clock_skew = self.clock_skew.or(clock_skew);
-        for t in tries {
-            let (outcome, errcode, message) = match &t.result {
-                Ok(()) => (Outcome::Ok, None, None),
-                // Not counted against the quota guard's budget.
-                Err(f) if !f.reached_upstream() => {
-                    (Outcome::Unreached, None, Some(f.describe(false)))
-                }
-                Err(f) => (
-                    Outcome::Error,
-                    f.errcode(),
-                    Some(f.describe(input.is_some())),
-                ),
-            };
-            self.attempts.push(Attempt {
-                app: app.name.clone(),
-                kind: kind.as_str().to_string(),
-                started_ms: t.started_ms,
-                duration_ms: t.duration_ms,
-                outcome: outcome.as_str().to_string(),
-                forced,
-                errcode,
-                message,
-            });
+        for t in &tries {
+            self.attempts
+                .push(attempt(&app.name, kind, t, input.is_some(), forced));
         }
         match result {
             Ok((issued, sent)) => {
@@ -213,21 +193,7 @@ impl Done {
                     short(&issued.value),
                     crate::duration::human(issued.expires_in)
                 );
-                self.values.push(Row {
-                    app: app.name.clone(),
-                    kind: kind.as_str().to_string(),
-                    api: app.api.as_str().to_string(),
-                    appid: app.appid.clone(),
-                    value: issued.value.clone(),
-                    fetched_at: sent,
-                    expires_at: match node.lifetime {
-                        Lifetime::ExpiresIn => sent + issued.expires_in,
-                        // Never fetched (no worker is given a pushed node).
-                        Lifetime::Pushed(max_age) => sent + max_age,
-                    },
-                    invalidated_at: None,
-                    source_token: input.map(str::to_string),
-                });
+                self.values.push(row(app, node, &issued, sent, input));
                 Ok(issued)
             }
             Err(failure) => {
@@ -258,5 +224,56 @@ impl Done {
             kind.label(),
             Failure::Guard(reason.to_string()).describe(false)
         ));
+    }
+}
+
+/// The attempt one try of a call of `kind` for `app` was: ok, unreached (not
+/// counted against the quota guard's budget) or an error (`from_credential`:
+/// see [`Failure::describe`]).
+pub(super) fn attempt(
+    app: &str,
+    kind: Kind,
+    t: &Try,
+    from_credential: bool,
+    forced: bool,
+) -> Attempt {
+    let (outcome, errcode, message) = match &t.result {
+        Ok(()) => (Outcome::Ok, None, None),
+        Err(f) if !f.reached_upstream() => (Outcome::Unreached, None, Some(f.describe(false))),
+        Err(f) => (
+            Outcome::Error,
+            f.errcode(),
+            Some(f.describe(from_credential)),
+        ),
+    };
+    Attempt {
+        app: app.to_string(),
+        kind: kind.as_str().to_string(),
+        started_ms: t.started_ms,
+        duration_ms: t.duration_ms,
+        outcome: outcome.as_str().to_string(),
+        forced,
+        errcode,
+        message,
+    }
+}
+
+/// The row of the value `node`'s request for `app` issued, sent at `sent`,
+/// made from `input`.
+pub(super) fn row(app: &App, node: &Node, issued: &Issued, sent: i64, input: Option<&str>) -> Row {
+    Row {
+        app: app.name.clone(),
+        kind: node.kind.as_str().to_string(),
+        api: app.api.as_str().to_string(),
+        appid: app.appid.clone(),
+        value: issued.value.clone(),
+        fetched_at: sent,
+        expires_at: match node.lifetime {
+            Lifetime::ExpiresIn => sent + issued.expires_in,
+            // Never fetched (no worker is given a pushed node).
+            Lifetime::Pushed(max_age) => sent + max_age,
+        },
+        invalidated_at: None,
+        source_token: input.map(str::to_string),
     }
 }

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use super::plan::Job;
 use super::target::Link;
-use super::work::Done;
+use super::work::{Done, attempt};
 use crate::clock;
 use crate::graph::{self, Kind, Node, Outcome};
 use crate::secret::Secret;
 use crate::store::PENDING_PREFIX;
-use crate::store::{Attempt, CustomerState, CustomerUpdate};
-use crate::upstream::{Call, Client};
+use crate::store::{CustomerState, CustomerUpdate};
+use crate::upstream::{Call, Client, Try};
 
 /// Errcodes of a customer's token request that mean its stored credential is
 /// dead (Open Platform 61023, WeCom 40084): it must authorize again.
@@ -245,39 +245,25 @@ impl Done {
         let started = Instant::now();
         let started_ms = clock::now_ms();
         let result = client.post_json(&link.app, START_PUSH_PATH, &[], Some(&body), deadline);
-        let (outcome, errcode, message, line) = match &result {
-            Ok(_) => (
-                Outcome::Ok,
-                None,
-                Some(ASKED.to_string()),
-                format!(
-                    "{missing}: asked WeChat to push one now (api_start_push_ticket): {check}, then run refresh again"
-                ),
-            ),
-            Err(f) => (
-                if f.reached_upstream() {
-                    Outcome::Error
-                } else {
-                    Outcome::Unreached
-                },
-                f.errcode(),
-                Some(f.describe(false)),
-                format!(
-                    "{missing}; asking WeChat to push one (api_start_push_ticket) failed: {}: {check}",
-                    f.describe(false)
-                ),
-            ),
-        };
-        self.attempts.push(Attempt {
-            app: link.app.name.clone(),
-            kind: kind.as_str().to_string(),
+        let t = Try {
             started_ms,
             duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            outcome: outcome.as_str().to_string(),
-            forced: false,
-            errcode,
-            message,
-        });
+            result: result.map(drop),
+        };
+        let mut attempt = attempt(&link.app.name, kind, &t, false, false);
+        let line = match &t.result {
+            Ok(()) => {
+                attempt.message = Some(ASKED.to_string());
+                format!(
+                    "{missing}: asked WeChat to push one now (api_start_push_ticket): {check}, then run refresh again"
+                )
+            }
+            Err(f) => format!(
+                "{missing}; asking WeChat to push one (api_start_push_ticket) failed: {}: {check}",
+                f.describe(false)
+            ),
+        };
+        self.attempts.push(attempt);
         self.failures.push(format!("{}: {line}", node.kind.label()));
     }
 }
