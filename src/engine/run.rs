@@ -83,10 +83,11 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
         return Ok(());
     }
     let (job_tx, done_rx) = spawn_workers(opts.jobs.min(pending.len()), opts);
+    let owner = crate::owner::owner_id();
     let mut run = Run {
         store: &mut *store,
         opts,
-        owner: crate::owner::owner_id(),
+        owner: &owner,
         progress: crate::progress::Progress::start(pending.len()),
         pending,
         watching: Vec::new(),
@@ -113,7 +114,7 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
 struct Run<'a> {
     store: &'a mut dyn Store,
     opts: &'a Options,
-    owner: String,
+    owner: &'a str,
     pending: VecDeque<Arc<Target>>,
     /// Apps whose lease another process holds.
     watching: Vec<Arc<Target>>,
@@ -134,7 +135,7 @@ struct Run<'a> {
     /// When this run started, in Unix milliseconds.
     started_ms: i64,
     /// Results the database did not take yet (see `kept`).
-    kept: Vec<kept::Kept>,
+    kept: Vec<kept::Kept<'a>>,
     progress: crate::progress::Progress,
 }
 
@@ -225,7 +226,7 @@ impl Run<'_> {
                 crate::duration::human(self.lease_length().as_secs() as i64)
             );
         }
-        self.store.release_leases(&late, &self.owner)
+        self.store.release_leases(&late, self.owner)
     }
 
     /// Takes leases for as many pending apps as there are free workers, and hands
@@ -248,7 +249,7 @@ impl Run<'_> {
         let lease_end = now + self.lease_length().as_secs() as i64;
         let leases = self
             .store
-            .take_leases(&names, &self.owner, now, lease_end, LONGEST_LEASE)?;
+            .take_leases(&names, self.owner, now, lease_end, LONGEST_LEASE)?;
         for lease in &leases.overruled {
             log::warn!(
                 "{}: took over the lease of {} that ends {}: no wxtoken takes one for more than {}, so a clock that ran fast wrote it; check the time sync (NTP) of that host or the database server",
@@ -329,7 +330,7 @@ impl Run<'_> {
             jobs.send(job).ok();
         }
         if !release.is_empty() {
-            self.store.release_leases(&release, &self.owner)?;
+            self.store.release_leases(&release, self.owner)?;
         }
         Ok(())
     }
@@ -369,12 +370,11 @@ impl Run<'_> {
                 if skew > 0 { "behind" } else { "ahead of" }
             );
         }
-        let owner = self.owner.clone();
         let commit = Commit {
             values: done.values,
             invalidate: done.invalidate,
             attempts: done.attempts,
-            owner: &owner,
+            owner: self.owner,
             customer: done.customer,
         };
         let stored = self.commit_or_keep(&done.target, commit);

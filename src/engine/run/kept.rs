@@ -16,19 +16,16 @@ use std::time::{Duration, Instant};
 use super::{Run, Target};
 use crate::app::Kind;
 use crate::graph::Api;
-use crate::store::{Attempt, Commit, CustomerUpdate, Row};
+use crate::store::Commit;
 use crate::text::shown;
 
 /// How long a run keeps trying to store what it fetched.
 pub(super) const RETRY_WITHIN: Duration = Duration::from_secs(30);
 
 /// One app's result the database has not taken yet.
-pub(super) struct Kept {
+pub(super) struct Kept<'a> {
     name: String,
-    values: Vec<Row>,
-    invalidate: Option<(String, String)>,
-    attempts: Vec<Attempt>,
-    customer: Option<CustomerUpdate>,
+    commit: Commit<'a>,
     /// The stored classic token this result's fetch made die.
     killed: Option<(String, String)>,
     error: anyhow::Error,
@@ -36,22 +33,10 @@ pub(super) struct Kept {
     since: Instant,
 }
 
-impl Kept {
-    fn commit<'a>(&self, owner: &'a str) -> Commit<'a> {
-        Commit {
-            values: self.values.clone(),
-            invalidate: self.invalidate.clone(),
-            attempts: self.attempts.clone(),
-            owner,
-            customer: self.customer.clone(),
-        }
-    }
-}
-
-impl Run<'_> {
+impl<'a> Run<'a> {
     /// Writes one app's result; when the database does not take it, keeps it
     /// for [`Run::store_kept`]. Whether it is stored.
-    pub(super) fn commit_or_keep(&mut self, target: &Target, commit: Commit<'_>) -> bool {
+    pub(super) fn commit_or_keep(&mut self, target: &Target, commit: Commit<'a>) -> bool {
         let name = &target.app.name;
         let since = Instant::now();
         let Err(error) = self.store.commit(name, &commit) else {
@@ -71,10 +56,7 @@ impl Run<'_> {
             .map(|(k, v)| (k.as_str().to_string(), v.clone()));
         self.kept.push(Kept {
             name: name.to_string(),
-            values: commit.values,
-            invalidate: commit.invalidate,
-            attempts: commit.attempts,
-            customer: commit.customer,
+            commit,
             killed,
             error,
             since,
@@ -100,7 +82,7 @@ impl Run<'_> {
             std::thread::sleep(pause.min(left));
             pause = (pause * 2).min(Duration::from_secs(5));
             for mut kept in std::mem::take(&mut self.kept) {
-                match self.store.commit(&kept.name, &kept.commit(&self.owner)) {
+                match self.store.commit(&kept.name, &kept.commit) {
                     Ok(()) => log::warn!("{}: stored what was fetched, at last", shown(&kept.name)),
                     Err(e) => {
                         kept.error = e;
@@ -113,8 +95,8 @@ impl Run<'_> {
             self.failed += 1;
             let calls = Commit {
                 invalidate: kept.killed.clone(),
-                attempts: kept.attempts.clone(),
-                owner: &self.owner,
+                attempts: kept.commit.attempts,
+                owner: self.owner,
                 ..Commit::default()
             };
             let recorded = match self.store.commit(&kept.name, &calls) {
