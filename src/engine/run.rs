@@ -198,6 +198,12 @@ impl Run<'_> {
         }
     }
 
+    /// Counts an app as failed and prints its line, redacted.
+    fn fail(&mut self, line: &str) {
+        self.failed += 1;
+        crate::out::errln!("wxtoken: {}", crate::secret::redact(line));
+    }
+
     /// How long an app's lease lasts; also how long this run waits for another
     /// process's lease of an app, from when it first found it held.
     fn lease_length(&self) -> Duration {
@@ -307,15 +313,11 @@ impl Run<'_> {
                 // once would most likely fail the same way, and cost quota.
                 release.push(name.clone());
                 if let Some(failure) = failure {
-                    self.failed += 1;
-                    crate::out::errln!(
-                        "wxtoken: {}",
-                        crate::secret::redact(&format!(
-                            "{}: another wxtoken run just tried and failed, not calling again: {}",
-                            shown(name),
-                            crate::text::clip(&failure, 500)
-                        ))
-                    );
+                    self.fail(&format!(
+                        "{}: another wxtoken run just tried and failed, not calling again: {}",
+                        shown(name),
+                        clip(&failure, 500)
+                    ));
                 }
                 continue;
             }
@@ -383,15 +385,11 @@ impl Run<'_> {
                 log::info!("{name}: stored");
             }
         } else {
-            self.failed += 1;
-            crate::out::errln!(
-                "wxtoken: {}",
-                crate::secret::redact(&format!(
-                    "{}: {}",
-                    shown(name),
-                    shown(&done.failures.join("; "))
-                ))
-            );
+            self.fail(&format!(
+                "{}: {}",
+                shown(name),
+                shown(&done.failures.join("; "))
+            ));
         }
         Ok(())
     }

@@ -92,7 +92,6 @@ impl<'a> Run<'a> {
             }
         }
         for kept in std::mem::take(&mut self.kept) {
-            self.failed += 1;
             let calls = Commit {
                 invalidate: kept.killed.clone(),
                 attempts: kept.commit.attempts,
@@ -106,15 +105,12 @@ impl<'a> Run<'a> {
                 Ok(()) => "; its calls are recorded",
                 Err(_) => "",
             };
-            crate::out::errln!(
-                "wxtoken: {}",
-                crate::secret::redact(&format!(
-                    "{}: fetched, but could not store it within {}s ({:#}){recorded}: run again",
-                    shown(&kept.name),
-                    RETRY_WITHIN.as_secs(),
-                    kept.error
-                ))
-            );
+            self.fail(&format!(
+                "{}: fetched, but could not store it within {}s ({:#}){recorded}: run again",
+                shown(&kept.name),
+                RETRY_WITHIN.as_secs(),
+                kept.error
+            ));
         }
     }
 }

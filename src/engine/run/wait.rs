@@ -40,7 +40,6 @@ impl Run<'_> {
             log::info!("{app}: another process stored a fresh value");
             return Ok(true);
         }
-        self.failed += 1;
         let waited = crate::duration::human(self.lease_length().as_secs() as i64);
         let holder = match self.holders.get(app) {
             Some(l) => format!(
@@ -59,7 +58,7 @@ impl Run<'_> {
                 "{app}: waited for another wxtoken run's lease ({holder}, when last seen) and then for a free worker of this run, {waited} in all (3 x --timeout + {LEASE_MARGIN}s), the most it waits; nothing fetched; the next run takes over"
             )
         };
-        crate::out::errln!("wxtoken: {}", crate::secret::redact(&line));
+        self.fail(&line);
         Ok(true)
     }
 
