@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target};
+use super::{MAX_CLOCK_SKEW, Options, Target};
 use crate::app::{App, Kind};
 use crate::graph::{Node, Quota};
 use crate::store::{Row, Stats};
@@ -212,11 +212,6 @@ fn guard(
 /// (from the same clock) says nothing about when it really expires.
 pub fn fetched_ahead(row: &Row, now: i64) -> Option<i64> {
     Some(row.fetched_at - now).filter(|&ahead| ahead > MAX_CLOCK_SKEW)
-}
-
-/// The start of the window of attempts the guard counts, from `now_ms`.
-pub fn counted_since(now_ms: i64) -> i64 {
-    now_ms - DAY_MS
 }
 
 #[cfg(test)]

@@ -58,20 +58,6 @@ pub fn read(platforms: Vec<(Platform, Pick)>, file: &std::path::Path) -> (Vec<Re
     (ready, unreadable)
 }
 
-/// The platform as an app: its own values are stored under its name.
-fn as_app(p: &Platform) -> App {
-    App {
-        name: p.name.clone(),
-        api: p.kind,
-        appid: p.appid.clone(),
-        secret: p.secret.clone(),
-        tickets: Vec::new(),
-        api_base: p.api_base.clone(),
-        daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
-        agentid: None,
-    }
-}
-
 /// Links for the ready platforms, with their pushed tickets (the newest
 /// stored, if recent enough) read from the store.
 pub fn links(
@@ -84,15 +70,24 @@ pub fn links(
     let now = clock::now();
     let mut links = Vec::new();
     for r in ready {
-        let app = as_app(&r.platform);
-        let pushed = crate::graph::node(app.api, r.platform.kind.token_kind())
-            .and_then(|n| n.pushed_input())
-            .and_then(|(kind, max_age)| {
-                rows.iter()
-                    .find(|row| row.app == app.name && row.kind == kind.as_str())
-                    .filter(|row| row.appid == app.appid && row.fetched_at >= now - max_age)
-                    .map(|row| row.value.clone())
-            });
+        // The platform as an app: its own values are stored under its name.
+        let p = &r.platform;
+        let app = App {
+            name: p.name.clone(),
+            api: p.kind,
+            appid: p.appid.clone(),
+            secret: p.secret.clone(),
+            tickets: Vec::new(),
+            api_base: p.api_base.clone(),
+            daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
+            agentid: None,
+        };
+        let pushed = p.kind.pushed_ticket().and_then(|(kind, max_age)| {
+            rows.iter()
+                .find(|row| row.app == app.name && row.known_kind() == Some(kind))
+                .filter(|row| row.appid == app.appid && row.fetched_at >= now - max_age)
+                .map(|row| row.value.clone())
+        });
         let link = Link {
             platform: r.platform,
             app,
@@ -283,18 +278,16 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
             CustomerState::Reauthorize => continue,
             CustomerState::Active => {}
         }
-        let open = |sealed: &Option<String>, kind: &str| -> Result<Option<Secret>, String> {
-            let Some(sealed) = sealed else {
-                return Ok(None);
-            };
-            let key = link.store_key.as_ref().ok_or("no store key")?;
-            key.open(sealed, &[&p.name, &c.appid, kind])
-                .map(|plain| Some(Secret::new(plain)))
-                .map_err(|e| e.to_string())
-        };
         // Pending codes were exchanged before (`codes`): only credentials here.
-        let grant = match open(&c.credential, p.kind.grant_kind()) {
-            Ok(g) => g,
+        let Some(sealed) = &c.credential else {
+            log::info!("{name}: no credential and no pending code; skipped");
+            continue;
+        };
+        let aad = [p.name.as_str(), &c.appid, p.kind.grant_kind()];
+        let key = link.store_key.as_ref().ok_or("no store key".to_string());
+        let opened = key.and_then(|key| key.open(sealed, &aad).map_err(|e| e.to_string()));
+        let grant = match opened {
+            Ok(plain) => Secret::new(plain),
             Err(e) => {
                 unopened += 1;
                 crate::out::errln!(
@@ -304,10 +297,6 @@ fn customer_targets(link: &Arc<Link>, customers: &[Customer]) -> (Vec<Target>, u
                 );
                 continue;
             }
-        };
-        let Some(grant) = grant else {
-            log::info!("{name}: no credential and no pending code; skipped");
-            continue;
         };
         out.push(Target {
             app: App {

@@ -23,7 +23,7 @@ use super::work::{Done, spawn_workers};
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app, rows_of};
 use crate::clock;
 use crate::error::{Exit, Silent};
-use crate::store::{Commit, Lease, Store};
+use crate::store::{Commit, Lease, Row, Store};
 use crate::text::{clip, shown};
 
 /// How often an app whose lease another process holds is looked at again.
@@ -60,7 +60,9 @@ pub fn run(store: &mut dyn Store, targets: Vec<Target>, opts: &Options) -> Resul
             .iter()
             .filter_map(|r| Some((r.known_kind()?, r.value.clone())))
             .collect();
-        for r in stored.iter().filter(|r| target.refreshes(&r.kind)) {
+        let nodes = target.nodes();
+        let refreshed = |r: &&Row| nodes.iter().any(|n| r.known_kind() == Some(n.kind));
+        for r in stored.iter().filter(refreshed) {
             if let Some(ahead) = fetched_ahead(r, now) {
                 log::warn!(
                     "{}: its {} was fetched {} ahead of this host's clock ({}): renewing it, since its expiry is just as far off; a clock ran fast (another host's, or this one's before it was set back): check the time sync (NTP)",
@@ -277,7 +279,8 @@ impl Run<'_> {
             Some(counts) => counts.clone(),
             None if taken.is_empty() => Rc::default(),
             None => {
-                let stats = self.store.stats(plan::counted_since(clock::now_ms()))?;
+                // The last 24 hours: the quota guard's window.
+                let stats = self.store.stats(clock::now_ms() - DAY_MS)?;
                 let counts: Counts = stats
                     .into_iter()
                     .map(|c| ((c.app.clone(), c.kind.clone()), c))

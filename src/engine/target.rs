@@ -101,9 +101,4 @@ impl Target {
             .filter_map(|t| graph::node(api, Kind::Ticket(*t)));
         token.into_iter().chain(tickets).collect()
     }
-
-    /// Whether `plan` looks at stored values of this kind.
-    pub fn refreshes(&self, kind: &str) -> bool {
-        self.nodes().iter().any(|n| n.kind.as_str() == kind)
-    }
 }
