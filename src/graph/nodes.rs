@@ -25,12 +25,7 @@ const fn ticket(
     Node {
         kind: Kind::Ticket(ticket),
         apis,
-        request: Request {
-            method: Method::Get,
-            path,
-            params,
-            query: &[],
-        },
+        request: get(path, params),
         field: "ticket",
         needs: NEEDS_TOKEN,
         stale_input: STALE_TOKEN,
@@ -50,12 +45,7 @@ const TOKEN_AND_TYPE: &[(&str, Param)] = &[
 const BASE: Node = Node {
     kind: Kind::AccessToken,
     apis: &[],
-    request: Request {
-        method: Method::Get,
-        path: "",
-        params: &[],
-        query: &[],
-    },
+    request: get("", &[]),
     field: "access_token",
     grant: None,
     info: None,
@@ -65,18 +55,19 @@ const BASE: Node = Node {
     quota: Quota::None,
 };
 
-/// A POST with a JSON body.
-const fn post(path: &'static str, params: &'static [(&'static str, Param)]) -> Request {
+/// A GET with `params` as its query.
+const fn get(path: &'static str, params: &'static [(&'static str, Param)]) -> Request {
     Request {
-        method: Method::PostJson,
+        method: Method::Get,
         path,
         params,
         query: &[],
     }
 }
 
-/// A POST to a platform API, with the platform's token as the query.
-const fn platform_post(
+/// A POST with `params` as its JSON body and `query` as its query (a
+/// platform API's: the platform's token).
+const fn post(
     path: &'static str,
     query: &'static [(&'static str, Param)],
     params: &'static [(&'static str, Param)],
@@ -98,12 +89,10 @@ const SUITE_TOKEN_QUERY: &[(&str, Param)] = &[("suite_access_token", Param::Cred
 /// starts with `dk` take it instead of get_corp_token's node.
 pub static CUSTOMIZED_TOKEN: Node = Node {
     apis: &[Api::WecomSuite],
-    request: Request {
-        method: Method::Get,
-        path: "/cgi-bin/gettoken",
-        params: &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
-        query: &[],
-    },
+    request: get(
+        "/cgi-bin/gettoken",
+        &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
+    ),
     needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
     ..BASE
 };
@@ -112,16 +101,14 @@ pub static CUSTOMIZED_TOKEN: Node = Node {
 pub static NODES: &[Node] = &[
     Node {
         apis: &[Api::Classic],
-        request: Request {
-            method: Method::Get,
-            path: "/cgi-bin/token",
-            params: &[
+        request: get(
+            "/cgi-bin/token",
+            &[
                 ("grant_type", Param::Fixed("client_credential")),
                 ("appid", Param::Appid),
                 ("secret", Param::Secret),
             ],
-            query: &[],
-        },
+        ),
         needs: NEEDS_SECRET,
         quota: Quota::DailyBudget,
         ..BASE
@@ -130,6 +117,7 @@ pub static NODES: &[Node] = &[
         apis: &[Api::Stable],
         request: post(
             "/cgi-bin/stable_token",
+            &[],
             &[
                 ("grant_type", Param::Fixed("client_credential")),
                 ("appid", Param::Appid),
@@ -146,12 +134,10 @@ pub static NODES: &[Node] = &[
     },
     Node {
         apis: &[Api::Wecom],
-        request: Request {
-            method: Method::Get,
-            path: "/cgi-bin/gettoken",
-            params: &[("corpid", Param::Appid), ("corpsecret", Param::Secret)],
-            query: &[],
-        },
+        request: get(
+            "/cgi-bin/gettoken",
+            &[("corpid", Param::Appid), ("corpsecret", Param::Secret)],
+        ),
         needs: NEEDS_SECRET,
         ..BASE
     },
@@ -180,6 +166,7 @@ pub static NODES: &[Node] = &[
         apis: &[Api::OpenPlatform],
         request: post(
             "/cgi-bin/component/api_component_token",
+            &[],
             &[
                 ("component_appid", Param::Appid),
                 ("component_appsecret", Param::Secret),
@@ -192,7 +179,7 @@ pub static NODES: &[Node] = &[
     },
     Node {
         apis: &[Api::OpenPlatform],
-        request: platform_post(
+        request: post(
             "/cgi-bin/component/api_query_auth",
             COMPONENT_TOKEN_QUERY,
             &[
@@ -208,7 +195,7 @@ pub static NODES: &[Node] = &[
     },
     Node {
         apis: &[Api::OpenPlatform],
-        request: platform_post(
+        request: post(
             "/cgi-bin/component/api_authorizer_token",
             COMPONENT_TOKEN_QUERY,
             &[
@@ -230,6 +217,7 @@ pub static NODES: &[Node] = &[
         apis: &[Api::WecomSuite],
         request: post(
             "/cgi-bin/service/get_suite_token",
+            &[],
             &[
                 ("suite_id", Param::Appid),
                 ("suite_secret", Param::Secret),
@@ -242,7 +230,7 @@ pub static NODES: &[Node] = &[
     },
     Node {
         apis: &[Api::WecomSuite],
-        request: platform_post(
+        request: post(
             "/cgi-bin/service/get_permanent_code",
             SUITE_TOKEN_QUERY,
             &[("auth_code", Param::Grant)],
@@ -255,7 +243,7 @@ pub static NODES: &[Node] = &[
     },
     Node {
         apis: &[Api::WecomSuite],
-        request: platform_post(
+        request: post(
             "/cgi-bin/service/get_corp_token",
             SUITE_TOKEN_QUERY,
             &[
@@ -273,6 +261,7 @@ pub static NODES: &[Node] = &[
         apis: &[Api::WecomProvider],
         request: post(
             "/cgi-bin/service/get_provider_token",
+            &[],
             &[("corpid", Param::Appid), ("provider_secret", Param::Secret)],
         ),
         field: "provider_access_token",
