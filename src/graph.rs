@@ -245,6 +245,9 @@ impl Outcome {
         }
     }
 
+    /// The outcome an `outcome` column names: the tests' round trip (the
+    /// code compares the column with [`Outcome::as_str`]).
+    #[cfg(test)]
     pub fn parse(s: &str) -> Option<Outcome> {
         [
             Outcome::Ok,

@@ -71,8 +71,7 @@ impl Run<'_> {
         let app = target.app.name.as_str();
         let last = self.store.history(Some(app), 1)?;
         let Some(failed) = last.into_iter().next().filter(|a| {
-            a.started_ms + a.duration_ms >= self.started_ms
-                && Outcome::parse(&a.outcome) != Some(Outcome::Ok)
+            a.started_ms + a.duration_ms >= self.started_ms && a.outcome != Outcome::Ok.as_str()
         }) else {
             return Ok(None);
         };
