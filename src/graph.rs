@@ -49,9 +49,8 @@ impl Api {
 
     pub fn default_base(self) -> &'static str {
         match self {
-            Api::Classic | Api::Stable => "https://api.weixin.qq.com",
+            Api::Classic | Api::Stable | Api::OpenPlatform => "https://api.weixin.qq.com",
             Api::Wecom | Api::WecomSuite | Api::WecomProvider => "https://qyapi.weixin.qq.com",
-            Api::OpenPlatform => "https://api.weixin.qq.com",
         }
     }
 
@@ -129,9 +128,7 @@ impl Ticket {
     }
 
     pub fn parse(s: &str) -> Option<Ticket> {
-        [Ticket::Jsapi, Ticket::WxCard, Ticket::AgentConfig]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        clap::ValueEnum::from_str(s, false).ok()
     }
 }
 
