@@ -441,4 +441,6 @@ fn fetched_ahead_counts_from_the_minute() {
     assert_eq!(fetched_ahead(&r(10_800), NOW), Some(10_800));
 }
 
+// Test code only, named as such (`*_tests.rs`); the module keeps its name.
+#[path = "tests/forced_tests.rs"]
 mod forced;
