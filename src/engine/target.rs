@@ -87,8 +87,7 @@ impl Target {
     pub fn nodes(&self) -> Vec<&'static Node> {
         let api = self.app.api;
         let token = match &self.role {
-            Role::App => graph::node(api, Kind::AccessToken),
-            Role::Platform(link) => graph::node(api, link.platform.kind.token_kind()),
+            Role::App | Role::Platform(_) => graph::token_node(api),
             Role::Customer { link, .. } if link.platform.customized() => {
                 Some(&graph::nodes::CUSTOMIZED_TOKEN)
             }

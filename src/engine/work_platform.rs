@@ -156,7 +156,7 @@ impl Done {
         if let Some(current) = token.as_ref().filter(|t| *t != stale) {
             return Some(current.clone());
         }
-        let node = graph::node(link.app.api, link.platform.kind.token_kind())?;
+        let node = graph::token_node(link.app.api)?;
         // Renewed only if the failing token is still the stored one: another
         // host that renewed it first has stored the one to use.
         let db = link
