@@ -176,35 +176,29 @@ fn guard(
 ) -> (Option<String>, Option<(i64, i64)>) {
     let key = (app.name.clone(), node.kind.as_str().to_string());
     let count = counts.get(&key).cloned().unwrap_or_default();
-    match node.quota {
-        Quota::DailyBudget if count.calls >= i64::from(app.daily_budget) => (
-            Some(format!(
-                "quota guard: {} token calls in the last 24 hours, daily_budget is {} (WeChat allows 2000): not calling; the stored token stays; raise daily_budget only if nothing else calls the token API",
-                count.calls, app.daily_budget
-            )),
-            None,
+    let refusal = match node.quota {
+        Quota::DailyBudget if count.calls >= i64::from(app.daily_budget) => format!(
+            "quota guard: {} token calls in the last 24 hours, daily_budget is {} (WeChat allows 2000): not calling; the stored token stays; raise daily_budget only if nothing else calls the token API",
+            count.calls, app.daily_budget
         ),
-        Quota::Forced { per_day, .. } if opts.force && count.forced >= per_day => (
-            Some(format!(
-                "quota guard: {} forced stable calls in the last 24 hours; WeChat allows {per_day}: not calling; run without --force",
-                count.forced
-            )),
-            None,
+        Quota::Forced { per_day, .. } if opts.force && count.forced >= per_day => format!(
+            "quota guard: {} forced stable calls in the last 24 hours; WeChat allows {per_day}: not calling; run without --force",
+            count.forced
         ),
         Quota::Forced { gap_ms, .. }
             if opts.force && count.last_forced_ms.is_some_and(|t| now_ms - t < gap_ms) =>
         {
-            (
-                Some(format!(
-                    "quota guard: the previous forced stable call was less than {}s ago (WeChat's minimum gap): wait and run again",
-                    gap_ms / 1000
-                )),
-                None,
+            format!(
+                "quota guard: the previous forced stable call was less than {}s ago (WeChat's minimum gap): wait and run again",
+                gap_ms / 1000
             )
         }
-        Quota::Forced { per_day, .. } if opts.force => (None, Some((count.forced, per_day))),
-        _ => (None, None),
-    }
+        Quota::Forced { per_day, .. } if opts.force => {
+            return (None, Some((count.forced, per_day)));
+        }
+        _ => return (None, None),
+    };
+    (Some(refusal), None)
 }
 
 /// How far a stored value's `fetched_at` lies ahead of `now`, when that is more
