@@ -18,6 +18,11 @@ pub fn write(out: &mut dyn Write, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`write`] on stdout.
+pub fn print(text: &str) -> Result<()> {
+    write(&mut std::io::stdout().lock(), text)
+}
+
 /// Whether stdout gets colours: a terminal, and no `NO_COLOR` (any non-empty
 /// value turns them off, as no-color.org asks).
 pub fn colour_stdout() -> bool {

@@ -8,7 +8,6 @@
 //! one transaction, sealed with the platform's store key, or none is.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
@@ -140,7 +139,7 @@ fn list(global: &Global, platform: &Platform, format: ListFormat) -> Result<()> 
             table.render()
         }
     };
-    crate::render::write(&mut std::io::stdout().lock(), &text)
+    crate::render::print(&text)
 }
 
 fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Result<()> {
@@ -230,15 +229,11 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
     db.upsert_customers(&customers)
         .with_context(|| format!("authorizers import into {who}"))?;
     let replaced = found.keys().filter(|a| old.contains_key(*a)).count();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "imported {} customers into {who}: {} new, {replaced} replaced",
+    crate::render::print(&format!(
+        "imported {} customers into {who}: {} new, {replaced} replaced\n",
         found.len(),
         found.len() - replaced
-    )?;
-    out.flush()?;
-    Ok(())
+    ))
 }
 
 /// A customer's state as listed: `pending` for a WeCom install whose code is

@@ -4,8 +4,6 @@
 //! none of the code that writes it. Packaging runs both on the binary it ships
 //! (see `pkg/build-deb`).
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 
 use crate::cli::{CompletionsArgs, ManArgs, Shell};
@@ -20,10 +18,7 @@ pub fn completions(args: &CompletionsArgs) -> Result<()> {
         Shell::Zsh => built::ZSH,
         Shell::Fish => built::FISH,
     };
-    let out = &mut std::io::stdout().lock();
-    out.write_all(script.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    crate::render::print(script)
 }
 
 /// Writes `wxtoken.1`, `wxtoken-COMMAND.1` for every visible command, and

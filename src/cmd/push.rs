@@ -6,7 +6,7 @@
 //! ([`start_exchanges`]); `push` itself calls nothing upstream.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::{Context, Result, anyhow};
 
@@ -131,10 +131,7 @@ fn start_exchanges(global: &Global, args: &PushArgs) {
 }
 
 fn write_out(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("could not write the answer on stdout")
+    crate::render::print(text).context("could not write the answer on stdout")
 }
 
 /// A push for a platform the config does not name (an error's context; HTTP

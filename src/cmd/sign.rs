@@ -58,7 +58,7 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<()> {
         _ => vec![("appId", row.appid.clone())],
     };
     let text = render_signed(args.format, fields, timestamp, &nonce, &signature)?;
-    render::write(&mut std::io::stdout().lock(), &text)
+    render::print(&text)
 }
 
 /// The SHA-1 signature of the JS-SDK, in lowercase hex.

@@ -96,7 +96,7 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
     };
     match &args.output {
         Some(path) => write_atomically(path, text.as_bytes()),
-        None => render::write(&mut std::io::stdout().lock(), &text),
+        None => render::print(&text),
     }
 }
 

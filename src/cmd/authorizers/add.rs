@@ -6,7 +6,7 @@
 //! details of a failure go to stderr (the web server's log), not to the page
 //! the customer sees.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use anyhow::{Context, Result};
 
@@ -31,11 +31,7 @@ pub fn run(global: &Global, args: &AddArgs) -> Result<()> {
         let code = crate::engine::check_code(&code)?;
         let name =
             crate::cmd::session::add_code(global, &args.platform, &code, args.exchange_timeout)?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{name}")
-            .and_then(|()| out.flush())
-            .context("could not write on stdout")?;
-        return Ok(());
+        return crate::render::print(&format!("{name}\n")).context("could not write on stdout");
     }
     let then = args.then.as_deref().map(check_then).transpose()?;
     let query = std::env::var("QUERY_STRING").unwrap_or_default();
@@ -74,10 +70,7 @@ pub fn run(global: &Global, args: &AddArgs) -> Result<()> {
     {
         crate::out::errln!("wxtoken: {}", crate::report::message(e));
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(answer.as_bytes())
-        .and_then(|()| out.flush())
-        .context("could not write the answer on stdout")?;
+    crate::render::print(&answer).context("could not write the answer on stdout")?;
     result.map(|_| ())
 }
 

@@ -7,8 +7,6 @@
 
 use std::time::Instant;
 
-use std::io::Write;
-
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
@@ -116,11 +114,7 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
             percent(&code)
         )
     };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{url}")
-        .and_then(|()| out.flush())
-        .context("could not write on stdout")?;
-    Ok(())
+    crate::render::print(&format!("{url}\n")).context("could not write on stdout")
 }
 
 fn check(args: &LinkArgs) -> Result<()> {

@@ -1,8 +1,6 @@
 //! `wxtoken authorizers sync --platform NAME`: every authorizer of an Open
 //! Platform component from its list, sealed and stored (`engine::sync`).
 
-use std::io::Write;
-
 use anyhow::Result;
 
 use crate::cli::Global;
@@ -28,15 +26,12 @@ pub fn run(global: &Global, platform_name: &str) -> Result<()> {
         )));
     };
     let synced = crate::engine::sync::sync(&mut session, &key)?;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "platform {}: {} authorizers synced ({} new)",
+    crate::render::print(&format!(
+        "platform {}: {} authorizers synced ({} new)\n",
         shown(&link.platform.name),
         synced.listed,
         synced.new
-    )?;
-    Ok(())
+    ))
 }
 
 #[cfg(test)]
