@@ -80,33 +80,20 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
     if let Some(t) = tls {
         return tls_failure(t, host, proxy);
     }
-    if let Some(p) = proxy {
-        let unreached = |what: &str| {
-            unreached(
-                host,
-                format!(
-                    "could not connect to proxy {} (from {}): {what}",
-                    p.shown, p.var
-                ),
-            )
-        };
-        match &e {
-            ureq::Error::ConnectProxyFailed(reason) => return proxy_failure(reason, host, p),
-            ureq::Error::HostNotFound => return unreached("host not found").by_dns(),
-            ureq::Error::ConnectionFailed => return unreached("could not connect"),
-            ureq::Error::Io(io) => match io.kind() {
-                ErrorKind::ConnectionRefused => return unreached("connection refused"),
-                ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                    return unreached("no route to the host");
-                }
-                _ if io.to_string().contains("lookup address") => {
-                    return unreached("host name not resolved").by_dns();
-                }
-                _ => {}
-            },
-            _ => {}
-        }
+    if let (Some(p), ureq::Error::ConnectProxyFailed(reason)) = (proxy, &e) {
+        return proxy_failure(reason, host, p);
     }
+    // Through a proxy, a connection that was not made is the proxy's.
+    let no_connection = |what: String| match proxy {
+        Some(p) => unreached(
+            host,
+            format!(
+                "could not connect to proxy {} (from {}): {what}",
+                p.shown, p.var
+            ),
+        ),
+        None => unreached(host, what),
+    };
     match e {
         ureq::Error::Tls(what) => Failure::Blocked(format!(
             "TLS with {host} could not start: {what}; check --api-base / api_base"
@@ -117,9 +104,9 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,
-            ErrorKind::ConnectionRefused => unreached(host, "connection refused"),
+            ErrorKind::ConnectionRefused => no_connection("connection refused".into()),
             ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                unreached(host, "no route to the host")
+                no_connection("no route to the host".into())
             }
             ErrorKind::ConnectionReset => {
                 Failure::Network("connection reset by the server".to_string())
@@ -128,13 +115,15 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
                 Failure::Network("connection closed before the answer ended".to_string())
             }
             // Name resolution failures come as uncategorized I/O errors.
-            _ if io.to_string().contains("lookup address") => {
-                unreached(host, format!("host name not resolved ({io})")).by_dns()
-            }
+            _ if io.to_string().contains("lookup address") => no_connection(match proxy {
+                Some(_) => "host name not resolved".to_string(),
+                None => format!("host name not resolved ({io})"),
+            })
+            .by_dns(),
             _ => Failure::Network(crate::secret::redact(&io.to_string())),
         },
-        ureq::Error::HostNotFound => unreached(host, "host not found").by_dns(),
-        ureq::Error::ConnectionFailed => unreached(host, "could not connect"),
+        ureq::Error::HostNotFound => no_connection("host not found".into()).by_dns(),
+        ureq::Error::ConnectionFailed => no_connection("could not connect".into()),
         ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
         ureq::Error::BadUri(_) => {
             unreached(host, "invalid URL: check --api-base / WXTOKEN_API_BASE")
