@@ -56,20 +56,12 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     result
 }
 
+/// The reason phrase of a status push answers with: the `http` crate's, but
+/// RFC 9110's name for 413 (the crate keeps the older Payload Too Large).
 pub(super) fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
+    match ureq::http::StatusCode::from_u16(status).map(|s| s.canonical_reason()) {
+        _ if status == 413 => "Content Too Large",
+        Ok(Some(reason)) => reason,
         _ => "Service Unavailable",
     }
 }
