@@ -1,243 +1,196 @@
 //! WeChat's and WeCom's errcodes: what each means and the user's fix, from the
 //! upstream documentation, as data.
 
-/// Which requests an entry is for: the same errcode means different things on
-/// a token endpoint (made from the secret) and on a ticket endpoint (made from
-/// a token).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Context {
-    Any,
-    /// A request made from another credential (a ticket from its token).
-    FromCredential,
-}
-
 /// `{ip}` in a meaning or fix is replaced by the IP that the errmsg quotes.
 const IP: &str = "{ip}";
 
-/// (errcode, context, meaning, fix); the first entry that fits wins.
-const TABLE: &[(i64, Context, &str, &str)] = &[
+/// The same errcode means something else on a request made from another
+/// credential (a ticket from its token) than on a token endpoint (made from
+/// the secret): (errcode, meaning, fix), looked up first for the former.
+const FROM_CREDENTIAL: &[(i64, &str, &str)] = &[(
+    40001,
+    "access token invalid or not the latest",
+    "another process fetched a newer token; run `wxtoken refresh` again",
+)];
+
+/// (errcode, meaning, fix).
+const TABLE: &[(i64, &str, &str)] = &[
     (
         -1,
-        Context::Any,
         "system busy",
         "WeChat is busy; wxtoken retried; run again later",
     ),
     (
         40001,
-        Context::FromCredential,
-        "access token invalid or not the latest",
-        "another process fetched a newer token; run `wxtoken refresh` again",
-    ),
-    (
-        40001,
-        Context::Any,
         "wrong AppSecret",
         "check the app's secret; if it was reset in the admin console, store the new one",
     ),
     (
         40002,
-        Context::Any,
         "invalid grant_type",
         "a bug in wxtoken's request; please report it",
     ),
     (
         40013,
-        Context::Any,
         "invalid appid",
         "check the appid (for WeCom, the corpid) and that it belongs to this secret",
     ),
     (
         40014,
-        Context::Any,
         "invalid access_token",
         "the token was revoked; run `wxtoken refresh --force`",
     ),
     (
         40125,
-        Context::Any,
         "invalid AppSecret",
         "check the app's secret; reset it in the admin console if it was lost",
     ),
     (
         40164,
-        Context::Any,
         "caller IP {ip} is not on the IP whitelist",
         "add {ip} to the IP whitelist in the admin console (Development > Basic configuration)",
     ),
     (
         40243,
-        Context::Any,
         "AppSecret frozen",
         "unfreeze or reset the AppSecret in the admin console",
     ),
     (
         41001,
-        Context::Any,
         "access_token missing",
         "a bug in wxtoken's request; please report it",
     ),
-    (41002, Context::Any, "appid missing", "set the app's appid"),
-    (
-        41004,
-        Context::Any,
-        "secret missing",
-        "set the app's secret",
-    ),
+    (41002, "appid missing", "set the app's appid"),
+    (41004, "secret missing", "set the app's secret"),
     (
         42001,
-        Context::Any,
         "access_token expired",
         "run `wxtoken refresh` (the stored token is marked stale)",
     ),
     (
         45009,
-        Context::Any,
         "daily quota reached",
         "wait until the quota resets at midnight Beijing time, or reset it with clear_quota (10 times a month); WeCom allows a company 400 jsapi/app tickets an hour (100 per app): wxtoken fetches one only when due",
     ),
     (
         45011,
-        Context::Any,
         "per-minute quota reached",
         "wait a minute and run again; check that nothing else calls the token API",
     ),
     (
         48001,
-        Context::Any,
         "API not authorized for this account",
         "check the account's permissions in the admin console",
     ),
     (
         50004,
-        Context::Any,
         "token API forbidden for this account",
         "check the account's status in the admin console",
     ),
     (
         50007,
-        Context::Any,
         "account frozen",
         "check the account's status in the admin console",
     ),
     (
         89501,
-        Context::Any,
         "waiting for the administrator to confirm this IP",
         "ask the administrator to confirm the IP in the admin console, then run again",
     ),
     (
         89503,
-        Context::Any,
         "waiting for the administrator to confirm this IP",
         "ask the administrator to confirm the IP in the admin console, then run again",
     ),
     (
         89506,
-        Context::Any,
         "the administrator refused this IP: blocked for 24 hours",
         "call from a whitelisted IP, or wait 24 hours",
     ),
     (
         89507,
-        Context::Any,
         "the administrator refused this IP: blocked for 1 hour",
         "call from a whitelisted IP, or wait an hour",
     ),
     // Third-party platforms: Open Platform components (A.3 to A.5).
     (
         61003,
-        Context::Any,
         "the authorizer has not authorized (or no longer authorizes) this component",
         "the merchant must authorize the platform again",
     ),
     (
         61004,
-        Context::Any,
         "caller IP {ip} is not on the third-party platform's IP whitelist",
         "add {ip} to the whitelist in the Open Platform console (platform details > development info > IP whitelist)",
     ),
     (
         61005,
-        Context::Any,
         "component_verify_ticket expired",
         "WeChat pushes a new one every 10 minutes: check the authorization event URL and `wxtoken push`",
     ),
     (
         61006,
-        Context::Any,
         "component_verify_ticket invalid (empty, wrong, or another component's)",
         "check that the pushes reach `wxtoken push --platform` of this platform (its appid) and run again after the next push",
     ),
     (
         61009,
-        Context::Any,
         "authorization code invalid or already used",
         "the merchant must authorize again (a code is single use and expires)",
     ),
     (
         61011,
-        Context::Any,
         "not a component's appid and secret",
         "check the platform's appid and secret (the component's, not an Official Account's)",
     ),
     (
         61023,
-        Context::Any,
         "refresh token invalid",
         "wxtoken recovers it from the authorizer list when it can; otherwise the merchant must authorize again",
     ),
     // WeCom service providers (B.5).
     (
         40078,
-        Context::Any,
         "auth code invalid or already used",
         "the company must install the app again (a code is single use, valid 10 minutes)",
     ),
     (
         40080,
-        Context::Any,
         "invalid suite_secret",
         "check the suite's secret in the provider console",
     ),
     (
         40082,
-        Context::Any,
         "suite or provider token invalid",
         "run `wxtoken refresh` again; if it persists the suite is not installed in that company",
     ),
     (
         40083,
-        Context::Any,
         "invalid suite_id",
         "check the platform's appid (the suite id)",
     ),
     (
         40084,
-        Context::Any,
         "permanent code invalid",
         "the company must install the app again",
     ),
     (
         40085,
-        Context::Any,
         "suite_ticket invalid or expired",
         "WeCom pushes one every 10 minutes: check the command callback URL and `wxtoken push`, or refresh the ticket in the provider console",
     ),
     (
         42009,
-        Context::Any,
         "suite token expired",
         "run `wxtoken refresh` (wxtoken renews it once and retries)",
     ),
     (
         48004,
-        Context::Any,
         "authorization invalid (never installed, or cancelled)",
         "the company cancelled the authorization: it must install the app again",
     ),
     (
         60020,
-        Context::Any,
         "caller IP {ip} is not a trusted IP of this WeCom app",
         "add {ip} to the app's trusted IPs in the WeCom admin console",
     ),
@@ -246,15 +199,15 @@ const TABLE: &[(i64, Context, &str, &str)] = &[
 /// The meaning of an errcode and the user's fix. `from_credential`: the request
 /// was made from another credential (a ticket endpoint), not from the secret.
 pub fn meaning(errcode: i64, errmsg: &str, from_credential: bool) -> (String, String) {
-    let entry = TABLE.iter().find(|(code, context, ..)| {
-        *code == errcode && (*context == Context::Any || from_credential)
-    });
+    let entry = (FROM_CREDENTIAL.iter().filter(|_| from_credential))
+        .chain(TABLE)
+        .find(|(code, ..)| *code == errcode);
     match entry {
-        Some((_, _, meaning, fix)) if meaning.contains(IP) || fix.contains(IP) => {
+        Some((_, meaning, fix)) if meaning.contains(IP) || fix.contains(IP) => {
             let ip = quoted_ip(errmsg).unwrap_or_else(|| "this machine's IP".to_string());
             (meaning.replace(IP, &ip), fix.replace(IP, &ip))
         }
-        Some((_, _, meaning, fix)) => (meaning.to_string(), fix.to_string()),
+        Some((_, meaning, fix)) => (meaning.to_string(), fix.to_string()),
         // Redacted before it is cut: a cut secret would not be recognized.
         None => (
             crate::text::clip(&crate::secret::redact(errmsg), 120),
