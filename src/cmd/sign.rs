@@ -64,10 +64,7 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<()> {
 /// The SHA-1 signature of the JS-SDK, in lowercase hex.
 pub fn signature(ticket: &str, nonce: &str, timestamp: u64, url: &str) -> String {
     let text = format!("jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={url}");
-    Sha1::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", Sha1::digest(text.as_bytes()))
 }
 
 /// `--url` without its `#fragment`: an http(s) URL of printable characters.
