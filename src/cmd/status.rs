@@ -2,7 +2,6 @@
 //! for it, how long it lasts, and how its refreshes have gone.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::Result;
 
@@ -95,7 +94,11 @@ pub fn run(global: &Global, args: &StatusArgs) -> Result<()> {
         }
     };
     match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes()),
+        // Atomically, so that node_exporter's textfile collector never reads
+        // half a file. Mode 0644 (less the umask), as a plain write would
+        // give: the collector runs as another user, and status holds no
+        // token or secret.
+        Some(path) => crate::fsafe::write_atomically(path, text.as_bytes(), 0o644, "--output"),
         None => render::print(&text),
     }
 }
@@ -129,7 +132,6 @@ fn line(
     stat: Option<&Stats>,
     now: i64,
 ) -> Line {
-    let state = state(row, now);
     let last = stat.and_then(|s| s.last.as_ref());
     let is_token = kind == Kind::AccessToken.as_str();
     Line {
@@ -139,7 +141,7 @@ fn line(
         appid: config
             .map(|a| a.appid.clone())
             .or_else(|| row.map(|r| r.appid.clone())),
-        state,
+        state: state(row, now),
         configured: config.is_some(),
         fetched_at: row.map(|r| r.fetched_at),
         expires_at: row.map(|r| r.expires_at),
@@ -158,6 +160,41 @@ fn line(
         app: app.to_string(),
         kind: kind.to_string(),
     }
+}
+
+impl Line {
+    /// APPID: a long one shortened, `wx85871939f7f9b647` -> `wx85…b647` (the
+    /// json format has it whole).
+    fn short_appid(&self) -> String {
+        let Some(appid) = &self.appid else {
+            return dash();
+        };
+        let chars: Vec<char> = appid.chars().collect();
+        if chars.len() <= 12 {
+            return shown(appid);
+        }
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        shown(&format!("{head}…{tail}"))
+    }
+
+    /// LEFT: the time left, as `1h 12m`.
+    fn left(&self) -> String {
+        self.expires_in.filter(|s| *s > 0).map_or_else(dash, human)
+    }
+
+    /// LAST: the last attempt's outcome and when it was.
+    fn last(&self, now: i64) -> String {
+        match (&self.last_outcome, self.last_attempt_at) {
+            (Some(o), Some(t)) => format!("{} {}", shown(o), when(t, now)),
+            _ => dash(),
+        }
+    }
+}
+
+/// An empty cell.
+fn dash() -> String {
+    "-".to_string()
 }
 
 /// A state's colour: red when there is no usable value, yellow when the
@@ -225,19 +262,11 @@ fn text(
     })
 }
 
-/// Writes `text` to `path` atomically, so that node_exporter's textfile
-/// collector never reads half a file. Mode 0644 (less the umask), as a plain
-/// write would give: the collector runs as another user, and status holds no
-/// token or secret.
-fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
-    crate::fsafe::write_atomically(path, text, 0o644, "--output")
-}
-
 /// The table: aligned columns, local times, time left as `1h 12m`; fits 80
 /// columns with app names of up to 8 characters. KIND is the token's API
 /// (classic, stable, wecom) or the ticket (jsapi, wx_card, agent_config); a long
-/// appid is shortened (the json format has it whole). With `colour`, what is
-/// broken is red and what needs attention soon yellow.
+/// appid is shortened. With `colour`, what is broken is red and what needs
+/// attention soon yellow.
 fn table(lines: &[Line], now: i64, colour: bool) -> String {
     if lines.is_empty() {
         return "no apps: none is configured and none is stored\n".to_string();
@@ -251,27 +280,16 @@ fn table(lines: &[Line], now: i64, colour: bool) -> String {
     )
     .right_aligned_from(7)
     .coloured(colour);
-    let when = |t: i64| when(t, now);
-    let dash = || "-".to_string();
     for l in lines {
         // Names, appids and outcomes may come from other writers of the table.
         table.push(vec![
             shown(&l.app),
             kind_column(&l.kind, l.api.as_deref()),
-            l.appid
-                .as_deref()
-                .map(|a| shown(&shorten(a)))
-                .unwrap_or_else(dash),
+            l.short_appid(),
             l.state.to_string(),
-            l.expires_at.map(when).unwrap_or_else(dash),
-            l.expires_in
-                .filter(|s| *s > 0)
-                .map(human)
-                .unwrap_or_else(dash),
-            match (&l.last_outcome, l.last_attempt_at) {
-                (Some(o), Some(t)) => format!("{} {}", shown(o), when(t)),
-                _ => dash(),
-            },
+            l.expires_at.map_or_else(dash, |t| when(t, now)),
+            l.left(),
+            l.last(now),
             l.failures_in_a_row.to_string(),
             l.calls_24h.to_string(),
         ]);
@@ -293,17 +311,6 @@ fn when(t: i64, now: i64) -> String {
     } else {
         clock::local(t, "%m-%d %H:%M")
     }
-}
-
-/// `wx85871939f7f9b647` -> `wx85…b647`.
-fn shorten(appid: &str) -> String {
-    let chars: Vec<char> = appid.chars().collect();
-    if chars.len() <= 12 {
-        return appid.to_string();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}…{tail}")
 }
 
 /// The Prometheus text exposition format.

@@ -2,7 +2,7 @@
 //! customer's), their table, a platform's customers' table, and per-platform
 //! Prometheus gauges.
 
-use super::{Line, failing_colour, shorten, state_colour, when};
+use super::{Line, dash, failing_colour, state_colour, when};
 use crate::duration::human;
 use crate::render::{Colour, Prometheus, Table};
 use crate::text::shown;
@@ -77,22 +77,15 @@ pub(super) fn table(lines: &[PlatformLine], colour: bool) -> String {
     )
     .right_aligned_from(6)
     .coloured(colour);
-    let dash = || "-".to_string();
     for l in lines {
         let t = &l.token;
         let c = &l.customers;
         table.push(vec![
             shown(&l.platform),
-            t.api.as_deref().map(shown).unwrap_or_else(dash),
-            t.appid
-                .as_deref()
-                .map(|a| shown(&shorten(a)))
-                .unwrap_or_else(dash),
+            t.api.as_deref().map_or_else(dash, shown),
+            t.short_appid(),
             t.state.to_string(),
-            t.expires_in
-                .filter(|s| *s > 0)
-                .map(human)
-                .unwrap_or_else(dash),
+            t.left(),
             match (l.ticket_state, l.ticket_age) {
                 (Some(state), Some(age)) => format!("{state} {}", human(age)),
                 (Some(state), None) => state.to_string(),
@@ -131,7 +124,6 @@ pub(super) fn customer_table(customers: &[CustomerLine], now: i64, colour: bool)
     let mut table = Table::new(&["APPID", "STATE", "UNTIL", "LEFT", "LAST", "FAILS"], " ")
         .right_aligned_from(5)
         .coloured(colour);
-    let dash = || "-".to_string();
     for c in customers {
         let t = &c.token;
         table.push(vec![
@@ -143,15 +135,9 @@ pub(super) fn customer_table(customers: &[CustomerLine], now: i64, colour: bool)
                 "active" => t.state.to_string(),
                 other => other.to_string(),
             },
-            t.expires_at.map(|at| when(at, now)).unwrap_or_else(dash),
-            t.expires_in
-                .filter(|s| *s > 0)
-                .map(human)
-                .unwrap_or_else(dash),
-            match (&t.last_outcome, t.last_attempt_at) {
-                (Some(o), Some(at)) => format!("{} {}", shown(o), when(at, now)),
-                _ => dash(),
-            },
+            t.expires_at.map_or_else(dash, |at| when(at, now)),
+            t.left(),
+            t.last(now),
             t.failures_in_a_row.to_string(),
         ]);
         table.paint(
