@@ -70,28 +70,16 @@ pub enum Failure {
     Guard(String),
 }
 
-/// `host` was not reached, for `what` reason (not DNS: see [`Failure::by_dns`]).
-fn unreached(host: &str, what: impl Into<String>) -> Failure {
+/// `host` was not reached, for `what` reason (`dns`: its name did not resolve).
+fn unreached(host: &str, what: impl Into<String>, dns: bool) -> Failure {
     Failure::Unreached {
         host: host.to_string(),
         what: what.into(),
-        dns: false,
+        dns,
     }
 }
 
 impl Failure {
-    /// The same failure, caused by a name that did not resolve.
-    fn by_dns(self) -> Failure {
-        match self {
-            Failure::Unreached { host, what, .. } => Failure::Unreached {
-                host,
-                what,
-                dns: true,
-            },
-            other => other,
-        }
-    }
-
     /// Worth trying again within the same run.
     pub fn transient(&self) -> bool {
         match self {

@@ -60,10 +60,12 @@ fn proxy_failure(reason: &str, host: &str, proxy: &Proxy) -> Failure {
         Some(code) => unreached(
             host,
             format!("{name} answered {code} to a tunnel to {host}"),
+            false,
         ),
         None => unreached(
             host,
             format!("{name} closed the connection without answering the tunnel request"),
+            false,
         ),
     }
 }
@@ -84,29 +86,30 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
         return proxy_failure(reason, host, p);
     }
     // Through a proxy, a connection that was not made is the proxy's.
-    let no_connection = |what: String| match proxy {
+    let no_connection = |what: String, dns: bool| match proxy {
         Some(p) => unreached(
             host,
             format!(
                 "could not connect to proxy {} (from {}): {what}",
                 p.shown, p.var
             ),
+            dns,
         ),
-        None => unreached(host, what),
+        None => unreached(host, what, dns),
     };
     match e {
         ureq::Error::Tls(what) => Failure::Blocked(format!(
             "TLS with {host} could not start: {what}; check --api-base / api_base"
         )),
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
-            unreached(host, "no connection within the timeout")
+            unreached(host, "no connection within the timeout", false)
         }
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut => Failure::Timeout,
-            ErrorKind::ConnectionRefused => no_connection("connection refused".into()),
+            ErrorKind::ConnectionRefused => no_connection("connection refused".into(), false),
             ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
-                no_connection("no route to the host".into())
+                no_connection("no route to the host".into(), false)
             }
             ErrorKind::ConnectionReset => {
                 Failure::Network("connection reset by the server".to_string())
@@ -115,19 +118,23 @@ pub(super) fn transport_failure(e: ureq::Error, host: &str, proxy: Option<&Proxy
                 Failure::Network("connection closed before the answer ended".to_string())
             }
             // Name resolution failures come as uncategorized I/O errors.
-            _ if io.to_string().contains("lookup address") => no_connection(match proxy {
-                Some(_) => "host name not resolved".to_string(),
-                None => format!("host name not resolved ({io})"),
-            })
-            .by_dns(),
+            _ if io.to_string().contains("lookup address") => {
+                let what = match proxy {
+                    Some(_) => "host name not resolved".to_string(),
+                    None => format!("host name not resolved ({io})"),
+                };
+                no_connection(what, true)
+            }
             _ => Failure::Network(crate::secret::redact(&io.to_string())),
         },
-        ureq::Error::HostNotFound => no_connection("host not found".into()).by_dns(),
-        ureq::Error::ConnectionFailed => no_connection("could not connect".into()),
+        ureq::Error::HostNotFound => no_connection("host not found".into(), true),
+        ureq::Error::ConnectionFailed => no_connection("could not connect".into(), false),
         ureq::Error::Protocol(_) => Failure::BadResponse("not a valid HTTP response".to_string()),
-        ureq::Error::BadUri(_) => {
-            unreached(host, "invalid URL: check --api-base / WXTOKEN_API_BASE")
-        }
+        ureq::Error::BadUri(_) => unreached(
+            host,
+            "invalid URL: check --api-base / WXTOKEN_API_BASE",
+            false,
+        ),
         ureq::Error::InvalidProxyUrl => Failure::Blocked(
             "invalid proxy URL in HTTPS_PROXY / ALL_PROXY / HTTP_PROXY".to_string(),
         ),
