@@ -43,11 +43,17 @@ fn list(
         Some(store) => store.history(app, limit)?,
         None => Vec::new(),
     };
+    // `--app NAME` with no attempts: exit 3 when the database does not know
+    // the app at all (a typo, or another database than the one refresh writes).
     if let Some(name) = app
         && attempts.is_empty()
-        && let Some(err) = unknown_app(store.as_deref_mut(), name)?
     {
-        return Err(err);
+        let Some(store) = store.as_deref_mut() else {
+            return Err(no_token(format!(
+                "no app {name:?}: there is no database yet (run `wxtoken refresh` first, or check --db)"
+            )));
+        };
+        crate::cmd::common::not_stored(store, name)??;
     }
     let text = match format {
         HistoryFormat::Json => json(&attempts)?,
@@ -125,18 +131,5 @@ fn json(attempts: &[Attempt]) -> Result<String> {
             message: a.message.as_deref(),
         })
         .collect();
-    let mut text = render::json(&entries, true)?;
-    text.push('\n');
-    Ok(text)
-}
-
-/// `--app NAME` with no attempts: exit 3 when the database does not know the
-/// app at all (a typo, or another database than the one refresh writes).
-fn unknown_app(store: Option<&mut (dyn Store + '_)>, name: &str) -> Result<Option<anyhow::Error>> {
-    let Some(store) = store else {
-        return Ok(Some(no_token(format!(
-            "no app {name:?}: there is no database yet (run `wxtoken refresh` first, or check --db)"
-        ))));
-    };
-    Ok(crate::cmd::common::not_stored(store, name)?.err())
+    Ok(render::json(&entries, true)? + "\n")
 }
