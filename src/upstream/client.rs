@@ -171,8 +171,8 @@ impl Client {
             } else {
                 self.send(app, node, call, remaining.min(self.timeout))
                     .and_then(|(status, date, body)| {
-                        if let Some(skew) = date.as_deref().and_then(|d| skew_from(d, started_ms)) {
-                            clock_skew = Some(skew);
+                        if let Some(remote) = date.as_deref().and_then(clock::parse_http_date) {
+                            clock_skew = Some(remote - started_ms.div_euclid(1000));
                         }
                         answer = serde_json::from_slice::<serde_json::Value>(&body)
                             .ok()
@@ -409,12 +409,6 @@ fn target(base: &str) -> (bool, &str) {
     let authority = rest.split('/').next().unwrap_or_default();
     let host = super::host::split_host_port(authority).map_or(authority, |(h, _)| h);
     (https, host)
-}
-
-/// Seconds between upstream's `Date` header and the local clock when the request was sent.
-fn skew_from(date: &str, local_ms: i64) -> Option<i64> {
-    let remote = clock::parse_http_date(date)?;
-    Some(remote - local_ms.div_euclid(1000))
 }
 
 /// A random wait between half and all of `d`.
