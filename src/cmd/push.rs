@@ -55,10 +55,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     let result = handle(global, platform, peer.as_deref(), query, &mut |q| {
         read_body(&mut input, q, cgi)
     });
-    let answer = match &result {
-        Ok(text) => text.as_str(),
-        Err(_) => "",
-    };
+    let answer = result.as_deref().unwrap_or("");
     if cgi {
         // An unknown platform is the server's configuration here, not the URL.
         let status = match http_status(&result) {
