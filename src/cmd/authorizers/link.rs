@@ -44,22 +44,21 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
         .ok_or_else(|| anyhow!("platform {}: no usable token", p.name))?;
     let client = Client::new(s.opts.timeout, s.opts.proxy.clone());
     let deadline = Instant::now() + s.opts.timeout * 3;
-    let failed = |what: &str, f: crate::upstream::Failure| {
-        anyhow!("platform {}: {what}: {}", p.name, f.describe(true))
+    // A call made with the platform's token, its failure named by the API's name.
+    let call = |path: &str, token_name: &str, body: Option<serde_json::Value>| {
+        let what = path.rsplit('/').next().unwrap_or(path);
+        let query = [(token_name, token.as_str())];
+        (client.post_json(&link.app, path, &query, body.as_ref(), deadline))
+            .map_err(|f| anyhow!("platform {}: {what}: {}", p.name, f.describe(true)))
     };
     let redirect = percent(&args.redirect);
     let url = if open {
         let body = json!({"component_appid": p.appid});
-        let query = [("component_access_token", token.as_str())];
-        let answer = client
-            .post_json(
-                &link.app,
-                "/cgi-bin/component/api_create_preauthcode",
-                &query,
-                Some(&body),
-                deadline,
-            )
-            .map_err(|f| failed("api_create_preauthcode", f))?;
+        let answer = call(
+            "/cgi-bin/component/api_create_preauthcode",
+            "component_access_token",
+            Some(body),
+        )?;
         let code = pre_auth_code(&answer)?;
         let biz = args
             .biz_appid
@@ -80,28 +79,12 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
             format!("https://mp.weixin.qq.com/cgi-bin/componentloginpage?{common}")
         }
     } else {
-        let query = [("suite_access_token", token.as_str())];
-        let answer = client
-            .post_json(
-                &link.app,
-                "/cgi-bin/service/get_pre_auth_code",
-                &query,
-                None,
-                deadline,
-            )
-            .map_err(|f| failed("get_pre_auth_code", f))?;
+        let token_name = "suite_access_token";
+        let answer = call("/cgi-bin/service/get_pre_auth_code", token_name, None)?;
         let code = pre_auth_code(&answer)?;
         if args.test {
             let body = json!({"pre_auth_code": code, "session_info": {"auth_type": 1}});
-            client
-                .post_json(
-                    &link.app,
-                    "/cgi-bin/service/set_session_info",
-                    &query,
-                    Some(&body),
-                    deadline,
-                )
-                .map_err(|f| failed("set_session_info", f))?;
+            call("/cgi-bin/service/set_session_info", token_name, Some(body))?;
         }
         let state = args
             .state
