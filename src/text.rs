@@ -32,30 +32,22 @@ pub fn shown(s: &str) -> String {
 /// `s` in double quotes for a message, as [`shown`] writes it, with `"` and `\`
 /// escaped, and cut after `max` characters (`…` marks the cut).
 pub fn quoted_max(s: &str, max: usize) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars().take(max) {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c => out.push_str(&shown(c.encode_utf8(&mut [0; 4]))),
-        }
-    }
-    out.push('"');
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
+    let (head, cut) = head(s, max);
+    let escaped = head.replace('\\', r"\\").replace('"', r#"\""#);
+    format!("\"{}\"{cut}", shown(&escaped))
 }
 
 /// At most `max` characters of `s`, as [`shown`] writes them (`…` marks a cut):
 /// for text such as upstream's messages, put in a message of wxtoken's own.
 pub fn clip(s: &str, max: usize) -> String {
-    let head: String = s.chars().take(max).collect();
-    let mut out = shown(&head);
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
+    let (head, cut) = head(s, max);
+    shown(&head) + cut
+}
+
+/// The first `max` characters of `s`, and `…` when that cuts it (else "").
+fn head(s: &str, max: usize) -> (String, &'static str) {
+    let cut = s.chars().nth(max).is_some();
+    (s.chars().take(max).collect(), if cut { "…" } else { "" })
 }
 
 /// The longest part of a value a message quotes.
