@@ -49,12 +49,7 @@ pub fn detach(
         .stderr(Stdio::null());
     // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
     }
     cmd.spawn()
         .context("could not start the exchange in a process of its own")?;
