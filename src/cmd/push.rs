@@ -154,14 +154,9 @@ fn handle(
 ) -> Result<String> {
     common::init_logging(global);
     let now = clock::now();
-    let who = match peer {
-        Some(peer) => format!(
-            "push to platform {} from {}",
-            quoted(platform),
-            crate::text::clip(peer, 64)
-        ),
-        None => format!("push to platform {}", quoted(platform)),
-    };
+    let from =
+        (peer.map(|peer| format!(" from {}", crate::text::clip(peer, 64)))).unwrap_or_default();
+    let who = format!("push to platform {}{from}", quoted(platform));
     let config_path = common::config_path(global).ok_or_else(|| {
         usage(format!(
             "{who}: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)"
