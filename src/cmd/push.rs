@@ -264,9 +264,16 @@ fn keep(
     now: i64,
 ) -> Result<String> {
     let name = &platform.name;
-    let success = || Ok("success".to_string());
+    // A customer's event applies only in order; a late one is acknowledged.
+    if let Event::Authorized { appid, created, .. }
+    | Event::Revoked { appid, created }
+    | Event::Changed { appid, created } = &event
+        && !in_order(db, name, appid, *created, now)?
+    {
+        return Ok("success".to_string());
+    }
     match event {
-        Event::Echo(plain) => Ok(plain),
+        Event::Echo(plain) => return Ok(plain),
         Event::Ticket {
             kind,
             value,
@@ -291,7 +298,6 @@ fn keep(
                     kind.as_str()
                 );
             }
-            success()
         }
         Event::Authorized {
             appid,
@@ -299,9 +305,6 @@ fn keep(
             created,
             pending_until,
         } => {
-            if !in_order(db, name, &appid, created, now)? {
-                return success();
-            }
             let old = db.customer(name, &appid)?;
             // The same code pushed again (WeChat retries): the stored one
             // stays, so that a code being exchanged is not taken for new.
@@ -341,12 +344,8 @@ fn keep(
             // Answered first (WeCom: within 1000 ms); the exchange runs
             // after, in a process of its own, with its whole timeout.
             (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner())).push((name.clone(), appid));
-            success()
         }
-        Event::Revoked { appid, created } => {
-            if !in_order(db, name, &appid, created, now)? {
-                return success();
-            }
+        Event::Revoked { appid, .. } => {
             if !db.revoke_customer(name, &appid, now)? {
                 log::info!(
                     "platform {}: revocation of unknown customer {}: nothing to do",
@@ -354,41 +353,31 @@ fn keep(
                     quoted(&appid)
                 );
             }
-            success()
         }
-        Event::Changed { appid, created } => {
-            if !in_order(db, name, &appid, created, now)? {
-                return success();
+        Event::Changed { appid, .. } => match db.customer(name, &appid)? {
+            // Marked: the next refresh reads the authorization again
+            // (get_auth_info), right after this answer.
+            Some(c) => {
+                db.upsert_customer(&Customer {
+                    info: Some(crate::platform::marked_for_reread(c.info.as_deref())),
+                    updated_at: now,
+                    ..c
+                })?;
+                (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner())).push((name.clone(), appid));
             }
-            match db.customer(name, &appid)? {
-                // Marked: the next refresh reads the authorization again
-                // (get_auth_info), right after this answer.
-                Some(c) => {
-                    db.upsert_customer(&Customer {
-                        info: Some(crate::platform::marked_for_reread(c.info.as_deref())),
-                        updated_at: now,
-                        ..c
-                    })?;
-                    (EXCHANGES.lock().unwrap_or_else(|e| e.into_inner()))
-                        .push((name.clone(), appid));
-                }
-                None => log::info!(
-                    "platform {}: change of unknown customer {}: nothing to do",
-                    quoted(name),
-                    quoted(&appid)
-                ),
-            }
-            success()
-        }
-        Event::Ignored(info_type) => {
-            log::info!(
-                "platform {}: InfoType {} acknowledged, nothing stored",
+            None => log::info!(
+                "platform {}: change of unknown customer {}: nothing to do",
                 quoted(name),
-                quoted(&crate::text::clip(&info_type, 60))
-            );
-            success()
-        }
+                quoted(&appid)
+            ),
+        },
+        Event::Ignored(info_type) => log::info!(
+            "platform {}: InfoType {} acknowledged, nothing stored",
+            quoted(name),
+            quoted(&crate::text::clip(&info_type, 60))
+        ),
     }
+    Ok("success".to_string())
 }
 
 /// Whether an event created at `created` may apply to customer `appid`: not
