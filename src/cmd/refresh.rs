@@ -103,13 +103,11 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
         exchange_timeout: args.exchange_timeout,
     };
     let mut result = engine::refresh(store.as_mut(), ready, &opts);
+    // Done, or failed with every failure printed already.
+    let printed = |r: &Result<()>| r.as_ref().err().is_none_or(|e| e.is::<error::Silent>());
     // Customers come after their platforms' tokens, whatever became of the
     // apps (a database error ends the run).
-    let go_on = match &result {
-        Ok(()) => true,
-        Err(e) => e.is::<error::Silent>(),
-    };
-    if !links.is_empty() && go_on {
+    if !links.is_empty() && printed(&result) {
         let customers = engine::refresh_customers(store.as_mut(), &links, &opts);
         result = engine::worse(result, customers);
     }
@@ -119,15 +117,12 @@ pub fn command(global: &Global, args: &RefreshArgs) -> Result<()> {
     let whole = args.apps.is_empty() && args.appid.is_none();
     store.export(if whole { &[] } else { &names });
     let result = crate::cmd::common::export_outcome(store.as_mut(), result);
-    match result {
-        // The apps with unreadable secrets make it a configuration error; the
-        // others' failures were printed already.
-        Ok(()) if unreadable > 0 => Err(error::Silent(Exit::Usage).into()),
-        Err(e) if unreadable > 0 && e.is::<error::Silent>() => {
-            Err(error::Silent(Exit::Usage).into())
-        }
-        other => other,
+    // The apps with unreadable secrets make it a configuration error; the
+    // others' failures were printed already.
+    if unreadable > 0 && printed(&result) {
+        return Err(error::Silent(Exit::Usage).into());
     }
+    result
 }
 
 /// A classic appid that the database also holds under another name (the
@@ -261,12 +256,8 @@ fn select(
             known.join(", ")
         )));
     }
-    let picked = platforms
-        .into_iter()
-        .filter_map(|p| {
-            let pick = picks.remove(p.name.as_str())?;
-            Some((p, pick))
-        })
+    let picked = (platforms.into_iter())
+        .filter_map(|p| picks.remove(&p.name).map(|pick| (p, pick)))
         .collect();
     let apps = apps
         .into_iter()
