@@ -189,10 +189,8 @@ impl Client {
             };
             let duration_ms = clock_start.elapsed().as_millis() as i64;
             let sent = started_ms.div_euclid(1000);
-            let retry = match &result {
-                Err(f) => f.transient() && !(call.once && f.reached_upstream()),
-                Ok(_) => false,
-            };
+            let retry = (result.as_ref().err())
+                .is_some_and(|f| f.transient() && !(call.once && f.reached_upstream()));
             tries.push(Try {
                 started_ms,
                 duration_ms,
