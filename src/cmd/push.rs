@@ -46,23 +46,19 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         .then(|| std::env::var("REMOTE_ADDR").ok())
         .flatten()
         .filter(|a| !a.is_empty());
-    let query = match (&args.query, cgi) {
-        (Some(q), _) => Some(q.clone()),
-        (None, true) => Some(std::env::var("QUERY_STRING").unwrap_or_default()),
-        (None, false) => None,
-    };
+    let query = (args.query.clone())
+        .or_else(|| cgi.then(|| std::env::var("QUERY_STRING").unwrap_or_default()));
     let mut input = Input::stdin(args.read_timeout);
     let result = handle(global, platform, peer.as_deref(), query, &mut |q| {
         read_body(&mut input, q, cgi)
     });
-    let answer = result.as_deref().unwrap_or("");
     if cgi {
         // An unknown platform is the server's configuration here, not the URL.
         let status = match http_status(&result) {
             404 => 500,
             s => s,
         };
-        let body = if result.is_ok() { answer } else { "refused\n" };
+        let body = result.as_deref().unwrap_or("refused\n");
         let written = write_out(&format!(
             "Status: {status} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
             inetd::reason(status),
@@ -74,7 +70,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
             input.linger();
         }
         written?;
-    } else if result.is_ok() {
+    } else if let Ok(answer) = &result {
         // Exactly the body WeChat expects into a pipe; a terminal gets a
         // newline too, so that the shell's prompt starts on a line of its own.
         let end = if std::io::stdout().is_terminal() {
