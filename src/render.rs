@@ -107,30 +107,22 @@ impl Table {
             .collect();
         let mut out = String::new();
         for (r, row) in self.rows.iter().enumerate() {
-            let mut line = String::new();
-            for (c, cell) in row.iter().enumerate() {
-                // Padded by its visible width; the escape codes take no column.
-                let pad = " ".repeat(widths[c] - cell.chars().count());
-                let painted;
-                let cell = match self.colours.get(&(r, c)) {
-                    Some(colour) => {
-                        painted = format!("{}{cell}\x1b[0m", colour.sgr());
-                        &painted
+            let cells: Vec<String> = (row.iter().enumerate())
+                .map(|(c, cell)| {
+                    // Padded by its visible width; the escape codes take no column.
+                    let pad = " ".repeat(widths[c] - cell.chars().count());
+                    let cell = match self.colours.get(&(r, c)) {
+                        Some(colour) => format!("{}{cell}\x1b[0m", colour.sgr()),
+                        None => cell.clone(),
+                    };
+                    if c >= self.right_from {
+                        pad + &cell
+                    } else {
+                        cell + &pad
                     }
-                    None => cell,
-                };
-                if c > 0 {
-                    line.push_str(self.gap);
-                }
-                if c >= self.right_from {
-                    line.push_str(&pad);
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    line.push_str(&pad);
-                }
-            }
-            out.push_str(line.trim_end());
+                })
+                .collect();
+            out.push_str(cells.join(self.gap).trim_end());
             out.push('\n');
         }
         out
