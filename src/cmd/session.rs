@@ -33,10 +33,8 @@ pub fn platform_session(global: &Global, name: &str) -> Result<Session> {
             ))
         })?;
     let proxy = crate::upstream::Proxy::from_env().map_err(usage)?;
-    let (mut ready, unreadable) = engine::read(vec![(platform, None)], &path);
-    if unreadable > 0 {
-        return Err(Silent(Exit::Usage).into());
-    }
+    // Secrets that cannot be read were reported, and leave `ready` empty.
+    let (mut ready, _) = engine::read(vec![(platform, None)], &path);
     let ready = ready.pop().ok_or(Silent(Exit::Usage))?;
     let store = crate::cmd::common::open_store(global, false)?;
     let db = crate::cmd::common::db_location(global).ok();
