@@ -36,16 +36,13 @@ pub fn run(global: &Global, args: &AuthorizersArgs) -> Result<()> {
     common::init_logging(global);
     match &args.command {
         AuthorizersCommand::List { platform, format } => {
-            let platform = find(global, platform)?;
-            list(global, &platform, *format)
+            list(global, &find(global, platform)?, *format)
         }
         AuthorizersCommand::Sync { platform } => {
-            find(global, platform)?;
-            sync::run(global, platform)
+            find(global, platform).and_then(|_| sync::run(global, platform))
         }
         AuthorizersCommand::Import { platform, file } => {
-            let platform = find(global, platform)?;
-            import(global, &platform, file)
+            import(global, &find(global, platform)?, file)
         }
         AuthorizersCommand::Add(args) => add::run(global, args),
         AuthorizersCommand::Link(args) => link::run(global, args),
