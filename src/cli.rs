@@ -12,10 +12,13 @@ use crate::app::{Api, Ticket};
 mod authorizers;
 #[path = "cli/show_only.rs"]
 mod show_only;
+#[path = "cli/show_plain.rs"]
+mod show_plain;
 #[path = "cli/sign.rs"]
 mod sign;
 pub use authorizers::{AddArgs, AuthorizersArgs, AuthorizersCommand, LinkArgs, ListFormat};
 pub use show_only::ShowOnly;
+pub use show_plain::show_plain;
 pub use sign::{SignArgs, SignFormat, SignTicket};
 
 /// Keeps WeChat access tokens fresh in a database: cron runs `wxtoken refresh`,

@@ -57,14 +57,18 @@ fn main() -> std::process::ExitCode {
     exit.into()
 }
 
-/// The command line. A `show` is parsed without the other commands first (see
-/// [`cli::ShowOnly`]); whatever that does not take goes to the full parser.
+/// The command line. A `show` in its plain forms is read without clap first
+/// ([`cli::show_plain`]); then a `show` is parsed without the other commands
+/// ([`cli::ShowOnly`]); whatever neither takes goes to the full parser.
 fn parse() -> Result<Cli, clap::Error> {
     if let Some(option) = repeated_global(std::env::args_os().skip(1)) {
         return Err(clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             format!("the global option '{option}' is given more than once: give it once"),
         ));
+    }
+    if let Some(cli) = cli::show_plain(std::env::args_os().skip(1), std::env::var_os) {
+        return Ok(cli);
     }
     if std::env::args_os().any(|a| a == "show")
         && let Some(cli) = parse_show()
