@@ -47,15 +47,11 @@ pub fn command_line(e: &clap::Error) -> Exit {
 }
 
 /// What to do about an error, when wxtoken knows it from a cause's type and
-/// code rather than from its message: the first cause that has a fix gives it.
+/// code rather than from its message: the first cause that has a fix gives it
+/// (a new source of fixes is asked here too).
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    const SOURCES: &[Source] = &[store::hint];
-    err.chain()
-        .find_map(|cause| SOURCES.iter().find_map(|source| source(cause)))
+    err.chain().find_map(store::hint)
 }
-
-/// A source of fixes: given one cause of an error, its fix if it knows one.
-type Source = fn(&(dyn std::error::Error + 'static)) -> Option<&'static str>;
 
 /// The error and its causes on one line, `: `-separated, without the repeats
 /// that library errors carry (a cause that only restates the one before it).
