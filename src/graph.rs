@@ -413,7 +413,8 @@ pub(crate) mod nodes;
 pub use nodes::NODES;
 
 /// The node that makes `kind` for apps of `api` (for a customer's token: from
-/// its stored credential, not from a pending code).
+/// its stored credential, not from a pending code). A target's own nodes are
+/// `Target::nodes`: a WeCom 代开发 company's token node is not this one.
 pub fn node(api: Api, kind: Kind) -> Option<&'static Node> {
     NODES
         .iter()

@@ -100,7 +100,9 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
             short(&current)
         );
         done.invalidate = Some((input.as_str().to_string(), current));
-        let Some(input_node) = crate::graph::node(target.app.api, input) else {
+        // The target's own node of its input: a WeCom 代开发 company's token
+        // is not its API's (`Target::nodes`).
+        let Some(input_node) = target.nodes().into_iter().find(|n| n.kind == input) else {
             return done;
         };
         let Some(renewed) = done.fetch_root(client, input_node, &job, deadline) else {

@@ -106,3 +106,34 @@ fn change_auth_reads_the_authorization_again(backend) {
     assert_eq!(up.count("get_auth_info"), 2, "read once");
 }
 }
+
+both! {
+fn a_customized_app_whose_ticket_says_its_token_is_stale_renews_it_with_gettoken(backend) {
+    let (p, up, env) = setup(backend);
+    p.corp_auth_code(AUTH_CODE, CORP);
+    dk_push(&env, "create_auth", AUTH_CODE);
+    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let app = format!("dk/{CORP}");
+    let token = value(&env, &app, "access_token");
+    // The ticket is due and the token is not; WeCom answers the ticket
+    // request that the token is stale (42001): the token is renewed the
+    // way this company's token is made (D.7), then the ticket.
+    env.exec(&format!(
+        "UPDATE wxtoken_tokens SET expires_at = 0 WHERE app = '{app}' AND kind = 'jsapi_ticket'"
+    ));
+    p.fail_next("get_jsapi_ticket", 42001);
+    let gettoken = up.count("/cgi-bin/gettoken");
+    env.run(&["refresh", "--app", "dk"]).expect(0);
+    assert_eq!(up.count("get_corp_token"), 0, "not get_corp_token");
+    assert_eq!(up.count("/cgi-bin/gettoken"), gettoken + 1);
+    let sent = up.requests().into_iter().rfind(|r| r.path == "/cgi-bin/gettoken").unwrap();
+    assert_eq!(sent.query.get("corpid").map(String::as_str), Some(CORP));
+    assert_eq!(sent.query.get("corpsecret"), p.permanent_code(CORP).as_ref(), "the permanent code");
+    let renewed = value(&env, &app, "access_token");
+    assert!(renewed.starts_with("dktoken-") && renewed != token, "{renewed}");
+    let source = env.text(&format!(
+        "SELECT source_token FROM wxtoken_tokens WHERE app = '{app}' AND kind = 'jsapi_ticket'"
+    ));
+    assert_eq!(source, renewed, "the ticket is made from the renewed token");
+}
+}
