@@ -5,11 +5,10 @@
 
 use anyhow::Result;
 
+use super::Native;
 use super::columns::Columns;
 use super::export::Export;
 use super::sql::Sql;
-use super::{Leases, Lookup, Row};
-use crate::graph::Kind;
 
 /// A parameter of a statement: text or a whole number, either maybe NULL
 /// (`TEXT` and `BIGINT` on PostgreSQL, whose statements are typed).
@@ -71,7 +70,7 @@ pub(super) trait Conn {
 }
 
 /// A database, as the store's shared methods use it.
-pub(super) trait Backend {
+pub(super) trait Backend: Native {
     type Error;
     type Read<'c>: Conn<Error = Self::Error>;
     type Write<'t>: Conn<Error = Self::Error>;
@@ -96,16 +95,4 @@ pub(super) trait Backend {
     /// The schema version: 0 when wxtoken has no tables there yet; below
     /// `CUSTOMERS_SINCE`, a database that has no customers.
     fn schema(&mut self) -> Result<usize>;
-
-    // What each database does its own way (see [`super::Store`]).
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
-    fn lookup(&mut self, lookup: Lookup, kind: Kind) -> Result<Vec<Row>>;
-    fn take_leases(
-        &mut self,
-        apps: &[String],
-        owner: &str,
-        now: i64,
-        expires_at: i64,
-        longest: i64,
-    ) -> Result<Leases>;
 }

@@ -12,30 +12,10 @@ use super::export::Export;
 use super::sql;
 use super::{
     Attempt, CUSTOMERS_SINCE, CodeStep, Commit, Customer, CustomerState, CustomerUpdate,
-    Invalidated, Leases, Lookup, PENDING_PREFIX, Row, Stats, Store,
+    Invalidated, PENDING_PREFIX, Row, Stats, Store,
 };
-use crate::graph::Kind;
 
 impl<B: Backend> Store for B {
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        Backend::rows(self, apps)
-    }
-
-    fn lookup(&mut self, lookup: Lookup, kind: Kind) -> Result<Vec<Row>> {
-        Backend::lookup(self, lookup, kind)
-    }
-
-    fn take_leases(
-        &mut self,
-        apps: &[String],
-        owner: &str,
-        now: i64,
-        expires_at: i64,
-        longest: i64,
-    ) -> Result<Leases> {
-        Backend::take_leases(self, apps, owner, now, expires_at, longest)
-    }
-
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
         self.write("release a lease in", |tx| {
             for app in apps {
@@ -231,7 +211,7 @@ impl<B: Backend> Store for B {
 
     fn export(&mut self, apps: &[String]) {
         if let Some(mut export) = self.exports().take() {
-            export.sync(apps, Backend::rows(self, apps));
+            export.sync(apps, self.rows(apps));
             *self.exports() = Some(export);
         }
     }

@@ -238,7 +238,9 @@ impl Leases {
     }
 }
 
-pub trait Store {
+/// The [`Store`] methods each database writes its own way, in its file (the
+/// others are written once, `methods.rs`).
+pub trait Native {
     /// Rows of the named apps (all apps when `apps` is empty), in one query.
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
 
@@ -256,7 +258,9 @@ pub trait Store {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases>;
+}
 
+pub trait Store: Native {
     /// Releases leases without writing anything else.
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()>;
 

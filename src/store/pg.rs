@@ -39,7 +39,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
-use super::{Lease, Leases, Lookup, MIGRATIONS, Row, columns, no_tokens_yet, not_newer};
+use super::{Lease, Leases, Lookup, MIGRATIONS, Native, Row, columns, no_tokens_yet, not_newer};
 use crate::error;
 
 mod connect;
@@ -163,7 +163,9 @@ impl Backend for Postgres {
         self.schema = Some(not_newer(&self.url, found)?);
         Ok(found)
     }
+}
 
+impl Native for Postgres {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
         if self.schema()? == 0 {
             return Ok(Vec::new());

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
-use super::{Lease, Leases, Lookup, Row, columns};
+use super::{Lease, Leases, Lookup, Native, Row, columns};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -123,7 +123,9 @@ impl Backend for Sqlite {
         let ctx = self.context("read");
         self.version().context(ctx)
     }
+}
 
+impl Native for Sqlite {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
         self.read(|c| {
             let row = |r: &rusqlite::Row| columns::row(r, 0);

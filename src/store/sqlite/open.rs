@@ -240,7 +240,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::store::{Lookup, Store};
+    use crate::store::{Lookup, Native};
 
     fn listing(dir: &Path) -> Vec<(String, u32, u64)> {
         let mut files: Vec<_> = fs::read_dir(dir)
