@@ -122,10 +122,8 @@ fn parse(var: &'static str, url: &str, no_proxy: Vec<Entry>) -> Result<Proxy, St
     // The credentials end at the last '@': a password may hold one.
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let bad = |what: String| Err(format!("{var}: {what}"));
-    if hostport.contains(['/', '?', '#']) || hostport.chars().any(char::is_whitespace) {
-        return bad("not a proxy URL such as http://proxy.example:3128".to_string());
-    }
-    let Some((host, port)) = super::host::split_host_port(hostport) else {
+    let odd = hostport.contains(['/', '?', '#']) || hostport.chars().any(char::is_whitespace);
+    let Some((host, port)) = super::host::split_host_port(hostport).filter(|_| !odd) else {
         return bad("not a proxy URL such as http://proxy.example:3128".to_string());
     };
     if host.is_empty() {
