@@ -83,7 +83,8 @@ struct RawApp {
     tickets: Vec<String>,
     api_base: Option<String>,
     /// Lets the secret go over plain `http://` to another host (a proxy on a trusted network).
-    allow_insecure_http: Option<bool>,
+    #[serde(default)]
+    allow_insecure_http: bool,
     daily_budget: Option<u32>,
     /// A WeCom app's agentid, for `sign --ticket agent_config`.
     agentid: Option<u64>,
@@ -175,14 +176,8 @@ fn load_listing(path: &Path, api_base: Option<&str>, empty_ok: bool) -> Result<C
     }
     if let Some(base) = api_base {
         // Plain http:// to another host: every entry it replaces must opt in.
-        let all_opt_in = parsed
-            .app
-            .iter()
-            .all(|a| a.allow_insecure_http == Some(true))
-            && parsed
-                .platform
-                .iter()
-                .all(RawPlatform::allows_insecure_http);
+        let all_opt_in = parsed.app.iter().all(|a| a.allow_insecure_http)
+            && parsed.platform.iter().all(|p| p.allow_insecure_http);
         check_base(base, insecure_ok || all_opt_in).map_err(blame_override)?;
     }
     let mut names = HashSet::new();
@@ -323,7 +318,7 @@ fn check(
             let base = raw
                 .api_base
                 .unwrap_or_else(|| api.default_base().to_string());
-            let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
+            let insecure_ok = insecure_ok || raw.allow_insecure_http;
             check_base(&base, insecure_ok).map_err(|e| format!("{}: {e}", at("api_base")))?;
             base
         }

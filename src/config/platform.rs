@@ -35,14 +35,9 @@ pub(crate) struct RawPlatform {
     tickets: Option<Vec<String>>,
     provider_corpid: Option<String>,
     api_base: Option<String>,
-    allow_insecure_http: Option<bool>,
+    #[serde(default)]
+    pub(super) allow_insecure_http: bool,
     exchange_timeout: Option<String>,
-}
-
-impl RawPlatform {
-    pub(crate) fn allows_insecure_http(&self) -> bool {
-        self.allow_insecure_http == Some(true)
-    }
 }
 
 /// How long the exchange of a one-use code waits for its answer unless the
@@ -230,7 +225,7 @@ pub(crate) fn check(
             let base = raw
                 .api_base
                 .unwrap_or_else(|| kind.default_base().to_string());
-            let insecure_ok = insecure_ok || raw.allow_insecure_http == Some(true);
+            let insecure_ok = insecure_ok || raw.allow_insecure_http;
             check_base(&base, insecure_ok).map_err(|e| format!("{}: {e}", at("api_base")))?;
             base
         }
