@@ -32,7 +32,8 @@ pub(crate) struct RawPlatform {
     aes_key_env: Option<String>,
     aes_key: Option<toml::Value>,
     store_key_file: Option<PathBuf>,
-    tickets: Option<Vec<String>>,
+    #[serde(default)]
+    tickets: Vec<String>,
     provider_corpid: Option<String>,
     api_base: Option<String>,
     #[serde(default)]
@@ -193,12 +194,7 @@ pub(crate) fn check(
         }
         (None, None, None)
     };
-    let tickets = super::tickets(
-        &raw.tickets.unwrap_or_default(),
-        kind,
-        "kind",
-        &at("tickets"),
-    )?;
+    let tickets = super::tickets(&raw.tickets, kind, "kind", &at("tickets"))?;
     let provider_corpid = match raw.provider_corpid {
         None => None,
         Some(_) if kind != Api::WecomSuite => {
