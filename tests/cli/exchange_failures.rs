@@ -216,6 +216,30 @@ fn a_refused_code_without_credential_names_the_fix(backend) {
 }
 
 both! {
+fn a_refused_code_with_a_credential_keeps_the_credential(backend) {
+    // A customer authorized before gets a code again (it authorized anew);
+    // upstream refuses that code as used or expired: the code is dropped,
+    // the stored refresh token goes on, and the run is no failure.
+    let (p, up, env) = setup(backend);
+    pending_authorizer(&p, &env, None);
+    refresh(&env, &[]).expect(0);
+    let stored = credential(&env, "acme", APPID, TOKEN);
+    let refused = "queryauthcode@@@standin-never-issued";
+    let sealed = crate::support::sealed::seal(refused, &["acme", APPID, "authorization_code"]);
+    env.exec(&format!(
+        "UPDATE wxtoken_customers SET pending_code = '{sealed}', pending_until = {} WHERE appid = '{APPID}'",
+        crate::support::now() + 600
+    ));
+    let run = refresh(&env, &[]);
+    run.expect(0);
+    assert!(!run.stderr().contains("must authorize again"), "{}", run.stderr());
+    assert_eq!(up.count("api_query_auth"), 2, "the new code was sent once");
+    assert_eq!(credential(&env, "acme", APPID, TOKEN), stored);
+    authorizer_whole(&p, &env, "a refused code over a stored credential");
+}
+}
+
+both! {
 fn a_concurrent_refresh_sends_the_code_once(backend) {
     let (p, up, env) = setup(backend);
     pending_authorizer(&p, &env, None);

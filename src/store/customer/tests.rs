@@ -432,3 +432,7 @@ both!(
         assert_eq!(db.open().customers("acme").unwrap().len(), 1);
     }
 );
+
+// Test code only, named as such (`*_tests.rs`); the module keeps its name.
+#[path = "tests/codes_tests.rs"]
+mod codes;
