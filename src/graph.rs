@@ -283,6 +283,10 @@ pub struct Node {
     /// value fetched again once with it.
     pub stale_input: &'static [i64],
     pub quota: Quota,
+    /// Errcodes that mean something else for this request than in the
+    /// errcode table (`upstream::errcodes`): (errcode, meaning, fix), looked
+    /// up first for its failure lines.
+    pub meanings: &'static [(i64, &'static str, &'static str)],
 }
 
 /// What a value is made from.

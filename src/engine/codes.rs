@@ -247,7 +247,7 @@ fn record(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let mut a = attempt(&app, node.kind, t, true, false);
+            let mut a = attempt(&app, node.kind, t, node.meanings, true, false);
             let said = a.message.take().unwrap_or_else(|| "answered".to_string());
             a.message = Some(format!("code exchange ({path}): {said}"));
             if done && i + 1 == tries.len() {

@@ -183,8 +183,14 @@ impl Done {
         } = client.call(app, call, deadline);
         self.clock_skew = self.clock_skew.or(clock_skew);
         for t in &tries {
-            self.attempts
-                .push(attempt(&app.name, kind, t, input.is_some(), forced));
+            self.attempts.push(attempt(
+                &app.name,
+                kind,
+                t,
+                node.meanings,
+                input.is_some(),
+                forced,
+            ));
         }
         match result {
             Ok((issued, sent)) => {
@@ -202,7 +208,7 @@ impl Done {
                 self.failures.push(format!(
                     "{}: {}",
                     kind.label(),
-                    failure.describe(input.is_some())
+                    failure.describe_with(node.meanings, input.is_some())
                 ));
                 Err(failure)
             }
@@ -230,12 +236,13 @@ impl Done {
 }
 
 /// The attempt one try of a call of `kind` for `app` was: ok, unreached (not
-/// counted against the quota guard's budget) or an error (`from_credential`:
-/// see [`Failure::describe`]).
+/// counted against the quota guard's budget) or an error, described with its
+/// node's own meanings and `from_credential` (see [`Failure::describe_with`]).
 pub(super) fn attempt(
     app: &str,
     kind: Kind,
     t: &Try,
+    own: &[(i64, &str, &str)],
     from_credential: bool,
     forced: bool,
 ) -> Attempt {
@@ -245,7 +252,7 @@ pub(super) fn attempt(
         Err(f) => (
             Outcome::Error,
             f.errcode(),
-            Some(f.describe(from_credential)),
+            Some(f.describe_with(own, from_credential)),
         ),
     };
     Attempt {

@@ -250,7 +250,7 @@ impl Done {
             duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             result: result.map(drop),
         };
-        let mut attempt = attempt(&link.app.name, kind, &t, false, false);
+        let mut attempt = attempt(&link.app.name, kind, &t, &[], false, false);
         let line = match &t.result {
             Ok(()) => {
                 attempt.message = Some(ASKED.to_string());

@@ -53,6 +53,7 @@ const BASE: Node = Node {
     lifetime: Lifetime::ExpiresIn,
     stale_input: &[],
     quota: Quota::None,
+    meanings: &[],
 };
 
 /// A GET with `params` as its query.
@@ -94,8 +95,18 @@ pub static CUSTOMIZED_TOKEN: Node = Node {
         &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
     ),
     needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
+    meanings: PERMANENT_CODE_AS_SECRET,
     ..BASE
 };
+
+/// gettoken's errcodes when the secret is a company's permanent code (D.7):
+/// the operator has no AppSecret to store; WeCom pushes the new code
+/// (`reset_permanent_code`), or the company installs the app again.
+const PERMANENT_CODE_AS_SECRET: &[(i64, &str, &str)] = &[(
+    40001,
+    "the company's permanent code (its secret for this app) was refused",
+    "the new one is stored when WeCom pushes reset_permanent_code to `wxtoken push`; otherwise the company must install the app again (`wxtoken authorizers link --platform NAME`)",
+)];
 
 /// Every node; a value's node comes after the nodes it needs.
 pub static NODES: &[Node] = &[

@@ -196,10 +196,18 @@ const TABLE: &[(i64, &str, &str)] = &[
     ),
 ];
 
-/// The meaning of an errcode and the user's fix. `from_credential`: the request
+/// The meaning of an errcode and the user's fix. `own`: the request's own
+/// meanings (its node's), looked up first. `from_credential`: the request
 /// was made from another credential (a ticket endpoint), not from the secret.
-pub fn meaning(errcode: i64, errmsg: &str, from_credential: bool) -> (String, String) {
-    let entry = (FROM_CREDENTIAL.iter().filter(|_| from_credential))
+pub fn meaning(
+    own: &[(i64, &str, &str)],
+    errcode: i64,
+    errmsg: &str,
+    from_credential: bool,
+) -> (String, String) {
+    let entry = own
+        .iter()
+        .chain(FROM_CREDENTIAL.iter().filter(|_| from_credential))
         .chain(TABLE)
         .find(|(code, ..)| *code == errcode);
     match entry {
@@ -261,23 +269,31 @@ mod tests {
 
     #[test]
     fn the_context_picks_the_meaning_and_ips_are_quoted() {
-        assert_eq!(meaning(40001, "", false).0, "wrong AppSecret");
+        assert_eq!(meaning(&[], 40001, "", false).0, "wrong AppSecret");
         assert_eq!(
-            meaning(40001, "", true).0,
+            meaning(&[], 40001, "", true).0,
             "access token invalid or not the latest"
         );
-        assert_eq!(meaning(40014, "", true).0, "invalid access_token");
+        assert_eq!(meaning(&[], 40014, "", true).0, "invalid access_token");
+        let own = &[(40001, "its own", "its fix")];
+        assert_eq!(
+            meaning(own, 40001, "", true),
+            ("its own".into(), "its fix".into())
+        );
+        assert_eq!(meaning(own, 40014, "", true).0, "invalid access_token");
         let (m, fix) = meaning(
+            &[],
             60020,
             "not allow to access from your ip, from ip: 1.2.3.4",
             false,
         );
         assert_eq!(m, "caller IP 1.2.3.4 is not a trusted IP of this WeCom app");
         assert!(fix.starts_with("add 1.2.3.4 to"), "{fix}");
-        let (m, fix) = meaning(40164, "invalid ip", false);
+        let (m, fix) = meaning(&[], 40164, "invalid ip", false);
         assert_eq!(m, "caller IP this machine's IP is not on the IP whitelist");
         assert!(fix.starts_with("add this machine's IP to"), "{fix}");
         let (m, fix) = meaning(
+            &[],
             61004,
             "access clientip is not registered requestIP: 10.1.2.3",
             true,
@@ -290,9 +306,9 @@ mod tests {
             fix.starts_with("add 10.1.2.3 to the whitelist in the Open Platform console"),
             "{fix}"
         );
-        assert!(meaning(61005, "", false).1.contains("`wxtoken push`"));
+        assert!(meaning(&[], 61005, "", false).1.contains("`wxtoken push`"));
         assert_eq!(
-            meaning(99999, "odd", false),
+            meaning(&[], 99999, "odd", false),
             (
                 "odd".to_string(),
                 "see WeChat's global error code list".to_string()

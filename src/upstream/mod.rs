@@ -109,9 +109,15 @@ impl Failure {
     /// request made from another credential (a ticket from its token, where
     /// 40001 means a stale token) from one made from the secret.
     pub fn describe(&self, from_credential: bool) -> String {
+        self.describe_with(&[], from_credential)
+    }
+
+    /// [`Failure::describe`] of a request whose node gives errcodes its own
+    /// meanings (`own`, looked up first: see `Node::meanings`).
+    pub fn describe_with(&self, own: &[(i64, &str, &str)], from_credential: bool) -> String {
         match self {
             Failure::Refused { errcode, errmsg } => {
-                let (meaning, fix) = errcodes::meaning(*errcode, errmsg, from_credential);
+                let (meaning, fix) = errcodes::meaning(own, *errcode, errmsg, from_credential);
                 format!("errcode {errcode} ({meaning}): {fix}")
             }
             Failure::Http { status } if *status >= 500 => {

@@ -137,3 +137,37 @@ fn a_customized_app_whose_ticket_says_its_token_is_stale_renews_it_with_gettoken
     assert_eq!(source, renewed, "the ticket is made from the renewed token");
 }
 }
+
+both! {
+/// A company whose permanent code is dead (reset, or the app uninstalled):
+/// gettoken refuses it with 40001, which for this request is not an
+/// AppSecret the operator could store but the company's permanent code. The
+/// line says what fixes it, every run, and the company's state is kept.
+fn a_customized_app_whose_permanent_code_is_refused_says_how_to_get_a_new_one(backend) {
+    let (p, _up, env) = setup(backend);
+    p.corp_auth_code(AUTH_CODE, CORP);
+    dk_push(&env, "create_auth", AUTH_CODE);
+    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let state = || env.text(&format!("SELECT state FROM wxtoken_customers WHERE appid = '{CORP}'"));
+    let before = state();
+    for _ in 0..2 {
+        p.fail_next("/cgi-bin/gettoken", 40001);
+        let run = env.run(&["refresh", "--app", "dk", "--force"]);
+        run.expect(1).stderr_has(&format!(
+            "dk/{CORP}: token: errcode 40001 (the company's permanent code (its secret for this app) was refused): \
+             the new one is stored when WeCom pushes reset_permanent_code to `wxtoken push`; \
+             otherwise the company must install the app again (`wxtoken authorizers link --platform NAME`)"
+        ));
+        let err = run.stderr();
+        assert!(!err.contains("AppSecret") && !err.contains("store the new one"), "{err}");
+        assert_eq!(state(), before, "only the message: the company is not marked");
+    }
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/troubleshooting.md"),
+    )
+    .unwrap();
+    assert!(page.contains(
+        "`errcode 40001 (the company's permanent code (its secret for this app) was refused)`"
+    ));
+}
+}
