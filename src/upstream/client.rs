@@ -139,18 +139,6 @@ impl Client {
         Ok(agent)
     }
 
-    /// The agent for a request to `base` (through the proxy unless NO_PROXY
-    /// exempts its host), and what its transport errors become.
-    fn route<'a>(
-        &'a self,
-        base: &'a str,
-    ) -> Result<(ureq::Agent, impl Fn(ureq::Error) -> Failure + Copy + 'a), Failure> {
-        let (https, host) = target(base);
-        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
-        let agent = self.agent(https, proxy)?;
-        Ok((agent, move |e| transport_failure(e, host, proxy)))
-    }
-
     /// Makes the request of `node` for `app`, retrying transient failures with
     /// exponential backoff and jitter while tries remain and `deadline` allows.
     /// `input` is the value of the credential the node needs, if it needs one.
@@ -158,9 +146,57 @@ impl Client {
         let node = call.node;
         // A forced call is never repeated (stable: WeChat allows 20 a day, 30 s apart).
         let max_tries = if call.forced() { 1 } else { MAX_TRIES };
-        let mut tries = Vec::new();
         let mut clock_skew = None;
         let mut answer = None;
+        let again = |f: &Failure, wait: Duration| {
+            let again = !(call.once && f.reached_upstream());
+            if again {
+                log::info!(
+                    "{}: {}; retrying in {} ms",
+                    app.name,
+                    f.describe(false),
+                    wait.as_millis()
+                );
+            }
+            again
+        };
+        let (tries, result) = self.retried(max_tries, deadline, again, |started_ms, timeout| {
+            let (status, date, body) = self.send(app, call, timeout)?;
+            if let Some(remote) = date.as_deref().and_then(clock::parse_http_date) {
+                clock_skew = Some(remote - started_ms.div_euclid(1000));
+            }
+            answer = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .filter(serde_json::Value::is_object);
+            let response = Response {
+                status,
+                body: &body,
+            };
+            classify(&response, node.field).map(|mut issued| {
+                issued.grant = answer.as_ref().and_then(|a| text_at(a, node.grant));
+                issued
+            })
+        });
+        let sent = tries.last().map_or(0, |t| t.started_ms.div_euclid(1000));
+        Reply {
+            tries,
+            result: result.map(|issued| (issued, sent)),
+            clock_skew,
+            answer,
+        }
+    }
+
+    /// Every try of `attempt` (given its start in Unix ms and its time) and the
+    /// last result: a transient failure is tried again, with backoff, while
+    /// `max_tries` and `deadline` allow and `again` (given the wait) says so.
+    fn retried<T>(
+        &self,
+        max_tries: u32,
+        deadline: Instant,
+        again: impl Fn(&Failure, Duration) -> bool,
+        mut attempt: impl FnMut(i64, Duration) -> Result<T, Failure>,
+    ) -> (Vec<Try>, Result<T, Failure>) {
+        let mut tries = Vec::new();
         let mut backoff = FIRST_BACKOFF;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -169,68 +205,35 @@ impl Client {
             let result = if remaining.is_zero() {
                 Err(Failure::Timeout)
             } else {
-                self.send(app, node, call, remaining.min(self.timeout))
-                    .and_then(|(status, date, body)| {
-                        if let Some(remote) = date.as_deref().and_then(clock::parse_http_date) {
-                            clock_skew = Some(remote - started_ms.div_euclid(1000));
-                        }
-                        answer = serde_json::from_slice::<serde_json::Value>(&body)
-                            .ok()
-                            .filter(serde_json::Value::is_object);
-                        let response = Response {
-                            status,
-                            body: &body,
-                        };
-                        classify(&response, node.field).map(|mut issued| {
-                            issued.grant = answer.as_ref().and_then(|a| text_at(a, node.grant));
-                            issued
-                        })
-                    })
+                attempt(started_ms, remaining.min(self.timeout))
             };
-            let duration_ms = clock_start.elapsed().as_millis() as i64;
-            let sent = started_ms.div_euclid(1000);
-            let retry = (result.as_ref().err())
-                .is_some_and(|f| f.transient() && !(call.once && f.reached_upstream()));
             tries.push(Try {
                 started_ms,
-                duration_ms,
+                duration_ms: clock_start.elapsed().as_millis() as i64,
                 result: result.as_ref().map(|_| ()).map_err(Clone::clone),
             });
             let wait = jitter(backoff);
-            let out_of_time = Instant::now() + wait >= deadline;
-            if !retry || tries.len() as u32 >= max_tries || out_of_time {
-                return Reply {
-                    tries,
-                    result: result.map(|issued| (issued, sent)),
-                    clock_skew,
-                    answer,
-                };
+            match &result {
+                Err(f)
+                    if f.transient()
+                        && (tries.len() as u32) < max_tries
+                        && Instant::now() + wait < deadline
+                        && again(f, wait) => {}
+                _ => return (tries, result),
             }
-            log::info!(
-                "{}: {}; retrying in {} ms",
-                app.name,
-                result
-                    .as_ref()
-                    .err()
-                    .map(|f| f.describe(false))
-                    .unwrap_or_default(),
-                wait.as_millis()
-            );
             std::thread::sleep(wait);
             backoff *= 2;
         }
     }
 
-    /// One HTTP request: status, `Date` header and body (at most BODY_LIMIT bytes).
+    /// One HTTP request of `call` for `app`: status, `Date` header and body.
     fn send(
         &self,
         app: &App,
-        node: &Node,
         call: &Call,
         timeout: Duration,
     ) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
-        let base = &app.api_base;
-        let (agent, failure) = self.route(base)?;
+        let (base, node) = (&app.api_base, call.node);
         let request = &node.request;
         let value = |param: Param| match param {
             Param::Fixed(v) => Some(v),
@@ -249,7 +252,7 @@ impl Client {
         };
         let query = (request.query.iter()).map(|(name, p)| (*name, value(*p).unwrap_or_default()));
         let url = url(base, request.path, query);
-        let response = match request.method {
+        match request.method {
             Method::Get => {
                 match call.input {
                     Some(token) => log::debug!(
@@ -259,17 +262,9 @@ impl Client {
                     ),
                     None => log::debug!("{}: GET {url}", app.name),
                 }
-                let mut req = agent
-                    .get(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build();
-                for (name, param) in request.params {
-                    if let Some(v) = value(*param) {
-                        req = req.query(*name, v);
-                    }
-                }
-                req.call()
+                let params = (request.params.iter())
+                    .filter_map(|(name, param)| Some((*name, value(*param)?)));
+                self.request(base, &url, params, None, timeout, None)
             }
             Method::PostJson => {
                 let mut body = serde_json::Map::new();
@@ -288,17 +283,61 @@ impl Client {
                 // A connection not made within the time is a request that
                 // never left (`Unreached`): a one-use code may go again.
                 let connect = call.once.then(|| timeout.mul_f64(0.9));
-                agent
-                    .post(&url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .timeout_connect(connect)
-                    .build()
-                    .header("content-type", "application/json")
-                    .send(serde_json::Value::Object(body).to_string())
+                let body = Some(serde_json::Value::Object(body));
+                self.request(base, &url, [], body.as_ref(), timeout, connect)
+            }
+        }
+    }
+
+    /// A GET of `url` under `base` with the query `params` added, or a POST of
+    /// `body` (JSON) to it, within `timeout` (the connection alone within
+    /// `connect`), through the proxy unless NO_PROXY exempts the host: status,
+    /// `Date` header and body (at most BODY_LIMIT bytes).
+    fn request<'a>(
+        &self,
+        base: &str,
+        url: &str,
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+        connect: Option<Duration>,
+    ) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
+        let (https, host) = target(base);
+        let proxy = self.proxy.as_deref().filter(|p| !p.bypassed(host));
+        let agent = self.agent(https, proxy)?;
+        let failure = |e| transport_failure(e, host, proxy);
+        let response = match body {
+            Some(body) => (agent.post(url).config().timeout_global(Some(timeout)))
+                .timeout_connect(connect)
+                .build()
+                .header("content-type", "application/json")
+                .send(body.to_string()),
+            None => {
+                let get = agent.get(url).config().timeout_global(Some(timeout));
+                (params.into_iter())
+                    .fold(get.build(), |req, (name, v)| req.query(name, v))
+                    .call()
             }
         };
-        read_response(response.map_err(failure)?, failure)
+        let mut response = response.map_err(failure)?;
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
+                }
+                e => failure(e),
+            })?;
+        Ok((status, date, body))
     }
 
     /// A POST of `body` (a GET without one) to `path` with `query`, for a
@@ -313,78 +352,19 @@ impl Client {
         deadline: Instant,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
         let base = &app.api_base;
-        let (agent, failure) = self.route(base)?;
         let url = url(base, path, query.iter().copied());
-        let mut backoff = FIRST_BACKOFF;
-        for tried in 1.. {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(Failure::Timeout);
-            }
-            log::debug!(
-                "{}: {} {base}{path}",
-                app.name,
-                if body.is_some() { "POST" } else { "GET" }
-            );
-            let timeout = Some(remaining.min(self.timeout));
-            let sent = match body {
-                Some(body) => (agent.post(&url).config().timeout_global(timeout).build())
-                    .header("content-type", "application/json")
-                    .send(body.to_string()),
-                None => agent
-                    .get(&url)
-                    .config()
-                    .timeout_global(timeout)
-                    .build()
-                    .call(),
-            };
-            let result = sent
-                .map_err(failure)
-                .and_then(|r| read_response(r, failure))
-                .and_then(|(status, _, body)| {
-                    super::classify::object(&Response {
-                        status,
-                        body: &body,
-                    })
-                });
-            let wait = jitter(backoff);
-            match result {
-                Err(f)
-                    if f.transient() && tried < MAX_TRIES && Instant::now() + wait < deadline =>
-                {
-                    std::thread::sleep(wait);
-                    backoff *= 2;
-                }
-                other => return other,
-            }
-        }
-        Err(Failure::Timeout)
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let again = |_: &Failure, _| true;
+        let (_, result) = self.retried(MAX_TRIES, deadline, again, |_, timeout| {
+            log::debug!("{}: {method} {base}{path}", app.name);
+            let (status, _, body) = self.request(base, &url, [], body, timeout, None)?;
+            super::classify::object(&Response {
+                status,
+                body: &body,
+            })
+        });
+        result
     }
-}
-
-/// A response's status, `Date` header and body (at most BODY_LIMIT bytes).
-fn read_response(
-    mut response: ureq::http::Response<ureq::Body>,
-    failure: impl Fn(ureq::Error) -> Failure,
-) -> Result<(u16, Option<String>, Vec<u8>), Failure> {
-    let status = response.status().as_u16();
-    let date = response
-        .headers()
-        .get("date")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => {
-                Failure::BadResponse(format!("body larger than {BODY_LIMIT} bytes"))
-            }
-            e => failure(e),
-        })?;
-    Ok((status, date, body))
 }
 
 /// `path` under `base` with `query`, each value percent-encoded (a stored
