@@ -181,18 +181,12 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The variable name of `show --format env`.
-    pub fn env_name(self) -> &'static str {
+    /// The variable name of `show --format env`: `WX_` and the kind in
+    /// capitals (the card ticket's is `WX_CARD_TICKET`).
+    pub fn env_name(self) -> String {
         match self {
-            Kind::AccessToken => "WX_ACCESS_TOKEN",
-            Kind::Ticket(Ticket::Jsapi) => "WX_JSAPI_TICKET",
-            Kind::Ticket(Ticket::WxCard) => "WX_CARD_TICKET",
-            Kind::Ticket(Ticket::AgentConfig) => "WX_AGENT_CONFIG_TICKET",
-            Kind::ComponentAccessToken => "WX_COMPONENT_ACCESS_TOKEN",
-            Kind::SuiteAccessToken => "WX_SUITE_ACCESS_TOKEN",
-            Kind::ProviderAccessToken => "WX_PROVIDER_ACCESS_TOKEN",
-            Kind::ComponentVerifyTicket => "WX_COMPONENT_VERIFY_TICKET",
-            Kind::SuiteTicket => "WX_SUITE_TICKET",
+            Kind::Ticket(Ticket::WxCard) => "WX_CARD_TICKET".to_string(),
+            _ => format!("WX_{}", self.as_str().to_ascii_uppercase()),
         }
     }
 

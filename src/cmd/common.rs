@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::Global;
 use crate::error::{Exit, NoToken, no_token, usage};
-use crate::store::{self, Store};
+use crate::store::{self, Row, Store};
 use crate::{config, text};
 
 /// The package's database: the default when the user has none of their own.
@@ -383,6 +383,43 @@ pub fn service_refreshes(err: anyhow::Error, location: &store::Location) -> anyh
         }
         _ => err,
     }
+}
+
+/// Exit 3 saying why when `row` (a `label`) is unusable at `now`: invalidated,
+/// expired, less than `min_ttl` seconds left. Control characters (another
+/// writer's: they could move a terminal's cursor) refuse it in any format.
+pub fn usable(row: &Row, label: &str, now: i64, min_ttl: i64, doing: &str) -> Result<()> {
+    let app = text::quoted(&row.app);
+    let left = row.expires_at - now;
+    if let Some(at) = row.invalidated_at {
+        return Err(no_token(format!(
+            "the {label} of app {app} was invalidated at {}: run `wxtoken refresh`",
+            crate::clock::rfc3339(at)
+        )));
+    }
+    if left <= 0 {
+        return Err(no_token(format!(
+            "the {label} of app {app} expired at {}: run `wxtoken refresh` (is cron running it?)",
+            crate::clock::rfc3339(row.expires_at)
+        )));
+    }
+    let lifetime = row.expires_at - row.fetched_at;
+    if left < min_ttl && min_ttl >= lifetime {
+        return Err(no_token(format!(
+            "--min-ttl {min_ttl}s is longer than the {label} of app {app} lives ({lifetime}s): lower it"
+        )));
+    }
+    if left < min_ttl {
+        return Err(no_token(format!(
+            "the {label} of app {app} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
+        )));
+    }
+    if row.value.chars().any(char::is_control) {
+        anyhow::bail!(
+            "the {label} of app {app} holds control characters, so something other than wxtoken wrote it: not {doing} it; run `wxtoken refresh --force` to replace it"
+        );
+    }
+    Ok(())
 }
 
 /// The KIND column of `status` and `history`: a ticket's name (jsapi, wx_card,

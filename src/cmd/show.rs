@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::{Api, Kind};
 use crate::cli::{Global, ShowArgs, ShowFormat};
-use crate::cmd::common::{not_stored, open_to_read, service_refreshes};
+use crate::cmd::common::{not_stored, open_to_read, service_refreshes, usable};
 use crate::error::{no_token, usage};
 use crate::store::{self, CustomerState, Lookup, Row, Store};
 use crate::text::quoted;
@@ -31,12 +31,6 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
         std::mem::forget(store);
     }
     printed
-}
-
-/// What is printed: the row's kind as messages and `--format env` name it.
-struct What {
-    label: String,
-    env_name: String,
 }
 
 fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
@@ -101,11 +95,7 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
             )));
         }
     };
-    let what = What {
-        label: what,
-        env_name: kind.env_name().to_string(),
-    };
-    emit(store, &row, &what, args, out)
+    emit(store, &row, &what, &kind.env_name(), args, out)
 }
 
 /// `show --platform NAME`: the platform's own token, whichever kind it is.
@@ -118,10 +108,8 @@ fn print_platform(
 ) -> Result<()> {
     config::name_arg("--platform", platform)?;
     let rows = store.rows(&[platform.to_string()])?;
-    let Some(row) = rows
-        .iter()
-        .find(|r| r.known_kind().is_some_and(Kind::is_platform_token))
-    else {
+    let own = |r: &Row| r.known_kind().filter(|k| k.is_platform_token());
+    let Some((row, kind)) = rows.iter().find_map(|r| Some((r, own(r)?))) else {
         if rows
             .iter()
             .any(|r| r.known_kind() == Some(Kind::AccessToken))
@@ -137,11 +125,8 @@ fn print_platform(
             quoted(platform)
         )));
     };
-    let what = What {
-        label: row.kind.replace('_', " "),
-        env_name: format!("WX_{}", row.kind.to_ascii_uppercase()),
-    };
-    emit(store, row, &what, args, out)
+    let label = row.kind.replace('_', " ");
+    emit(store, row, &label, &kind.env_name(), args, out)
 }
 
 /// Exits 3 saying so when `app` is a platform's customer (`PLATFORM/APPID`)
@@ -206,55 +191,25 @@ fn no_such_ticket(store: &mut dyn Store, app: &str, kind: Kind) -> Result<()> {
     )))
 }
 
-/// Prints `row` unless it is unusable now (exit 3, saying why).
+/// Prints `row` unless it is unusable now (exit 3, saying why): its kind as
+/// messages (`label`) and `--format env` (`env_name`) name it.
 fn emit(
     store: &mut dyn Store,
     row: &Row,
-    what: &What,
+    label: &str,
+    env_name: &str,
     args: &ShowArgs,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let label = &what.label;
     let now = clock::now();
     let left = row.expires_at - now;
-    let app = quoted(&row.app);
     if row.invalidated_at.is_some() || left <= 0 {
         revoked(store, &row.app)?;
     }
-    if let Some(at) = row.invalidated_at {
-        return Err(no_token(format!(
-            "the {label} of app {app} was invalidated at {}: run `wxtoken refresh`",
-            clock::rfc3339(at)
-        )));
-    }
-    if left <= 0 {
-        return Err(no_token(format!(
-            "the {label} of app {app} expired at {}: run `wxtoken refresh` (is cron running it?)",
-            clock::rfc3339(row.expires_at)
-        )));
-    }
-    let min_ttl = args.min_ttl.as_secs() as i64;
-    let lifetime = row.expires_at - row.fetched_at;
-    if left < min_ttl && min_ttl >= lifetime {
-        return Err(no_token(format!(
-            "--min-ttl {min_ttl}s is longer than the {label} of app {app} lives ({lifetime}s): lower it"
-        )));
-    }
-    if left < min_ttl {
-        return Err(no_token(format!(
-            "the {label} of app {app} has only {left}s left, less than --min-ttl {min_ttl}s: run `wxtoken refresh`"
-        )));
-    }
-    // wxtoken stores only WeChat's alphabet, but other writers share the table:
-    // a value that could move a terminal's cursor is not printed in any format.
-    if row.value.chars().any(char::is_control) {
-        anyhow::bail!(
-            "the {label} of app {app} holds control characters, so something other than wxtoken wrote it: not printing it; run `wxtoken refresh --force` to replace it"
-        );
-    }
+    usable(row, label, now, args.min_ttl.as_secs() as i64, "printing")?;
     let text = match args.format {
         ShowFormat::Plain => format!("{}\n", row.value),
-        ShowFormat::Env => render::env(&what.env_name, &row.value),
+        ShowFormat::Env => render::env(env_name, &row.value),
         ShowFormat::Json => format!(
             "{}\n",
             render::json(

@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 
 use crate::app::{Kind, Ticket};
 use crate::cli::{Global, SignArgs, SignFormat, SignTicket};
-use crate::cmd::common::{config_path, open_to_read, service_refreshes};
+use crate::cmd::common::{config_path, open_to_read, service_refreshes, usable};
 use crate::error::{no_token, usage};
 use crate::store::{Lookup, Row, Store};
 use crate::text::quoted;
@@ -128,23 +128,7 @@ fn valid_ticket(store: &mut dyn Store, app: &str, ticket: Ticket) -> Result<Row>
             quoted(ticket.as_str())
         )));
     };
-    if let Some(at) = row.invalidated_at {
-        return Err(no_token(format!(
-            "the {label} of app {shown} was invalidated at {}: run `wxtoken refresh`",
-            clock::rfc3339(at)
-        )));
-    }
-    if row.expires_at <= clock::now() {
-        return Err(no_token(format!(
-            "the {label} of app {shown} expired at {}: run `wxtoken refresh` (is cron running it?)",
-            clock::rfc3339(row.expires_at)
-        )));
-    }
-    if row.value.chars().any(char::is_control) {
-        anyhow::bail!(
-            "the {label} of app {shown} holds control characters, so something other than wxtoken wrote it: not signing with it; run `wxtoken refresh --force` to replace it"
-        );
-    }
+    usable(&row, &label, clock::now(), 0, "signing with")?;
     Ok(row)
 }
 
