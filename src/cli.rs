@@ -230,7 +230,7 @@ pub struct RefreshArgs {
     pub force: bool,
 
     /// Renew what expires within this long
-    #[arg(long = "ahead", value_name = "DURATION", default_value = "75m", value_parser = duration)]
+    #[arg(long = "ahead", value_name = "DURATION", default_value = "75m", value_parser = crate::duration::parse)]
     pub ahead: Duration,
 
     /// Give up on one upstream request after this long; an app's retries together
@@ -264,7 +264,7 @@ pub struct ShowArgs {
     pub ticket: Option<Ticket>,
 
     /// Exit 3 unless the token stays valid at least this long
-    #[arg(long = "min-ttl", value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    #[arg(long = "min-ttl", value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
     pub min_ttl: Duration,
 
     /// Output format
@@ -392,10 +392,6 @@ pub struct KeygenArgs {
     /// cannot be read without it
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s)
 }
 
 pub(crate) fn timeout(s: &str) -> Result<Duration, String> {

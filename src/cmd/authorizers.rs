@@ -200,7 +200,7 @@ fn import(global: &Global, platform: &Platform, file: &std::path::Path) -> Resul
     let key = read_push_keys(platform)?
         .store_key
         .ok_or_else(|| anyhow!("{who}: no store key"))?;
-    let mut db = common::open_for_writing(global)?;
+    let mut db = common::open_for_writing(global, false)?;
     let old: HashMap<String, Customer> = db
         .customers(&platform.name)?
         .into_iter()

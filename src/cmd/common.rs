@@ -79,30 +79,25 @@ pub fn db_location(global: &Global) -> Result<store::Location> {
 /// SQLite creates the database's own folder only, so that a mistyped `--db`
 /// starts no second database in a new tree; the user's default is the
 /// exception: its parents (`~/.local/share`) are made here, private.
-pub fn open_for_writing(global: &Global) -> Result<Box<dyn Store>> {
-    open_writing(global, false)
-}
-
-/// [`open_for_writing`]; `invalidates` for `invalidate`, which fetches
-/// nothing: any config may mark the package's database's tokens stale.
-fn open_writing(global: &Global, invalidates: bool) -> Result<Box<dyn Store>> {
+/// `invalidates` for `invalidate`, which fetches nothing: any config may mark
+/// the package's database's tokens stale.
+pub fn open_for_writing(global: &Global, invalidates: bool) -> Result<Box<dyn Store>> {
     let location = db_location(global)?;
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
-        && *path == system_path(SYSTEM_DB)
     {
-        writes_the_packages(global, path, invalidates)?;
-    }
-    if let store::Location::Sqlite(path) = &location
-        && global.db.is_none()
-        && let Some(parents) = path.parent().and_then(Path::parent)
-        && !parents.exists()
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parents)
-            .with_context(|| format!("could not create folder {}", parents.display()))?;
+        if *path == system_path(SYSTEM_DB) {
+            writes_the_packages(global, path, invalidates)?;
+        }
+        if let Some(parents) = path.parent().and_then(Path::parent)
+            && !parents.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parents)
+                .with_context(|| format!("could not create folder {}", parents.display()))?;
+        }
     }
     store::open(&location)
 }
@@ -178,7 +173,7 @@ pub fn places(global: &Global, config: bool) -> Vec<String> {
 /// nothing else of the config), a config that cannot be read exports nothing.
 pub fn open_store(global: &Global, config_optional: bool) -> Result<Box<dyn Store>> {
     may_write(global, config_optional)?;
-    exporting(global, open_for_writing(global)?, config_optional)
+    exporting(global, open_for_writing(global, false)?, config_optional)
 }
 
 /// The refusals of [`open_store`] that open nothing (a few `stat`s): for
@@ -230,7 +225,7 @@ fn second_database(global: &Global) -> Result<()> {
 /// `invalidate`'s database: as [`open_store`], but the package's is not
 /// refused to a config of one's own (see [`writes_the_packages`]).
 pub fn open_to_invalidate(global: &Global) -> Result<Box<dyn Store>> {
-    exporting(global, open_writing(global, true)?, true)
+    exporting(global, open_for_writing(global, true)?, true)
 }
 
 fn exporting(
