@@ -24,7 +24,7 @@ use checks::check_credential;
 pub use checks::{appid_arg, check_name, name_arg};
 pub(crate) use checks::{check_appid, check_env_name, in_config_dir, tickets};
 use platform::{Platform, RawPlatform};
-pub(crate) use secrets::{read_private_value, read_secret, read_value};
+pub(crate) use secrets::{read_private_value, read_secret, read_secret_of};
 
 /// The classic token calls WeChat allows an app a day.
 const WECHAT_DAILY_QUOTA: u32 = 2000;

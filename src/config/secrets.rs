@@ -23,15 +23,16 @@ pub fn read_secret(app: &App) -> Result<Secret> {
             "no secret for app {name:?}: set {SECRET_ENV} or pass --secret-file PATH (never the secret itself on the command line)"
         )));
     }
-    let value = read_value(
-        &app.secret,
-        &format!("app {name:?}"),
-        "secret",
-        "a WeChat secret has 32 characters",
-    )?;
+    read_secret_of(&app.secret, &format!("app {name:?}"))
+}
+
+/// Reads the secret of an app or a platform (`who` starts every message)
+/// and registers it for redaction; whitespace inside it is refused.
+pub(crate) fn read_secret_of(source: &SecretSource, who: &str) -> Result<Secret> {
+    let value = read_value(source, who, "secret", "a WeChat secret has 32 characters")?;
     if value.chars().any(char::is_whitespace) {
         return Err(usage(format!(
-            "app {name:?}: the secret contains whitespace; check its file or variable"
+            "{who}: the secret contains whitespace; check its file or variable"
         )));
     }
     Ok(Secret::new(value))
@@ -42,12 +43,7 @@ pub fn read_secret(app: &App) -> Result<Secret> {
 /// `who` starts every message (`app "shop"`), `field` names the config fields
 /// (`secret` for `secret_file`, `secret_env`, ...), `hint` says what the value
 /// should look like when a variable is too long.
-pub(crate) fn read_value(
-    source: &SecretSource,
-    who: &str,
-    field: &str,
-    hint: &str,
-) -> Result<String> {
+fn read_value(source: &SecretSource, who: &str, field: &str, hint: &str) -> Result<String> {
     match source {
         SecretSource::File(path) => read_file_value(path, who, &format!("{field}_file"), false),
         SecretSource::Credential(id) => {

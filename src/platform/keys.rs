@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::config::platform::Platform;
-use crate::config::{read_private_value, read_value};
+use crate::config::{read_private_value, read_secret_of};
 use crate::error::usage;
 use crate::platform::crypto::{KeyError, MsgCrypt};
 use crate::platform::storekey::StoreKey;
@@ -28,18 +28,7 @@ pub struct PlatformSecrets {
 /// caller adds the config file.
 pub fn read_platform_secrets(platform: &Platform) -> Result<PlatformSecrets> {
     let who = format!("platform {}", quoted(&platform.name));
-    let secret = read_value(
-        &platform.secret,
-        &who,
-        "secret",
-        "a WeChat secret has 32 characters",
-    )?;
-    if secret.chars().any(char::is_whitespace) {
-        return Err(usage(format!(
-            "{who}: the secret contains whitespace; check its file or variable"
-        )));
-    }
-    let secret = Secret::new(secret);
+    let secret = read_secret_of(&platform.secret, &who)?;
     // The Token and key are checked (and registered) here; refresh needs only the store key.
     let PushKeys { store_key, .. } = read_push_keys(platform)?;
     Ok(PlatformSecrets { secret, store_key })
