@@ -102,17 +102,6 @@ pub fn default_path(system: PathBuf) -> Option<PathBuf> {
         .or_else(|| Some(system).filter(|p| p.is_file()))
 }
 
-/// Reads and checks the config file and returns its apps (none when it lists
-/// only platforms). `api_base` (from `--api-base`) overrides every app's.
-pub fn load(path: &Path, api_base: Option<&str>) -> Result<Vec<App>> {
-    Ok(load_all(path, api_base)?.apps)
-}
-
-/// Reads and checks the config file and returns its platforms (possibly none).
-pub fn load_platforms(path: &Path, api_base: Option<&str>) -> Result<Vec<Platform>> {
-    Ok(load_all(path, api_base)?.platforms)
-}
-
 /// Reads and checks the config file: it must list at least one app or
 /// platform, and names are unique among both. `api_base` (from `--api-base`)
 /// overrides every app's and platform's. Secrets are not read here (see

@@ -58,7 +58,8 @@ fn find(global: &Global, name: &str) -> Result<Platform> {
     let path = common::config_path(global).ok_or_else(|| {
         usage("authorizers: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)")
     })?;
-    config::load_platforms(&path, global.api_base.as_deref())?
+    config::load_all(&path, global.api_base.as_deref())?
+        .platforms
         .into_iter()
         .find(|p| p.name == name)
         .ok_or_else(|| {

@@ -158,8 +158,9 @@ fn handle(
             "{who}: no config file: set --config / WXTOKEN_CONFIG (the platform is read from it)"
         ))
     })?;
-    let platforms = config::load_platforms(&config_path, global.api_base.as_deref())
-        .with_context(|| who.clone())?;
+    let platforms = (config::load_all(&config_path, global.api_base.as_deref()))
+        .with_context(|| who.clone())?
+        .platforms;
     let Some(platform) = platforms.iter().find(|p| p.name == platform) else {
         return Err(usage(format!(
             "no platform {} in config {}: add a [[platform]] entry or check the platform's name",

@@ -192,7 +192,7 @@ fn not_another_configured_app(global: &Global, app: &app::App) -> Result<()> {
     let Some(path) = crate::cmd::common::config_path(global) else {
         return Ok(());
     };
-    let Ok(apps) = config::load(&path, None) else {
+    let Ok(config::Config { apps, .. }) = config::load_all(&path, None) else {
         return Ok(());
     };
     match apps.iter().find(|a| a.name == app.name) {

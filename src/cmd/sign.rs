@@ -149,7 +149,8 @@ fn agentid(global: &Global, store: &mut dyn Store, app: &str) -> Result<u64> {
         });
     }
     let configured = match config_path(global) {
-        Some(path) => config::load(&path, None)?
+        Some(path) => config::load_all(&path, None)?
+            .apps
             .into_iter()
             .find(|a| a.name == app)
             .and_then(|a| a.agentid),
