@@ -11,11 +11,13 @@ use super::export::Export;
 use super::sql::Sql;
 
 /// A parameter of a statement: text or a whole number, either maybe NULL
-/// (`TEXT` and `BIGINT` on PostgreSQL, whose statements are typed).
+/// (`TEXT` and `BIGINT` on PostgreSQL, whose statements are typed), or a
+/// list of texts (`TEXT[]`; on SQLite an array, read by `rarray`).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Param<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
+    Texts(&'a [String]),
 }
 
 /// `From` for each Rust type a parameter is given as.
@@ -37,6 +39,8 @@ from! {
     i64 => |v| Param::Int(Some(v));
     Option<i64> => |v| Param::Int(v);
     bool => |v| Param::Int(Some(i64::from(v)));
+    &'a [String] => |v| Param::Texts(v);
+    &'a Vec<String> => |v| Param::Texts(v);
 }
 
 /// `args![a, b]`: the parameters `?1`, `?2` of a statement.
@@ -63,7 +67,7 @@ pub(super) trait Conn {
         each: impl FnMut(&Self::Row<'_>) -> Result<T, Self::Error>,
     ) -> Result<Vec<T>, Self::Error>;
 
-    /// A `SELECT COUNT(*)`'s count.
+    /// A query's one number: a `SELECT COUNT(*)`'s count, a time.
     fn count(&mut self, sql: &Sql, params: &[Param]) -> Result<i64, Self::Error> {
         Ok(self.query(sql, params, |r| r.get(0))?.pop().unwrap_or(0))
     }

@@ -1,9 +1,9 @@
-//! Result rows into [`Row`], [`Attempt`] and [`Stats`], written once for both
-//! databases over "the value of column i" ([`Columns`]).
+//! Result rows into [`Row`], [`Attempt`], [`Lease`] and [`Stats`], written
+//! once for both databases over "the value of column i" ([`Columns`]).
 
 use std::collections::HashMap;
 
-use super::{Attempt, Customer, Row, Stats};
+use super::{Attempt, Customer, Lease, Row, Stats};
 use crate::graph::Kind;
 
 impl Row {
@@ -87,6 +87,15 @@ pub(super) fn attempt<C: Columns + ?Sized>(c: &C) -> Result<Attempt, C::Error> {
         forced: c.get::<i64>(5)? != 0,
         errcode: c.get(6)?,
         message: c.get(7)?,
+    })
+}
+
+/// A [`Lease`] from the columns `app, owner, expires_at`.
+pub(super) fn lease<C: Columns + ?Sized>(c: &C) -> Result<Lease, C::Error> {
+    Ok(Lease {
+        app: c.get(0)?,
+        owner: c.get(1)?,
+        expires_at: c.get(2)?,
     })
 }
 

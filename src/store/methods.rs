@@ -1,8 +1,10 @@
 //! The [`Store`] methods, written once for both databases: the same
 //! statements (`sql.rs`) in the same order, in one read or one transaction
 //! of the [`Backend`]. A database's own ways (binding parameters, beginning
-//! and committing, reconnecting) stay in its file, with the few methods it
-//! does differently (`rows`, `lookup`, `take_leases`).
+//! and committing, reconnecting) stay in its file, with the one method it
+//! does differently (`lookup`).
+
+use std::collections::HashMap;
 
 use anyhow::Result;
 
@@ -12,17 +14,70 @@ use super::export::Export;
 use super::sql;
 use super::{
     Attempt, CUSTOMERS_SINCE, CodeStep, Commit, Customer, CustomerState, CustomerUpdate,
-    Invalidated, PENDING_PREFIX, Row, Stats, Store,
+    Invalidated, Lease, Leases, PENDING_PREFIX, Row, Stats, Store,
 };
 
 impl<B: Backend> Store for B {
+    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
+        if self.schema()? == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(|c| match apps {
+            [] => c.query(&sql::ROWS, args![], |r| columns::row(r, 0)),
+            _ => c.query(&sql::ROWS_OF, args![apps], |r| columns::row(r, 0)),
+        })
+    }
+
+    fn take_leases(
+        &mut self,
+        apps: &[String],
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+        longest: i64,
+    ) -> Result<Leases> {
+        let mut apps = apps.to_vec();
+        apps.sort();
+        apps.dedup();
+        // The lease's length as the caller wants it, its times on the clock
+        // of `sql::LEASE_NOW`.
+        let ttl = expires_at - now;
+        self.write("take a lease in", |tx| {
+            let now = tx.count(&sql::LEASE_NOW, args![now])?;
+            let mut current: HashMap<String, Lease> = tx
+                .query(&sql::LEASES, args![&apps], |r| columns::lease(r))?
+                .into_iter()
+                .map(|l| (l.app.clone(), l))
+                .collect();
+            let mut leases = Leases::default();
+            let (mut replace, mut insert) = (Vec::new(), Vec::new());
+            for app in &apps {
+                let lease = current.remove(app);
+                let existed = lease.is_some();
+                match leases.decide(app, lease, owner, now, longest) {
+                    true if existed => replace.push(app.clone()),
+                    true => insert.push(app.clone()),
+                    false => {}
+                }
+            }
+            let until = now + ttl;
+            tx.execute(&sql::REPLACE_LEASES, args![&replace, owner, until])?;
+            let inserted: Vec<String> =
+                tx.query(&sql::INSERT_LEASES, args![&insert, owner, until], |r| {
+                    r.get(0)
+                })?;
+            leases
+                .taken
+                .retain(|app| replace.contains(app) || inserted.contains(app));
+            Ok(leases)
+        })
+    }
+
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()> {
         self.write("release a lease in", |tx| {
-            for app in apps {
-                tx.execute(&sql::RELEASE_LEASE, args![app, owner])?;
-            }
-            Ok(())
-        })
+            tx.execute(&sql::RELEASE_LEASES, args![apps, owner])
+        })?;
+        Ok(())
     }
 
     fn commit(&mut self, app: &str, commit: &Commit) -> Result<()> {

@@ -238,14 +238,16 @@ impl Leases {
     }
 }
 
-/// The [`Store`] methods each database writes its own way, in its file (the
+/// The [`Store`] method each database writes its own way, in its file (the
 /// others are written once, `methods.rs`).
 pub trait Native {
-    /// Rows of the named apps (all apps when `apps` is empty), in one query.
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
-
     /// `show`'s read: rows of one kind for the lookup.
     fn lookup(&mut self, lookup: Lookup, kind: Kind) -> Result<Vec<Row>>;
+}
+
+pub trait Store: Native {
+    /// Rows of the named apps (all apps when `apps` is empty), in one query.
+    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>>;
 
     /// Takes the lease of each app whose lease is free (see [`Leases::decide`];
     /// `longest`: the longest lease any wxtoken takes, in seconds), in one
@@ -258,9 +260,7 @@ pub trait Native {
         expires_at: i64,
         longest: i64,
     ) -> Result<Leases>;
-}
 
-pub trait Store: Native {
     /// Releases leases without writing anything else.
     fn release_leases(&mut self, apps: &[String], owner: &str) -> Result<()>;
 

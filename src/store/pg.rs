@@ -27,7 +27,6 @@
 //! again for a few seconds and the interrupted transaction run again: every
 //! transaction here is all or nothing, and running one twice stores the same.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -39,7 +38,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
-use super::{Lease, Leases, Lookup, MIGRATIONS, Native, Row, columns, no_tokens_yet, not_newer};
+use super::{Lookup, MIGRATIONS, Native, Row, columns, no_tokens_yet, not_newer};
 use crate::error;
 
 mod connect;
@@ -166,22 +165,6 @@ impl Backend for Postgres {
 }
 
 impl Native for Postgres {
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        if self.schema()? == 0 {
-            return Ok(Vec::new());
-        }
-        const SQL: &str = concat!(
-            select_rows!(),
-            " WHERE pg_catalog.cardinality($1) = 0 OR app = ANY($1)"
-        );
-        self.run("read", |c| {
-            c.query_typed(SQL, &[(&apps, Type::TEXT_ARRAY)])?
-                .iter()
-                .map(|r| columns::row(r, 0))
-                .collect()
-        })
-    }
-
     fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
         let kind = kind.as_str();
         let (app, appid) = match lookup {
@@ -214,85 +197,6 @@ impl Native for Postgres {
             .filter(|r| !matches!(r.try_get::<_, Option<String>>(1), Ok(None)))
             .map(|r| columns::row(r, 1).map_err(|e| self.error("read", &e)))
             .collect()
-    }
-    fn take_leases(
-        &mut self,
-        apps: &[String],
-        owner: &str,
-        now: i64,
-        expires_at: i64,
-        longest: i64,
-    ) -> Result<Leases> {
-        // One transaction reads the batch's leases `FOR UPDATE`, decides
-        // which are free, and takes them, on the server's clock.
-        let mut apps = apps.to_vec();
-        apps.sort();
-        apps.dedup();
-        // The lease's length as the caller wants it, its times on the server's clock.
-        let ttl = expires_at - now;
-        self.write("take a lease in", |tx| {
-            let now: i64 = tx
-                .query_typed_one("SELECT floor(extract(epoch FROM now()))::bigint", &[])?
-                .get(0);
-            // Row locks in name order (as every taker takes them): a concurrent
-            // taker waits here, then sees the winner's lease.
-            let mut current: HashMap<String, Lease> = tx
-                .query_typed(
-                    "SELECT app, owner, expires_at FROM wxtoken_leases
-                     WHERE app = ANY($1) ORDER BY app FOR UPDATE",
-                    &[(&apps, Type::TEXT_ARRAY)],
-                )?
-                .iter()
-                .map(|r| {
-                    let lease = Lease {
-                        app: r.get(0),
-                        owner: r.get(1),
-                        expires_at: r.get(2),
-                    };
-                    (lease.app.clone(), lease)
-                })
-                .collect();
-            let mut leases = Leases::default();
-            let (mut replace, mut insert) = (Vec::new(), Vec::new());
-            for app in &apps {
-                let lease = current.remove(app);
-                let existed = lease.is_some();
-                match leases.decide(app, lease, owner, now, longest) {
-                    true if existed => replace.push(app.clone()),
-                    true => insert.push(app.clone()),
-                    false => {}
-                }
-            }
-            let until = now + ttl;
-            tx.execute_typed(
-                "UPDATE wxtoken_leases SET owner = $2, expires_at = $3 WHERE app = ANY($1)",
-                &[
-                    (&replace, Type::TEXT_ARRAY),
-                    (&owner, Type::TEXT),
-                    (&until, Type::INT8),
-                ],
-            )?;
-            // An app that had no lease may have got one since the read: then
-            // it is that process's.
-            let inserted: Vec<String> = tx
-                .query_typed(
-                    "INSERT INTO wxtoken_leases (app, owner, expires_at)
-                     SELECT a, $2, $3 FROM unnest($1) AS a
-                     ON CONFLICT (app) DO NOTHING RETURNING app",
-                    &[
-                        (&insert, Type::TEXT_ARRAY),
-                        (&owner, Type::TEXT),
-                        (&until, Type::INT8),
-                    ],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            leases
-                .taken
-                .retain(|app| replace.contains(app) || inserted.contains(app));
-            Ok(leases)
-        })
     }
 }
 
@@ -327,6 +231,7 @@ fn typed<'a>(params: &'a [Param]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
         match p {
             Param::Text(v) => (v, Type::TEXT),
             Param::Int(v) => (v, Type::INT8),
+            Param::Texts(v) => (v, Type::TEXT_ARRAY),
         }
     };
     params.iter().map(typed).collect()

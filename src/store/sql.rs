@@ -3,9 +3,8 @@
 //! A statement is written with SQLite's numbered placeholders (`?1`);
 //! [`postgres_style`] turns them into PostgreSQL's (`$1`) at compile time. Where
 //! the two dialects really differ, a piece `["sqlite" | "postgres"]` gives each
-//! its own words. Statements only one database runs (SQLite's `IN (?, ?)`
-//! chunks, PostgreSQL's arrays and row locks for leases, migrations) stay in
-//! that database's file.
+//! its own words, and a list parameter is `{list N}`. Statements only one
+//! database runs (`show`'s lookup, migrations) stay in that database's file.
 
 /// One statement in both placeholder styles.
 pub(super) struct Sql {
@@ -14,8 +13,9 @@ pub(super) struct Sql {
 }
 
 /// `sql! { NAME = "text"; NAME = {"text" ["sqlite words" | "postgres words"]
-/// (fragment!()) "text"}; }`: a [`Sql`] for each statement, made of its
-/// pieces, PostgreSQL's with `$` placeholders.
+/// (fragment!()) {list 1} "text"}; }`: a [`Sql`] for each statement, made of its
+/// pieces, PostgreSQL's with `$` placeholders. `{list N}` is the list
+/// parameter ?N as a table of one column, `value`.
 macro_rules! sql {
     ($($(#[$doc:meta])* $name:ident = $body:tt;)*) => {
         $(
@@ -35,6 +35,8 @@ macro_rules! sql {
         }
     }};
     (@one $text:literal) => { sql!(@one {$text}) };
+    (@sqlite {list $n:literal}) => { concat!("rarray(?", $n, ")") };
+    (@pg {list $n:literal}) => { concat!("unnest(?", $n, ") AS t(value)") };
     (@sqlite [$sqlite:literal | $pg:literal]) => { $sqlite };
     (@pg [$sqlite:literal | $pg:literal]) => { $pg };
     (@$_db:ident ($($fragment:tt)*)) => { $($fragment)* };
@@ -111,6 +113,39 @@ sql! {
 
     /// Releases `owner`'s lease on one app.
     RELEASE_LEASE = "DELETE FROM wxtoken_leases WHERE app = ?1 AND owner = ?2";
+
+    /// Releases `owner` (?2)'s leases on the apps of list ?1.
+    RELEASE_LEASES = {"DELETE FROM wxtoken_leases WHERE owner = ?2 AND app IN (SELECT value FROM "
+        {list 1} ")"};
+
+    /// The time leases are taken at: the caller's (?1) on SQLite, the
+    /// server's on PostgreSQL, so that hosts whose clocks disagree still agree
+    /// on when a lease has ended.
+    LEASE_NOW = {"SELECT " ["CAST(?1 AS BIGINT)"
+        | "COALESCE(floor(extract(epoch FROM now()))::bigint, ?1)"]};
+
+    /// The leases of the apps of list ?1, in name order; PostgreSQL locks
+    /// their rows (in that order, as every taker takes them: a concurrent
+    /// taker waits here, then sees the winner's lease).
+    LEASES = {"SELECT app, owner, expires_at FROM wxtoken_leases
+     WHERE app IN (SELECT value FROM " {list 1} ") ORDER BY app" ["" | " FOR UPDATE"]};
+
+    /// Gives the leases of the apps of list ?1 to owner ?2 until ?3.
+    REPLACE_LEASES = {"UPDATE wxtoken_leases SET owner = ?2, expires_at = ?3
+     WHERE app IN (SELECT value FROM " {list 1} ")"};
+
+    /// Leases of the apps of list ?1 for owner ?2 until ?3: the apps given
+    /// one. An app that had no lease may have got one since it was read: then
+    /// it is that process's.
+    INSERT_LEASES = {"INSERT INTO wxtoken_leases (app, owner, expires_at)
+     SELECT value, ?2, ?3 FROM " {list 1} " WHERE true
+     ON CONFLICT (app) DO NOTHING RETURNING app"};
+
+    /// Every stored row.
+    ROWS = {(select_rows!())};
+
+    /// The rows of the apps of list ?1.
+    ROWS_OF = {(select_rows!()) " WHERE app IN (SELECT value FROM " {list 1} ")"};
 
     /// `invalidate`'s read of the stored value; PostgreSQL locks the row (SQLite's
     /// write transaction already locks the file).
@@ -294,6 +329,7 @@ mod tests {
     #[test]
     fn sqlite_prepares_every_statement_against_the_schema() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
+        rusqlite::vtab::array::load_module(&conn).unwrap();
         for migration in super::super::MIGRATIONS {
             conn.execute_batch(migration).unwrap();
         }

@@ -13,15 +13,17 @@
 //! close: the next reader then creates them again, with the same mode.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
-use super::{Lease, Leases, Lookup, Native, Row, columns};
+use super::{Lookup, Native, Row, columns};
 
 /// How long a writer waits for another writer's transaction (they last milliseconds).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,32 +128,6 @@ impl Backend for Sqlite {
 }
 
 impl Native for Sqlite {
-    fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        self.read(|c| {
-            let row = |r: &rusqlite::Row| columns::row(r, 0);
-            if apps.is_empty() {
-                return c
-                    .prepare_cached(select_rows!())?
-                    .query_map([], row)?
-                    .collect();
-            }
-            // In chunks: SQLite limits the parameters of one statement.
-            let mut rows = Vec::new();
-            for chunk in apps.chunks(500) {
-                let sql = format!(
-                    "{} WHERE app IN ({})",
-                    select_rows!(),
-                    vec!["?"; chunk.len()].join(", ")
-                );
-                let mut stmt = c.prepare_cached(&sql)?;
-                for r in stmt.query_map(params_from_iter(chunk), row)? {
-                    rows.push(r?);
-                }
-            }
-            Ok(rows)
-        })
-    }
-
     fn lookup(&mut self, lookup: Lookup, kind: crate::graph::Kind) -> Result<Vec<Row>> {
         let kind = kind.as_str();
         let (sql, arg) = match lookup {
@@ -169,40 +145,6 @@ impl Native for Sqlite {
         .and_then(Iterator::collect)
         .context(ctx)?;
         Ok(rows)
-    }
-
-    fn take_leases(
-        &mut self,
-        apps: &[String],
-        owner: &str,
-        now: i64,
-        expires_at: i64,
-        longest: i64,
-    ) -> Result<Leases> {
-        self.write("take a lease in", |tx| {
-            let mut leases = Leases::default();
-            let mut current = tx
-                .prepare_cached("SELECT owner, expires_at FROM wxtoken_leases WHERE app = ?1")?;
-            let mut take = tx.prepare_cached(
-                "INSERT INTO wxtoken_leases (app, owner, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (app) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-            )?;
-            for app in apps {
-                let lease = current
-                    .query_row(params![app], |r| {
-                        Ok(Lease {
-                            app: app.clone(),
-                            owner: r.get(0)?,
-                            expires_at: r.get(1)?,
-                        })
-                    })
-                    .optional()?;
-                if leases.decide(app, lease, owner, now, longest) {
-                    take.execute(params![app, owner, expires_at])?;
-                }
-            }
-            Ok(leases)
-        })
     }
 }
 
@@ -228,10 +170,17 @@ impl Conn for &Connection {
 }
 
 impl rusqlite::ToSql for Param<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         match self {
             Param::Text(v) => v.to_sql(),
             Param::Int(v) => v.to_sql(),
+            Param::Texts(v) => {
+                let values = v.iter().map(|s| Value::Text(s.clone())).collect();
+                Ok(ToSqlOutput::from_rc(
+                    Rc::<Vec<Value>>::new(values),
+                    c"rarray",
+                ))
+            }
         }
     }
 }

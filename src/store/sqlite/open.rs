@@ -36,6 +36,8 @@ impl Sqlite {
         beside(path, meta)?;
         let mut conn = super::pinned::open(path, meta, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // `rarray`, which reads a list parameter (`sql.rs`).
+        rusqlite::vtab::array::load_module(&conn)?;
         crate::store::objects::sqlite(&conn, &path.display().to_string())?;
         Ok(Sqlite {
             deadline: Deadline::install(&mut conn)?,
