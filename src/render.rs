@@ -30,20 +30,11 @@ pub fn colour_stdout() -> bool {
 }
 
 /// A cell's colour on a terminal: red for what is broken, yellow for what
-/// needs attention soon.
+/// needs attention soon. The value is its SGR foreground code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Colour {
-    Red,
-    Yellow,
-}
-
-impl Colour {
-    fn sgr(self) -> &'static str {
-        match self {
-            Colour::Red => "\x1b[31m",
-            Colour::Yellow => "\x1b[33m",
-        }
-    }
+    Red = 31,
+    Yellow = 33,
 }
 
 /// Columns aligned on the widest cell (in characters), `gap` between them,
@@ -112,7 +103,7 @@ impl Table {
                     // Padded by its visible width; the escape codes take no column.
                     let pad = " ".repeat(widths[c] - cell.chars().count());
                     let cell = match self.colours.get(&(r, c)) {
-                        Some(colour) => format!("{}{cell}\x1b[0m", colour.sgr()),
+                        Some(colour) => format!("\x1b[{}m{cell}\x1b[0m", *colour as u8),
                         None => cell.clone(),
                     };
                     if c >= self.right_from {
