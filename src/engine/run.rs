@@ -376,11 +376,8 @@ impl Run<'_> {
             );
         }
         let commit = Commit {
-            values: done.values,
-            invalidate: done.invalidate,
-            attempts: done.attempts,
             owner: self.owner,
-            customer: done.customer,
+            ..done.commit
         };
         let stored = self.commit_or_keep(&done.target, commit);
         if done.failures.is_empty() {

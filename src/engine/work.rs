@@ -14,20 +14,16 @@ use crate::app::{App, Kind};
 use crate::clock;
 use crate::graph::{Lifetime, Node, Outcome};
 use crate::secret::short;
-use crate::store::{Attempt, CustomerUpdate, Row};
+use crate::store::{Attempt, Commit, Row};
 use crate::upstream::{Call, Client, Failure, Issued, Reply, Try};
 
-/// What a worker brings back.
+/// What a worker brings back: what to write (the run adds its lease's owner),
+/// and what to report.
 pub struct Done {
     pub target: Arc<Target>,
-    pub values: Vec<Row>,
-    /// A stale input to mark invalidated: `(kind, value)`.
-    pub invalidate: Option<(String, String)>,
-    pub attempts: Vec<Attempt>,
+    pub commit: Commit<'static>,
     pub failures: Vec<String>,
     pub clock_skew: Option<i64>,
-    /// A customer's new credential or state, written with its values.
-    pub customer: Option<CustomerUpdate>,
 }
 
 /// Starts `count` worker threads: jobs go in, results come out. Not scoped
@@ -64,12 +60,9 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
     let target = job.target.clone();
     let mut done = Done {
         target: target.clone(),
-        values: Vec::new(),
-        invalidate: None,
-        attempts: Vec::new(),
+        commit: Commit::default(),
         failures: Vec::new(),
         clock_skew: None,
-        customer: None,
     };
     // The values steps can be made from, and whether this run fetched each.
     let mut have: HashMap<Kind, (String, bool)> = (job.stored_inputs.iter())
@@ -99,7 +92,7 @@ fn work(client: &Client, job: Job, budget: Duration) -> Done {
             input.label(),
             short(&current)
         );
-        done.invalidate = Some((input.as_str().to_string(), current));
+        done.commit.invalidate = Some((input.as_str().to_string(), current));
         // The target's own node of its input: a WeCom 代开发 company's token
         // is not its API's (`Target::nodes`).
         let Some(input_node) = target.nodes().into_iter().find(|n| n.kind == input) else {
@@ -183,7 +176,7 @@ impl Done {
         } = client.call(app, call, deadline);
         self.clock_skew = self.clock_skew.or(clock_skew);
         for t in &tries {
-            self.attempts.push(attempt(
+            self.commit.attempts.push(attempt(
                 &app.name,
                 kind,
                 t,
@@ -201,7 +194,9 @@ impl Done {
                     short(&issued.value),
                     crate::duration::human(issued.expires_in)
                 );
-                self.values.push(row(app, node, &issued, sent, input));
+                self.commit
+                    .values
+                    .push(row(app, node, &issued, sent, input));
                 Ok(issued)
             }
             Err(failure) => {
@@ -217,7 +212,7 @@ impl Done {
 
     /// Records a call that wxtoken's own guard refused.
     pub(super) fn refused(&mut self, kind: Kind, force: bool, reason: &str) {
-        self.attempts.push(Attempt {
+        self.commit.attempts.push(Attempt {
             app: self.target.app.name.clone(),
             kind: kind.as_str().to_string(),
             started_ms: clock::now_ms(),

@@ -71,13 +71,13 @@ impl Done {
                     }
                     Some(code) if WITHDRAWN.contains(&code) => {
                         // The failure line says it once; later runs skip it.
-                        self.customer = Some(self.update(CustomerState::Revoked, None));
+                        self.commit.customer = Some(self.update(CustomerState::Revoked, None));
                         return None;
                     }
                     Some(code) if DEAD_GRANT.contains(&code) => {
                         // Said once the run has tried to recover it (platforms.rs).
                         self.failures.pop();
-                        self.customer = Some(self.update(CustomerState::Reauthorize, None));
+                        self.commit.customer = Some(self.update(CustomerState::Reauthorize, None));
                         return None;
                     }
                     _ => return None,
@@ -122,7 +122,7 @@ impl Done {
                 key.seal(new.expose(), &[&link.platform.name, appid, kind])
             }) {
                 Some(Ok(sealed)) => {
-                    self.customer = Some(self.update(CustomerState::Active, Some(sealed)));
+                    self.commit.customer = Some(self.update(CustomerState::Active, Some(sealed)));
                 }
                 _ => self.failures.push(format!(
                     "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
@@ -136,7 +136,7 @@ impl Done {
     /// under its corpid once its code's exchange names it).
     pub(super) fn unpending(mut self) -> Done {
         if self.target.app.appid.starts_with(PENDING_PREFIX) {
-            self.values.clear();
+            self.commit.values.clear();
         }
         self
     }
@@ -263,7 +263,7 @@ impl Done {
                 f.describe(false)
             ),
         };
-        self.attempts.push(attempt);
+        self.commit.attempts.push(attempt);
         self.failures.push(format!("{}: {line}", node.kind.label()));
     }
 }
