@@ -1,7 +1,7 @@
 //! `wxtoken status`: every app from the config and the database, what is stored
 //! for it, how long it lasts, and how its refreshes have gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 
@@ -15,7 +15,7 @@ use crate::render::{self, Colour, Prometheus, Table};
 use crate::store::{Row, Stats, Store};
 use crate::text::shown;
 
-use platforms::{Index, Platforms};
+use platforms::Platforms;
 use platforms_out::PlatformLine;
 
 mod platforms;
@@ -124,41 +124,75 @@ fn lines(rows: &[&Row], stats: &[&Stats], apps: &[App], now: i64) -> Vec<Line> {
         .collect()
 }
 
-fn line(
-    app: &str,
-    kind: &str,
-    config: Option<&App>,
-    row: Option<&Row>,
-    stat: Option<&Stats>,
-    now: i64,
-) -> Line {
-    let last = stat.and_then(|s| s.last.as_ref());
-    let is_token = kind == Kind::AccessToken.as_str();
-    Line {
-        api: config
-            .map(|a| a.api.as_str().to_string())
-            .or_else(|| row.map(|r| r.api.clone())),
-        appid: config
-            .map(|a| a.appid.clone())
-            .or_else(|| row.map(|r| r.appid.clone())),
-        state: state(row, now),
-        configured: config.is_some(),
-        fetched_at: row.map(|r| r.fetched_at),
-        expires_at: row.map(|r| r.expires_at),
-        expires_in: row.map(|r| (r.expires_at - now).max(0)),
-        invalidated_at: row.and_then(|r| r.invalidated_at),
-        last_attempt_at: last.map(|a| a.started_ms.div_euclid(1000)),
-        last_outcome: last.map(|a| a.outcome.clone()),
-        last_errcode: last.and_then(|a| a.errcode),
-        last_message: last.and_then(|a| a.message.clone()),
-        failures_in_a_row: stat.map_or(0, |s| s.failures_in_a_row),
-        calls_24h: stat.map_or(0, |s| s.calls),
-        forced_calls_24h: stat.map_or(0, |s| s.forced),
-        daily_budget: config
-            .filter(|a| is_token && a.api == crate::app::Api::Classic)
-            .map(|a| a.daily_budget),
-        app: app.to_string(),
-        kind: kind.to_string(),
+/// Rows and stats by app and kind, and by app.
+struct Index<'a> {
+    rows: HashMap<(&'a str, &'a str), &'a Row>,
+    stats: HashMap<(&'a str, &'a str), &'a Stats>,
+    apps: BTreeMap<&'a str, Vec<&'a Row>>,
+    /// The apps whose last attempt at some kind failed.
+    failing: HashSet<&'a str>,
+}
+
+impl<'a> Index<'a> {
+    fn new(rows: &[&'a Row], stats: &[&'a Stats]) -> Index<'a> {
+        let mut apps: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        for r in rows {
+            apps.entry(r.app.as_str()).or_default().push(r);
+        }
+        Index {
+            rows: rows
+                .iter()
+                .map(|r| ((r.app.as_str(), r.kind.as_str()), *r))
+                .collect(),
+            stats: stats
+                .iter()
+                .map(|s| ((s.app.as_str(), s.kind.as_str()), *s))
+                .collect(),
+            apps,
+            failing: stats
+                .iter()
+                .filter(|s| s.failures_in_a_row > 0)
+                .map(|s| s.app.as_str())
+                .collect(),
+        }
+    }
+
+    fn row(&self, app: &str, kind: &str) -> Option<&'a Row> {
+        self.rows.get(&(app, kind)).copied()
+    }
+
+    /// The status line of `app`'s `kind` (`config`: the app's entry, if any).
+    fn line(&self, app: &str, kind: &str, config: Option<&App>, now: i64) -> Line {
+        let row = self.row(app, kind);
+        let stat = self.stats.get(&(app, kind)).copied();
+        let last = stat.and_then(|s| s.last.as_ref());
+        let is_token = kind == Kind::AccessToken.as_str();
+        Line {
+            api: config
+                .map(|a| a.api.as_str().to_string())
+                .or_else(|| row.map(|r| r.api.clone())),
+            appid: config
+                .map(|a| a.appid.clone())
+                .or_else(|| row.map(|r| r.appid.clone())),
+            state: state(row, now),
+            configured: config.is_some(),
+            fetched_at: row.map(|r| r.fetched_at),
+            expires_at: row.map(|r| r.expires_at),
+            expires_in: row.map(|r| (r.expires_at - now).max(0)),
+            invalidated_at: row.and_then(|r| r.invalidated_at),
+            last_attempt_at: last.map(|a| a.started_ms.div_euclid(1000)),
+            last_outcome: last.map(|a| a.outcome.clone()),
+            last_errcode: last.and_then(|a| a.errcode),
+            last_message: last.and_then(|a| a.message.clone()),
+            failures_in_a_row: stat.map_or(0, |s| s.failures_in_a_row),
+            calls_24h: stat.map_or(0, |s| s.calls),
+            forced_calls_24h: stat.map_or(0, |s| s.forced),
+            daily_budget: config
+                .filter(|a| is_token && a.api == crate::app::Api::Classic)
+                .map(|a| a.daily_budget),
+            app: app.to_string(),
+            kind: kind.to_string(),
+        }
     }
 }
 

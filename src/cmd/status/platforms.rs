@@ -3,13 +3,12 @@
 //! with `--platform NAME` one line per customer. Prometheus gets per-platform
 //! aggregates only: 10,000 customers must not make 60,000 series.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 
+use super::Index;
 use super::platforms_out::{Counts, CustomerLine, PlatformLine, customer_table, prometheus, table};
-use super::{Line, line};
-use crate::app::App;
 use crate::cli::StatusFormat;
 use crate::config::Config;
 use crate::error::usage;
@@ -209,49 +208,5 @@ impl<'a> Platforms<'a> {
                 out.finish()
             }
         })
-    }
-}
-
-/// Rows and stats by app and kind, and by app.
-pub(super) struct Index<'a> {
-    pub(super) rows: HashMap<(&'a str, &'a str), &'a Row>,
-    pub(super) stats: HashMap<(&'a str, &'a str), &'a Stats>,
-    apps: BTreeMap<&'a str, Vec<&'a Row>>,
-    /// The apps whose last attempt at some kind failed.
-    failing: HashSet<&'a str>,
-}
-
-impl<'a> Index<'a> {
-    pub(super) fn new(rows: &[&'a Row], stats: &[&'a Stats]) -> Index<'a> {
-        let mut apps: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-        for r in rows {
-            apps.entry(r.app.as_str()).or_default().push(r);
-        }
-        Index {
-            rows: rows
-                .iter()
-                .map(|r| ((r.app.as_str(), r.kind.as_str()), *r))
-                .collect(),
-            stats: stats
-                .iter()
-                .map(|s| ((s.app.as_str(), s.kind.as_str()), *s))
-                .collect(),
-            apps,
-            failing: stats
-                .iter()
-                .filter(|s| s.failures_in_a_row > 0)
-                .map(|s| s.app.as_str())
-                .collect(),
-        }
-    }
-
-    pub(super) fn row(&self, app: &str, kind: &str) -> Option<&'a Row> {
-        self.rows.get(&(app, kind)).copied()
-    }
-
-    /// The status line of `app`'s `kind` (`config`: the app's entry, if any).
-    pub(super) fn line(&self, app: &str, kind: &str, config: Option<&App>, now: i64) -> Line {
-        let stat = self.stats.get(&(app, kind)).copied();
-        line(app, kind, config, self.row(app, kind), stat, now)
     }
 }
