@@ -87,18 +87,12 @@ impl Trust {
     }
 }
 
-/// Whether the rest of the path is still there to check.
-#[derive(PartialEq)]
-enum Walk {
-    Go,
-    Missing,
-}
-
 /// Checks each entry of `rest`, starting in the folder `at` (whose entries up
 /// to here are checked); `at` follows along. A link's target is walked in place
 /// of the link. Where an entry is missing (or cannot be looked at), the walk
-/// ends well: opening the path fails in the same place, with its own error.
-fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result<Walk, String> {
+/// ends well (false: nothing more to check): opening the path fails in the
+/// same place, with its own error.
+fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result<bool, String> {
     for part in rest.components() {
         match part {
             Component::RootDir => {
@@ -114,7 +108,7 @@ fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result
             Component::Normal(name) => {
                 at.push(name);
                 let Some(meta) = lstat(at)? else {
-                    return Ok(Walk::Missing);
+                    return Ok(false);
                 };
                 if !meta.file_type().is_symlink() {
                     check(at, &meta, trust)?;
@@ -138,13 +132,13 @@ fn walk(at: &mut PathBuf, rest: &Path, trust: &Trust, links: &mut u32) -> Result
                 let target = fs::read_link(&*at)
                     .map_err(|e| format!("could not read the link {}: {e}", at.display()))?;
                 at.pop();
-                if walk(at, &target, trust, links)? == Walk::Missing {
-                    return Ok(Walk::Missing);
+                if !walk(at, &target, trust, links)? {
+                    return Ok(false);
                 }
             }
         }
     }
-    Ok(Walk::Go)
+    Ok(true)
 }
 
 fn lstat(path: &Path) -> Result<Option<Metadata>, String> {
