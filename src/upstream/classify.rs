@@ -17,17 +17,12 @@ pub fn token_alphabet(value: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || VALUE_PUNCTUATION.contains(&b))
 }
 
-/// An upstream answer, as far as [`classify`] needs it.
-pub struct Response<'a> {
-    pub status: u16,
-    pub body: &'a [u8],
-}
-
-/// Turns an upstream answer into an issued value or a failure. `field` is the
-/// JSON key of the value: `access_token` or `ticket`. Never panics.
-pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
+/// Turns an upstream answer (its HTTP status and body) into an issued value
+/// or a failure. `field` is the JSON key of the value: `access_token` or
+/// `ticket`. Never panics.
+pub fn classify(status: u16, body: &[u8], field: &str) -> Result<Issued, Failure> {
     let bad = |what: String| Err(Failure::BadResponse(what));
-    let top = object(resp)?;
+    let top = object(status, body)?;
     // `a.b`: the value and its expires_in are in object `a`.
     let (obj, field) = match field.split_once('.') {
         Some((outer, inner)) => match top.get(outer) {
@@ -70,21 +65,22 @@ pub fn classify(resp: &Response, field: &str) -> Result<Issued, Failure> {
 
 /// The JSON object of a successful answer (HTTP 2xx, errcode absent or 0),
 /// or the failure it tells.
-pub fn object(resp: &Response) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
-    if !(200..300).contains(&resp.status) {
-        return Err(Failure::Http {
-            status: resp.status,
-        });
+pub fn object(
+    status: u16,
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    if !(200..300).contains(&status) {
+        return Err(Failure::Http { status });
     }
     let bad = |what: String| Err(Failure::BadResponse(what));
-    if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
         return bad("empty body".to_string());
     }
-    let json: serde_json::Value = match serde_json::from_slice(resp.body) {
+    let json: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             // Redacted before it is cut: a cut secret would not be recognized.
-            let head = &resp.body[..resp.body.len().min(4096)];
+            let head = &body[..body.len().min(4096)];
             let start = crate::secret::redact(&String::from_utf8_lossy(head));
             let start: String = start.chars().take(40).collect();
             let what = if e.is_eof() {
@@ -135,13 +131,7 @@ mod tests {
     use super::*;
 
     fn ok(body: &str) -> Result<Issued, Failure> {
-        classify(
-            &Response {
-                status: 200,
-                body: body.as_bytes(),
-            },
-            "access_token",
-        )
+        classify(200, body.as_bytes(), "access_token")
     }
 
     #[test]
@@ -224,7 +214,7 @@ mod fuzz {
 
     /// Checks one response: an accepted one must really be a success.
     fn check(status: u16, body: &[u8], field: &str) {
-        let Ok(issued) = classify(&Response { status, body }, field) else {
+        let Ok(issued) = classify(status, body, field) else {
             return;
         };
         assert!((200..300).contains(&status), "accepted HTTP {status}");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::classify::{classify, text_at};
 use super::transport::transport_failure;
-use super::{Failure, Issued, Proxy, Response};
+use super::{Failure, Issued, Proxy};
 use crate::app::App;
 use crate::clock;
 use crate::graph::{Kind, Method, Node, Param};
@@ -168,11 +168,7 @@ impl Client {
             answer = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .filter(serde_json::Value::is_object);
-            let response = Response {
-                status,
-                body: &body,
-            };
-            classify(&response, node.field).map(|mut issued| {
+            classify(status, &body, node.field).map(|mut issued| {
                 issued.grant = answer.as_ref().and_then(|a| text_at(a, node.grant));
                 issued
             })
@@ -358,10 +354,7 @@ impl Client {
         let (_, result) = self.retried(MAX_TRIES, deadline, again, |_, timeout| {
             log::debug!("{}: {method} {base}{path}", app.name);
             let (status, _, body) = self.request(base, &url, [], body, timeout, None)?;
-            super::classify::object(&Response {
-                status,
-                body: &body,
-            })
+            super::classify::object(status, &body)
         });
         result
     }

@@ -14,7 +14,6 @@ pub mod host;
 mod proxy;
 mod transport;
 
-pub use classify::Response;
 pub use client::{Call, Client, Reply, Try};
 pub use proxy::Proxy;
 
