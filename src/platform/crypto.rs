@@ -109,9 +109,8 @@ pub struct Decrypted {
 #[derive(Clone)]
 pub struct MsgCrypt {
     token: String,
+    /// The AES key; its first 16 bytes are the IV.
     key: [u8; 32],
-    /// The first 16 bytes of the key.
-    iv: [u8; 16],
 }
 
 impl fmt::Debug for MsgCrypt {
@@ -154,7 +153,6 @@ impl MsgCrypt {
         let key = <[u8; 32]>::try_from(bytes).map_err(|b| KeyError::KeyLength(b.len()))?;
         Ok(MsgCrypt {
             token: token.to_string(),
-            iv: std::array::from_fn(|i| key[i]),
             key,
         })
     }
@@ -189,7 +187,7 @@ impl MsgCrypt {
         if buf.is_empty() || buf.len() % 16 != 0 {
             return Err(CryptError::Length(buf.len()));
         }
-        let plain = cbc::Decryptor::<Aes256>::new(&self.key.into(), (&self.iv).into())
+        let plain = cbc::Decryptor::<Aes256>::new(&self.key.into(), self.key[..16].into())
             .decrypt_padded_mut::<NoPadding>(&mut buf)
             .map_err(|_| CryptError::Length(encrypted.len()))?;
         let pad = usize::from(*plain.last().ok_or(CryptError::Padding)?);
@@ -240,7 +238,7 @@ impl MsgCrypt {
         // pad is 1..=32, so it fits a byte.
         buf.resize(buf.len() + pad, pad as u8);
         let n = buf.len();
-        let cipher = cbc::Encryptor::<Aes256>::new(&self.key.into(), (&self.iv).into())
+        let cipher = cbc::Encryptor::<Aes256>::new(&self.key.into(), self.key[..16].into())
             .encrypt_padded_mut::<NoPadding>(&mut buf, n)
             .map_err(|_| CryptError::Length(n))?;
         Ok(STANDARD.encode(cipher))
