@@ -42,9 +42,7 @@ impl Api {
 
     /// An app's API (the `api` field of an `[[app]]`); platforms' are not.
     pub fn parse(s: &str) -> Option<Api> {
-        [Api::Classic, Api::Stable, Api::Wecom]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        clap::ValueEnum::from_str(s, false).ok()
     }
 
     pub fn default_base(self) -> &'static str {

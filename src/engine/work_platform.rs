@@ -71,13 +71,13 @@ impl Done {
                     }
                     Some(code) if WITHDRAWN.contains(&code) => {
                         // The failure line says it once; later runs skip it.
-                        self.commit.customer = Some(self.update(CustomerState::Revoked, None));
+                        self.update(link, CustomerState::Revoked, None);
                         return None;
                     }
                     Some(code) if DEAD_GRANT.contains(&code) => {
                         // Said once the run has tried to recover it (platforms.rs).
                         self.failures.pop();
-                        self.commit.customer = Some(self.update(CustomerState::Reauthorize, None));
+                        self.update(link, CustomerState::Reauthorize, None);
                         return None;
                     }
                     _ => return None,
@@ -86,23 +86,17 @@ impl Done {
         }
     }
 
-    /// What a customer's row says after this job: its state, a new sealed
+    /// What the customer's row says after this job: its state, a new sealed
     /// credential (`None` keeps the stored one).
-    fn update(&self, state: CustomerState, credential: Option<String>) -> CustomerUpdate {
-        let (platform, appid) = self
-            .target
-            .app
-            .name
-            .split_once('/')
-            .unwrap_or((&self.target.app.name, ""));
-        CustomerUpdate {
-            platform: platform.to_string(),
-            appid: appid.to_string(),
+    fn update(&mut self, link: &Link, state: CustomerState, credential: Option<String>) {
+        self.commit.customer = Some(CustomerUpdate {
+            platform: link.platform.name.clone(),
+            appid: self.target.app.appid.clone(),
             credential,
             state,
             updated_at: clock::now(),
             info: None,
-        }
+        });
     }
 
     /// Seals a new or rotated credential from upstream's answer, for the same
@@ -122,7 +116,7 @@ impl Done {
                 key.seal(new.expose(), &[&link.platform.name, appid, kind])
             }) {
                 Some(Ok(sealed)) => {
-                    self.commit.customer = Some(self.update(CustomerState::Active, Some(sealed)));
+                    self.update(link, CustomerState::Active, Some(sealed));
                 }
                 _ => self.failures.push(format!(
                     "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
