@@ -59,14 +59,11 @@ impl Index {
             return;
         }
         let mut secrets = std::mem::take(&mut self.pending);
-        while self
+        while let Some(last) = self
             .levels
-            .last()
-            .is_some_and(|last| last.secrets.len() <= 2 * secrets.len())
+            .pop_if(|last| last.secrets.len() <= 2 * secrets.len())
         {
-            if let Some(last) = self.levels.pop() {
-                secrets.extend(last.secrets);
-            }
+            secrets.extend(last.secrets);
         }
         match Level::build(secrets.clone()) {
             Some(level) => self.levels.push(level),
