@@ -108,7 +108,9 @@ impl Postgres {
     pub fn open_read_only(url: &Url) -> Result<Postgres> {
         let tls = url.connector()?;
         let client = connect(url, &tls).map_err(|e| match e.downcast_ref::<Failure>() {
-            Some(f) if f.is(&SqlState::INVALID_CATALOG_NAME) => error::no_token(f.0.clone()),
+            Some(Failure(msg, Some(code))) if *code == SqlState::INVALID_CATALOG_NAME => {
+                error::no_token(msg.clone())
+            }
             _ => e,
         })?;
         Ok(Postgres::new(client, url, tls, deadline::READER))

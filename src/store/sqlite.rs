@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rusqlite::types::{ToSqlOutput, Value};
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::backend::{Backend, Conn, Param};
 use super::export::Export;
@@ -135,16 +135,12 @@ impl Native for Sqlite {
             Lookup::App(app) => (LOOKUP_APP, Some(app)),
             Lookup::Appid(appid) => (LOOKUP_APPID, Some(appid)),
         };
-        let ctx = self.context("read");
-        let mut stmt = self.conn.prepare(sql).context(ctx.clone())?;
-        let row = |r: &rusqlite::Row| columns::row(r, 0);
-        let rows = match arg {
-            Some(arg) => stmt.query_map(params![kind, arg], row),
-            None => stmt.query_map(params![kind], row),
-        }
-        .and_then(Iterator::collect)
-        .context(ctx)?;
-        Ok(rows)
+        self.read(|c| {
+            let params = params_from_iter(std::iter::once(kind).chain(arg));
+            c.prepare(sql)?
+                .query_map(params, |r| columns::row(r, 0))?
+                .collect()
+        })
     }
 }
 

@@ -88,12 +88,10 @@ impl Postgres {
     ) -> Result<T, postgres::Error> {
         let cancel = Some((self.client.cancel_token(), self.tls.clone()));
         let (url, limit) = (&self.url, self.deadline);
-        let message = || {
-            format!(
-                "could not {what} database {url}: no answer within {}s, not even to a cancel request: is the server running, and the network to it up? (a pooler in between waits for a server that is away; a lease this run held ends by itself)",
-                limit.as_secs()
-            )
-        };
+        let message = format!(
+            "could not {what} database {url}: no answer within {}s, not even to a cancel request: is the server running, and the network to it up? (a pooler in between waits for a server that is away; a lease this run held ends by itself)",
+            limit.as_secs()
+        );
         let client = &mut self.client;
         deadline::within(limit, cancel, message, || f(client))
     }
@@ -111,26 +109,19 @@ impl Postgres {
             }
             _ => "",
         };
-        let msg = format!(
+        anyhow!(
             "could not {what} database {}: {}{hint}",
             self.url,
             describe(e)
-        );
-        Failure(msg, e.code().cloned()).into()
+        )
     }
 }
 
-/// A database error: its one-line message and SQLSTATE, for the callers here
-/// that tell some apart ("no such database", "no such table").
+/// A failed connection: its one-line message and SQLSTATE, for the reader,
+/// to whom no such database is "no token yet".
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub(super) struct Failure(pub(super) String, Option<SqlState>);
-
-impl Failure {
-    pub(super) fn is(&self, code: &SqlState) -> bool {
-        self.1.as_ref() == Some(code)
-    }
-}
+pub(super) struct Failure(pub(super) String, pub(super) Option<SqlState>);
 
 /// A connection, once wxtoken's table names are found to be its own tables
 /// (`store::objects`): nothing is read or written before.
@@ -177,14 +168,12 @@ fn connect_raw(url: &Url, tls: &MakeRustlsConnect) -> Result<Client, postgres::E
     // client of that database silent until its `server_login_retry` (15 s by
     // default) has gone by, and only then says why: this message cannot tell
     // which, so it names both.
-    let message = || {
-        let user = url.config.get_user().unwrap_or("wxtoken");
-        let db = url.config.get_dbname().unwrap_or(user);
-        format!(
-            "could not connect to database {url}: no answer within {}s (connect_timeout): something accepted the connection and then said nothing. A pooler (PgBouncer) does this while it cannot log in to its server, and says why only after its server_login_retry (15 s by default): check that database \"{db}\" exists on the server behind it (CREATE DATABASE {db} OWNER {user}; see docs/postgresql.md), that the server is up, and the pooler's log. Without a pooler: is a PostgreSQL server on that port, and is the network to it dropping packets?",
-            limit.as_secs()
-        )
-    };
+    let user = url.config.get_user().unwrap_or("wxtoken");
+    let db = url.config.get_dbname().unwrap_or(user);
+    let message = format!(
+        "could not connect to database {url}: no answer within {}s (connect_timeout): something accepted the connection and then said nothing. A pooler (PgBouncer) does this while it cannot log in to its server, and says why only after its server_login_retry (15 s by default): check that database \"{db}\" exists on the server behind it (CREATE DATABASE {db} OWNER {user}; see docs/postgresql.md), that the server is up, and the pooler's log. Without a pooler: is a PostgreSQL server on that port, and is the network to it dropping packets?",
+        limit.as_secs()
+    );
     deadline::within(limit, None, message, || url.config.connect(tls.clone()))
 }
 

@@ -33,10 +33,9 @@ const GRACE: Duration = Duration::from_secs(3);
 pub(super) fn within<T>(
     limit: Duration,
     cancel: Option<(CancelToken, MakeRustlsConnect)>,
-    message: impl FnOnce() -> String,
+    message: String,
     f: impl FnOnce() -> T,
 ) -> T {
-    let message = message();
     // `f` has returned when `done` is dropped: the watcher hears "disconnected".
     let (done, returned) = mpsc::channel::<()>();
     std::thread::spawn(move || {
