@@ -47,17 +47,38 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<()> {
     let row = valid_ticket(store.as_mut(), &args.app, ticket)
         .map_err(|e| service_refreshes(e, &location))?;
     let signature = signature(&row.value, &nonce, timestamp, url);
-    let fields = match ticket {
+    // The object of wx.config or wx.agentConfig, in the order `--format env`
+    // prints it: each `WX_` and its name in capitals.
+    let mut fields: Vec<(&str, serde_json::Value)> = match ticket {
         Ticket::AgentConfig => {
             let agentid = agentid(global, store.as_mut(), &args.app)?;
             vec![
-                ("corpid", row.appid.clone()),
-                ("agentid", agentid.to_string()),
+                ("corpid", row.appid.clone().into()),
+                ("agentid", agentid.to_string().into()),
             ]
         }
-        _ => vec![("appId", row.appid.clone())],
+        _ => vec![("appId", row.appid.clone().into())],
     };
-    let text = render_signed(args.format, fields, timestamp, &nonce, &signature)?;
+    fields.extend([
+        ("timestamp", timestamp.into()),
+        ("nonceStr", nonce.into()),
+        ("signature", signature.clone().into()),
+    ]);
+    let text = match args.format {
+        SignFormat::Plain => format!("{signature}\n"),
+        SignFormat::Env => (fields.iter())
+            .map(|(k, v)| {
+                let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                render::env(&format!("WX_{}", k.to_ascii_uppercase()), &v)
+            })
+            .collect(),
+        SignFormat::Json => {
+            let object: serde_json::Map<String, serde_json::Value> = (fields.into_iter())
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            format!("{}\n", render::json(&object, false)?)
+        }
+    };
     render::print(&text)
 }
 
@@ -172,39 +193,6 @@ fn agentid_in_info(info: &serde_json::Value) -> Option<u64> {
         .or_else(|| info.get("agentid"))?;
     id.as_u64()
         .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
-}
-
-/// The output in `format`: `fields` (appId, or corpid and agentid) first.
-fn render_signed(
-    format: SignFormat,
-    fields: Vec<(&str, String)>,
-    timestamp: u64,
-    nonce: &str,
-    signature: &str,
-) -> Result<String> {
-    Ok(match format {
-        SignFormat::Plain => format!("{signature}\n"),
-        SignFormat::Env => {
-            let mut text: String = fields
-                .iter()
-                .map(|(k, v)| render::env(&format!("WX_{}", k.to_ascii_uppercase()), v))
-                .collect();
-            text.push_str(&render::env("WX_TIMESTAMP", &timestamp.to_string()));
-            text.push_str(&render::env("WX_NONCESTR", nonce));
-            text.push_str(&render::env("WX_SIGNATURE", signature));
-            text
-        }
-        SignFormat::Json => {
-            let mut object = serde_json::Map::new();
-            for (k, v) in fields {
-                object.insert(k.to_string(), v.into());
-            }
-            object.insert("timestamp".to_string(), timestamp.into());
-            object.insert("nonceStr".to_string(), nonce.into());
-            object.insert("signature".to_string(), signature.into());
-            format!("{}\n", render::json(&object, false)?)
-        }
-    })
 }
 
 #[cfg(test)]
