@@ -10,17 +10,14 @@ use anyhow::Result;
 
 use crate::text::{is_hostile, shown};
 
-/// Writes a command's whole output and flushes it: one write, so that a reader
-/// never sees half of it (a closed pipe is an error the caller reports).
-pub fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+/// Writes a command's whole output on stdout and flushes it: one write, so
+/// that a reader never sees half of it (a closed pipe is an error the caller
+/// reports).
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
-}
-
-/// [`write`] on stdout.
-pub fn print(text: &str) -> Result<()> {
-    write(&mut std::io::stdout().lock(), text)
 }
 
 /// Whether stdout gets colours: a terminal, and no `NO_COLOR` (any non-empty

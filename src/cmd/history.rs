@@ -1,7 +1,6 @@
 //! `wxtoken history`: the recent upstream attempts, newest first.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use anyhow::Result;
 
@@ -27,7 +26,6 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
         args.app.as_deref(),
         args.limit as usize,
         args.format,
-        &mut std::io::stdout().lock(),
     )
     .map_err(|e| service_refreshes(e, &location))
 }
@@ -37,7 +35,6 @@ fn list(
     app: Option<&str>,
     limit: usize,
     format: HistoryFormat,
-    out: &mut dyn Write,
 ) -> Result<()> {
     let attempts = match store.as_deref_mut() {
         Some(store) => store.history(app, limit)?,
@@ -71,7 +68,7 @@ fn list(
             table(&attempts, &apis)
         }
     };
-    render::write(out, &text)
+    render::print(&text)
 }
 
 fn table(attempts: &[Attempt], apis: &HashMap<String, String>) -> String {

@@ -4,8 +4,6 @@
 //! logger, no HTTP client. Exit 3 (with the reason) whenever there is no usable
 //! value, so that scripts can branch on it.
 
-use std::io::Write;
-
 use anyhow::Result;
 
 use crate::app::{Api, Kind};
@@ -20,8 +18,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     // SAFETY: nothing has used SQLite yet, and `show` runs no other thread.
     unsafe { store::sqlite::Sqlite::configure_for_one_short_read() };
     let (location, mut store) = open_to_read(global)?;
-    let printed = print(store.as_mut(), args, &mut std::io::stdout().lock())
-        .map_err(|e| service_refreshes(e, &location));
+    let printed = print(store.as_mut(), args).map_err(|e| service_refreshes(e, &location));
     if let store::Location::Sqlite(_) = location {
         // The process ends now. A read-only SQLite connection leaves nothing to
         // save when it closes (it never checkpoints the WAL), and the exit
@@ -33,9 +30,9 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<()> {
     printed
 }
 
-fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+fn print(store: &mut dyn Store, args: &ShowArgs) -> Result<()> {
     if let Some(platform) = &args.platform {
-        return print_platform(store, platform, args, out);
+        return print_platform(store, platform, args);
     }
     let kind = args.ticket.map_or(Kind::AccessToken, Kind::Ticket);
     if let Some(app) = &args.app {
@@ -95,17 +92,12 @@ fn print(store: &mut dyn Store, args: &ShowArgs, out: &mut dyn Write) -> Result<
             )));
         }
     };
-    emit(store, &row, &what, &kind.env_name(), args, out)
+    emit(store, &row, &what, &kind.env_name(), args)
 }
 
 /// `show --platform NAME`: the platform's own token, whichever kind it is.
 /// One read, as for an app: the rows stored under the platform's name.
-fn print_platform(
-    store: &mut dyn Store,
-    platform: &str,
-    args: &ShowArgs,
-    out: &mut dyn Write,
-) -> Result<()> {
+fn print_platform(store: &mut dyn Store, platform: &str, args: &ShowArgs) -> Result<()> {
     config::name_arg("--platform", platform)?;
     let rows = store.rows(&[platform.to_string()])?;
     let own = |r: &Row| r.known_kind().filter(|k| k.is_platform_token());
@@ -126,7 +118,7 @@ fn print_platform(
         )));
     };
     let label = row.kind.replace('_', " ");
-    emit(store, row, &label, &kind.env_name(), args, out)
+    emit(store, row, &label, &kind.env_name(), args)
 }
 
 /// Exits 3 saying so when `app` is a platform's customer (`PLATFORM/APPID`)
@@ -199,7 +191,6 @@ fn emit(
     label: &str,
     env_name: &str,
     args: &ShowArgs,
-    out: &mut dyn Write,
 ) -> Result<()> {
     let now = clock::now();
     let left = row.expires_at - now;
@@ -225,5 +216,5 @@ fn emit(
             )?
         ),
     };
-    render::write(out, &text)
+    render::print(&text)
 }
