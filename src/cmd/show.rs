@@ -129,7 +129,11 @@ fn revoked(store: &mut dyn Store, app: &str) -> Result<()> {
         return Ok(());
     };
     // The exit-3 reason at hand stands when this cannot be read.
-    let state = store.customer_state(platform, appid).ok().flatten();
+    let state = store
+        .customer(platform, appid)
+        .ok()
+        .flatten()
+        .map(|c| c.state);
     let unknown = state.is_none() && is_platform(store, platform);
     let (app, platform) = (quoted(app), quoted(platform));
     match state {

@@ -191,13 +191,6 @@ impl<B: Backend> Store for B {
         })
     }
 
-    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>> {
-        let p = args![platform, appid];
-        read_customers(self, |c| {
-            Ok(c.query(&sql::CUSTOMER_STATE, p, |r| r.get(0))?.pop())
-        })
-    }
-
     fn customer_platforms(&mut self) -> Result<Vec<String>> {
         read_customers(self, |c| {
             c.query(&sql::CUSTOMER_PLATFORMS, args![], |r| r.get(0))

@@ -306,10 +306,6 @@ pub trait Store: Native {
 
     fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>>;
 
-    /// Only a customer's state: for `show`'s "authorization revoked", on its
-    /// exit-3 path only (the normal path reads tokens alone).
-    fn customer_state(&mut self, platform: &str, appid: &str) -> Result<Option<CustomerState>>;
-
     /// The names of the platforms that have customers, sorted.
     fn customer_platforms(&mut self) -> Result<Vec<String>>;
 

@@ -187,8 +187,6 @@ SELECT a.app, a.kind,
 
     CUSTOMER = {(select_customers!()) " WHERE platform = ?1 AND appid = ?2"};
 
-    CUSTOMER_STATE = "SELECT state FROM wxtoken_customers WHERE platform = ?1 AND appid = ?2";
-
     /// The platforms that have customers, for `status`.
     CUSTOMER_PLATFORMS = "SELECT DISTINCT platform FROM wxtoken_customers ORDER BY platform";
 
