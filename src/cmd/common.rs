@@ -82,22 +82,18 @@ pub fn db_location(global: &Global) -> Result<store::Location> {
 /// `invalidates` for `invalidate`, which fetches nothing: any config may mark
 /// the package's database's tokens stale.
 pub fn open_for_writing(global: &Global, invalidates: bool) -> Result<Box<dyn Store>> {
+    writes_the_packages(global, invalidates)?;
     let location = db_location(global)?;
     if let store::Location::Sqlite(path) = &location
         && global.db.is_none()
+        && let Some(parents) = path.parent().and_then(Path::parent)
+        && !parents.exists()
     {
-        if *path == system_path(SYSTEM_DB) {
-            writes_the_packages(global, path, invalidates)?;
-        }
-        if let Some(parents) = path.parent().and_then(Path::parent)
-            && !parents.exists()
-        {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parents)
-                .with_context(|| format!("could not create folder {}", parents.display()))?;
-        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parents)
+            .with_context(|| format!("could not create folder {}", parents.display()))?;
     }
     store::open(&location)
 }
@@ -108,8 +104,15 @@ pub fn open_for_writing(global: &Global, invalidates: bool) -> Result<Box<dyn St
 /// the service, each fetch killing the other's token: they are told so
 /// before anything is fetched, with the ways that work. `invalidate` fetches
 /// nothing: its owner or root may, and anyone else is told how.
-fn writes_the_packages(global: &Global, path: &Path, invalidates: bool) -> Result<()> {
+fn writes_the_packages(global: &Global, invalidates: bool) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
+    let (None, Ok(store::Location::Sqlite(db))) = (&global.db, db_location(global)) else {
+        return Ok(());
+    };
+    let path = db.as_path();
+    if path != system_path(SYSTEM_DB) {
+        return Ok(());
+    }
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     let owner = euid == 0 || std::fs::metadata(path).is_ok_and(|m| m.uid() == euid);
@@ -183,13 +186,7 @@ pub fn may_write(global: &Global, config_optional: bool) -> Result<()> {
     if !config_optional {
         second_database(global)?;
     }
-    if global.db.is_none()
-        && let Ok(store::Location::Sqlite(path)) = db_location(global)
-        && path == system_path(SYSTEM_DB)
-    {
-        writes_the_packages(global, &path, false)?;
-    }
-    Ok(())
+    writes_the_packages(global, false)
 }
 
 /// `--db` (or `WXTOKEN_DB`) names a SQLite file that is not there yet, the

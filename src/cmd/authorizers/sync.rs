@@ -10,7 +10,6 @@ use crate::text::shown;
 
 /// `wxtoken authorizers sync --platform NAME`.
 pub fn run(global: &Global, platform_name: &str) -> Result<()> {
-    crate::logging::init(global.verbose, global.quiet);
     let mut session = crate::cmd::session::platform_session(global, platform_name)?;
     let link = session.link.clone();
     if link.platform.kind != Api::OpenPlatform {
