@@ -186,14 +186,8 @@ impl Url {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .context("could not set up TLS")?;
-        let config = match &self.tls {
-            Tls::Unchecked => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Lenient {
-                    chain: None,
-                    algorithms: provider.signature_verification_algorithms,
-                }))
-                .with_no_client_auth(),
+        let (chain, any_name) = match &self.tls {
+            Tls::Unchecked => (None, true),
             Tls::Checked {
                 rootcert,
                 host_name,
@@ -225,25 +219,21 @@ impl Url {
                             .store();
                     }
                 }
-                if *host_name {
-                    builder.with_root_certificates(roots).with_no_client_auth()
-                } else {
-                    let chain = WebPkiServerVerifier::builder_with_provider(
-                        Arc::new(roots),
-                        provider.clone(),
-                    )
-                    .build()
-                    .context("could not set up TLS")?;
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(Lenient {
-                            chain: Some(chain),
-                            algorithms: provider.signature_verification_algorithms,
-                        }))
-                        .with_no_client_auth()
-                }
+                let chain =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .context("could not set up TLS")?;
+                (Some(chain), !host_name)
             }
         };
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier {
+                chain,
+                any_name,
+                algorithms: provider.signature_verification_algorithms,
+            }))
+            .with_no_client_auth();
         Ok(MakeRustlsConnect::new(config))
     }
 }
@@ -322,19 +312,21 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-/// The verifier of `sslmode=verify-ca` (`chain`: the certificate must be
-/// signed by a trusted CA, for any host name; webpki checks the chain, and
-/// revocation, before the name, so a name error means the chain was good) and
-/// of `prefer` (no `chain`: the connection is encrypted, the certificate is
-/// not checked, as libpq does; a man in the middle could downgrade `prefer` to
-/// no TLS at all anyway). Handshake signatures are verified either way.
+/// The verifier of every `sslmode`: with a `chain`, webpki's (`require`,
+/// `verify-full`), which for `verify-ca` (`any_name`) accepts a certificate
+/// signed by a trusted CA for any host name (webpki checks the chain, and
+/// revocation, before the name, so a name error means the chain was good);
+/// without one, that of `prefer` (the connection is encrypted, the certificate
+/// is not checked, as libpq does; a man in the middle could downgrade `prefer`
+/// to no TLS at all anyway). Handshake signatures are verified either way.
 #[derive(Debug)]
-struct Lenient {
+struct Verifier {
     chain: Option<Arc<WebPkiServerVerifier>>,
+    any_name: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for Lenient {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -349,7 +341,7 @@ impl ServerCertVerifier for Lenient {
         match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if self.any_name => Ok(ServerCertVerified::assertion()),
             r => r,
         }
     }
