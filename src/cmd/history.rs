@@ -20,29 +20,17 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<()> {
         config::name_arg("--app", app)?;
     }
     let location = db_location(global)?;
-    let mut store = open_if_present(global)?;
-    list(
-        store.as_deref_mut().map(|s| s as &mut dyn Store),
-        args.app.as_deref(),
-        args.limit as usize,
-        args.format,
-    )
-    .map_err(|e| service_refreshes(e, &location))
+    list(open_if_present(global)?, args).map_err(|e| service_refreshes(e, &location))
 }
 
-fn list(
-    mut store: Option<&mut dyn Store>,
-    app: Option<&str>,
-    limit: usize,
-    format: HistoryFormat,
-) -> Result<()> {
+fn list(mut store: Option<Box<dyn Store>>, args: &HistoryArgs) -> Result<()> {
     let attempts = match store.as_deref_mut() {
-        Some(store) => store.history(app, limit)?,
+        Some(store) => store.history(args.app.as_deref(), args.limit as usize)?,
         None => Vec::new(),
     };
     // `--app NAME` with no attempts: exit 3 when the database does not know
     // the app at all (a typo, or another database than the one refresh writes).
-    if let Some(name) = app
+    if let Some(name) = &args.app
         && attempts.is_empty()
     {
         let Some(store) = store.as_deref_mut() else {
@@ -52,13 +40,13 @@ fn list(
         };
         crate::cmd::common::not_stored(store, name)??;
     }
-    let text = match format {
+    let text = match args.format {
         HistoryFormat::Json => json(&attempts)?,
         HistoryFormat::Table if attempts.is_empty() => "no attempts recorded yet\n".to_string(),
         HistoryFormat::Table => {
             // The token's KIND is the API that issued it, as `status` shows it.
             let apis: HashMap<String, String> = match store {
-                Some(store) => store
+                Some(mut store) => store
                     .rows(&[])?
                     .into_iter()
                     .map(|r| (r.app, r.api))
