@@ -247,11 +247,7 @@ impl MsgCrypt {
 
 fn sha1_sorted(parts: &mut [&str]) -> String {
     parts.sort_unstable();
-    let mut hash = Sha1::new();
-    for part in parts.iter() {
-        hash.update(part.as_bytes());
-    }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha1::digest(parts.concat()))
 }
 
 #[cfg(test)]

@@ -365,9 +365,7 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
 /// `pending-` and 16 hex digits of the code's SHA-1 (the code is single use
 /// and random: the hash reveals nothing usable).
 pub fn pending_key(code: &str) -> String {
-    let hash = Sha1::digest(code.as_bytes());
-    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{PENDING_PREFIX}{hex}")
+    format!("{PENDING_PREFIX}{:.16x}", Sha1::digest(code.as_bytes()))
 }
 
 /// A Unix time field, within [`MAX_AGE`] of `now` either way. The query's
