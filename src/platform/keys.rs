@@ -68,12 +68,10 @@ pub fn read_push_keys(platform: &Platform) -> Result<PushKeys> {
         }
         _ => None,
     };
-    let store_key = match &platform.store_key_file {
-        Some(path) => Some(
-            StoreKey::load(path)
-                .map_err(|e| usage(format!("{who}: field store_key_file: {e:#}")))?,
-        ),
-        None => None,
-    };
+    let store_key = (platform.store_key_file.as_deref())
+        .map(|path| {
+            StoreKey::load(path).map_err(|e| usage(format!("{who}: field store_key_file: {e:#}")))
+        })
+        .transpose()?;
     Ok(PushKeys { crypt, store_key })
 }

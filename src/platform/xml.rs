@@ -81,18 +81,12 @@ pub fn parse(body: &[u8]) -> Result<Fields, XmlError> {
         if depth > MAX_DEPTH {
             return Err(XmlError::TooDeep);
         }
-        let mut children = node
-            .children()
-            .filter(roxmltree::Node::is_element)
-            .peekable();
-        if children.peek().is_some() {
-            for child in children {
-                todo.push((
-                    child,
-                    format!("{name}/{}", child.tag_name().name()),
-                    depth + 1,
-                ));
-            }
+        let before = todo.len();
+        todo.extend(
+            (node.children().filter(roxmltree::Node::is_element))
+                .map(|c| (c, format!("{name}/{}", c.tag_name().name()), depth + 1)),
+        );
+        if todo.len() > before {
             continue;
         }
         let value: String = node.children().filter_map(|c| c.text()).collect();

@@ -84,8 +84,7 @@ fn serve(global: &Global, conn: &mut Input, drained: &mut bool) -> Result<String
     let head = conn
         .head()
         .map_err(|e| e.context(who(None, &fallback_peer())))?;
-    let target = head.target.clone();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = head.target.split_once('?').unwrap_or((&head.target, ""));
     let name = path.strip_prefix('/').unwrap_or("");
     let platform = (!name.is_empty() && !name.contains('/')).then_some(name);
     let who = who(platform, &head.peer);
@@ -144,14 +143,13 @@ fn serve(global: &Global, conn: &mut Input, drained: &mut bool) -> Result<String
             .context(who));
         }
     }
-    let post = head.method == "POST";
     super::handle(
         global,
         platform,
         Some(&head.peer),
         Some(query.to_string()),
         &mut |_| {
-            if !post {
+            if head.method != "POST" {
                 return Ok(Vec::new());
             }
             let body = conn.body(&head)?;
