@@ -101,41 +101,29 @@ pub fn pg(found: &[postgres::Row], db: &str) -> Result<()> {
         let rules: Option<String> = r.get(5);
         let shown = crate::text::quoted(&name);
         let owner_shown = crate::text::quoted(&owner);
-        if kind != "r" && kind != "p" {
+        let what = if kind != "r" && kind != "p" {
             let what = match kind.as_str() {
                 "v" => "a view",
                 "m" => "a materialized view",
                 "f" => "a foreign table",
                 _ => "not a table",
             };
-            return Err(refused(
-                db,
-                &format!("{shown} is {what} (owner {owner_shown})"),
-            ));
-        }
-        if trusted != Some(true) {
-            return Err(refused(
-                db,
-                &format!(
-                    "table {shown} belongs to {owner_shown}, neither the connecting role nor the database's owner (another role created it first)"
-                ),
-            ));
-        }
-        if let Some(t) = triggers {
-            return Err(refused(
-                db,
-                &format!(
-                    "table {shown} has triggers ({})",
-                    crate::text::clip(&t, 200)
-                ),
-            ));
-        }
-        if let Some(w) = rules {
-            return Err(refused(
-                db,
-                &format!("table {shown} has rules ({})", crate::text::clip(&w, 200)),
-            ));
-        }
+            format!("{shown} is {what} (owner {owner_shown})")
+        } else if trusted != Some(true) {
+            format!(
+                "table {shown} belongs to {owner_shown}, neither the connecting role nor the database's owner (another role created it first)"
+            )
+        } else if let Some(t) = triggers {
+            format!(
+                "table {shown} has triggers ({})",
+                crate::text::clip(&t, 200)
+            )
+        } else if let Some(w) = rules {
+            format!("table {shown} has rules ({})", crate::text::clip(&w, 200))
+        } else {
+            continue;
+        };
+        return Err(refused(db, &what));
     }
     Ok(())
 }
