@@ -75,12 +75,10 @@ impl Url {
         let mut shown = head.to_string();
         let mut source = passfile::Source::Missing(None);
         let mut passfile = None;
-        if let Some((user, password)) = credentials(head) {
+        if let Some((before, password, after)) = around_password(head) {
             source = passfile::Source::Url;
             register(password);
-            let scheme = &head[..head.find("://").map_or(0, |i| i + 3)];
-            let rest = &head[scheme.len() + user.len() + 1 + password.len()..];
-            shown = format!("{scheme}{user}:***{rest}");
+            shown = format!("{before}***{after}");
         }
         let mut kept = Vec::new();
         let mut shown_params = Vec::new();
@@ -288,12 +286,13 @@ fn split(url: &str) -> (&str, &str) {
     }
 }
 
-/// `(user, password)` as written in the URL, when it has a password.
-fn credentials(head: &str) -> Option<(&str, &str)> {
+/// `head` around the password written in its user part, if it has one: up
+/// to the `:` after the user, the password, and from the `@` on.
+fn around_password(head: &str) -> Option<(&str, &str, &str)> {
     let start = head.find("://")? + 3;
     let end = start + head[start..].find('@')?;
-    let (user, password) = head[start..end].split_once(':')?;
-    Some((user, password))
+    let colon = start + head[start..end].find(':')?;
+    Some((&head[..=colon], &head[colon + 1..end], &head[end..]))
 }
 
 /// Registers a password, as written and decoded, for redaction.
