@@ -441,3 +441,6 @@ both!(
 // Test code only, named as such (`*_tests.rs`); the module keeps its name.
 #[path = "tests/codes_tests.rs"]
 mod codes;
+
+#[path = "tests/leases_tests.rs"]
+mod leases;
