@@ -19,10 +19,7 @@ use super::{
 
 impl<B: Backend> Store for B {
     fn rows(&mut self, apps: &[String]) -> Result<Vec<Row>> {
-        if self.schema()? == 0 {
-            return Ok(Vec::new());
-        }
-        self.read(|c| match apps {
+        read_since(self, 1, |c| match apps {
             [] => c.query(&sql::ROWS, args![], |r| columns::row(r, 0)),
             _ => c.query(&sql::ROWS_OF, args![apps], |r| columns::row(r, 0)),
         })
@@ -154,18 +151,14 @@ impl<B: Backend> Store for B {
     }
 
     fn history(&mut self, app: Option<&str>, limit: usize) -> Result<Vec<Attempt>> {
-        if self.schema()? == 0 {
-            return Ok(Vec::new());
-        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(|c| c.query(&sql::HISTORY, args![app, limit], |r| columns::attempt(r)))
+        read_since(self, 1, |c| {
+            c.query(&sql::HISTORY, args![app, limit], |r| columns::attempt(r))
+        })
     }
 
     fn stats(&mut self, since_ms: i64) -> Result<Vec<Stats>> {
-        if self.schema()? == 0 {
-            return Ok(Vec::new());
-        }
-        let (counts, last) = self.read(|c| {
+        let (counts, last) = read_since(self, 1, |c| {
             let counts = c.query(&sql::STATS_COUNTS, args![since_ms], |r| columns::counts(r))?;
             let last = c.query(&sql::STATS_LAST, args![], |r| columns::attempt(r))?;
             Ok((counts, last))
@@ -179,20 +172,20 @@ impl<B: Backend> Store for B {
     }
 
     fn customers(&mut self, platform: &str) -> Result<Vec<Customer>> {
-        read_customers(self, |c| {
+        read_since(self, CUSTOMERS_SINCE, |c| {
             c.query(&sql::CUSTOMERS, args![platform], |r| columns::customer(r))
         })
     }
 
     fn customer(&mut self, platform: &str, appid: &str) -> Result<Option<Customer>> {
         let p = args![platform, appid];
-        read_customers(self, |c| {
+        read_since(self, CUSTOMERS_SINCE, |c| {
             Ok(c.query(&sql::CUSTOMER, p, |r| columns::customer(r))?.pop())
         })
     }
 
     fn customer_platforms(&mut self) -> Result<Vec<String>> {
-        read_customers(self, |c| {
+        read_since(self, CUSTOMERS_SINCE, |c| {
             c.query(&sql::CUSTOMER_PLATFORMS, args![], |r| r.get(0))
         })
     }
@@ -277,13 +270,15 @@ impl<B: Backend> Store for B {
     }
 }
 
-/// Runs a read of `wxtoken_customers`; a database not migrated to it yet
-/// has no customers.
-fn read_customers<B: Backend, T: Default>(
+/// Runs a read of tables that schema version `since` made (1: the tokens,
+/// the attempts; `CUSTOMERS_SINCE`: the customers); a database not migrated
+/// to it yet has none of their rows.
+fn read_since<B: Backend, T: Default>(
     db: &mut B,
+    since: usize,
     f: impl FnMut(&mut B::Read<'_>) -> Result<T, B::Error>,
 ) -> Result<T> {
-    if db.schema()? < CUSTOMERS_SINCE {
+    if db.schema()? < since {
         return Ok(T::default());
     }
     db.read(f)
