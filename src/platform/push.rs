@@ -170,11 +170,7 @@ pub fn read(
     let plain = open(crypt, signature, timestamp, nonce, encrypt, now)?;
     receiver(&plain.receive_id, &[&platform.appid])?;
     let msg = parse_xml(plain.msg.as_bytes(), "the decrypted message")?;
-    match platform.kind {
-        Api::OpenPlatform => open_platform(platform, &msg, now),
-        Api::WecomSuite => wecom_suite(platform, &msg, now),
-        _ => Err(bad("a wecom_provider receives no pushes")),
-    }
+    event(platform, &msg, now)
 }
 
 /// Verifies `msg_signature` over `encrypted` (constant time), refuses a stale
@@ -284,13 +280,21 @@ fn inner_id(msg: &Fields, name: &str, platform: &Platform) -> Result<(), Refused
     Ok(())
 }
 
-fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Refused> {
-    inner_id(msg, "AppId", platform)?;
-    let created = time(msg, "CreateTime", now)?;
+/// What the decrypted message says, in the fields and InfoTypes of the platform's kind.
+fn event(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Refused> {
+    let (id, time_field) = match platform.kind {
+        Api::OpenPlatform => ("AppId", "CreateTime"),
+        Api::WecomSuite => ("SuiteId", "TimeStamp"),
+        _ => return Err(bad("a wecom_provider receives no pushes")),
+    };
+    inner_id(msg, id, platform)?;
+    let created = time(msg, time_field, now)?;
     let info_type = field(msg, "InfoType", "the decrypted message")?;
-    match info_type {
-        "component_verify_ticket" => pushed(platform, msg, created),
-        "authorized" | "updateauthorized" => {
+    match (platform.kind, info_type) {
+        (Api::OpenPlatform, "component_verify_ticket") | (Api::WecomSuite, "suite_ticket") => {
+            pushed(platform, msg, created)
+        }
+        (Api::OpenPlatform, "authorized" | "updateauthorized") => {
             // Documented only as "expiry time, unit seconds": kept when it reads
             // as a time after the push, not long after; else unknown (NULL).
             let until = msg
@@ -307,33 +311,25 @@ fn open_platform(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, R
         // A fast-registered mini program (D.3): status 0 is an authorization
         // whose auth_code is exchanged like an authorization code; any other
         // status (a failed registration) stores nothing.
-        "notify_third_fasteregister" => match msg.get("status").map(|s| s.trim()) {
-            Some("0") => Ok(Event::Authorized {
-                appid: customer_id(msg, "appid")?,
-                code: Secret::new(value(msg, "auth_code")?.to_string()),
-                created,
-                pending_until: None,
-            }),
-            status => Ok(Event::Ignored(format!(
-                "notify_third_fasteregister with status {}",
-                crate::text::clip(status.unwrap_or("(none)"), 20)
-            ))),
-        },
-        "unauthorized" => Ok(Event::Revoked {
+        (Api::OpenPlatform, "notify_third_fasteregister") => {
+            match msg.get("status").map(|s| s.trim()) {
+                Some("0") => Ok(Event::Authorized {
+                    appid: customer_id(msg, "appid")?,
+                    code: Secret::new(value(msg, "auth_code")?.to_string()),
+                    created,
+                    pending_until: None,
+                }),
+                status => Ok(Event::Ignored(format!(
+                    "notify_third_fasteregister with status {}",
+                    crate::text::clip(status.unwrap_or("(none)"), 20)
+                ))),
+            }
+        }
+        (Api::OpenPlatform, "unauthorized") => Ok(Event::Revoked {
             appid: customer_id(msg, "AuthorizerAppid")?,
             created,
         }),
-        other => Ok(Event::Ignored(other.to_string())),
-    }
-}
-
-fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Refused> {
-    inner_id(msg, "SuiteId", platform)?;
-    let created = time(msg, "TimeStamp", now)?;
-    let info_type = field(msg, "InfoType", "the decrypted message")?;
-    match info_type {
-        "suite_ticket" => pushed(platform, msg, created),
-        "create_auth" | "reset_permanent_code" => {
+        (Api::WecomSuite, "create_auth" | "reset_permanent_code") => {
             let code = value(msg, "AuthCode")?.to_string();
             // The corpid comes only with the exchange (B.3): until then the
             // pending entry is keyed by the code's hash, one per code.
@@ -349,15 +345,15 @@ fn wecom_suite(platform: &Platform, msg: &Fields, now: i64) -> Result<Event, Ref
                 pending_until: Some(created + 600),
             })
         }
-        "change_auth" => Ok(Event::Changed {
+        (Api::WecomSuite, "change_auth") => Ok(Event::Changed {
             appid: customer_id(msg, "AuthCorpId")?,
             created,
         }),
-        "cancel_auth" => Ok(Event::Revoked {
+        (Api::WecomSuite, "cancel_auth") => Ok(Event::Revoked {
             appid: customer_id(msg, "AuthCorpId")?,
             created,
         }),
-        other => Ok(Event::Ignored(other.to_string())),
+        (_, other) => Ok(Event::Ignored(other.to_string())),
     }
 }
 
