@@ -305,16 +305,11 @@ fn keep(
             let old = db.customer(name, &appid)?;
             // The same code pushed again (WeChat retries): the stored one
             // stays, so that a code being exchanged is not taken for new.
-            let same = old
-                .as_ref()
-                .and_then(|c| c.pending_code.clone())
-                .filter(|sealed| {
-                    key.open(sealed, &[name, &appid, PENDING_CODE_KIND])
-                        .is_ok_and(|plain| plain == code.expose())
-                });
-            let sealed = match same {
-                Some(sealed) => sealed,
-                None => key.seal(code.expose(), &[name, &appid, PENDING_CODE_KIND])?,
+            let place = [name, &appid, PENDING_CODE_KIND];
+            let same = |sealed: &str| key.open(sealed, &place).is_ok_and(|p| p == code.expose());
+            let sealed = match old.as_ref().and_then(|c| c.pending_code.clone()) {
+                Some(sealed) if same(&sealed) => sealed,
+                _ => key.seal(code.expose(), &place)?,
             };
             let authorized_at = match &old {
                 Some(c) if c.state == CustomerState::Active => c.authorized_at.or(Some(created)),
