@@ -35,15 +35,12 @@ pub fn run(global: &Global, args: &AddArgs) -> Result<()> {
     }
     let then = args.then.as_deref().map(check_then).transpose()?;
     let query = std::env::var("QUERY_STRING").unwrap_or_default();
-    let code = crate::platform::push::parse_query(&query)
-        .ok()
-        .and_then(|q| q.get("auth_code").cloned());
-    let code = match code {
-        None => Err(usage(
-            "authorizers add: the request has no auth_code: is this the authorization redirect?",
-        )),
-        Some(code) => crate::engine::check_code(&code),
-    };
+    let code = (crate::platform::push::parse_query(&query).ok())
+        .and_then(|q| q.get("auth_code").cloned())
+        .ok_or_else(|| {
+            usage("authorizers add: the request has no auth_code: is this the authorization redirect?")
+        })
+        .and_then(|code| crate::engine::check_code(&code));
     let not_a_code = code.is_err();
     let result = code.and_then(|code| {
         crate::cmd::session::add_code(global, &args.platform, &code, args.exchange_timeout)
