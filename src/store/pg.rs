@@ -35,7 +35,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::backend::{Backend, Conn, Param};
+use super::backend::{Backend, Conn, Param, args};
 use super::export::Export;
 use super::sql::{Sql, select_rows};
 use super::{Lookup, MIGRATIONS, Native, Row, columns, no_tokens_yet, not_newer};
@@ -178,15 +178,7 @@ impl Native for Postgres {
             return Err(no_tokens_yet(&self.url));
         }
         let rows = self.run("read", |c| {
-            c.query_typed(
-                LOOKUP,
-                &[
-                    (&kind, Type::TEXT),
-                    (&app, Type::TEXT),
-                    (&appid, Type::TEXT),
-                    (&SCHEMA_VERSION, Type::TEXT),
-                ],
-            )
+            c.query_typed(LOOKUP, &typed(args![kind, app, appid, SCHEMA_VERSION]))
         })?;
         let version = match rows.first() {
             Some(r) => as_version(r.try_get(0).map_err(|e| self.error("read", &e))?),

@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 use postgres::GenericClient;
-use postgres::types::Type;
 
-use super::Postgres;
+use super::{Postgres, typed};
+use crate::store::backend::args;
 use crate::store::{MIGRATIONS, not_newer};
 
 /// The advisory lock that serializes migrations ("wxtoken" in ASCII).
@@ -22,10 +22,7 @@ impl Postgres {
         not_newer(&url, found.unwrap_or(0))?;
         self.run("migrate", |c| {
             let mut tx = super::begin(c)?;
-            tx.execute_typed(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[(&MIGRATION_LOCK, Type::INT8)],
-            )?;
+            tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &typed(args![MIGRATION_LOCK]))?;
             tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS wxtoken_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             )?;
@@ -39,10 +36,7 @@ impl Postgres {
             tx.execute_typed(
                 "INSERT INTO wxtoken_meta (key, value) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[
-                    (&SCHEMA_VERSION, Type::TEXT),
-                    (&(MIGRATIONS.len() as i64), Type::INT8),
-                ],
+                &typed(args![SCHEMA_VERSION, MIGRATIONS.len() as i64]),
             )?;
             // What another role may have created since the connection's check
             // (CREATE TABLE IF NOT EXISTS keeps it): not committed then.
@@ -102,7 +96,7 @@ pub(super) fn version(c: &mut impl GenericClient) -> Result<Option<usize>, postg
     }
     let rows = c.query_typed(
         "SELECT value FROM wxtoken_meta WHERE key = $1",
-        &[(&SCHEMA_VERSION, Type::TEXT)],
+        &typed(args![SCHEMA_VERSION]),
     )?;
     Ok(Some(rows.first().map_or(0, |r| as_version(r.get(0)))))
 }
