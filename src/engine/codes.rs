@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::Options;
 use super::target::Link;
 use super::work::{attempt, row};
 use crate::app::App;
@@ -52,14 +53,14 @@ pub enum Outcome {
 }
 
 /// Exchanges the pending codes of `customers` (active, not sent, not ended),
-/// and settles the codes that were sent and never answered. Failures are
-/// printed; the result says whether any.
+/// each waiting up to `--exchange-timeout` or the platform's
+/// `exchange_timeout`, and settles the codes that were sent and never
+/// answered. Failures are printed; the result says whether any.
 pub fn finish_pending(
     store: &mut dyn Store,
     link: &Arc<Link>,
     customers: &[Customer],
-    timeout: Duration,
-    proxy: Option<crate::upstream::Proxy>,
+    opts: &Options,
 ) -> Result<bool> {
     let now = clock::now();
     let pending: Vec<&Customer> = customers
@@ -71,7 +72,10 @@ pub fn finish_pending(
         return Ok(true);
     }
     let sent: HashMap<String, i64> = store.sent_codes(&link.platform.name)?.into_iter().collect();
-    let client = Client::new(timeout, proxy);
+    let timeout = opts
+        .exchange_timeout
+        .unwrap_or(link.platform.exchange_timeout);
+    let client = Client::new(timeout, opts.proxy.clone());
     let mut all_ok = true;
     for c in pending {
         let name = format!("{}/{}", link.platform.name, shown(&c.appid));

@@ -6,11 +6,12 @@
 //! the agentid. Kept as the customer's info: `auth_corp_info` with `auth_info`
 //! (its agents, `is_customized_app`).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use serde_json::json;
 
+use super::Options;
 use super::target::Link;
 use crate::app::Ticket;
 use crate::clock;
@@ -31,8 +32,7 @@ pub fn reread(
     store: &mut dyn Store,
     link: &Link,
     customers: &[Customer],
-    timeout: Duration,
-    proxy: Option<crate::upstream::Proxy>,
+    opts: &Options,
 ) -> Result<()> {
     let p = &link.platform;
     if p.kind != Api::WecomSuite {
@@ -61,7 +61,7 @@ pub fn reread(
         );
         due.truncate(MOST_A_RUN);
     }
-    let client = Client::new(timeout, proxy);
+    let client = Client::new(opts.timeout, opts.proxy.clone());
     for c in due {
         let name = format!("{}/{}", p.name, shown(&c.appid));
         let Some(sealed) = &c.credential else {
@@ -74,7 +74,7 @@ pub fn reread(
         let body = json!({"auth_corpid": c.appid, "permanent_code": code.expose()});
         let query = [("suite_access_token", token.as_str())];
         let path = "/cgi-bin/service/get_auth_info";
-        let deadline = Instant::now() + timeout * 3;
+        let deadline = Instant::now() + opts.app_budget();
         match client.post_json(&link.app, path, &query, Some(&body), deadline) {
             Ok(answer) => {
                 let answer = serde_json::Value::Object(answer);

@@ -24,27 +24,40 @@ use crate::store::{Customer, CustomerState, Store};
 /// Which of a platform's customers a run refreshes: all, or these appids.
 pub type Pick = Option<Vec<String>>;
 
-/// A platform whose secrets were read, and the customers picked.
-pub struct Ready {
-    pub platform: Platform,
-    pub secret: Secret,
-    pub store_key: Option<Arc<crate::platform::storekey::StoreKey>>,
-    pub pick: Pick,
-}
-
-/// Reads each platform's secrets (and store key); one that cannot be read is
+/// Reads each platform's secrets (and store key) into its link, whose
+/// pushed ticket and database [`links`] sets; one that cannot be read is
 /// printed (naming the fix) and counted, and stops only that platform.
-pub fn read(platforms: Vec<(Platform, Pick)>, file: &std::path::Path) -> (Vec<Ready>, usize) {
+pub fn read(
+    platforms: Vec<(Platform, Pick)>,
+    file: &std::path::Path,
+) -> (Vec<(Link, Pick)>, usize) {
     let mut ready = Vec::new();
     let mut unreadable = 0;
     for (platform, pick) in platforms {
         match read_platform_secrets(&platform) {
-            Ok(s) => ready.push(Ready {
-                store_key: s.store_key.map(Arc::new),
-                secret: s.secret,
-                platform,
-                pick,
-            }),
+            Ok(s) => {
+                // The platform as an app: its own values are stored under its name.
+                let app = App {
+                    name: platform.name.clone(),
+                    api: platform.kind,
+                    appid: platform.appid.clone(),
+                    secret: platform.secret.clone(),
+                    tickets: Vec::new(),
+                    api_base: platform.api_base.clone(),
+                    daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
+                    agentid: None,
+                };
+                let link = Link {
+                    platform,
+                    app,
+                    secret: s.secret,
+                    store_key: s.store_key.map(Arc::new),
+                    pushed: None,
+                    token: Mutex::new(None),
+                    db: None,
+                };
+                ready.push((link, pick));
+            }
             Err(e) => {
                 unreadable += 1;
                 let mut line = format!("config {}: {}", file.display(), crate::report::message(&e));
@@ -58,46 +71,26 @@ pub fn read(platforms: Vec<(Platform, Pick)>, file: &std::path::Path) -> (Vec<Re
     (ready, unreadable)
 }
 
-/// Links for the ready platforms, with their pushed tickets (the newest
-/// stored, if recent enough) read from the store.
+/// The links of the ready platforms, with their pushed tickets (the newest
+/// stored, if recent enough) read from the store, and `db`.
 pub fn links(
     store: &mut dyn Store,
-    ready: Vec<Ready>,
+    ready: Vec<(Link, Pick)>,
     db: Option<crate::store::Location>,
 ) -> Result<Vec<(Arc<Link>, Pick)>> {
-    let names: Vec<String> = ready.iter().map(|r| r.platform.name.clone()).collect();
+    let names: Vec<String> = ready.iter().map(|(l, _)| l.app.name.clone()).collect();
     let rows = store.rows(&names)?;
     let now = clock::now();
     let mut links = Vec::new();
-    for r in ready {
-        // The platform as an app: its own values are stored under its name.
-        let p = &r.platform;
-        let app = App {
-            name: p.name.clone(),
-            api: p.kind,
-            appid: p.appid.clone(),
-            secret: p.secret.clone(),
-            tickets: Vec::new(),
-            api_base: p.api_base.clone(),
-            daily_budget: crate::app::DEFAULT_DAILY_BUDGET,
-            agentid: None,
-        };
-        let pushed = p.kind.pushed_ticket().and_then(|(kind, max_age)| {
+    for (mut link, pick) in ready {
+        link.pushed = link.app.api.pushed_ticket().and_then(|(kind, max_age)| {
             rows.iter()
-                .find(|row| row.app == app.name && row.known_kind() == Some(kind))
-                .filter(|row| row.appid == app.appid && row.fetched_at >= now - max_age)
+                .find(|row| row.app == link.app.name && row.known_kind() == Some(kind))
+                .filter(|row| row.appid == link.app.appid && row.fetched_at >= now - max_age)
                 .map(|row| row.value.clone())
         });
-        let link = Link {
-            platform: r.platform,
-            app,
-            secret: r.secret,
-            store_key: r.store_key,
-            pushed,
-            token: Mutex::new(None),
-            db: db.clone(),
-        };
-        links.push((Arc::new(link), r.pick));
+        link.db = db.clone();
+        links.push((Arc::new(link), pick));
     }
     Ok(links)
 }
@@ -153,11 +146,7 @@ pub fn refresh_customers(
             .map(|c| c.appid.clone())
             .collect();
         let customers = drop_expired_installs(store, link, customers)?;
-        let timeout = opts
-            .exchange_timeout
-            .unwrap_or(link.platform.exchange_timeout);
-        let proxy = opts.proxy.clone();
-        if !super::codes::finish_pending(store, link, &customers, timeout, proxy)? {
+        if !super::codes::finish_pending(store, link, &customers, opts)? {
             keep(Err(crate::error::Silent(Exit::Failure).into()));
         }
         drop(customers);
@@ -165,7 +154,7 @@ pub fn refresh_customers(
         // them), and not held during the run: its targets have what it needs.
         let (targets, unopened) = {
             let customers = picked(store.customers(&link.platform.name)?, pick);
-            super::info::reread(store, link, &customers, opts.timeout, opts.proxy.clone())?;
+            super::info::reread(store, link, &customers, opts)?;
             customer_targets(link, &customers)
         };
         if unopened > 0 {

@@ -23,7 +23,7 @@ use super::work::{Done, spawn_workers};
 use super::{DAY_MS, MAX_CLOCK_SKEW, Options, Target, by_app, rows_of};
 use crate::clock;
 use crate::error::{Exit, Silent};
-use crate::store::{Commit, Lease, Row, Store};
+use crate::store::{Commit, Lease, PENDING_PREFIX, Row, Store};
 use crate::text::{clip, shown};
 
 /// How often an app whose lease another process holds is looked at again.
@@ -358,8 +358,12 @@ impl Run<'_> {
     }
 
     /// Writes one app's results, reports its failures.
-    fn finish(&mut self, done: Done) -> Result<()> {
-        let done = done.unpending();
+    fn finish(&mut self, mut done: Done) -> Result<()> {
+        // Nothing is stored under a pending key (a WeCom company is stored
+        // under its corpid once its code's exchange names it).
+        if done.target.app.appid.starts_with(PENDING_PREFIX) {
+            done.commit.values.clear();
+        }
         let name = &done.target.app.name;
         if self.in_flight.remove(name).is_none() {
             log::info!("{name}: a result came after this run gave up on it; not stored");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::platforms::{self, Ready};
+use super::platforms::{self, Pick};
 use super::{Link, Options, run};
 use crate::error::{Exit, Silent};
 use crate::store::Store;
@@ -24,7 +24,7 @@ impl Session {
     /// `store`; `db` is where that store is, for the link's workers.
     pub fn new(
         mut store: Box<dyn Store>,
-        ready: Ready,
+        ready: (Link, Pick),
         db: Option<crate::store::Location>,
         proxy: Option<Proxy>,
     ) -> Result<Session> {

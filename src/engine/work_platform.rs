@@ -13,7 +13,6 @@ use super::work::{Done, attempt};
 use crate::clock;
 use crate::graph::{self, Kind, Node, Outcome};
 use crate::secret::Secret;
-use crate::store::PENDING_PREFIX;
 use crate::store::{CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client, Try};
 
@@ -124,15 +123,6 @@ impl Done {
                 )),
             }
         }
-    }
-
-    /// Nothing is stored under a pending key (a WeCom company is stored
-    /// under its corpid once its code's exchange names it).
-    pub(super) fn unpending(mut self) -> Done {
-        if self.target.app.appid.starts_with(PENDING_PREFIX) {
-            self.commit.values.clear();
-        }
-        self
     }
 
     /// The platform's token, anew: `stale` was refused. Done once for all the
