@@ -42,10 +42,9 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
         ));
     };
     // The web server's address for the client (RFC 3875), for the log line.
-    let peer = cgi
-        .then(|| std::env::var("REMOTE_ADDR").ok())
-        .flatten()
-        .filter(|a| !a.is_empty());
+    let peer = std::env::var("REMOTE_ADDR")
+        .ok()
+        .filter(|a| cgi && !a.is_empty());
     let query = (args.query.clone())
         .or_else(|| cgi.then(|| std::env::var("QUERY_STRING").unwrap_or_default()));
     let mut input = Input::stdin(args.read_timeout);
@@ -73,12 +72,8 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     } else if let Ok(answer) = &result {
         // Exactly the body WeChat expects into a pipe; a terminal gets a
         // newline too, so that the shell's prompt starts on a line of its own.
-        let end = if std::io::stdout().is_terminal() {
-            "\n"
-        } else {
-            ""
-        };
-        write_out(&format!("{answer}{end}"))?;
+        let end = std::io::stdout().is_terminal().then_some("\n");
+        write_out(&format!("{answer}{}", end.unwrap_or_default()))?;
     }
     start_exchanges(global, args);
     result.map(|_| ())

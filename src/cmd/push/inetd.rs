@@ -30,10 +30,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     let mut drained = false;
     let result = serve(global, &mut conn, &mut drained);
     let status = super::http_status(&result);
-    let body = match &result {
-        Ok(answer) => answer.clone(),
-        Err(_) => format!("{}\n", reason(status)),
-    };
+    let body = (result.as_ref()).map_or_else(|_| format!("{}\n", reason(status)), Clone::clone);
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
         reason(status),
