@@ -45,14 +45,8 @@ fn list(mut store: Option<Box<dyn Store>>, args: &HistoryArgs) -> Result<()> {
         HistoryFormat::Table if attempts.is_empty() => "no attempts recorded yet\n".to_string(),
         HistoryFormat::Table => {
             // The token's KIND is the API that issued it, as `status` shows it.
-            let apis: HashMap<String, String> = match store {
-                Some(mut store) => store
-                    .rows(&[])?
-                    .into_iter()
-                    .map(|r| (r.app, r.api))
-                    .collect(),
-                None => HashMap::new(),
-            };
+            let rows = store.map(|mut s| s.rows(&[])).transpose()?;
+            let apis = rows.into_iter().flatten().map(|r| (r.app, r.api)).collect();
             table(&attempts, &apis)
         }
     };

@@ -54,12 +54,11 @@ pub fn run(global: &Global, args: &LinkArgs) -> Result<()> {
     let redirect = percent(&args.redirect);
     let url = if open {
         let body = json!({"component_appid": p.appid});
-        let answer = call(
+        let code = pre_auth_code(&call(
             "/cgi-bin/component/api_create_preauthcode",
             "component_access_token",
             Some(body),
-        )?;
-        let code = pre_auth_code(&answer)?;
+        )?)?;
         let biz = args
             .biz_appid
             .as_deref()
