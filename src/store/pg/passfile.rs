@@ -96,45 +96,34 @@ fn find(text: &str, target: &Target) -> Option<String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .find_map(|line| {
             let mut rest = line;
+            // Each field `*`, or the same text with `\` escapes, and its `:`.
             for want in wanted {
-                rest = matches(rest, want)?;
+                rest = match rest.strip_prefix("*:") {
+                    Some(rest) => rest,
+                    None => match unescape(rest, true) {
+                        (field, Some(rest)) if field == want => rest,
+                        _ => return None,
+                    },
+                };
             }
-            Some(unescape(rest))
+            Some(unescape(rest, false).0)
         })
         .filter(|p| !p.is_empty())
 }
 
-/// When `line` starts with a field matching `want` (`*`, or the same text with
-/// `\` escapes) and its `:`, the rest of the line.
-fn matches<'a>(line: &'a str, want: &str) -> Option<&'a str> {
-    if let Some(rest) = line.strip_prefix("*:") {
-        return Some(rest);
-    }
-    let mut chars = line.char_indices();
-    let mut want = want.chars();
-    while let Some((i, c)) = chars.next() {
-        let c = match c {
-            ':' => return want.next().is_none().then(|| &line[i + 1..]),
-            '\\' => chars.next()?.1,
-            c => c,
-        };
-        if want.next() != Some(c) {
-            return None;
-        }
-    }
-    None
-}
-
-fn unescape(s: &str) -> String {
+/// `s` with its `\` escapes undone; with `field`, up to its first `:` not
+/// escaped, and the rest after that `:` (none: `s` has no such `:`).
+fn unescape(s: &str, field: bool) -> (String, Option<&str>) {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
         match c {
-            '\\' => out.extend(chars.next()),
+            ':' if field => return (out, Some(&s[i + 1..])),
+            '\\' => out.extend(chars.next().map(|(_, c)| c)),
             c => out.push(c),
         }
     }
-    out
+    (out, None)
 }
 
 #[cfg(test)]
