@@ -378,14 +378,6 @@ impl Node {
         })
     }
 
-    /// The platform's token a customer's node is made from, if any.
-    pub fn platform_input(&self) -> Option<Kind> {
-        self.needs.iter().find_map(|i| match i {
-            Input::Platform(k) => Some(*k),
-            _ => None,
-        })
-    }
-
     /// The pushed ticket this node is made from and how long one is usable.
     pub fn pushed_input(&self) -> Option<(Kind, i64)> {
         let kind = self.needs.iter().find_map(|i| match i {

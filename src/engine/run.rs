@@ -216,18 +216,15 @@ impl Run<'_> {
     /// worker stuck or gone), and releases their leases.
     fn give_up_late(&mut self) -> Result<()> {
         let now = Instant::now();
-        let mut late: Vec<String> = self
-            .in_flight
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now)
-            .map(|(name, _)| name.clone())
+        let mut late: Vec<String> = (self.in_flight)
+            .extract_if(|_, deadline| *deadline <= now)
+            .map(|(name, _)| name)
             .collect();
         if late.is_empty() {
             return Ok(());
         }
         late.sort();
         for name in &late {
-            self.in_flight.remove(name);
             self.failed += 1;
             crate::out::errln!(
                 "wxtoken: {name}: no result within its lease ({}: 3 x --timeout + {LEASE_MARGIN}s); nothing stored; run again",

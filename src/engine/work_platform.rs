@@ -42,8 +42,7 @@ impl Done {
             self.failures.push(format!(
                 "token: platform {} has no usable {}: see its own line",
                 link.app.name,
-                node.platform_input()
-                    .map_or("token".to_string(), Kind::label)
+                link.app.api.token_kind().label()
             ));
             return None;
         };

@@ -76,8 +76,9 @@ fn platforms_make_their_tokens_and_their_customers() {
         let exchange = exchange_node(api).unwrap();
         assert!(!refresh.takes_code() && exchange.takes_code());
         assert!(refresh.needs.contains(&Input::Grant));
+        assert_eq!(api.token_kind(), platform);
         for n in [refresh, exchange] {
-            assert_eq!(n.platform_input(), Some(platform));
+            assert!(n.needs.contains(&Input::Platform(platform)));
             assert!(!n.stale_input.is_empty());
             assert!(!n.request.query.is_empty());
         }
