@@ -5,7 +5,6 @@
 //! stored sealed, answered, and then exchanged by a process of its own
 //! ([`start_exchanges`]); `push` itself calls nothing upstream.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result, anyhow};
@@ -18,7 +17,7 @@ use crate::platform::PENDING_CODE_KIND;
 use crate::platform::keys::{PushKeys, read_push_keys};
 use crate::platform::push::{self, Event, Refused};
 use crate::platform::storekey::StoreKey;
-use crate::platform::xml::MAX_BODY;
+use crate::platform::xml::{Fields, MAX_BODY};
 use crate::store::{Customer, CustomerState, Row, Store};
 use crate::text::quoted;
 use crate::{clock, config};
@@ -48,7 +47,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
     let query = (args.query.clone())
         .or_else(|| cgi.then(|| std::env::var("QUERY_STRING").unwrap_or_default()));
     let mut input = Input::stdin(args.read_timeout);
-    let result = handle(global, platform, peer.as_deref(), query, &mut |q| {
+    let result = handle(global, platform, peer.as_deref(), query, |q| {
         read_body(&mut input, q, cgi)
     });
     if cgi {
@@ -128,20 +127,18 @@ fn write_out(text: &str) -> Result<()> {
 #[error("{0}")]
 struct UnknownPlatform(String);
 
-/// Reads the request body once the query is known to be a push's.
-type ReadBody<'a> = dyn FnMut(&BTreeMap<String, String>) -> Result<Vec<u8>> + 'a;
-
 /// Checks, reads and stores the push for `platform` (a name from the command
 /// line or the request path), from `peer` (the client's address as the web
 /// server gave it) with `query` (the URL's query string; `None`: none was
-/// given); the answer's body. Every error names the platform and the peer: it
+/// given), its body read by `read_body` once the query is known to be a
+/// push's; the answer's body. Every error names the platform and the peer: it
 /// is the one line a refused push leaves on stderr.
 fn handle(
     global: &Global,
     platform: &str,
     peer: Option<&str>,
     query: Option<String>,
-    read_body: &mut ReadBody<'_>,
+    read_body: impl FnOnce(&Fields) -> Result<Vec<u8>>,
 ) -> Result<String> {
     common::init_logging(global);
     let now = clock::now();
@@ -198,7 +195,7 @@ fn handle(
 
 /// The request body: none for a URL check (`echostr`), else at most
 /// [`MAX_BODY`] bytes of stdin (CGI: exactly `CONTENT_LENGTH` of them).
-fn read_body(input: &mut Input, query: &BTreeMap<String, String>, cgi: bool) -> Result<Vec<u8>> {
+fn read_body(input: &mut Input, query: &Fields, cgi: bool) -> Result<Vec<u8>> {
     let bad = |why: String| input::refuse(400, why);
     let check = query.contains_key("echostr");
     let mut limit = MAX_BODY + 1;

@@ -3,8 +3,6 @@
 //! the message says (an [`Event`]). No IO here: `cmd::push` reads the request
 //! and stores the event. Facts: `wechat-third-party-api.md`, A.1, A.2, B.1, B.3.
 
-use std::collections::BTreeMap;
-
 use sha1::{Digest, Sha1};
 
 use super::crypto::MsgCrypt;
@@ -86,14 +84,14 @@ pub enum Event {
 }
 
 /// The query string's fields, percent-decoded (a `+` stays a `+`: base64's).
-pub fn parse_query(query: &str) -> Result<BTreeMap<String, String>, Refused> {
+pub fn parse_query(query: &str) -> Result<Fields, Refused> {
     if query.len() > MAX_QUERY {
         return Err(bad(format!(
             "the query string has {} bytes, more than {MAX_QUERY}",
             query.len()
         )));
     }
-    let mut fields = BTreeMap::new();
+    let mut fields = Fields::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| {
@@ -110,11 +108,7 @@ pub fn parse_query(query: &str) -> Result<BTreeMap<String, String>, Refused> {
     Ok(fields)
 }
 
-fn field<'a>(
-    fields: &'a BTreeMap<String, String>,
-    name: &str,
-    of: &str,
-) -> Result<&'a str, Refused> {
+fn field<'a>(fields: &'a Fields, name: &str, of: &str) -> Result<&'a str, Refused> {
     fields
         .get(name)
         .map(String::as_str)
@@ -128,7 +122,7 @@ fn field<'a>(
 pub fn read(
     platform: &Platform,
     crypt: &MsgCrypt,
-    query: &BTreeMap<String, String>,
+    query: &Fields,
     body: &[u8],
     now: i64,
 ) -> Result<Event, Refused> {

@@ -23,7 +23,8 @@ pub const MAX_NODES: u32 = 1024;
 /// `info/name`.
 pub const MAX_DEPTH: usize = 3;
 
-/// The fields of one message: names (`Encrypt`, `InfoType`, `info/name`) to text.
+/// The fields of one message or query string: names (`Encrypt`, `InfoType`,
+/// `info/name`) to text.
 pub type Fields = BTreeMap<String, String>;
 
 /// Why a body is refused. Names it quotes are clipped and shown escaped.

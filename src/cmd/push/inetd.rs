@@ -145,7 +145,7 @@ fn serve(global: &Global, conn: &mut Input, drained: &mut bool) -> Result<String
         platform,
         Some(&head.peer),
         Some(query.to_string()),
-        &mut |_| {
+        |_| {
             if head.method != "POST" {
                 return Ok(Vec::new());
             }
