@@ -84,15 +84,11 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<()> {
 /// (the database, say: WeChat sends the push again).
 fn http_status(result: &Result<String>) -> u16 {
     let Err(e) = result else { return 200 };
-    if let Some(refused) = e.downcast_ref::<Refused>() {
-        return refused.status;
-    }
-    if e.downcast_ref::<UnknownPlatform>().is_some() {
-        404
-    } else if exit_status(e).0 == Exit::Usage {
-        500
-    } else {
-        503
+    match e.downcast_ref::<Refused>() {
+        Some(refused) => refused.status,
+        None if e.is::<UnknownPlatform>() => 404,
+        None if exit_status(e).0 == Exit::Usage => 500,
+        None => 503,
     }
 }
 
