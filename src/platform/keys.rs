@@ -57,14 +57,13 @@ pub fn read_push_keys(platform: &Platform) -> Result<PushKeys> {
             let key =
                 read_private_value(key, &who, "aes_key", "an EncodingAESKey has 43 characters")?;
             Secret::new(key.clone());
-            let crypt = MsgCrypt::new(&token, &key).map_err(|e| {
+            Some(MsgCrypt::new(&token, &key).map_err(|e| {
                 let field = match e {
                     KeyError::KeyLength(_) | KeyError::KeyChar(_) => "aes_key",
                     _ => "message_token",
                 };
                 usage(format!("{who}: field {field}: {e}"))
-            })?;
-            Some(crypt)
+            })?)
         }
         _ => None,
     };
