@@ -98,20 +98,15 @@ pub fn add_code(
                 &[(link.clone(), pick)],
                 &s.opts,
             )?;
-            Ok(format!("{name}/{appid}"))
+            return Ok(format!("{name}/{appid}"));
         }
-        Outcome::Taken => {
-            crate::out::errln!(
-                "wxtoken: {name}: this code is being exchanged by another run (the push of the same authorization?): see `wxtoken authorizers list --platform {name}` in a minute"
-            );
-            Err(Silent(Exit::Failure).into())
-        }
-        Outcome::Spent => {
-            crate::out::errln!(
-                "wxtoken: {name}: this code was already used (sent upstream within the hour; a code is sent once): nothing changed; see `wxtoken authorizers list --platform {name}`, or send a new link (`wxtoken authorizers link --platform {name}`)"
-            );
-            Err(Silent(Exit::Failure).into())
-        }
-        Outcome::Failed => Err(Silent(Exit::Failure).into()),
+        Outcome::Taken => crate::out::errln!(
+            "wxtoken: {name}: this code is being exchanged by another run (the push of the same authorization?): see `wxtoken authorizers list --platform {name}` in a minute"
+        ),
+        Outcome::Spent => crate::out::errln!(
+            "wxtoken: {name}: this code was already used (sent upstream within the hour; a code is sent once): nothing changed; see `wxtoken authorizers list --platform {name}`, or send a new link (`wxtoken authorizers link --platform {name}`)"
+        ),
+        Outcome::Failed => {}
     }
+    Err(Silent(Exit::Failure).into())
 }

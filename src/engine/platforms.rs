@@ -241,13 +241,9 @@ fn drop_expired_installs(
 }
 
 fn picked(customers: Vec<Customer>, pick: &Pick) -> Vec<Customer> {
-    match pick {
-        None => customers,
-        Some(appids) => customers
-            .into_iter()
-            .filter(|c| appids.contains(&c.appid))
-            .collect(),
-    }
+    (customers.into_iter())
+        .filter(|c| pick.as_ref().is_none_or(|appids| appids.contains(&c.appid)))
+        .collect()
 }
 
 /// The targets of active customers, with their credentials opened; revoked

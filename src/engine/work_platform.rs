@@ -102,25 +102,23 @@ impl Done {
     fn store_grant(&mut self, link: &Link, sent: &Secret, grant: Option<String>) {
         let appid = &self.target.app.appid;
         let kind = link.platform.kind.grant_kind();
-        let new = grant
-            .map(Secret::new)
-            .filter(|g| g.expose() != sent.expose());
-        if let Some(new) = new {
-            log::info!(
-                "{}: upstream handed a new {kind}; storing it sealed",
-                self.target.app.name
-            );
-            match link.store_key.as_ref().map(|key| {
-                key.seal(new.expose(), &[&link.platform.name, appid, kind])
-            }) {
-                Some(Ok(sealed)) => {
-                    self.update(link, CustomerState::Active, Some(sealed));
-                }
-                _ => self.failures.push(format!(
-                    "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
-                    link.platform.name
-                )),
+        let Some(new) = grant.filter(|g| g != sent.expose()).map(Secret::new) else {
+            return;
+        };
+        log::info!(
+            "{}: upstream handed a new {kind}; storing it sealed",
+            self.target.app.name
+        );
+        match link.store_key.as_ref().map(|key| {
+            key.seal(new.expose(), &[&link.platform.name, appid, kind])
+        }) {
+            Some(Ok(sealed)) => {
+                self.update(link, CustomerState::Active, Some(sealed));
             }
+            _ => self.failures.push(format!(
+                "token: the new {kind} could not be sealed with the store key of platform {}; the stored one stays",
+                link.platform.name
+            )),
         }
     }
 

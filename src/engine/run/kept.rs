@@ -50,10 +50,9 @@ impl<'a> Run<'a> {
             .values
             .iter()
             .any(|v| v.known_kind() == Some(Kind::AccessToken));
-        let killed = (target.app.api == Api::Classic && fetched)
-            .then(|| target.seen.iter().find(|(k, _)| **k == Kind::AccessToken))
-            .flatten()
-            .map(|(k, v)| (k.as_str().to_string(), v.clone()));
+        let killed = (target.seen.get(&Kind::AccessToken))
+            .filter(|_| target.app.api == Api::Classic && fetched)
+            .map(|v| (Kind::AccessToken.as_str().to_string(), v.clone()));
         self.kept.push(Kept {
             name: name.to_string(),
             commit,
