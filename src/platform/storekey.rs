@@ -10,7 +10,6 @@
 //! row does not open. A wrong key or an altered value fails, never decrypts
 //! to garbage.
 
-use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -40,8 +39,9 @@ pub struct StoreKey {
     cipher: Aes256Gcm,
 }
 
-impl fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+#[cfg(test)]
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StoreKey(***)")
     }
 }
