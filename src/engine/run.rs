@@ -306,19 +306,10 @@ impl Run<'_> {
                 release.push(name.clone());
                 continue;
             };
-            if self.waited.contains_key(name)
-                && let Some(failure) = self.failed_meanwhile(&target)?
-            {
-                // The process this one waited for just failed: calling again at
-                // once would most likely fail the same way, and cost quota.
+            // The process this one waited for just failed: calling again at
+            // once would most likely fail the same way, and cost quota.
+            if self.waited.contains_key(name) && self.failed_meanwhile(&target)? {
                 release.push(name.clone());
-                if let Some(failure) = failure {
-                    self.fail(&format!(
-                        "{}: another wxtoken run just tried and failed, not calling again: {}",
-                        shown(name),
-                        clip(&failure, 500)
-                    ));
-                }
                 continue;
             }
             log::debug!("{name}: due: {}", job.describe());
@@ -381,16 +372,14 @@ impl Run<'_> {
             ..done.commit
         };
         let stored = self.commit_or_keep(&done.target, commit);
-        if done.failures.is_empty() {
-            if stored {
-                log::info!("{name}: stored");
-            }
-        } else {
+        if !done.failures.is_empty() {
             self.fail(&format!(
                 "{}: {}",
                 shown(name),
                 shown(&done.failures.join("; "))
             ));
+        } else if stored {
+            log::info!("{name}: stored");
         }
         Ok(())
     }

@@ -38,11 +38,7 @@ pub fn spawn_workers(count: usize, opts: &Options) -> (mpsc::Sender<Job>, mpsc::
         let (job_rx, done_tx, client) = (job_rx.clone(), done_tx.clone(), client.clone());
         let budget = opts.app_budget();
         std::thread::spawn(move || {
-            loop {
-                let job = match job_rx.lock().map(|rx| rx.recv()) {
-                    Ok(Ok(job)) => job,
-                    _ => return,
-                };
+            while let Ok(Ok(job)) = job_rx.lock().map(|rx| rx.recv()) {
                 if done_tx.send(work(&client, job, budget)).is_err() {
                     return;
                 }

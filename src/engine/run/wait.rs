@@ -62,18 +62,18 @@ impl Run<'_> {
         Ok(true)
     }
 
-    /// The failure another process recorded for `target` while this run
-    /// waited, if its latest attempt ended then and failed: `Some(None)` when
-    /// that was a customer's credential refused as dead, which the recovery
-    /// after this run reports (once, with the customer's final state: the
-    /// authorizer list may give it back), `Some(Some(message))` for any other.
-    pub(super) fn failed_meanwhile(&mut self, target: &Target) -> Result<Option<Option<String>>> {
+    /// Whether another process recorded a failure of `target` while this run
+    /// waited (its latest attempt ended then and failed), which fails it here
+    /// too, with that failure's message; but a customer's credential refused
+    /// as dead is reported by the recovery after this run (once, with the
+    /// customer's final state: the authorizer list may give it back).
+    pub(super) fn failed_meanwhile(&mut self, target: &Target) -> Result<bool> {
         let app = target.app.name.as_str();
         let last = self.store.history(Some(app), 1)?;
         let Some(failed) = last.into_iter().next().filter(|a| {
             a.started_ms + a.duration_ms >= self.started_ms && a.outcome != Outcome::Ok.as_str()
         }) else {
-            return Ok(None);
+            return Ok(false);
         };
         if matches!(target.role, Role::Customer { .. })
             && failed.errcode.is_some_and(|c| DEAD_GRANT.contains(&c))
@@ -82,8 +82,14 @@ impl Run<'_> {
                 "{}: another wxtoken run just found its credential refused; what the recovery after this run finds is reported",
                 shown(app)
             );
-            return Ok(Some(None));
+            return Ok(true);
         }
-        Ok(Some(Some(failed.message.unwrap_or(failed.outcome))))
+        let failure = failed.message.unwrap_or(failed.outcome);
+        self.fail(&format!(
+            "{}: another wxtoken run just tried and failed, not calling again: {}",
+            shown(app),
+            clip(&failure, 500)
+        ));
+        Ok(true)
     }
 }
