@@ -14,7 +14,7 @@ use crate::config::platform::Platform;
 use crate::error::{Exit, exit_status, usage};
 use crate::graph::Api;
 use crate::platform::PENDING_CODE_KIND;
-use crate::platform::keys::{PushKeys, read_push_keys};
+use crate::platform::keys::read_push_keys;
 use crate::platform::push::{self, Event, Refused};
 use crate::platform::storekey::StoreKey;
 use crate::platform::xml::{Fields, MAX_BODY};
@@ -165,11 +165,7 @@ fn handle(
     let keys = read_push_keys(platform)
         .with_context(|| format!("config {}", config_path.display()))
         .with_context(|| who.clone())?;
-    let PushKeys {
-        crypt: Some(crypt),
-        store_key: Some(key),
-    } = &keys
-    else {
+    let (Some(crypt), Some(key)) = (&keys.crypt, &keys.store_key) else {
         return Err(anyhow!("{who}: no message Token or store key"));
     };
     let refused = |e: anyhow::Error| e.context(format!("{who} refused"));

@@ -67,11 +67,10 @@ pub fn list(
                 continue;
             }
             crate::secret::Secret::new(refresh_token.clone());
-            let auth_time = item.get("auth_time").and_then(|v| v.as_i64());
             out.push(Listed {
                 appid,
                 refresh_token,
-                auth_time,
+                auth_time: item.get("auth_time").and_then(|v| v.as_i64()),
             });
         }
         // `offset` counts listed entries, kept or not.
