@@ -134,7 +134,10 @@ pub fn refresh_customers(
                 );
             }
         }
-        if !link.load_token(store)? {
+        // A 代开发 company's token is gettoken with its permanent code, no
+        // suite token: it is renewed without one (its pending code waits).
+        let usable = link.load_token(store)?;
+        if !usable && !link.platform.customized() {
             log::info!(
                 "{}: no usable platform token; its customers wait",
                 link.app.name
@@ -146,7 +149,7 @@ pub fn refresh_customers(
             .map(|c| c.appid.clone())
             .collect();
         let customers = drop_expired_installs(store, link, customers)?;
-        if !super::codes::finish_pending(store, link, &customers, opts)? {
+        if usable && !super::codes::finish_pending(store, link, &customers, opts)? {
             keep(Err(crate::error::Silent(Exit::Failure).into()));
         }
         drop(customers);

@@ -11,7 +11,7 @@ use super::plan::Job;
 use super::target::Link;
 use super::work::{Done, attempt};
 use crate::clock;
-use crate::graph::{self, Kind, Node, Outcome};
+use crate::graph::{self, Input, Kind, Node, Outcome};
 use crate::secret::Secret;
 use crate::store::{CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client, Try};
@@ -38,18 +38,20 @@ impl Done {
         deadline: Instant,
     ) -> Option<String> {
         let target = self.target.clone();
-        let Some(mut platform_token) = link.token() else {
+        let mut platform_token = link.token();
+        let needs_token = node.needs.iter().any(|i| matches!(i, Input::Platform(_)));
+        if needs_token && platform_token.is_none() {
             self.failures.push(format!(
                 "token: platform {} has no usable {}: see its own line",
                 link.app.name,
                 link.app.api.token_kind().label()
             ));
             return None;
-        };
+        }
         let mut renewed = false;
         loop {
             let call = Call {
-                input: Some(&platform_token),
+                input: platform_token.as_deref(),
                 force: job.force,
                 platform_appid: Some(&link.app.appid),
                 grant: Some(grant.expose()),
@@ -63,8 +65,8 @@ impl Done {
                 Err(f) => match f.errcode() {
                     Some(code) if !renewed && node.stale_input.contains(&code) => {
                         self.failures.pop();
-                        platform_token =
-                            self.renew_platform(client, link, &platform_token, deadline)?;
+                        let stale = platform_token.unwrap_or_default();
+                        platform_token = Some(self.renew_platform(client, link, &stale, deadline)?);
                         renewed = true;
                     }
                     Some(code) if WITHDRAWN.contains(&code) => {

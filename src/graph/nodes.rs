@@ -94,7 +94,7 @@ pub static CUSTOMIZED_TOKEN: Node = Node {
         "/cgi-bin/gettoken",
         &[("corpid", Param::Appid), ("corpsecret", Param::Grant)],
     ),
-    needs: &[Input::Platform(Kind::SuiteAccessToken), Input::Grant],
+    needs: &[Input::Grant],
     meanings: PERMANENT_CODE_AS_SECRET,
     ..BASE
 };

@@ -171,3 +171,29 @@ fn a_customized_app_whose_permanent_code_is_refused_says_how_to_get_a_new_one(ba
     ));
 }
 }
+
+both! {
+/// gettoken takes the company's corpid and permanent code, not the suite's
+/// token: a suite whose own token cannot be had (its pushed suite_ticket
+/// gone, WeCom's pushes not reaching `wxtoken push`) still renews its
+/// companies' tokens, and says what its own line is missing.
+fn a_customized_company_keeps_its_token_while_its_suite_has_none(backend) {
+    let (p, up, env) = setup(backend);
+    p.corp_auth_code(AUTH_CODE, CORP);
+    dk_push(&env, "create_auth", AUTH_CODE);
+    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let token = value(&env, &format!("dk/{CORP}"), "access_token");
+    env.exec("DELETE FROM wxtoken_tokens WHERE app = 'dk'");
+    env.exec(&format!(
+        "UPDATE wxtoken_tokens SET expires_at = {} WHERE app = 'dk/{CORP}'",
+        now() - 1
+    ));
+    let calls = up.count("/cgi-bin/gettoken");
+    let run = env.run(&["refresh", "--app", "dk"]);
+    run.expect(1).stderr_has("suite_ticket");
+    assert!(!run.stderr().contains(&format!("dk/{CORP}")), "{}", run.stderr());
+    assert_eq!(up.count("/cgi-bin/gettoken"), calls + 1, "{}", run.stderr());
+    let renewed = value(&env, &format!("dk/{CORP}"), "access_token");
+    assert!(renewed.starts_with("dktoken-") && renewed != token, "{renewed}");
+}
+}
