@@ -52,12 +52,19 @@ fn dk_push(env: &Env, info_type: &str, code: &str) {
     assert_eq!(push(env, "dk", &p).expect(0).stdout(), "success");
 }
 
-both! {
-fn a_customized_app_takes_its_token_from_gettoken_with_the_permanent_code(backend) {
+/// A company that installed the template (create_auth pushed, its code
+/// exchanged and its token fetched by a first refresh).
+fn installed(backend: Backend) -> (Platforms, StandIn, Env) {
     let (p, up, env) = setup(backend);
     p.corp_auth_code(AUTH_CODE, CORP);
     dk_push(&env, "create_auth", AUTH_CODE);
     env.run(&["refresh", "--app", "dk"]).expect(0);
+    (p, up, env)
+}
+
+both! {
+fn a_customized_app_takes_its_token_from_gettoken_with_the_permanent_code(backend) {
+    let (p, up, env) = installed(backend);
     let secret = credential(&env, "dk", CORP, CODE);
     assert_eq!(Some(secret.clone()), p.permanent_code(CORP));
     let token = value(&env, &format!("dk/{CORP}"), "access_token");
@@ -109,10 +116,7 @@ fn change_auth_reads_the_authorization_again(backend) {
 
 both! {
 fn a_customized_app_whose_ticket_says_its_token_is_stale_renews_it_with_gettoken(backend) {
-    let (p, up, env) = setup(backend);
-    p.corp_auth_code(AUTH_CODE, CORP);
-    dk_push(&env, "create_auth", AUTH_CODE);
-    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let (p, up, env) = installed(backend);
     let app = format!("dk/{CORP}");
     let token = value(&env, &app, "access_token");
     // The ticket is due and the token is not; WeCom answers the ticket
@@ -144,10 +148,7 @@ both! {
 /// AppSecret the operator could store but the company's permanent code. The
 /// line says what fixes it, every run, and the company's state is kept.
 fn a_customized_app_whose_permanent_code_is_refused_says_how_to_get_a_new_one(backend) {
-    let (p, _up, env) = setup(backend);
-    p.corp_auth_code(AUTH_CODE, CORP);
-    dk_push(&env, "create_auth", AUTH_CODE);
-    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let (p, _up, env) = installed(backend);
     let state = || env.text(&format!("SELECT state FROM wxtoken_customers WHERE appid = '{CORP}'"));
     let before = state();
     for _ in 0..2 {
@@ -178,10 +179,7 @@ both! {
 /// gone, WeCom's pushes not reaching `wxtoken push`) still renews its
 /// companies' tokens, and says what its own line is missing.
 fn a_customized_company_keeps_its_token_while_its_suite_has_none(backend) {
-    let (p, up, env) = setup(backend);
-    p.corp_auth_code(AUTH_CODE, CORP);
-    dk_push(&env, "create_auth", AUTH_CODE);
-    env.run(&["refresh", "--app", "dk"]).expect(0);
+    let (_p, up, env) = installed(backend);
     let token = value(&env, &format!("dk/{CORP}"), "access_token");
     env.exec("DELETE FROM wxtoken_tokens WHERE app = 'dk'");
     env.exec(&format!(
