@@ -26,8 +26,8 @@ use crate::app::Ticket;
 /// word, a value that is empty, starts with `-` or is not UTF-8, one clap
 /// would refuse (`--ticket nope`, `--min-ttl 5x`), options that conflict, and
 /// an empty or non-UTF-8 `WXTOKEN_DB`, `WXTOKEN_CONFIG` or `WXTOKEN_API_BASE`.
-/// Those variables are read through `env` (`std::env::var_os`) for an option
-/// not given, as clap reads them.
+/// Those variables are read through `env` (`std::env::var_os`) as clap reads
+/// them: each one, whether its option is given or not.
 pub fn show_plain(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&'static str) -> Option<OsString>,
@@ -103,10 +103,9 @@ impl Line {
         if !show || conflict {
             return None;
         }
-        let given_or = |given: Option<String>, name| match given {
-            Some(given) => Some(Some(given)),
-            None => variable(env(name)),
-        };
+        // clap reads each variable even when its option is given, and
+        // refuses an empty or non-UTF-8 one then too.
+        let given_or = |given: Option<String>, name| Some(given.or(variable(env(name))?));
         let db = given_or(self.db, "WXTOKEN_DB")?.map(PathBuf::from);
         let config = given_or(self.config, "WXTOKEN_CONFIG")?.map(PathBuf::from);
         let api_base = given_or(self.api_base, "WXTOKEN_API_BASE")?;

@@ -247,3 +247,19 @@ fn a_path_that_cannot_be_checked_is_no_missing_folder() {
         assert!(!run.stderr().contains("does not exist"), "{}", run.stderr());
     }
 }
+
+/// clap reads `WXTOKEN_DB` even when `--db` is given and refuses it empty;
+/// `show`'s plain lines, read without clap, end the same way as a form only
+/// clap reads (`--app=a`): exit 2 naming `--db`, not "no database".
+#[test]
+fn an_empty_variable_is_refused_with_its_option_given() {
+    let up = StandIn::wechat();
+    let mut env = Env::with(&up);
+    env.set("WXTOKEN_DB", "");
+    let db = env.path("tokens.db");
+    let db = db.to_str().unwrap();
+    for app in [&["--app", "a"][..], &["--app=a"]] {
+        let run = env.run(&[&["show", "--db", db][..], app].concat());
+        run.expect(2).stderr_has("'--db <PATH|URL>'");
+    }
+}
