@@ -391,6 +391,11 @@ impl Node {
         }
     }
 
+    /// Whether this node is made with its platform's own token.
+    pub fn needs_platform(&self) -> bool {
+        self.needs.iter().any(|i| matches!(i, Input::Platform(_)))
+    }
+
     /// Whether this node exchanges a pending authorization code.
     pub fn takes_code(&self) -> bool {
         self.needs.contains(&Input::Code)
@@ -401,12 +406,21 @@ pub(crate) mod nodes;
 pub use nodes::NODES;
 
 /// The node that makes `kind` for apps of `api` (for a customer's token: from
-/// its stored credential, not from a pending code). A target's own nodes are
-/// `Target::nodes`: a WeCom 代开发 company's token node is not this one.
+/// its stored credential, not from a pending code). A WeCom 代开发 company's
+/// token node is not this one: see [`customer_token_node`].
 pub fn node(api: Api, kind: Kind) -> Option<&'static Node> {
     NODES
         .iter()
         .find(|n| n.kind == kind && n.apis.contains(&api) && !n.takes_code())
+}
+
+/// The node of a customer's token from its stored credential: for a WeCom
+/// 代开发 company (`customized`), gettoken with its permanent code.
+pub fn customer_token_node(api: Api, customized: bool) -> Option<&'static Node> {
+    match customized {
+        true => Some(&nodes::CUSTOMIZED_TOKEN),
+        false => node(api, Kind::AccessToken),
+    }
 }
 
 /// The node of the value an app or platform of `api` makes from its secret.

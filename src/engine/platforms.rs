@@ -16,7 +16,6 @@ use crate::clock;
 use crate::config::platform::Platform;
 use crate::error::{Exit, Silent};
 use crate::graph::Api;
-use crate::graph::Kind;
 use crate::platform::keys::read_platform_secrets;
 use crate::secret::Secret;
 use crate::store::{Customer, CustomerState, Store};
@@ -119,9 +118,10 @@ pub fn refresh_customers(
     let mut result = Ok(());
     let mut keep = |r: Result<()>| result = worse(std::mem::replace(&mut result, Ok(())), r);
     for (link, pick) in links {
-        if crate::graph::node(link.app.api, Kind::AccessToken).is_none() {
+        let customized = link.platform.customized();
+        let Some(token_node) = crate::graph::customer_token_node(link.app.api, customized) else {
             continue;
-        }
+        };
         let customers = picked(store.customers(&link.platform.name)?, pick);
         for appid in pick.iter().flatten() {
             if !customers.iter().any(|c| &c.appid == appid) {
@@ -134,10 +134,11 @@ pub fn refresh_customers(
                 );
             }
         }
-        // A 代开发 company's token is gettoken with its permanent code, no
-        // suite token: it is renewed without one (its pending code waits).
+        // A customer token made without the platform's (a 代开发 company's,
+        // gettoken with its permanent code) is renewed without it; a
+        // pending code waits for it.
         let usable = link.load_token(store)?;
-        if !usable && !link.platform.customized() {
+        if !usable && token_node.needs_platform() {
             log::info!(
                 "{}: no usable platform token; its customers wait",
                 link.app.name

@@ -88,10 +88,9 @@ impl Target {
         let api = self.app.api;
         let token = match &self.role {
             Role::App | Role::Platform(_) => graph::token_node(api),
-            Role::Customer { link, .. } if link.platform.customized() => {
-                Some(&graph::nodes::CUSTOMIZED_TOKEN)
+            Role::Customer { link, .. } => {
+                graph::customer_token_node(api, link.platform.customized())
             }
-            Role::Customer { .. } => graph::node(api, Kind::AccessToken),
         };
         let tickets = self
             .app

@@ -11,7 +11,7 @@ use super::plan::Job;
 use super::target::Link;
 use super::work::{Done, attempt};
 use crate::clock;
-use crate::graph::{self, Input, Kind, Node, Outcome};
+use crate::graph::{self, Kind, Node, Outcome};
 use crate::secret::Secret;
 use crate::store::{CustomerState, CustomerUpdate};
 use crate::upstream::{Call, Client, Try};
@@ -39,8 +39,7 @@ impl Done {
     ) -> Option<String> {
         let target = self.target.clone();
         let mut platform_token = link.token();
-        let needs_token = node.needs.iter().any(|i| matches!(i, Input::Platform(_)));
-        if needs_token && platform_token.is_none() {
+        if node.needs_platform() && platform_token.is_none() {
             self.failures.push(format!(
                 "token: platform {} has no usable {}: see its own line",
                 link.app.name,
@@ -64,8 +63,8 @@ impl Done {
                 }
                 Err(f) => match f.errcode() {
                     Some(code) if !renewed && node.stale_input.contains(&code) => {
+                        let stale = platform_token?;
                         self.failures.pop();
-                        let stale = platform_token.unwrap_or_default();
                         platform_token = Some(self.renew_platform(client, link, &stale, deadline)?);
                         renewed = true;
                     }

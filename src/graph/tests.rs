@@ -8,6 +8,9 @@ fn names_round_trip() {
     for a in [Api::Classic, Api::Stable, Api::Wecom] {
         assert_eq!(Api::parse(a.as_str()), Some(a));
     }
+    for t in [Ticket::Jsapi, Ticket::WxCard, Ticket::AgentConfig] {
+        assert_eq!(Ticket::parse(t.as_str()), Some(t));
+    }
     for o in [
         Outcome::Ok,
         Outcome::Error,
@@ -77,13 +80,22 @@ fn platforms_make_their_tokens_and_their_customers() {
         assert!(!refresh.takes_code() && exchange.takes_code());
         assert!(refresh.needs.contains(&Input::Grant));
         assert_eq!(api.token_kind(), platform);
+        assert!(std::ptr::eq(
+            customer_token_node(api, false).unwrap(),
+            refresh
+        ));
         for n in [refresh, exchange] {
-            assert!(n.needs.contains(&Input::Platform(platform)));
+            assert!(n.needs_platform() && n.needs.contains(&Input::Platform(platform)));
             assert!(!n.stale_input.is_empty());
             assert!(!n.request.query.is_empty());
         }
         assert!(exchange.grant.is_some());
     }
+    // A 代开发 company's token: gettoken with its permanent code, made
+    // without the suite's token.
+    let customized = customer_token_node(Api::WecomSuite, true).unwrap();
+    assert!(!customized.needs_platform() && customized.needs.contains(&Input::Grant));
+    assert_eq!(customized.request.path, "/cgi-bin/gettoken");
     assert_eq!(Api::OpenPlatform.tickets(), [Ticket::Jsapi, Ticket::WxCard]);
     assert_eq!(
         Api::WecomSuite.tickets(),
